@@ -1,0 +1,65 @@
+/**
+ * Shared behaviour of every agent-machine verb: `--json`, the exit-code contract, one-line errors
+ * with a fix on stderr (or a JSON error document on stdout under --json), and colour that respects
+ * NO_COLOR and non-TTY output.
+ */
+import {Command} from '@oclif/core'
+
+import {AgentMachineError, EXIT_CODES_HELP, ExitCode} from '../core/errors.js'
+
+export {EXIT_CODES_HELP}
+
+interface OclifLikeError extends Error {
+  code?: string
+  oclif?: {exit?: number}
+  exitCode?: number
+}
+
+export abstract class AgentMachineCommand extends Command {
+  static override enableJsonFlag = true
+
+  /** Appended to every verb's --help so the exit codes are one `--help` away. */
+  static exitCodesSection = `EXIT CODES\n${EXIT_CODES_HELP}`
+
+  /** Human text to stdout; suppressed under --json. */
+  protected say(text: string): void {
+    this.log(text)
+  }
+
+  /** Progress and warnings: stderr, never stdout; suppressed under --json. */
+  protected note(text: string): void {
+    this.logToStderr(text)
+  }
+
+  /** Sets the exit code without throwing, so the result is still printed (e.g. doctor exits 4). */
+  protected setExitCode(code: number): void {
+    process.exitCode = code
+  }
+
+  override async catch(err: OclifLikeError): Promise<void> {
+    // oclif's own exit (this.exit) and help/version requests pass through untouched.
+    if (err.code === 'EEXIT' || err.oclif?.exit === 0) throw err
+    const appError = toAgentMachineError(err)
+    process.exitCode = appError.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({error: appError.toJSON()})
+    } else {
+      process.stderr.write(`Error: ${appError.oneLine()}\n`)
+      if (appError.exitCode === ExitCode.FAILURE && process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+    }
+  }
+}
+
+function toAgentMachineError(err: OclifLikeError): AgentMachineError {
+  if (err instanceof AgentMachineError) return err
+  // oclif parse errors (unknown flag, missing required flag, bad option value) exit 2.
+  if (err.oclif?.exit === 2 || /^(Unexpected argument|Nonexistent flag|Missing required flag|Expected --)/.test(err.message)) {
+    const message = err.message.split('\n')[0] ?? err.message
+    return new AgentMachineError(message, {code: 'USAGE', exitCode: ExitCode.USAGE, fix: 'see --help for the accepted flags and examples.'})
+  }
+  return new AgentMachineError(`unexpected failure: ${err.message}`, {
+    code: 'UNEXPECTED',
+    exitCode: ExitCode.FAILURE,
+    fix: 'rerun with DEBUG=1 for a stack trace, and report it if it persists.',
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * AgentMachineProfile (contract, ARCHITECTURE §3). Strict: unknown keys are errors.
+ * JSON Schema in schemas/ is generated from this file (scripts/gen-schemas.mjs).
+ */
+import {z} from 'zod'
+
+export const PROFILE_API_VERSION = 'sourceos.dev/v1alpha1'
+export const PROFILE_KIND = 'AgentMachineProfile'
+export const PROFILE_SCHEMA_ID = 'https://sourceos.dev/schemas/agent-machine-profile.schema.json'
+
+export const PlatformSchema = z.enum(['macos', 'linux', 'windows']).describe('Host platform this profile is for.')
+export const ProviderSchema = z
+  .enum(['applehv', 'libkrun', 'qemu', 'wsl', 'hyperv'])
+  .describe('Podman machine provider (virtualization backend).')
+
+export const MachineSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'machine name: letters, digits, _ . - (max 63), starting with a letter or digit')
+      .describe('Podman machine name.'),
+    provider: ProviderSchema,
+    cpus: z.number().int().min(1).max(256).describe('Virtual CPUs for `podman machine init --cpus`.'),
+    memoryMiB: z.number().int().min(512).describe('Memory in MiB for `podman machine init --memory`.'),
+    diskGiB: z.number().int().min(5).describe('Disk size in GiB for `podman machine init --disk-size`.'),
+    rootful: z.boolean().describe('Run the machine rootful (containers run as root in the VM). Rootless is safer.'),
+  })
+  .strict()
+  .describe('The Podman machine (Linux VM) that hosts containers. Absent on native Linux.')
+
+export const ImageSchema = z
+  .object({
+    ref: z.string().min(1).describe('Image reference, e.g. localhost/sourceos/agent:latest.'),
+    digest: z
+      .string()
+      .regex(/^sha256:[a-f0-9]{64}$/, 'digest must look like sha256:<64 hex>')
+      .nullable()
+      .describe('Pin: the image ID/digest the local image must have, or null for no pin.'),
+    pull: z.enum(['never', 'missing']).describe('never: only use a local image; missing: pull when absent.'),
+  })
+  .strict()
+  .describe('The agent container image.')
+
+export const MountSchema = z
+  .object({
+    source: z.string().min(1).describe('Host path; `~` and $VARS are expanded, then resolved with realpath.'),
+    target: z
+      .string()
+      .regex(/^\/workspace(\/[^/\0]+)+$/, 'target must be a path under /workspace, e.g. /workspace/<repo>')
+      .describe('Path inside the container, under /workspace.'),
+    mode: z.enum(['rw', 'ro']).describe('rw: read-write; ro: read-only.'),
+  })
+  .strict()
+  .describe('One allowlisted bind mount.')
+
+export const ToolSchema = z
+  .object({
+    enabled: z.boolean().describe('Whether `run --tool` may start this tool.'),
+    command: z.array(z.string().min(1)).min(1).describe('Command (argv) run inside the container.'),
+  })
+  .strict()
+
+export const EnvSchema = z
+  .object({
+    passthrough: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _')).describe('Host variables copied into the container when set. Secret-like names are refused.'),
+    set: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string()).describe('Fixed variables set in the container. Secret-like names are refused.'),
+  })
+  .strict()
+  .describe('Environment allowlist: nothing else from the host reaches the container.')
+
+export const NetworkSchema = z
+  .object({mode: z.enum(['none', 'default']).describe('none: no network; default: Podman default network.')})
+  .strict()
+
+export const ResourcesSchema = z
+  .object({
+    cpus: z.number().positive().max(256).describe('CPU limit for the container (--cpus).'),
+    memory: z.string().regex(/^[0-9]+[bkmg]?$/i, 'memory like 4g or 512m').describe('Memory limit (--memory).'),
+    pidsLimit: z.number().int().min(16).describe('Process limit (--pids-limit).'),
+  })
+  .strict()
+
+export const SecretsSchema = z
+  .object({door: z.literal('none').describe('Only "none" today: secrets will come through the Secrets Door.')})
+  .strict()
+
+export const ProfileSpecSchema = z
+  .object({
+    platform: PlatformSchema,
+    machine: MachineSchema.optional(),
+    image: ImageSchema,
+    mounts: z.array(MountSchema).describe('THE allowlist: nothing else is ever mounted.'),
+    tools: z
+      .object({codex: ToolSchema.optional(), 'claude-code': ToolSchema.optional()})
+      .strict()
+      .describe('Agent tools that `run --tool` may start.'),
+    env: EnvSchema,
+    network: NetworkSchema,
+    resources: ResourcesSchema,
+    secrets: SecretsSchema,
+  })
+  .strict()
+
+export const AgentMachineProfileSchema = z
+  .object({
+    apiVersion: z.literal(PROFILE_API_VERSION),
+    kind: z.literal(PROFILE_KIND),
+    metadata: z
+      .object({
+        name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'name: lower-case letters, digits and -'),
+        description: z.string().optional(),
+      })
+      .strict(),
+    spec: ProfileSpecSchema,
+  })
+  .strict()
+  .describe('AgentMachineProfile: what the governed agent container may see and do.')
+
+export type AgentMachineProfile = z.infer<typeof AgentMachineProfileSchema>
+export type ProfileMount = z.infer<typeof MountSchema>
+export type ProfileMachine = z.infer<typeof MachineSchema>
+export type ToolName = 'codex' | 'claude-code'
+export const TOOL_NAMES: readonly ToolName[] = ['codex', 'claude-code']
