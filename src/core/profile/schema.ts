@@ -30,7 +30,11 @@ export const MachineSchema = z
 
 export const ImageSchema = z
   .object({
-    ref: z.string().min(1).describe('Image reference, e.g. localhost/sourceos/agent:latest.'),
+    // A ref starting with '-' would be read by podman as an option (argv injection); no whitespace either.
+    ref: z
+      .string()
+      .regex(/^[^\s-]\S*$/, 'image ref: no spaces, and it must not start with -')
+      .describe('Image reference, e.g. localhost/sourceos/agent:latest.'),
     digest: z
       .string()
       .regex(/^sha256:[a-f0-9]{64}$/, 'digest must look like sha256:<64 hex>')
@@ -44,9 +48,10 @@ export const ImageSchema = z
 export const MountSchema = z
   .object({
     source: z.string().min(1).describe('Host path; `~` and $VARS are expanded, then resolved with realpath.'),
+    // No `.`/`..` segments (they would escape /workspace) and no `:` or `,` (podman -v/--mount separators).
     target: z
       .string()
-      .regex(/^\/workspace(\/[^/\0]+)+$/, 'target must be a path under /workspace, e.g. /workspace/<repo>')
+      .regex(/^\/workspace(\/(?!\.\.?(?:\/|$))[^/\0:,]+)+$/, 'target must be a path under /workspace, e.g. /workspace/<repo> (no . or .. segments, no : or ,)')
       .describe('Path inside the container, under /workspace.'),
     mode: z.enum(['rw', 'ro']).describe('rw: read-write; ro: read-only.'),
   })

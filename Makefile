@@ -1,0 +1,57 @@
+# sourceosctl agent-machine — the two commands of the quick start are `make doctor` and `make validate`.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+CLI := node bin/run.js
+
+.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check bench e2e clean
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install:
+	npm ci --no-audit --no-fund
+
+dist/.built: $(NODE_MODULES_STAMP) $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package.json
+	rm -rf dist
+	npx tsc -p tsconfig.build.json
+	node scripts/manifest.mjs
+	@touch $@
+
+build: dist/.built
+
+doctor: build
+	$(CLI) agent-machine doctor
+
+lint: $(NODE_MODULES_STAMP)
+	npx eslint .
+
+typecheck: $(NODE_MODULES_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+
+test-unit: build
+	npx vitest run test/unit test/commands
+
+test-integration: build
+	npx vitest run test/integration
+
+schemas: build
+	node scripts/gen-schemas.mjs
+
+schemas-check: build
+	node scripts/gen-schemas.mjs --check
+
+readme: build
+	node scripts/readme-commands.mjs
+
+readme-check: build
+	node scripts/readme-commands.mjs --check
+
+validate: lint typecheck build schemas-check readme-check test-unit test-integration
+	@echo "validate: all checks passed"
+
+bench: build
+	node scripts/bench.mjs
+
+clean:
+	rm -rf dist oclif.manifest.json

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Keeps the README command table in step with the built CLI (oclif.manifest.json): writes the
+// table between the markers, or with --check fails when it is stale.
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const manifestPath = join(root, 'oclif.manifest.json')
+if (!existsSync(manifestPath)) {
+  console.error('readme: oclif.manifest.json is missing — run `make build` first')
+  process.exit(1)
+}
+const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
+
+// The seven verbs of the product, in the order a user meets them. Planned ones say what they will do.
+const VERBS = [
+  {id: 'agent-machine:doctor', usage: 'doctor [--repo <path>]', planned: 'Check the host is ready (read-only).'},
+  {id: 'agent-machine:init', usage: 'init --profile <template> --repo <path>', planned: 'Write the active profile.'},
+  {id: 'agent-machine:start', usage: 'start', planned: 'Start the profile\'s Podman machine, or print the exact `podman machine init` command.'},
+  {id: 'agent-machine:shell', usage: 'shell --repo <path>', planned: 'Interactive shell in the governed container with only the declared mounts.'},
+  {id: 'agent-machine:run', usage: 'run --tool codex|claude-code --repo <path> [-- args]', planned: 'Run an enabled agent tool in the governed container.'},
+  {id: 'agent-machine:fingerprint', usage: 'fingerprint', planned: 'Emit the AgentMachineFingerprint JSON.'},
+  {id: 'agent-machine:evidence:inspect', usage: 'evidence inspect <file|dir>', planned: 'Verify evidence records and their chain.'},
+]
+
+const rows = VERBS.map((verb) => {
+  const cmd = manifest.commands[verb.id]
+  const status = cmd ? 'available' : 'planned'
+  const summary = cmd ? (cmd.summary ?? cmd.description?.split('\n')[0] ?? '') : verb.planned
+  const dryRun = cmd ? (cmd.flags?.['dry-run'] ? 'yes' : 'read-only') : '—'
+  return `| \`sourceosctl agent-machine ${verb.usage}\` | ${status} | ${dryRun} | ${summary.replace(/\|/g, '\\|')} |`
+})
+const table = ['| Command | Status | `--dry-run` | What it does |', '|---|---|---|---|', ...rows].join('\n')
+
+const readmePath = join(root, 'README.md')
+const readme = readFileSync(readmePath, 'utf8')
+const start = '<!-- commands:start -->'
+const end = '<!-- commands:end -->'
+const a = readme.indexOf(start)
+const b = readme.indexOf(end)
+if (a < 0 || b < a) {
+  console.error(`readme: README.md lacks the ${start} … ${end} markers`)
+  process.exit(1)
+}
+const updated = `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`
+if (process.argv.includes('--check')) {
+  if (updated !== readme) {
+    console.error('readme: the command table in README.md is stale — run `make readme` and commit it')
+    process.exit(1)
+  }
+  console.error('readme: command table is current')
+} else if (updated !== readme) {
+  writeFileSync(readmePath, updated)
+  console.error('readme: command table updated')
+}

@@ -1,0 +1,76 @@
+import {Flags} from '@oclif/core'
+
+import {AgentMachineCommand} from '../../cli/base-command.js'
+import {style} from '../../cli/style.js'
+import {getContext} from '../../core/context.js'
+import {applyInit, planInit} from '../../core/init/plan-init.js'
+import type {InitResult} from '../../core/init/result.js'
+import {renderPlan} from '../../core/plan/plan.js'
+
+export default class Init extends AgentMachineCommand {
+  static override summary = 'Create the active AgentMachineProfile from a template, or add a repo to it.'
+
+  static override description = `Renders a template from profiles/ with --repo as an allowlisted mount (under /workspace/<name>) and writes the active profile atomically to the user config dir, or to --output.
+
+Every --repo is expanded, resolved with realpath and judged by the mount policy first: home itself, broad roots (~/.config, /tmp, …) and anything inside or containing a sensitive path (SSH keys, cloud credentials, token stores, browser profiles, keychains) are refused with exit 3.
+
+An existing profile is never overwritten without --force. Running init again with another --repo (and the same or no --profile) adds a mount and keeps the others. --dry-run prints the rendered profile and its destination and writes nothing.
+
+Templates: macos-podman, linux-podman-native, windows-podman-wsl (see profiles/).
+
+${AgentMachineCommand.exitCodesSection}`
+
+  static override examples = [
+    {description: 'macOS: create the profile for one repo', command: '<%= config.bin %> agent-machine init --profile macos-podman --repo ~/dev/my-repo'},
+    {description: 'Linux, native rootless podman', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo ~/dev/my-repo'},
+    {description: 'Allow a second repo in the existing profile', command: '<%= config.bin %> agent-machine init --repo ~/dev/other-repo'},
+    {description: 'Preview without writing', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo . --dry-run'},
+  ]
+
+  static override flags = {
+    profile: Flags.string({char: 'p', description: 'Template name from profiles/ (macos-podman, linux-podman-native, windows-podman-wsl, …).'}),
+    repo: Flags.string({char: 'r', description: 'Repo folder to allowlist as a mount; repeat for several.', multiple: true, required: true}),
+    output: Flags.string({char: 'o', description: 'Write the profile here instead of the active profile location.'}),
+    force: Flags.boolean({description: 'Replace an existing profile at the destination.', default: false}),
+    'dry-run': Flags.boolean({description: 'Print the rendered profile, its destination and the plan; write nothing.', default: false}),
+  }
+
+  async run(): Promise<InitResult> {
+    const {flags} = await this.parse(Init)
+    const ctx = getContext()
+    const planned = await planInit({
+      host: await ctx.hostFacts(),
+      cwd: process.cwd(),
+      template: flags.profile,
+      repos: flags.repo,
+      output: flags.output,
+      force: flags.force,
+    })
+    const dryRun = flags['dry-run']
+    if (!dryRun) await applyInit(planned)
+
+    const c = style()
+    if (dryRun) {
+      this.say(`${c.bold('Destination:')} ${planned.destination} (${planned.action}, dry run: nothing written)`)
+      this.say(renderPlan(planned.plan))
+      this.say('')
+      this.say(planned.yaml.trimEnd())
+    } else if (planned.action === 'unchanged') {
+      this.say(`${planned.destination} already allowlists ${flags.repo.join(', ')}; nothing to change.`)
+    } else {
+      const verb = planned.action === 'add-mount' ? 'Added' : 'Allowlisted'
+      for (const m of planned.addedMounts) this.say(`${verb} ${m.source} → ${m.target} (${m.mode})`)
+      this.say(`Wrote profile '${planned.profile.metadata.name}' to ${planned.destination}`)
+      this.say(`Next: ${c.bold('sourceosctl agent-machine doctor')}`)
+    }
+    return {
+      action: planned.action,
+      dryRun,
+      written: !dryRun && planned.action !== 'unchanged',
+      destination: planned.destination,
+      addedMounts: planned.addedMounts,
+      profile: planned.profile,
+      plan: planned.plan,
+    }
+  }
+}

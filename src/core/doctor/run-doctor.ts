@@ -1,0 +1,174 @@
+/**
+ * doctor: read-only readiness checks. Probes run concurrently, each under its own deadline; the
+ * report lists one check per line with a fix for each failure. Nothing is written anywhere.
+ */
+import {machineNameFor, readActiveProfile, type ActiveProfile} from '../active-profile.js'
+import {podmanValue, probeEnvironment, valueOf, type EnvironmentProbes} from '../environment.js'
+import type {Runner} from '../exec.js'
+import type {HostFacts} from '../host/facts.js'
+import type {ToolProbe} from '../host/tools.js'
+import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
+import type {PodmanFailure} from '../podman/adapter.js'
+import {stateDir} from '../profile/location.js'
+import type {Timed} from '../util/timeout.js'
+import type {Check, CheckStatus, DoctorReport} from './report.js'
+
+export interface DoctorOptions {
+  runner: Runner
+  host: HostFacts
+  cwd: string
+  profilePath?: string
+  repo?: string
+  timeoutMs: number
+}
+
+export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
+  const {host} = opts
+  const profileStarted = performance.now()
+  const active = await readActiveProfile(host, opts.profilePath)
+  const profileMs = Math.round(performance.now() - profileStarted)
+  const machineName = machineNameFor(host, active)
+
+  const mountsStarted = performance.now()
+  const [probes, mounts, repo] = await Promise.all([
+    probeEnvironment({runner: opts.runner, host, machineName, timeoutMs: opts.timeoutMs}),
+    active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
+    opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
+  ])
+  const pathsMs = Math.round(performance.now() - mountsStarted)
+
+  const checks: Check[] = [
+    hostCheck(host),
+    profileCheck(active, profileMs),
+    toolCheck('podman-cli', 'Podman CLI', probes.podmanCli, true, podmanInstallFix(host)),
+    podmanServiceCheck(probes, host),
+    machineCheck(probes, machineName, host),
+    toolCheck('git', 'git', probes.git, true, gitInstallFix(host)),
+    toolCheck('nix', 'nix (optional, for devshells)', probes.nix, false, 'optional: install Nix from https://nixos.org/download if you use Nix devshells'),
+    ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
+    ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs)] : []),
+  ]
+
+  const info = podmanValue(probes.podmanInfo)
+  const version = podmanValue(probes.podmanVersion)
+  const machine = valueOf(probes.machine)
+  return {
+    ready: checks.every((c) => !c.required || c.status === 'ok' || c.status === 'warn' || c.status === 'skip'),
+    host: {platform: host.platform, os: host.osName, osVersion: host.osVersion, kernel: host.kernel, arch: host.arch, isRoot: host.isRoot},
+    profile: {path: active.path, status: active.status, name: active.status === 'loaded' ? active.profile.metadata.name : null},
+    podman: {
+      version: valueOf(probes.podmanCli)?.version ?? null,
+      serverVersion: info?.serverVersion ?? version?.server?.version ?? (version && !version.remote ? version.client.version : null),
+      remote: info?.remote ?? version?.remote ?? null,
+      rootless: info?.rootless ?? null,
+    },
+    machine: {
+      name: machineName ?? null,
+      state: machineName === undefined ? 'not-applicable' : probes.machine?.status === 'timeout' ? 'timeout' : (machine?.state ?? 'unknown'),
+    },
+    tools: {
+      podman: valueOf(probes.podmanCli)?.version ?? null,
+      git: valueOf(probes.git)?.version ?? null,
+      nix: valueOf(probes.nix)?.version ?? null,
+    },
+    evidenceDir: evidenceDirFor(host),
+    checks,
+  }
+}
+
+/** Default evidence location; the evidence writer uses the same rule. */
+export function evidenceDirFor(host: HostFacts): string {
+  return host.env.SOURCEOSCTL_EVIDENCE_DIR || joinFor(host, stateDir(host), 'evidence')
+}
+
+function joinFor(host: HostFacts, a: string, b: string): string {
+  const sep = host.platform === 'windows' ? '\\' : '/'
+  return a.endsWith(sep) ? `${a}${b}` : `${a}${sep}${b}`
+}
+
+function check(id: string, title: string, status: CheckStatus, required: boolean, detail: string, fix: string | null, durationMs: number): Check {
+  return {id, title, status, required, detail, fix: status === 'ok' || status === 'skip' ? null : fix, durationMs}
+}
+
+function hostCheck(host: HostFacts): Check {
+  return check('host', 'Host OS and architecture', 'ok', false, `${host.osName} ${host.osVersion} (${host.platform}, kernel ${host.kernel}, ${host.arch})`, null, 0)
+}
+
+function profileCheck(active: ActiveProfile, durationMs: number): Check {
+  if (active.status === 'loaded') {
+    return check('profile', 'Active profile', 'ok', false, `${active.profile.metadata.name} from ${active.path}`, null, durationMs)
+  }
+  if (active.status === 'missing') {
+    return check('profile', 'Active profile', 'warn', false, `no profile at ${active.path}`, 'run `sourceosctl agent-machine init --profile <template> --repo <path>`', durationMs)
+  }
+  return check('profile', 'Active profile', 'fail', true, active.message, active.fix, durationMs)
+}
+
+function toolCheck(id: string, title: string, probe: Timed<ToolProbe>, required: boolean, installFix: string): Check {
+  const missingStatus: CheckStatus = required ? 'fail' : 'warn'
+  if (probe.status === 'timeout') return check(id, title, 'timeout', required, `no answer from \`${id.replace('-cli', '')} --version\` within the deadline`, 'check that the program is not hung; rerun with a longer --timeout', probe.durationMs)
+  if (probe.status === 'error') return check(id, title, missingStatus, required, probe.error.message, installFix, probe.durationMs)
+  const t = probe.value
+  if (t.status === 'ok') return check(id, title, 'ok', required, `${t.name} ${t.version ?? t.raw ?? ''}`.trim(), null, probe.durationMs)
+  if (t.status === 'missing') return check(id, title, missingStatus, required, `${t.name} is not installed (not on PATH)`, installFix, probe.durationMs)
+  if (t.status === 'timeout') return check(id, title, 'timeout', required, `${t.name} --version timed out`, 'check that the program is not hung; rerun with a longer --timeout', probe.durationMs)
+  return check(id, title, missingStatus, required, t.detail ?? `${t.name} --version failed`, installFix, probe.durationMs)
+}
+
+function podmanServiceCheck(probes: EnvironmentProbes, host: HostFacts): Check {
+  const id = 'podman-service'
+  const title = 'Podman service (client/server, rootless)'
+  const p = probes.podmanInfo
+  if (p.status === 'timeout') return check(id, title, 'timeout', true, 'no answer from `podman info` within the deadline', host.platform === 'linux' ? 'check `podman info` by hand; a stuck storage lock or hung machine is the usual cause' : 'check the machine with `podman machine list`; restart it with `podman machine stop` then `sourceosctl agent-machine start`', p.durationMs)
+  if (p.status === 'error') return check(id, title, 'fail', true, p.error.message, 'rerun with DEBUG=1 and report it', p.durationMs)
+  if (!p.value.ok) return failureCheck(id, title, p.value.failure, p.durationMs)
+  const info = p.value.value
+  const mode = info.remote ? 'remote client → server' : 'native (local service)'
+  const server = info.serverVersion ? `, server ${info.serverVersion}` : ''
+  return check(id, title, 'ok', true, `${mode}${server}, ${info.rootless ? 'rootless' : 'rootful'}`, null, p.durationMs)
+}
+
+function failureCheck(id: string, title: string, failure: PodmanFailure, durationMs: number): Check {
+  const status: CheckStatus = failure.kind === 'timeout' ? 'timeout' : 'fail'
+  return check(id, title, status, true, failure.message, failure.fix, durationMs)
+}
+
+function machineCheck(probes: EnvironmentProbes, machineName: string | undefined, host: HostFacts): Check {
+  const id = 'machine'
+  if (machineName === undefined || probes.machine === null) {
+    return check(id, 'Podman machine', 'skip', false, host.platform === 'linux' ? 'not applicable: native Linux runs containers without a machine' : 'no machine in the profile', null, 0)
+  }
+  const title = `Podman machine ${machineName}`
+  const p = probes.machine
+  if (p.status === 'timeout') return check(id, title, 'timeout', true, '`podman machine list` did not answer within the deadline', 'a hung machine: try `podman machine stop ' + machineName + '` then `sourceosctl agent-machine start`', p.durationMs)
+  if (p.status === 'error') return check(id, title, 'fail', true, p.error.message, 'rerun with DEBUG=1 and report it', p.durationMs)
+  const m = p.value
+  switch (m.state) {
+    case 'running':
+      return check(id, title, 'ok', true, m.detail, null, p.durationMs)
+    case 'starting':
+      return check(id, title, 'warn', true, m.detail, m.fix ?? 'wait for it to finish starting', p.durationMs)
+    case 'not-applicable':
+      return check(id, title, 'skip', false, m.detail, null, p.durationMs)
+    default:
+      return check(id, title, 'fail', true, m.detail, m.fix ?? `run \`sourceosctl agent-machine start\``, p.durationMs)
+  }
+}
+
+function pathCheck(id: string, title: string, p: InspectedPath, durationMs: number): Check {
+  const problem = pathProblem(p)
+  if (!problem) return check(id, title, 'ok', true, `${p.resolved} is readable`, null, durationMs)
+  return check(id, title, 'fail', true, problem.message, problem.fix, durationMs)
+}
+
+function podmanInstallFix(host: HostFacts): string {
+  if (host.platform === 'macos') return 'install Podman: `brew install podman` or the installer from podman.io'
+  if (host.platform === 'windows') return 'install Podman: `winget install RedHat.Podman` or Podman Desktop'
+  return 'install Podman from your distribution, e.g. `sudo apt-get install podman` or `sudo dnf install podman`'
+}
+
+function gitInstallFix(host: HostFacts): string {
+  if (host.platform === 'macos') return 'install git: `xcode-select --install` or `brew install git`'
+  if (host.platform === 'windows') return 'install git: `winget install Git.Git`'
+  return 'install git from your distribution, e.g. `sudo apt-get install git`'
+}

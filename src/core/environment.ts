@@ -1,0 +1,58 @@
+/**
+ * One concurrent sweep of read-only probes shared by `doctor` and `fingerprint`: podman (CLI,
+ * service, machine), git and nix. Each probe has its own deadline, so a hung podman yields a
+ * "timed out" probe and never a hung verb.
+ */
+import type {Runner} from './exec.js'
+import type {HostFacts} from './host/facts.js'
+import {probeTool, type ToolProbe} from './host/tools.js'
+import {PodmanAdapter, type PodmanResult, type PodmanVersionInfo, type PodmanInfo} from './podman/adapter.js'
+import {withDeadline, type Timed} from './util/timeout.js'
+
+export type MachineProbe = Awaited<ReturnType<PodmanAdapter['machineState']>>
+
+export interface EnvironmentProbes {
+  podmanCli: Timed<ToolProbe>
+  podmanVersion: Timed<PodmanResult<PodmanVersionInfo>>
+  podmanInfo: Timed<PodmanResult<PodmanInfo>>
+  /** Absent when the profile has no machine and the platform needs none (native Linux). */
+  machine: Timed<MachineProbe> | null
+  git: Timed<ToolProbe>
+  nix: Timed<ToolProbe>
+}
+
+export interface ProbeOptions {
+  runner: Runner
+  host: HostFacts
+  /** Machine to look for; undefined on native Linux. */
+  machineName: string | undefined
+  /** Deadline for each probe, in milliseconds. */
+  timeoutMs: number
+}
+
+export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentProbes> {
+  const {runner, host, machineName, timeoutMs} = opts
+  // The Runner's own timeout kills the program a little before the outer deadline fires.
+  const runnerTimeout = Math.max(100, timeoutMs - 50)
+  const podman = new PodmanAdapter(runner, host, {timeoutMs: runnerTimeout})
+  const [podmanCli, podmanVersion, podmanInfo, machine, git, nix] = await Promise.all([
+    withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
+    withDeadline(() => podman.version(), timeoutMs),
+    withDeadline(() => podman.info(), timeoutMs),
+    machineName === undefined ? Promise.resolve(null) : withDeadline(() => podman.machineState(machineName), timeoutMs),
+    withDeadline(() => probeTool(runner, 'git', {timeoutMs: runnerTimeout}), timeoutMs),
+    withDeadline(() => probeTool(runner, 'nix', {timeoutMs: runnerTimeout}), timeoutMs),
+  ])
+  return {podmanCli, podmanVersion, podmanInfo, machine, git, nix}
+}
+
+/** The value of a finished probe, or undefined when it timed out or threw. */
+export function valueOf<T>(timed: Timed<T> | null): T | undefined {
+  return timed && timed.status === 'done' ? timed.value : undefined
+}
+
+/** The successful value of a podman call inside a finished probe. */
+export function podmanValue<T>(timed: Timed<PodmanResult<T>> | null): T | undefined {
+  const result = valueOf(timed)
+  return result && result.ok ? result.value : undefined
+}

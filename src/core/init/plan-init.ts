@@ -1,0 +1,126 @@
+/**
+ * init: render a template (or extend the existing profile) with allowlisted repo mounts, as a Plan
+ * whose one mutating step is an atomic write. Every repo is resolved and judged before anything
+ * is written; refusals carry their exit code and fix.
+ */
+import {isAbsolute, resolve as resolvePath, win32} from 'node:path'
+
+import {AgentMachineError, prerequisiteMissing, usageError} from '../errors.js'
+import {pathExists, writeFileAtomic} from '../fs-atomic.js'
+import type {HostFacts} from '../host/facts.js'
+import {checkDirectory} from '../host/readable.js'
+import {step, WRITE_FILE, type Plan} from '../plan/plan.js'
+import {checkProfileEnv} from '../policy/env-policy.js'
+import {assertMountAllowed} from '../policy/mount-policy.js'
+import {realFsDeps, resolveMountSource} from '../policy/paths.js'
+import {loadProfileFile, parseProfile} from '../profile/loader.js'
+import {activeProfilePath} from '../profile/location.js'
+import {addMount, instantiateTemplate, renderProfile, repoMountName} from '../profile/render.js'
+import type {AgentMachineProfile, ProfileMount} from '../profile/schema.js'
+import {listTemplates, loadTemplate} from '../profile/templates.js'
+
+export interface InitRequest {
+  host: HostFacts
+  cwd: string
+  template?: string
+  repos: string[]
+  output?: string
+  force: boolean
+}
+
+export type InitAction = 'create' | 'overwrite' | 'add-mount' | 'unchanged'
+
+export interface InitPlan {
+  action: InitAction
+  destination: string
+  profile: AgentMachineProfile
+  yaml: string
+  addedMounts: ProfileMount[]
+  plan: Plan
+}
+
+export async function planInit(req: InitRequest): Promise<InitPlan> {
+  if (req.repos.length === 0) throw usageError('REPO_REQUIRED', 'init needs at least one --repo <path> to allowlist.', 'pass --repo ~/dev/<repo>')
+  const destination = destinationFor(req)
+  const repos = []
+  for (const raw of req.repos) repos.push(await admitRepo(raw, req.host, req.cwd))
+
+  const existing = (await pathExists(destination)) ? (await loadProfileFile(destination)).profile : undefined
+  let action: InitAction
+  let profile: AgentMachineProfile
+  const added: ProfileMount[] = []
+
+  if (existing && !req.force && (req.template === undefined || req.template === existing.metadata.name)) {
+    profile = existing
+    for (const repo of repos) {
+      const result = addMount(profile, {source: repo.resolved, target: `/workspace/${repo.name}`, mode: defaultMode(profile)})
+      profile = result.profile
+      if (result.added) added.push(profile.spec.mounts[profile.spec.mounts.length - 1] as ProfileMount)
+    }
+    action = added.length > 0 ? 'add-mount' : 'unchanged'
+  } else if (existing && !req.force) {
+    throw usageError(
+      'DESTINATION_EXISTS',
+      `${destination} already holds profile '${existing.metadata.name}', not '${req.template}'.`,
+      `pass --force to replace it, or --output <path> to write elsewhere, or omit --profile to add the repo to '${existing.metadata.name}'`,
+    )
+  } else {
+    if (req.template === undefined) {
+      throw usageError('TEMPLATE_REQUIRED', `no profile at ${destination} yet, so init needs a template.`, `pass --profile <template>, one of: ${(await listTemplates()).join(', ')}`)
+    }
+    const template = (await loadTemplate(req.template)).profile
+    const [first, ...rest] = repos
+    profile = instantiateTemplate(template, {source: first!.resolved, name: first!.name})
+    added.push(...profile.spec.mounts.filter((m) => m.source === first!.resolved))
+    for (const repo of rest) {
+      const result = addMount(profile, {source: repo.resolved, target: `/workspace/${repo.name}`, mode: defaultMode(profile)})
+      profile = result.profile
+      if (result.added) added.push(profile.spec.mounts[profile.spec.mounts.length - 1] as ProfileMount)
+    }
+    action = existing ? 'overwrite' : 'create'
+  }
+
+  checkProfileEnv(profile)
+  const yaml = renderProfile(profile)
+  // Self-check: what we write must load back as the same profile.
+  parseProfile(yaml, destination)
+
+  const steps = action === 'unchanged' ? [] : [step([WRITE_FILE, destination], writeReason(action), true)]
+  return {action, destination, profile, yaml, addedMounts: added, plan: {verb: 'init', steps}}
+}
+
+export async function applyInit(plan: InitPlan): Promise<void> {
+  for (const s of plan.plan.steps) {
+    if (s.argv[0] !== WRITE_FILE) throw new AgentMachineError(`unknown init step ${s.argv[0]}`, {code: 'PLAN_INVALID', exitCode: 1})
+    await writeFileAtomic(plan.destination, plan.yaml, {mode: 0o600, overwrite: plan.action !== 'create'})
+  }
+}
+
+function destinationFor(req: InitRequest): string {
+  if (!req.output) return activeProfilePath(req.host)
+  if (req.host.platform === 'windows') return win32.isAbsolute(req.output) ? req.output : win32.resolve(req.cwd, req.output)
+  return isAbsolute(req.output) ? req.output : resolvePath(req.cwd, req.output)
+}
+
+async function admitRepo(raw: string, host: HostFacts, cwd: string): Promise<{raw: string; resolved: string; name: string}> {
+  const {resolved} = await resolveMountSource(raw, host, realFsDeps(cwd))
+  assertMountAllowed(resolved, host)
+  const readable = await checkDirectory(resolved)
+  if (readable.status === 'not-a-directory') throw usageError('PATH_NOT_DIRECTORY', `--repo ${raw} is not a directory (${resolved}).`, 'pass the repository folder, not a file')
+  if (readable.status === 'missing') throw prerequisiteMissing('PATH_MISSING', `--repo ${raw} does not exist (${resolved}).`, 'check the path, or clone the repo first')
+  if (readable.status !== 'ok') {
+    throw prerequisiteMissing('REPO_UNREADABLE', `--repo ${raw} is not readable (${resolved}${readable.detail ? `: ${readable.detail}` : ''}).`, 'fix its permissions so your user can read and enter it')
+  }
+  return {raw, resolved, name: repoMountName(resolved)}
+}
+
+function defaultMode(profile: AgentMachineProfile): 'rw' | 'ro' {
+  return profile.spec.mounts[0]?.mode ?? 'rw'
+}
+
+function writeReason(action: InitAction): string {
+  if (action === 'add-mount') return 'add the repo mount(s) to the active profile (atomic write, other mounts kept)'
+  if (action === 'overwrite') return 'replace the active profile (--force; atomic write)'
+  return 'write the active profile (atomic: temp file, then rename)'
+}
+

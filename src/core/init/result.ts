@@ -1,0 +1,20 @@
+/** The `init --json` result (schemas/agent-machine-init-result.schema.json is generated from it). */
+import {z} from 'zod'
+
+import {PlanSchema} from '../plan/schema.js'
+import {AgentMachineProfileSchema, MountSchema} from '../profile/schema.js'
+
+export const InitResultSchema = z
+  .object({
+    action: z.enum(['create', 'overwrite', 'add-mount', 'unchanged']).describe('What init did (or, under --dry-run, would do).'),
+    dryRun: z.boolean().describe('True under --dry-run: nothing was written.'),
+    written: z.boolean().describe('Whether the profile file was written.'),
+    destination: z.string().describe('Path of the profile file.'),
+    addedMounts: z.array(MountSchema).describe('Mounts this run added to the allowlist.'),
+    profile: AgentMachineProfileSchema.describe('The resulting profile.'),
+    plan: PlanSchema,
+  })
+  .strict()
+  .describe('Result of `sourceosctl agent-machine init --json`.')
+
+export type InitResult = z.infer<typeof InitResultSchema>

@@ -1,0 +1,142 @@
+/**
+ * The effective policy of a launch and its hash (ARCHITECTURE §6, contract): `sha256:` over the
+ * UTF-8 bytes of the RFC 8785 (JCS) canonical JSON of the effective policy, so anyone can
+ * recompute it from an evidence record. Pure.
+ */
+import {createHash} from 'node:crypto'
+import canonicalizeModule from 'canonicalize'
+import {unexpectedFailure} from '../errors.js'
+import type {HostPlatform} from '../host/facts.js'
+import type {AgentMachineProfile} from '../profile/schema.js'
+
+export const EFFECTIVE_POLICY_SCHEMA = 'sourceos.dev/agent-machine/policy/v1alpha1'
+
+export interface EffectivePolicy {
+  schema: typeof EFFECTIVE_POLICY_SCHEMA
+  /** Profile name (metadata.name). */
+  profile: string
+  platform: HostPlatform
+  /** Resolved (realpath) sources, sorted by target then source (podman orders mounts itself). */
+  mounts: Array<{source: string; target: string; mode: 'rw' | 'ro'}>
+  image: {ref: string; digest: string | null; pull: 'never' | 'missing'}
+  /** Sorted by name. */
+  tools: Array<{name: string; enabled: boolean; command: string[]}>
+  env: {passthrough: string[]; set: Record<string, string>}
+  network: {mode: 'none' | 'default'}
+  resources: {cpus: number; memory: string; pidsLimit: number}
+  hardening: {
+    capDrop: 'all'
+    noNewPrivileges: true
+    readOnlyRoot: true
+    init: true
+    /** keep-id when rootless, host-root when rootful, n/a when unknown (no podman reached). */
+    userns: 'keep-id' | 'host-root' | 'n/a'
+    envHost: false
+    httpProxy: false
+  }
+  secrets: {door: 'none'}
+}
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Builds the effective policy from a profile and its resolved mounts. Pure. */
+export function buildEffectivePolicy(
+  profile: AgentMachineProfile,
+  resolvedMounts: ReadonlyArray<{source: string; target: string; mode: 'rw' | 'ro'}>,
+  opts: {rootless: boolean | null},
+): EffectivePolicy {
+  const {spec} = profile
+  const tools = Object.entries(spec.tools)
+    .filter((e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== undefined)
+    .map(([name, t]) => ({name, enabled: t.enabled, command: [...t.command]}))
+    .sort((a, b) => byString(a.name, b.name))
+  const mounts = resolvedMounts
+    .map((m) => ({source: m.source, target: m.target, mode: m.mode}))
+    .sort((a, b) => byString(a.target, b.target) || byString(a.source, b.source) || byString(a.mode, b.mode))
+  return {
+    schema: EFFECTIVE_POLICY_SCHEMA,
+    profile: profile.metadata.name,
+    platform: spec.platform,
+    mounts,
+    image: {ref: spec.image.ref, digest: spec.image.digest, pull: spec.image.pull},
+    tools,
+    env: {passthrough: [...new Set(spec.env.passthrough)].sort(byString), set: {...spec.env.set}},
+    network: {mode: spec.network.mode},
+    resources: {cpus: spec.resources.cpus, memory: spec.resources.memory, pidsLimit: spec.resources.pidsLimit},
+    hardening: {
+      capDrop: 'all',
+      noNewPrivileges: true,
+      readOnlyRoot: true,
+      init: true,
+      userns: opts.rootless === true ? 'keep-id' : opts.rootless === false ? 'host-root' : 'n/a',
+      envHost: false,
+      httpProxy: false,
+    },
+    secrets: {door: spec.secrets.door},
+  }
+}
+
+// `canonicalize` is CommonJS (module.exports = fn) with an ESM-style d.ts; Node's ESM default
+// import yields the function itself.
+type Canonicalize = (input: unknown) => string | undefined
+const canonicalize: Canonicalize =
+  typeof canonicalizeModule === 'function' ? (canonicalizeModule as unknown as Canonicalize) : (canonicalizeModule as unknown as {default: Canonicalize}).default
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function invalid(where: string, what: string): never {
+  throw unexpectedFailure('JCS_INVALID', `cannot canonicalise ${where}: ${what} (RFC 8785 accepts I-JSON only)`)
+}
+
+/** Rejects what JCS cannot represent instead of letting JSON.stringify coerce it silently. */
+function assertIJson(value: unknown, where: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+      if (LONE_SURROGATE.test(value)) invalid(where, 'a lone UTF-16 surrogate')
+      return
+    case 'number':
+      if (!Number.isFinite(value)) invalid(where, `the non-finite number ${value}`)
+      return
+    case 'boolean':
+      return
+    case 'object': {
+      if (value === null) return
+      if (ancestors.has(value)) invalid(where, 'a cycle')
+      ancestors.add(value)
+      if (Array.isArray(value)) {
+        value.forEach((v, i) => {
+          if (v === undefined) invalid(`${where}[${i}]`, 'undefined')
+          assertIJson(v, `${where}[${i}]`, ancestors)
+        })
+      } else {
+        const proto = Object.getPrototypeOf(value)
+        if (proto !== Object.prototype && proto !== null) invalid(where, `a ${proto?.constructor?.name ?? 'non-plain'} object`)
+        for (const [k, v] of Object.entries(value)) {
+          if (LONE_SURROGATE.test(k)) invalid(where, 'a member name with a lone surrogate')
+          if (v !== undefined) assertIJson(v, `${where}.${k}`, ancestors)
+        }
+      }
+      ancestors.delete(value)
+      return
+    }
+    default:
+      invalid(where, `a ${typeof value}`)
+  }
+}
+
+/**
+ * RFC 8785 canonical JSON text (via the `canonicalize` library listed by the RFC). Throws on
+ * non-finite numbers, lone surrogates, cycles, bigint/function/symbol/undefined values and
+ * non-plain objects. Object members whose value is undefined are omitted (as in JSON).
+ */
+export function canonicalJson(value: unknown): string {
+  assertIJson(value, '$', new Set())
+  const text = canonicalize(value)
+  if (text === undefined) invalid('$', 'undefined')
+  return text
+}
+
+/** `sha256:<64 hex>` over the UTF-8 bytes of canonicalJson(policy). */
+export function policyHash(policy: EffectivePolicy): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(policy), 'utf8').digest('hex')}`
+}

@@ -1,0 +1,189 @@
+/**
+ * Mount policy (ARCHITECTURE §4, contract): may this resolved host directory be bind-mounted into
+ * the agent container? Pure: decisions depend only on the path, HostFacts and the deny catalogue.
+ *
+ * Refused, in this order:
+ *  - POLICY_UNSAFE_CHARS  characters podman's `-v a:b:c` / `--mount k=v,…` syntax cannot carry
+ *  - POLICY_NOT_LOCAL     Windows UNC / device-namespace paths (\\server\share, \\.\pipe\…)
+ *  - POLICY_ROOT          `/`, a Windows drive root
+ *  - POLICY_HOME          the home directory itself
+ *  - POLICY_BROAD_ROOT    a broad root (~/.config, ~/Library, %APPDATA%, /tmp, $TMPDIR, /etc, …)
+ *  - POLICY_SENSITIVE     a denied path or anything inside one (glob-aware)
+ *  - POLICY_BROAD_ROOT    an ancestor of the home directory or of a broad root
+ *  - POLICY_CONTAINS_SENSITIVE  an ancestor of a denied path (mounting it would expose it)
+ * Comparison is case- and Unicode-(NFC-)folded when host.caseInsensitivePaths (macOS, Windows),
+ * exact on Linux.
+ */
+import {policyRefusal, unexpectedFailure} from '../errors.js'
+import type {HostFacts} from '../host/facts.js'
+import {broadRootsFor, denyPatternsFor, expandExtraDeny, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
+import {envValue, isWin32NonLocal, keyEquals, keyIsAncestor, showPath, stripWin32LongPrefix, toKey, type PathKey} from './path-key.js'
+
+export {scanTreeForHazards, type Hazard, type HazardKind, type ScanOptions} from './tree-scan.js'
+
+export type MountRefusalCode =
+  | 'POLICY_ROOT'
+  | 'POLICY_HOME'
+  | 'POLICY_BROAD_ROOT'
+  | 'POLICY_SENSITIVE'
+  | 'POLICY_CONTAINS_SENSITIVE'
+  | 'POLICY_UNSAFE_CHARS'
+  | 'POLICY_NOT_LOCAL'
+
+export type MountDecision =
+  | {allowed: true}
+  | {
+      allowed: false
+      code: MountRefusalCode
+      /** One line naming the rule and the matched path. */
+      reason: string
+      rule: {category: string; title: string} | null
+    }
+
+/**
+ * Symlink-resolved forms of deny rules, broad roots and the home directory, for hosts where e.g.
+ * `~/.ssh -> ~/dotfiles/ssh` (produced by resolvePolicyAliases in paths.ts, which has fs access).
+ */
+export interface PolicyAliases {
+  deny: readonly ExpandedDeny[]
+  broadRoots: readonly ExpandedRoot[]
+  homes: readonly string[]
+}
+
+export interface JudgeOptions {
+  /** Extra deny patterns (`~`/$VAR expanded like catalogue entries). */
+  extraDeny?: readonly string[]
+  /** Realpath'd aliases of the rules (see PolicyAliases). */
+  aliases?: PolicyAliases
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unsafe characters
+
+const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/
+
+/** The first character that podman's mount syntax cannot carry, described for a message. */
+export function findUnsafeChar(p: string, host: Pick<HostFacts, 'platform'>): string | null {
+  for (let i = 0; i < p.length; i++) {
+    const ch = p[i] as string
+    const code = ch.charCodeAt(0)
+    if (code === 0) return 'a NUL byte (U+0000)'
+    if (ch === '\n') return 'a newline (U+000A)'
+    if (ch === '\r') return 'a carriage return (U+000D)'
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `a control character (U+${code.toString(16).toUpperCase().padStart(4, '0')})`
+    if (code === 0x2028 || code === 0x2029) return `a line/paragraph separator (U+${code.toString(16).toUpperCase()})`
+    if (BIDI.test(ch)) return `an invisible bidirectional-text control (U+${code.toString(16).toUpperCase().padStart(4, '0')})`
+    if (ch === ':' && !(host.platform === 'windows' && i === 1 && /^[A-Za-z]$/.test(p[0] as string))) return "a ':' (podman's -v separator)"
+    if (ch === ',') return "a ',' (podman's --mount option separator)"
+    if (ch === '"') return "a '\"' (podman reads --mount as CSV)"
+  }
+  return null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Judge
+
+function refuse(code: MountRefusalCode, reason: string, rule: ExpandedDeny['rule'] | null = null): MountDecision {
+  return {allowed: false, code, reason, rule: rule ? {category: rule.category, title: rule.title} : null}
+}
+
+function ruleLabel(d: ExpandedDeny): string {
+  return `${d.rule.category}: ${d.rule.title}`
+}
+
+function homeKeys(host: HostFacts, aliases?: PolicyAliases): Array<{key: PathKey; path: string}> {
+  const out: Array<{key: PathKey; path: string}> = []
+  const candidates = [host.homeDir, envValue(host.platform === 'windows' ? 'USERPROFILE' : 'HOME', host), ...(aliases?.homes ?? [])]
+  for (const p of candidates) {
+    if (p === undefined) continue
+    const key = toKey(p, host)
+    if (key && key.segs.length > 0 && !out.some((h) => keyEquals(h.key, key))) out.push({key, path: p})
+  }
+  return out
+}
+
+/**
+ * Judges a realpath-resolved mount source. Returns a decision (never throws for a refusal); throws
+ * only when `resolved` is not an absolute path (a caller bug: resolve first).
+ */
+export function judgeMountSource(source: string, host: HostFacts, opts: JudgeOptions = {}): MountDecision {
+  // Win32 long-path prefixes (\\?\C:\…) name the same file; judge the plain form.
+  const resolved = host.platform === 'windows' ? stripWin32LongPrefix(source) : source
+  const shown = showPath(resolved)
+  const unsafe = findUnsafeChar(resolved, host)
+  if (unsafe) {
+    return refuse('POLICY_UNSAFE_CHARS', `${shown} contains ${unsafe}, which cannot be passed safely to podman as a mount source`)
+  }
+  if (host.platform === 'windows' && isWin32NonLocal(resolved)) {
+    return refuse('POLICY_NOT_LOCAL', `${shown} is a network (UNC) or device path; only folders on a local drive can be mounted`)
+  }
+  const key = toKey(resolved, host)
+  if (!key) {
+    throw unexpectedFailure('POLICY_PATH_NOT_RESOLVED', `mount source ${shown} is not an absolute path; resolve it (resolveMountSource) before judging it`)
+  }
+  if (key.segs.length === 0) {
+    return refuse('POLICY_ROOT', host.platform === 'windows' ? `${shown} is a drive root` : `${shown} is the filesystem root`)
+  }
+
+  const homes = homeKeys(host, opts.aliases)
+  if (homes.some((h) => keyEquals(h.key, key))) return refuse('POLICY_HOME', `${shown} is your home directory`)
+
+  const broad = [...broadRootsFor(host), ...(opts.aliases?.broadRoots ?? [])]
+  const broadHit = broad.find((b) => b.matcher.equals(key))
+  if (broadHit) return refuse('POLICY_BROAD_ROOT', `${shown} is the broad root ${broadHit.display}, which holds other programs' files and secrets`)
+
+  const deny = [...denyPatternsFor(host), ...(opts.extraDeny?.length ? expandExtraDeny(opts.extraDeny, host) : []), ...(opts.aliases?.deny ?? [])]
+  const inside = deny.find((d) => d.matcher.covers(key))
+  if (inside) return refuse('POLICY_SENSITIVE', `${shown} is inside ${inside.display} (${ruleLabel(inside)})`, inside.rule)
+
+  const homeBelow = homes.find((h) => keyIsAncestor(key, h.key))
+  if (homeBelow) return refuse('POLICY_BROAD_ROOT', `${shown} contains your home directory ${showPath(homeBelow.path)}`)
+  const broadBelow = broad.find((b) => b.matcher.isAncestorOfMatch(key))
+  if (broadBelow) return refuse('POLICY_BROAD_ROOT', `${shown} contains the broad root ${broadBelow.display}`)
+
+  const contains = deny.find((d) => d.matcher.isAncestorOfMatch(key))
+  if (contains) return refuse('POLICY_CONTAINS_SENSITIVE', `${shown} contains ${contains.display} (${ruleLabel(contains)})`, contains.rule)
+
+  return {allowed: true}
+}
+
+/** The fix sentence for a refusal code. */
+export function mountRefusalFix(code: MountRefusalCode, host: Pick<HostFacts, 'platform'>): string {
+  if (code === 'POLICY_UNSAFE_CHARS') {
+    return 'move or rename the folder so its real path has no such character (a symlink does not help: the resolved path is what gets mounted)'
+  }
+  if (code === 'POLICY_NOT_LOCAL') return 'clone the repository onto a local drive and mount that folder'
+  const example = host.platform === 'windows' ? '%USERPROFILE%\\dev\\<repo>' : '~/dev/<repo>'
+  return `mount only the project folder itself, e.g. ${example}`
+}
+
+/** Throws policyRefusal(code, reason, fix) unless the resolved source may be mounted. */
+export function assertMountAllowed(resolved: string, host: HostFacts, opts: JudgeOptions = {}): void {
+  const d = judgeMountSource(resolved, host, opts)
+  if (d.allowed) return
+  throw policyRefusal(d.code, `refusing to mount ${d.reason}.`, mountRefusalFix(d.code, host), {path: resolved, rule: d.rule})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+export type TargetDecision = {allowed: true} | {allowed: false; code: 'POLICY_TARGET' | 'POLICY_UNSAFE_CHARS'; reason: string}
+
+/** A container-side mount target: an absolute POSIX path strictly under /workspace, no `.`/`..`. */
+export function judgeMountTarget(target: string): TargetDecision {
+  const shown = showPath(target)
+  const unsafe = findUnsafeChar(target, {platform: 'linux'})
+  if (unsafe) return {allowed: false, code: 'POLICY_UNSAFE_CHARS', reason: `mount target ${shown} contains ${unsafe}`}
+  if (!target.startsWith('/workspace/')) return {allowed: false, code: 'POLICY_TARGET', reason: `mount target ${shown} is not under /workspace/`}
+  const segs = target.slice('/workspace/'.length).split('/')
+  if (segs.some((s) => s === '' || s === '.' || s === '..')) {
+    return {allowed: false, code: 'POLICY_TARGET', reason: `mount target ${shown} has an empty, '.' or '..' segment`}
+  }
+  if (target.includes('\\')) return {allowed: false, code: 'POLICY_TARGET', reason: `mount target ${shown} contains a backslash`}
+  return {allowed: true}
+}
+
+export function assertMountTargetAllowed(target: string): void {
+  const d = judgeMountTarget(target)
+  if (!d.allowed) throw policyRefusal(d.code, `${d.reason}.`, 'use a target like /workspace/<repo>')
+}

@@ -1,0 +1,186 @@
+/**
+ * From a mount source as written (`~/dev/repo`, `$HOME/x`, `%USERPROFILE%\dev\x`, `../x`) to the
+ * realpath-resolved directory the container will get (ARCHITECTURE §4: resolve before any check).
+ * File-system access comes in through FsDeps so tests can fake it; realFsDeps() is the live one.
+ */
+import {promises as fsp} from 'node:fs'
+import {policyRefusal, prerequisiteMissing, usageError} from '../errors.js'
+import type {HostFacts} from '../host/facts.js'
+import {broadRootsFor, denyPatternsFor, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
+import {judgeMountSource, mountRefusalFix, type PolicyAliases} from './mount-policy.js'
+import {compilePattern, expandVars, fold, isWin32NonLocal, pathApi, showPath, splitAtFirstGlob, stripWin32LongPrefix} from './path-key.js'
+
+export interface FsDeps {
+  /** Base for relative sources (the invocation's working directory). */
+  cwd: string
+  realpath: (p: string) => Promise<string>
+  stat: (p: string) => Promise<{isDirectory(): boolean}>
+}
+
+export interface ResolvedMountSource {
+  raw: string
+  /** After `~` / variable expansion. */
+  expanded: string
+  /** Absolute, symlink-free: what is judged and what the container gets. */
+  resolved: string
+}
+
+/** Live file system deps. */
+export function realFsDeps(cwd: string = process.cwd()): FsDeps {
+  return {cwd, realpath: realpathFs, stat: statFs}
+}
+const realpathFs = (p: string): Promise<string> => fsp.realpath(p)
+const statFs = (p: string): Promise<{isDirectory(): boolean}> => fsp.stat(p)
+
+/**
+ * Expands `~`, `~/x` (and `~\x` on Windows), `$VAR`, `${VAR}` and, on Windows, `%VAR%`. Unset
+ * variables fall back to their documented defaults (XDG base dirs, %APPDATA%, …); anything else
+ * unset → usageError PATH_UNEXPANDABLE.
+ */
+export function expandPath(raw: string, host: HostFacts): string {
+  const r = expandVars(raw, host)
+  if (r.ok) return r.value
+  if (r.failure.kind === 'tilde-user') {
+    throw usageError('PATH_UNEXPANDABLE', `cannot expand ${showPath(r.failure.text)} in ${showPath(raw)}: only ~ (your own home) is supported`, 'write the absolute path instead')
+  }
+  throw usageError('PATH_UNEXPANDABLE', `cannot expand ${showPath(raw)}: variable ${r.failure.name} is not set`, `set ${r.failure.name}, or write the path without it`)
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as {code: unknown}).code) : undefined
+}
+
+function refuseUnc(raw: string, p: string): never {
+  throw policyRefusal('PATH_UNC', `${showPath(raw)} is a network (UNC) or device path (${showPath(p)}); only folders on a local drive can be mounted.`, 'clone the repository onto a local drive and mount that folder')
+}
+
+/**
+ * Expands, makes absolute (relative to deps.cwd), realpath-resolves (symlinks, `..`) and checks
+ * that the result is a directory. Also applies the deny rules in their symlink-resolved form (a
+ * `~/.ssh` that is a symlink into ~/dotfiles protects ~/dotfiles/ssh too): such a hit throws the
+ * policy refusal here, since only this step has file-system access.
+ *
+ * Errors: PATH_UNEXPANDABLE (usage), PATH_UNC (policy), PATH_MISSING / PATH_UNREADABLE
+ * (prerequisite), PATH_NOT_DIRECTORY / PATH_SYMLINK_LOOP (usage), POLICY_* (policy).
+ */
+export async function resolveMountSource(raw: string, host: HostFacts, deps: FsDeps): Promise<ResolvedMountSource> {
+  if (raw.trim() === '') throw usageError('PATH_EMPTY', 'a mount source is empty', 'give the project folder, e.g. ~/dev/<repo>')
+  const api = pathApi(host)
+  const windows = host.platform === 'windows'
+  let expanded = expandPath(raw, host)
+  if (windows) {
+    if (isWin32NonLocal(expanded)) refuseUnc(raw, expanded)
+    expanded = stripWin32LongPrefix(expanded)
+  }
+  const absolute = api.resolve(deps.cwd, expanded)
+
+  let resolved: string
+  try {
+    resolved = await deps.realpath(absolute)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw prerequisiteMissing('PATH_MISSING', `${showPath(raw)} does not exist (resolved to ${showPath(absolute)}).`, 'create the folder or clone the repository there, or fix the path', {path: absolute})
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw prerequisiteMissing('PATH_UNREADABLE', `${showPath(raw)} cannot be resolved: permission denied on ${showPath(absolute)}.`, 'fix the permissions so your user can enter every folder on the path', {path: absolute})
+    }
+    if (code === 'ELOOP') {
+      throw usageError('PATH_SYMLINK_LOOP', `${showPath(raw)} is a symlink loop (${showPath(absolute)}).`, 'point the mount at the real folder')
+    }
+    throw error
+  }
+  if (windows) {
+    if (isWin32NonLocal(resolved)) refuseUnc(raw, resolved)
+    resolved = stripWin32LongPrefix(resolved)
+  }
+
+  let isDir: boolean
+  try {
+    isDir = (await deps.stat(resolved)).isDirectory()
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') {
+      throw prerequisiteMissing('PATH_MISSING', `${showPath(raw)} does not exist (resolved to ${showPath(resolved)}).`, 'create the folder or clone the repository there, or fix the path', {path: resolved})
+    }
+    throw error
+  }
+  if (!isDir) {
+    throw usageError('PATH_NOT_DIRECTORY', `${showPath(raw)} is not a directory (resolved to ${showPath(resolved)}).`, 'mount the project folder, not a file')
+  }
+
+  // Rules that only match in their symlink-resolved form.
+  const aliases = await resolvePolicyAliases(host, deps)
+  if (aliases.deny.length + aliases.broadRoots.length + aliases.homes.length > 0) {
+    const withAliases = judgeMountSource(resolved, host, {aliases})
+    if (!withAliases.allowed && judgeMountSource(resolved, host).allowed) {
+      throw policyRefusal(withAliases.code, `refusing to mount ${withAliases.reason}.`, mountRefusalFix(withAliases.code, host), {path: resolved, rule: withAliases.rule})
+    }
+  }
+  return {raw, expanded, resolved}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Symlink-resolved forms of the rules
+
+const aliasCache = new WeakMap<HostFacts, WeakMap<FsDeps['realpath'], Promise<PolicyAliases>>>()
+
+/**
+ * realpath() of every deny rule's literal prefix, every broad root and the home directory, keeping
+ * those whose resolved form differs (e.g. `~/.ssh -> ~/dotfiles/ssh`, a symlinked home). Missing
+ * paths are skipped: nothing there to leak. Cached per (host, realpath function).
+ */
+export function resolvePolicyAliases(host: HostFacts, deps: Pick<FsDeps, 'realpath'>): Promise<PolicyAliases> {
+  let byFn = aliasCache.get(host)
+  if (!byFn) aliasCache.set(host, (byFn = new WeakMap()))
+  let p = byFn.get(deps.realpath)
+  if (!p) {
+    p = computeAliases(host, deps.realpath)
+    byFn.set(deps.realpath, p)
+  }
+  return p
+}
+
+async function computeAliases(host: HostFacts, realpath: FsDeps['realpath']): Promise<PolicyAliases> {
+  const api = pathApi(host)
+  const lookups = new Map<string, Promise<string | null>>()
+  const real = (p: string): Promise<string | null> => {
+    let r = lookups.get(p)
+    if (!r) {
+      r = realpath(p).then(
+        (v) => (host.platform === 'windows' ? stripWin32LongPrefix(v) : v),
+        () => null,
+      )
+      lookups.set(p, r)
+    }
+    return r
+  }
+  const differs = (a: string, b: string): boolean => fold(api.normalize(a), host) !== fold(api.normalize(b), host)
+
+  const deny = await Promise.all(
+    denyPatternsFor(host).map(async (d): Promise<ExpandedDeny | null> => {
+      if (d.matcher.root === null) return null
+      const {literal, rest} = splitAtFirstGlob(d.path, host)
+      if (literal === '' || api.parse(literal).root === literal) return null
+      const r = await real(literal)
+      if (r === null || !differs(r, literal)) return null
+      const path = rest ? api.join(r, rest) : r
+      const matcher = compilePattern(path, host)
+      return matcher ? {...d, path, display: `${d.display} (-> ${showPath(path)})`, origin: 'symlink', matcher} : null
+    }),
+  )
+  const broadRoots = await Promise.all(
+    broadRootsFor(host).map(async (b): Promise<ExpandedRoot | null> => {
+      if (b.matcher.hasGlob || api.parse(b.path).root === b.path) return null
+      const r = await real(b.path)
+      if (r === null || !differs(r, b.path)) return null
+      const matcher = compilePattern(r, host)
+      return matcher ? {pattern: `realpath(${b.pattern})`, path: r, display: `${b.display} (-> ${showPath(r)})`, matcher} : null
+    }),
+  )
+  const home = await real(host.homeDir)
+  return {
+    deny: deny.filter((d): d is ExpandedDeny => d !== null),
+    broadRoots: broadRoots.filter((b): b is ExpandedRoot => b !== null),
+    homes: home !== null && differs(home, host.homeDir) ? [home] : [],
+  }
+}
