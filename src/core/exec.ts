@@ -87,12 +87,16 @@ export interface AttachedOptions {
   env?: Record<string, string | undefined>
   /** Called once the child is spawned, e.g. to register signal forwarding. */
   onSpawn?: (pid: number | undefined) => void
+  /** Send the child's stdout to our stderr (keeps stdout for a --json document). */
+  stdoutToStderr?: boolean
 }
 
 export interface AttachedResult {
   exitCode: number | null
   signal?: string
   notFound: boolean
+  /** The CLI received SIGINT/SIGTERM/SIGHUP while the child ran (and forwarded it). */
+  interrupted: boolean
   durationMs: number
 }
 
@@ -110,11 +114,15 @@ export function createAttachedRunner(): AttachedRunner {
     const child = execa(command, [...args], {
       cwd: options.cwd,
       env: options.env,
-      stdio: 'inherit',
+      stdin: 'inherit',
+      stdout: options.stdoutToStderr ? 2 : 'inherit',
+      stderr: 'inherit',
       reject: false,
       windowsHide: false,
     })
+    let interrupted = false
     const forward = (signal: NodeJS.Signals) => () => {
+      interrupted = true
       child.kill(signal)
     }
     const onInt = forward('SIGINT')
@@ -131,6 +139,7 @@ export function createAttachedRunner(): AttachedRunner {
         exitCode: notFound ? null : (result.exitCode ?? null),
         signal: result.signal ?? undefined,
         notFound,
+        interrupted,
         durationMs: Math.round(performance.now() - started),
       }
     } finally {

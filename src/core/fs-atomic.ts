@@ -3,7 +3,7 @@
  * `overwrite` an existing file is never clobbered, even if it appears while we write.
  */
 import {randomBytes} from 'node:crypto'
-import {link, lstat, mkdir, open, rename, rm, unlink, type FileHandle} from 'node:fs/promises'
+import {link, lstat, mkdir, open, rename, rm, stat, unlink, type FileHandle} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 
 import {AgentMachineError, prerequisiteMissing, unexpectedFailure, usageError} from './errors.js'
@@ -22,7 +22,8 @@ const DEFAULT_UNWRITABLE = {
   fix: 'choose a writable location with --output <path> or SOURCEOSCTL_CONFIG_DIR, or fix the permissions',
 }
 
-const UNWRITABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOSPC', 'EDQUOT'])
+// ENOENT after the directory exists: it cannot hold files (procfs, a dangling link, removed meanwhile).
+const UNWRITABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOENT', 'ENOSPC', 'EDQUOT'])
 // Hard links unsupported here (FAT, some network/FUSE file systems): Linux says EPERM.
 const NO_LINK_CODES = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'])
 
@@ -32,11 +33,9 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   const dir = dirname(dest)
   const unwritable = opts.unwritable ?? DEFAULT_UNWRITABLE
   try {
-    await mkdir(dir, {recursive: true, mode: 0o700})
+    await mkdirp(dir)
   } catch (error) {
-    const err = error as NodeJS.ErrnoException
-    // mkdir -p over an existing file says EEXIST: for us that is "not a directory".
-    throw unwritableError(dir, err.code === 'EEXIST' ? {...err, code: 'ENOTDIR'} : err, unwritable)
+    throw unwritableError(dir, error as NodeJS.ErrnoException, unwritable)
   }
   const tmp = join(dir, `.${basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
   let handle: FileHandle | undefined
@@ -56,6 +55,34 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     await handle?.close().catch(() => undefined)
     // Gone already after a successful rename; after link, or on any failure, it must go now.
     await rm(tmp, {force: true}).catch(() => undefined)
+  }
+}
+
+/**
+ * mkdir -p, creating missing directories with mode 0o700. Not `mkdir({recursive: true})`: Node's
+ * recursive mkdir spins forever when a parent exists but cannot hold children (procfs, a dangling
+ * symlink), because it reads every ENOENT as "create the parent first". This walks up once to the
+ * first existing ancestor, then down once, so every failure is final.
+ */
+async function mkdirp(dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let cur = dir; ; cur = dirname(cur)) {
+    try {
+      if (!(await stat(cur)).isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), {code: 'ENOTDIR'})
+      break
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException
+      if (err.code !== 'ENOENT' || dirname(cur) === cur) throw err
+      missing.push(cur)
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, {mode: 0o700})
+    } catch (error) {
+      // Created meanwhile by someone else: fine; anything else (or a non-dir) fails on the next step.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
   }
 }
 
@@ -113,6 +140,8 @@ function reason(error: NodeJS.ErrnoException): string {
       return 'read-only file system'
     case 'ENOTDIR':
       return 'a component of the path is not a directory'
+    case 'ENOENT':
+      return 'files cannot be created there'
     case 'ENOSPC':
     case 'EDQUOT':
       return 'no space left'

@@ -2,12 +2,12 @@
  * Profile loading: YAML text → validated AgentMachineProfile. Every error names the file, line and
  * column (`source:line:col: what is wrong`) and says how to fix it, so a typo is one glance away.
  */
-import {readFile} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 
 import {isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair} from 'yaml'
 import {z} from 'zod'
 
-import {prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
+import {AgentMachineError, prerequisiteMissing, usageError} from '../errors.js'
 import {AgentMachineProfileSchema, type AgentMachineProfile} from './schema.js'
 
 export interface ProfileIssue {
@@ -21,6 +21,7 @@ export interface ProfileIssue {
 
 type PathSegment = string | number
 
+const MAX_PROFILE_BYTES = 1024 * 1024
 const INIT_FIX = 'run `sourceosctl agent-machine init --profile <template> --repo <path>`'
 
 /** Parses and validates profile YAML; throws PROFILE_INVALID pointing at the first problem. */
@@ -61,8 +62,16 @@ export function parseProfile(text: string, source: string): AgentMachineProfile 
 export async function loadProfileFile(path: string): Promise<{profile: AgentMachineProfile; text: string}> {
   let text: string
   try {
+    // Only regular files of sane size: a FIFO or /dev/zero named by SOURCEOSCTL_PROFILE must not hang us.
+    const info = await stat(path)
+    if (info.isDirectory()) throw Object.assign(new Error('it is a directory'), {code: 'EISDIR'})
+    if (!info.isFile()) throw Object.assign(new Error('it is not a regular file'), {code: 'ENOTREG'})
+    if (info.size > MAX_PROFILE_BYTES) {
+      throw usageError('PROFILE_INVALID', `${path}:1:1: the profile is ${info.size} bytes; the limit is ${MAX_PROFILE_BYTES}`, 'a profile is a short YAML file: check that this is the right path', {source: path, issues: []})
+    }
     text = await readFile(path, 'utf8')
   } catch (error) {
+    if (error instanceof AgentMachineError) throw error
     throw readError(path, error as NodeJS.ErrnoException)
   }
   return {profile: parseProfile(text, path), text}
@@ -72,7 +81,7 @@ function readError(path: string, error: NodeJS.ErrnoException): AgentMachineErro
   if (error.code === 'ENOENT' || error.code === 'ENOTDIR') {
     return prerequisiteMissing('PROFILE_MISSING', `no profile at ${path}`, INIT_FIX, {path})
   }
-  const reason = error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied' : error.code === 'EISDIR' ? 'it is a directory' : error.message
+  const reason = error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied' : error.code === 'EISDIR' ? 'it is a directory' : error.code === 'ENOTREG' ? 'it is not a regular file' : error.message
   return prerequisiteMissing('PROFILE_UNREADABLE', `cannot read the profile ${path}: ${reason}`, 'make it a readable file, or point SOURCEOSCTL_PROFILE at a readable profile', {path, errno: error.code ?? null})
 }
 

@@ -194,6 +194,21 @@ describe('loadProfileFile', () => {
     await expect(loadProfileFile(sub)).rejects.toMatchObject({code: 'PROFILE_UNREADABLE', exitCode: ExitCode.PREREQUISITE})
   })
 
+  it('refuses non-regular and oversized files without reading them', async () => {
+    if (process.platform !== 'win32') {
+      await expect(loadProfileFile('/dev/null')).rejects.toMatchObject({code: 'PROFILE_UNREADABLE', message: 'cannot read the profile /dev/null: it is not a regular file'})
+    }
+    const big = join(dir, 'big.yaml')
+    await writeFile(big, `# ${'x'.repeat(1024 * 1024)}\n`)
+    await expect(loadProfileFile(big)).rejects.toMatchObject({code: 'PROFILE_INVALID', exitCode: ExitCode.USAGE, message: expect.stringMatching(/^.*big\.yaml:1:1: the profile is \d+ bytes/)})
+  })
+
+  it('accepts a UTF-8 byte-order mark', async () => {
+    const file = join(dir, 'bom.yaml')
+    await writeFile(file, `\uFEFF${VALID}`)
+    expect((await loadProfileFile(file)).profile.metadata.name).toBe('test')
+  })
+
   it('names the file in validation errors; an empty file is PROFILE_INVALID', async () => {
     const file = join(dir, 'empty.yaml')
     await writeFile(file, '')

@@ -1,0 +1,57 @@
+/**
+ * Shared flags and rendering for the two verbs that start the governed container (run, shell).
+ */
+import {Flags} from '@oclif/core'
+
+import {getContext} from '../core/context.js'
+import {launch, type LaunchInput} from '../core/launch/launch.js'
+import type {PreparedLaunch} from '../core/launch/prepare.js'
+import type {LaunchResult} from '../core/launch/result.js'
+import {formatArgv, renderPlan} from '../core/plan/plan.js'
+import {AgentMachineCommand} from './base-command.js'
+import {style} from './style.js'
+
+export const launchFlags = {
+  repo: Flags.string({char: 'r', description: 'Repo folder to work in; must be an allowlisted mount of the profile (or inside one).', required: true}),
+  'dry-run': Flags.boolean({description: 'Print the exact podman commands (the plan) and run nothing that changes anything.', default: false}),
+  'profile-file': Flags.string({description: 'Use this profile file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
+  'run-id': Flags.string({description: 'Use this run id (8-63 of a-z 0-9 -) instead of a random one, e.g. to match a CI job.'}),
+  timeout: Flags.integer({description: 'Deadline in seconds for each podman check before the launch.', default: 30, min: 1, max: 600}),
+}
+
+export abstract class LaunchCommand extends AgentMachineCommand {
+  protected async launchWith(input: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs'> & {timeoutSeconds: number}): Promise<LaunchResult> {
+    const ctx = getContext()
+    const host = await ctx.hostFacts()
+    const json = this.jsonEnabled()
+    const c = style(process.stderr)
+    const result = await launch(
+      {
+        ...input,
+        json,
+        cwd: process.cwd(),
+        stdinIsTTY: Boolean(process.stdin.isTTY),
+        stdoutIsTTY: Boolean(process.stdout.isTTY),
+        timeoutMs: input.timeoutSeconds * 1000,
+      },
+      ctx,
+      host,
+      (prepared: PreparedLaunch) => {
+        for (const w of prepared.warnings) this.note(`${c.yellow('warning:')} ${w}`)
+        if (!input.dryRun) this.note(c.dim(describeLaunch(prepared)))
+      },
+    )
+    if (input.dryRun) {
+      this.say(renderPlan(result.plan))
+    } else if (result.exitCode !== null) {
+      this.setExitCode(result.exitCode)
+    }
+    return result
+  }
+}
+
+function describeLaunch(p: PreparedLaunch): string {
+  const what = p.spec.verb === 'run' ? `${p.spec.tool} (${formatArgv(p.spec.command)})` : 'shell'
+  const mounts = p.spec.mounts.map((m) => `${m.hostSource} → ${m.target} (${m.mode})`).join(', ')
+  return `sourceosctl: run ${p.runId}: ${what} in ${p.image.ref} (${p.image.details.id.slice(0, 12)}); mounts: ${mounts}; policy ${p.policyHash.slice(0, 19)}…`
+}

@@ -1,0 +1,241 @@
+/**
+ * The evidence record (ARCHITECTURE §6, contract): one in-toto Statement v1 per `shell`/`run`,
+ * with the agent-machine predicate. schemas/agent-machine-evidence-record.schema.json is generated
+ * from EvidenceRecordSchema.
+ *
+ * Bytes on disk: `JCS(record) + "\n"` (RFC 8785 canonical JSON, UTF-8, one trailing newline).
+ * Record digest: `sha256:` + hex SHA-256 of `JCS(record)` — the file's bytes without the final
+ * newline — so `head -c -1 FILE | sha256sum` recomputes it. Pure.
+ */
+import {z} from 'zod'
+
+import {canonicalJson, EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../policy/hash.js'
+import {sha256Prefixed} from '../util/digest.js'
+
+/** The predicate schema version this CLI writes and the newest it reads. */
+export const EVIDENCE_SCHEMA_VERSION = 1
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1'
+export const EVIDENCE_PREDICATE_TYPE = 'https://sourceos.dev/agent-machine/evidence/v1alpha1'
+/** Every predicate type of this family starts with this; another version means another CLI release. */
+export const EVIDENCE_PREDICATE_FAMILY = 'https://sourceos.dev/agent-machine/evidence/'
+export const EVIDENCE_RECORD_SCHEMA_ID = 'https://sourceos.dev/schemas/agent-machine-evidence-record.schema.json'
+
+/** A run id is part of a file name and a container label: UUIDs fit, nothing path-like does. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
+export const DigestSchema = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
+  .describe('A digest: "sha256:" then 64 lowercase hex digits.')
+
+const TimestampSchema = z.iso.datetime({offset: false}).describe('RFC 3339 timestamp in UTC (Z suffix).')
+
+const MountSchema = z
+  .object({
+    source: z.string().min(1).describe('Host path as mounted: expanded, absolute and realpath-resolved.'),
+    target: z.string().min(1).describe('Path inside the container.'),
+    mode: z.enum(['rw', 'ro']).describe('rw: read-write; ro: read-only.'),
+  })
+  .strict()
+
+/** The EffectivePolicy of src/core/policy/hash.ts as a schema (kept equal to the interface by a type check below). */
+export const EffectivePolicySchema = z
+  .object({
+    schema: z.literal(EFFECTIVE_POLICY_SCHEMA).describe('Identifies the effective-policy format.'),
+    profile: z.string().describe('Profile name (metadata.name).'),
+    platform: z.enum(['linux', 'macos', 'windows']).describe('Host platform the policy was built for.'),
+    mounts: z.array(MountSchema).describe('The allowlisted mounts, resolved, sorted by target then source.'),
+    image: z
+      .object({
+        ref: z.string().describe('Image reference from the profile.'),
+        digest: z.string().nullable().describe('Pinned image digest from the profile, or null.'),
+        pull: z.enum(['never', 'missing']).describe('Pull policy from the profile.'),
+      })
+      .strict()
+      .describe('The image the profile asks for.'),
+    tools: z
+      .array(
+        z
+          .object({
+            name: z.string().describe('Tool name (codex, claude-code, …).'),
+            enabled: z.boolean().describe('Whether `run --tool` may start it.'),
+            command: z.array(z.string()).describe('Command run inside the container.'),
+          })
+          .strict(),
+      )
+      .describe('Agent tools, sorted by name.'),
+    env: z
+      .object({
+        passthrough: z.array(z.string()).describe('Host variables passed through, sorted, unique.'),
+        set: z.record(z.string(), z.string()).describe('Fixed variables set in the container.'),
+      })
+      .strict()
+      .describe('Environment policy.'),
+    network: z.object({mode: z.enum(['none', 'default']).describe('Network mode.')}).strict().describe('Network policy.'),
+    resources: z
+      .object({
+        cpus: z.number().describe('CPU limit.'),
+        memory: z.string().describe('Memory limit.'),
+        pidsLimit: z.number().int().describe('Process limit.'),
+      })
+      .strict()
+      .describe('Resource limits.'),
+    hardening: z
+      .object({
+        capDrop: z.literal('all').describe('Every capability is dropped.'),
+        noNewPrivileges: z.literal(true).describe('no-new-privileges is set.'),
+        readOnlyRoot: z.literal(true).describe('The root file system is read-only.'),
+        init: z.literal(true).describe('An init process reaps children and forwards signals.'),
+        userns: z.enum(['keep-id', 'host-root', 'n/a']).describe('User namespace mode.'),
+        envHost: z.literal(false).describe('The host environment is never copied in.'),
+        httpProxy: z.literal(false).describe('Host proxy variables are never copied in.'),
+      })
+      .strict()
+      .describe('Container hardening that is always applied.'),
+    secrets: z.object({door: z.literal('none').describe('Secrets Door mode.')}).strict().describe('Secrets policy.'),
+  })
+  .strict()
+  .describe('The effective policy object itself: policyHash is sha256 over its RFC 8785 canonical JSON.')
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+// Compile-time guard: the schema and the EffectivePolicy interface must describe the same object.
+const policySchemaMatchesInterface: Equals<z.infer<typeof EffectivePolicySchema>, EffectivePolicy> = true
+void policySchemaMatchesInterface
+
+export const SubjectSchema = z.union([
+  z
+    .object({
+      name: z.string().min(1).describe('The mount target of the repo inside the container.'),
+      digest: z
+        .object({gitCommit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a 40- or 64-hex git commit id').describe('The repo HEAD commit.')})
+        .strict(),
+    })
+    .strict()
+    .describe('A mounted git repo and its commit.'),
+  z
+    .object({
+      name: z.string().regex(/^run:/).describe('"run:<runId>" when no mounted repo has a git commit.'),
+      digest: z.object({sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('SHA-256 of the run id (UTF-8).')}).strict(),
+    })
+    .strict()
+    .describe('Fallback subject when no mounted repo is a git repo, so subject is never empty.'),
+])
+
+export const RecordStatusSchema = z
+  .enum(['started', 'completed', 'incomplete'])
+  .describe(
+    'started: written when the session began and not (yet) completed — still running, or the CLI was killed; completed: the session ended and exitCode is the tool’s; incomplete: the CLI ended the session without a tool exit code (e.g. the container failed to start or the CLI was interrupted).',
+  )
+
+export const GitStateSchema = z
+  .object({
+    target: z.string().min(1).describe('Mount target of the repo inside the container.'),
+    ref: z.string().nullable().describe('Checked-out branch (e.g. refs/heads/main), or null when detached or unknown.'),
+    commit: z.string().nullable().describe('HEAD commit id, or null when the mount is not a git repo or has no commits.'),
+    dirty: z.boolean().nullable().describe('True when the work tree has uncommitted changes; null when unknown.'),
+  })
+  .strict()
+
+export const ImageInfoSchema = z
+  .object({
+    ref: z.string().min(1).describe('Image reference used.'),
+    id: z.string().min(1).describe('Local image ID (podman image inspect .Id).'),
+    digest: z.string().nullable().describe('Registry manifest digest (sha256:…), or null for a locally built image.'),
+  })
+  .strict()
+
+export const ToolVersionsSchema = z
+  .object({
+    podman: z
+      .object({
+        client: z.string().describe('podman client version.'),
+        server: z.string().nullable().describe('podman server version when remote (machine/VM), else null.'),
+      })
+      .strict()
+      .describe('Podman versions.'),
+    git: z.string().nullable().describe('Host git version, null when missing.'),
+    nix: z.string().nullable().describe('Host nix version, null when missing.'),
+    tool: z.string().nullable().describe('The tool’s own version as read inside the image (cached per image ID); null for shell or when unknown.'),
+  })
+  .strict()
+
+export const RecordHostSchema = z
+  .object({
+    platform: z.enum(['linux', 'macos', 'windows']).describe('Host platform.'),
+    os: z.string().describe('OS name.'),
+    osVersion: z.string().describe('OS version.'),
+    arch: z.string().describe('CPU architecture (Node naming: x64, arm64).'),
+  })
+  .strict()
+
+export const ChainSchema = z
+  .object({
+    seq: z.number().int().min(1).describe('Position in the evidence dir, in the order sessions began (1, 2, 3, …); also the file name prefix.'),
+    prev: DigestSchema.nullable().describe(
+      'Digest of record seq-1 as it stood when this record began: its final digest if it had completed by then, else its started digest. null only for seq 1.',
+    ),
+    startedDigest: DigestSchema.nullable().describe(
+      'null while status is "started" (the file is still its started form); once completed, the digest the record had when it was started, so a later record’s prev can be matched to it.',
+    ),
+  })
+  .strict()
+
+export const EvidencePredicateSchema = z
+  .object({
+    schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
+    runId: z.string().regex(RUN_ID_PATTERN).describe('Unique id of the session; also the container label sourceos.dev/run-id.'),
+    status: RecordStatusSchema,
+    verb: z.enum(['run', 'shell']).describe('The verb that started the session.'),
+    tool: z.string().nullable().describe('Agent tool run (codex, claude-code, …); null for shell.'),
+    argv: z.array(z.string()).describe('The CLI’s own arguments, without node and the script path (e.g. ["agent-machine","run","--tool","codex"]).'),
+    startedAt: TimestampSchema.describe('When the session began (RFC 3339, UTC).'),
+    finishedAt: TimestampSchema.nullable().describe('When the session ended; null while started.'),
+    exitCode: z.number().int().nullable().describe('The tool’s exit code (the CLI’s exit code); null while started, or when incomplete.'),
+    mounts: z.array(MountSchema).describe('What the container got: resolved source, target, mode.'),
+    image: ImageInfoSchema.describe('The image run.'),
+    git: z.array(GitStateSchema).describe('For each mounted repo: git ref, commit and dirty flag.'),
+    policyHash: DigestSchema.describe('sha256 over the RFC 8785 canonical JSON of predicate.policy — the same function `fingerprint` uses.'),
+    policy: EffectivePolicySchema,
+    toolVersions: ToolVersionsSchema.describe('Versions of podman, git, nix and the tool.'),
+    host: RecordHostSchema.describe('The host the CLI ran on.'),
+    podmanArgv: z.array(z.string()).describe('The exact podman argv run, starting with the podman executable.'),
+    chain: ChainSchema.describe('Position in the evidence chain.'),
+  })
+  .strict()
+
+export const EvidenceRecordSchema = z
+  .object({
+    _type: z.literal(STATEMENT_TYPE).describe('in-toto Statement v1.'),
+    subject: z.array(SubjectSchema).min(1).describe('The mounted repos’ git commits; when none, the SHA-256 of the run id.'),
+    predicateType: z.literal(EVIDENCE_PREDICATE_TYPE).describe('The agent-machine evidence predicate, v1alpha1.'),
+    predicate: EvidencePredicateSchema.describe('What ran, where, with what, under which policy.'),
+  })
+  .strict()
+  .describe('An agent-machine evidence record: an in-toto Statement v1 written for every `shell` and `run`.')
+
+export type EvidenceRecord = z.infer<typeof EvidenceRecordSchema>
+export type EvidencePredicate = z.infer<typeof EvidencePredicateSchema>
+export type RecordStatus = z.infer<typeof RecordStatusSchema>
+export type GitState = z.infer<typeof GitStateSchema>
+export type ImageInfo = z.infer<typeof ImageInfoSchema>
+export type ToolVersions = z.infer<typeof ToolVersionsSchema>
+export type RecordHost = z.infer<typeof RecordHostSchema>
+export type RecordMount = z.infer<typeof MountSchema>
+export type Subject = z.infer<typeof SubjectSchema>
+
+/** The exact file content of a record: JCS + one newline. */
+export function serializeRecord(record: EvidenceRecord): string {
+  return `${canonicalJson(record)}\n`
+}
+
+/** `sha256:` over the UTF-8 bytes of JCS(record), i.e. the file without its trailing newline. */
+export function recordDigest(record: unknown): string {
+  return sha256Prefixed(canonicalJson(record))
+}
+
+/** The subject for a git state list: each repo with a commit, else `run:<runId>` with sha256(runId). */
+export function subjectFor(runId: string, git: ReadonlyArray<GitState>): Subject[] {
+  const repos = git.filter((g): g is GitState & {commit: string} => g.commit !== null).map((g) => ({name: g.target, digest: {gitCommit: g.commit}}))
+  if (repos.length > 0) return repos
+  return [{name: `run:${runId}`, digest: {sha256: sha256Prefixed(runId).slice('sha256:'.length)}}]
+}

@@ -1,0 +1,100 @@
+/**
+ * The governed container (ARCHITECTURE §5) as pure data → argv. Hardening is not optional: every
+ * launch gets the same defaults, and only the spec's mounts and env ever reach the container.
+ */
+import type {ToolName} from '../profile/schema.js'
+
+export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
+/** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
+export const AGENT_HOME = '/home/agent'
+
+export interface LaunchMount {
+  /** realpath-resolved host path (what the policy judged). */
+  hostSource: string
+  /** The path Podman sees (inside the machine on macOS/Windows). */
+  podmanSource: string
+  target: string
+  mode: 'rw' | 'ro'
+}
+
+export interface ContainerSpec {
+  runId: string
+  verb: 'run' | 'shell'
+  tool: ToolName | null
+  profileName: string
+  policyHash: string
+  /** What to run: the image ID when the image was inspected (so the checked image is the one that runs). */
+  image: string
+  mounts: LaunchMount[]
+  workdir: string
+  env: Array<[string, string]>
+  network: 'none' | 'default'
+  resources: {cpus: number; memory: string; pidsLimit: number}
+  rootless: boolean
+  /** Keep stdin open (always, so piped input works). */
+  interactive: boolean
+  /** Allocate a TTY: only when stdin and stdout are terminals. */
+  tty: boolean
+  command: string[]
+}
+
+/** The fixed hardening flags; the order is stable so plans and evidence compare byte for byte. */
+export function hardeningArgs(rootless: boolean): string[] {
+  return [
+    '--rm',
+    '--init',
+    '--cap-drop=all',
+    '--security-opt=no-new-privileges',
+    '--read-only',
+    `--tmpfs=${AGENT_HOME}:rw,nosuid,nodev,mode=1777`,
+    '--http-proxy=false',
+    '--pull=never',
+    // Rootless: map the invoking user to itself so files written in /workspace stay theirs.
+    ...(rootless ? ['--userns=keep-id'] : []),
+  ]
+}
+
+export function containerName(runId: string): string {
+  return `sourceos-agent-${runId.slice(0, 12)}`
+}
+
+/** `--mount` value; sources and targets were refused earlier if they held `,` `:` `"` or controls. */
+export function mountArg(m: LaunchMount): string {
+  return `--mount=type=bind,source=${m.podmanSource},destination=${m.target}${m.mode === 'ro' ? ',ro=true' : ''}`
+}
+
+export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
+  const labels: Array<[string, string]> = [
+    ['run-id', spec.runId],
+    ['verb', spec.verb],
+    ['tool', spec.tool ?? 'shell'],
+    ['profile', spec.profileName],
+    ['policy-hash', spec.policyHash],
+  ]
+  return [
+    binary,
+    'create',
+    `--name=${containerName(spec.runId)}`,
+    ...hardeningArgs(spec.rootless),
+    ...(spec.network === 'none' ? ['--network=none'] : []),
+    `--cpus=${spec.resources.cpus}`,
+    `--memory=${spec.resources.memory}`,
+    `--pids-limit=${spec.resources.pidsLimit}`,
+    ...labels.map(([k, v]) => `--label=${LABEL_PREFIX}.${k}=${v}`),
+    ...spec.env.map(([k, v]) => `--env=${k}=${v}`),
+    ...spec.mounts.map(mountArg),
+    `--workdir=${spec.workdir}`,
+    ...(spec.interactive ? ['--interactive'] : []),
+    ...(spec.tty ? ['--tty'] : []),
+    spec.image,
+    ...spec.command,
+  ]
+}
+
+export function buildInspectArgv(spec: ContainerSpec, binary: string): string[] {
+  return [binary, 'container', 'inspect', '--format', 'json', containerName(spec.runId)]
+}
+
+export function buildStartArgv(spec: ContainerSpec, binary: string): string[] {
+  return [binary, 'start', '--attach', ...(spec.interactive ? ['--interactive'] : []), containerName(spec.runId)]
+}

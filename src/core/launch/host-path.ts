@@ -1,0 +1,75 @@
+/**
+ * Host path → the path Podman sees. On native Linux they are the same. On macOS and Windows the
+ * container runs inside a Podman machine, so a bind source is a path *inside the VM*: macOS shares
+ * host folders at the same path (only those under the machine's volumes exist there); Windows maps
+ * `C:\x` to `/mnt/c/x` (WSL always; Hyper-V only from Podman 5.3, when `C:\` became a volume).
+ */
+import {posix, win32} from 'node:path'
+
+import {policyRefusal, prerequisiteMissing} from '../errors.js'
+import type {HostFacts} from '../host/facts.js'
+
+/** The default volumes a macOS machine shares (containers/common default_darwin.go). */
+export const MACOS_DEFAULT_VOLUMES = ['/Users', '/private', '/var/folders']
+
+export interface PodmanPathContext {
+  /** Provider of the machine, or null for native Linux. */
+  provider: string | null
+  /** Podman client version, for version-gated behaviour (Hyper-V drive mounts from 5.3). */
+  podmanVersion: string | null
+  /** Host folders the machine shares; null when unknown (the platform defaults are assumed). */
+  sharedVolumes: readonly string[] | null
+  machineName: string | null
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+-]/).map((n) => Number.parseInt(n, 10) || 0)
+  const pb = b.split(/[.+-]/).map((n) => Number.parseInt(n, 10) || 0)
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/** Translates a resolved host path into the source path `podman --mount` needs. Throws when impossible. */
+export function toPodmanPath(hostPath: string, host: HostFacts, ctx: PodmanPathContext): string {
+  if (host.platform === 'windows') return windowsToMachinePath(hostPath, ctx)
+  if (host.platform === 'macos') {
+    const volumes = ctx.sharedVolumes ?? MACOS_DEFAULT_VOLUMES
+    const fold = (p: string) => (host.caseInsensitivePaths ? p.normalize('NFC').toLowerCase() : p)
+    const inside = volumes.some((v) => {
+      const rel = posix.relative(fold(v), fold(hostPath))
+      return rel === '' || (!rel.startsWith('..') && !posix.isAbsolute(rel))
+    })
+    if (!inside) {
+      throw prerequisiteMissing(
+        'PATH_NOT_SHARED',
+        `${hostPath} is not shared with the Podman machine${ctx.machineName ? ` ${ctx.machineName}` : ''} (it shares ${volumes.join(', ')}).`,
+        `move the repo under a shared folder, or recreate the machine with \`podman machine init --volume ${hostPath}:${hostPath}\` (see \`sourceosctl agent-machine start\`)`,
+      )
+    }
+    return hostPath
+  }
+  return hostPath
+}
+
+function windowsToMachinePath(hostPath: string, ctx: PodmanPathContext): string {
+  let p = hostPath
+  if (p.startsWith('\\\\?\\')) p = p.slice(4)
+  if (p.startsWith('\\\\') || p.startsWith('//')) {
+    throw policyRefusal('PATH_UNC', `${hostPath} is a UNC (network) path; Podman machines cannot mount it.`, 'clone the repo onto a local drive, e.g. C:\\Users\\<you>\\dev\\<repo>')
+  }
+  const drive = /^([A-Za-z]):[\\/]?(.*)$/.exec(p)
+  if (!drive) throw policyRefusal('PATH_NOT_LOCAL', `${hostPath} is not a drive path like C:\\...`, 'use a path on a local drive')
+  if (ctx.provider === 'hyperv' && ctx.podmanVersion && compareVersions(ctx.podmanVersion, '5.3.0') < 0) {
+    throw prerequisiteMissing(
+      'PODMAN_TOO_OLD',
+      `Hyper-V machines mount drives at /mnt/<drive> only from Podman 5.3; this is Podman ${ctx.podmanVersion}.`,
+      'upgrade Podman to 5.3 or newer, or use the WSL provider',
+    )
+  }
+  const letter = drive[1]!.toLowerCase()
+  const rest = win32.normalize(drive[2] ?? '').split('\\').filter((s) => s && s !== '.')
+  return posix.join('/mnt', letter, ...rest)
+}

@@ -1,0 +1,37 @@
+/** The `run --json` / `shell --json` result (schemas/agent-machine-launch-result.schema.json). */
+import {z} from 'zod'
+
+import {PlanSchema} from '../plan/schema.js'
+
+export const LaunchResultSchema = z
+  .object({
+    runId: z.string().describe('Run id: also the container label dev.sourceos.agent-machine.run-id and the evidence record id.'),
+    verb: z.enum(['run', 'shell']).describe('Which verb ran.'),
+    tool: z.string().nullable().describe('The tool for run; null for shell.'),
+    dryRun: z.boolean().describe('True under --dry-run: only the plan was produced, nothing mutating ran.'),
+    exitCode: z.number().int().nullable().describe('The tool’s exit code (also the CLI’s); null under --dry-run.'),
+    container: z.string().describe('Container name.'),
+    profile: z.object({name: z.string(), path: z.string()}).strict().describe('The active profile.'),
+    policyHash: z.string().regex(/^sha256:[a-f0-9]{64}$/).describe('sha256 over the RFC 8785 canonical JSON of the effective policy.'),
+    image: z.object({ref: z.string(), id: z.string(), digest: z.string().nullable()}).strict().describe('The image that runs (by ID).'),
+    mounts: z
+      .array(
+        z
+          .object({
+            source: z.string().describe('realpath-resolved host path.'),
+            podmanSource: z.string().describe('The path Podman mounts (inside the machine on macOS/Windows).'),
+            target: z.string(),
+            mode: z.enum(['rw', 'ro']),
+          })
+          .strict(),
+      )
+      .describe('Exactly the mounts the container gets.'),
+    workdir: z.string().describe('Working directory in the container (the --repo mount).'),
+    plan: PlanSchema,
+    evidence: z.string().nullable().describe('Path of the evidence record; null under --dry-run.'),
+    warnings: z.array(z.string()).describe('Non-fatal findings (e.g. a .env file in a mounted repo).'),
+  })
+  .strict()
+  .describe('Result of `sourceosctl agent-machine run|shell --json`.')
+
+export type LaunchResult = z.infer<typeof LaunchResultSchema>
