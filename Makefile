@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node bin/run.js
 
-.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check bench e2e clean
+.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench e2e clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -41,13 +41,16 @@ schemas: build
 schemas-check: build
 	node scripts/gen-schemas.mjs --check
 
+catalogue-check: $(NODE_MODULES_STAMP)
+	node scripts/build-catalogue.mjs --check
+
 readme: build
 	node scripts/readme-commands.mjs
 
 readme-check: build
 	node scripts/readme-commands.mjs --check
 
-validate: lint typecheck build schemas-check readme-check test-unit test-integration
+validate: lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration
 	@echo "validate: all checks passed"
 
 bench: build
