@@ -2,6 +2,8 @@
  * The active profile as read-only verbs see it: loaded, missing (not an error for doctor and
  * fingerprint) or invalid (with the loader's line:column message).
  */
+import {posix, win32} from 'node:path'
+
 import {AgentMachineError} from './errors.js'
 import type {HostFacts} from './host/facts.js'
 import {loadProfileFile} from './profile/loader.js'
@@ -16,8 +18,10 @@ export type ActiveProfile =
 /** The machine doctor looks for when there is no profile yet: the one the templates create. */
 export const DEFAULT_MACHINE_NAME = 'sourceos-agent'
 
-export async function readActiveProfile(host: HostFacts, explicitPath?: string): Promise<ActiveProfile> {
-  const path = explicitPath ?? activeProfilePath(host)
+export async function readActiveProfile(host: HostFacts, explicitPath?: string, cwd: string = process.cwd()): Promise<ActiveProfile> {
+  // Absolute, so reports and digests do not depend on how the path was typed.
+  const api = host.platform === 'windows' ? win32 : posix
+  const path = api.resolve(cwd, explicitPath ?? activeProfilePath(host))
   try {
     const {profile} = await loadProfileFile(path)
     return {status: 'loaded', path, profile}
@@ -31,8 +35,8 @@ export async function readActiveProfile(host: HostFacts, explicitPath?: string):
 }
 
 /** Loads the active profile for verbs that cannot work without one; errors carry their fix. */
-export async function requireActiveProfile(host: HostFacts, explicitPath?: string): Promise<{path: string; profile: AgentMachineProfile}> {
-  const active = await readActiveProfile(host, explicitPath)
+export async function requireActiveProfile(host: HostFacts, explicitPath?: string, cwd?: string): Promise<{path: string; profile: AgentMachineProfile}> {
+  const active = await readActiveProfile(host, explicitPath, cwd)
   if (active.status === 'loaded') return active
   if (active.status === 'invalid') throw active.error
   const {loadProfileFile: load} = await import('./profile/loader.js')

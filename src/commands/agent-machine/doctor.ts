@@ -12,7 +12,7 @@ export default class Doctor extends AgentMachineCommand {
 
   static override description = `Probes the host OS and architecture, the Podman CLI and service (client/server mode, rootless), the state of the profile's Podman machine, git and nix, and whether each allowlisted mount (and --repo) is readable and allowed by the mount policy.
 
-The probes run concurrently, each with a deadline (--timeout): a hung podman shows up as a "timed out" check instead of hanging doctor. doctor never writes anything.
+The probes run concurrently, each with a deadline (--timeout): a hung podman shows up as a "timed out" check instead of hanging doctor. doctor itself never writes anything (podman may touch its own storage lock files).
 
 Exit 0 when ready, 4 when a prerequisite is missing.
 

@@ -10,7 +10,7 @@ export default class Fingerprint extends AgentMachineCommand {
 
   static override description = `Collects the host, the podman client and server, rootless mode, the machine, tool versions (podman, git, nix), the active profile's name and policy hash, and the image's ID and digest when it is present locally.
 
-The document carries a stable "fingerprint" digest (sha256 over RFC 8785 canonical JSON) that covers every field except the time and the machine's running state: two runs in a row on an unchanged setup give the same digest.
+The document carries a stable "fingerprint" digest (sha256 over RFC 8785 canonical JSON) that covers every field except the time, the machine's running state and the profile file's location: two runs in a row on an unchanged setup give the same digest.
 
 Output is JSON by default (schemas/agent-machine-fingerprint.schema.json); --json gives the same document. Read-only.
 

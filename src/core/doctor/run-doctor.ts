@@ -7,10 +7,11 @@ import {podmanValue, probeEnvironment, valueOf, type EnvironmentProbes} from '..
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import type {ToolProbe} from '../host/tools.js'
+import {machineExposureCheck, machineSharesCheck, probeMachineShares} from '../machine/doctor-checks.js'
 import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
 import type {PodmanFailure} from '../podman/adapter.js'
 import {stateDir} from '../profile/location.js'
-import type {Timed} from '../util/timeout.js'
+import {withDeadline, type Timed} from '../util/timeout.js'
 import type {Check, CheckStatus, DoctorReport} from './report.js'
 
 export interface DoctorOptions {
@@ -25,15 +26,22 @@ export interface DoctorOptions {
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const {host} = opts
   const profileStarted = performance.now()
-  const active = await readActiveProfile(host, opts.profilePath)
+  const active = await readActiveProfile(host, opts.profilePath, opts.cwd)
   const profileMs = Math.round(performance.now() - profileStarted)
   const machineName = machineNameFor(host, active)
 
   const mountsStarted = performance.now()
-  const [probes, mounts, repo] = await Promise.all([
+  const [probes, mounts, repo, shares] = await Promise.all([
     probeEnvironment({runner: opts.runner, host, machineName, timeoutMs: opts.timeoutMs}),
     active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
+    // The machine's shared folders (read from its config; `podman machine inspect` has none).
+    machineName === undefined
+      ? Promise.resolve(null)
+      : withDeadline(() => probeMachineShares({
+        runner: opts.runner, host, cwd: opts.cwd, machineName, timeoutMs: Math.max(100, opts.timeoutMs - 50),
+        profile: active.status === 'loaded' ? active.profile : null,
+      }), opts.timeoutMs),
   ])
   const pathsMs = Math.round(performance.now() - mountsStarted)
 
@@ -43,6 +51,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     toolCheck('podman-cli', 'Podman CLI', probes.podmanCli, true, podmanInstallFix(host)),
     podmanServiceCheck(probes, host),
     machineCheck(probes, machineName, host),
+    machineSharesCheck(shares, host),
+    machineExposureCheck(shares, host),
     toolCheck('git', 'git', probes.git, true, gitInstallFix(host)),
     toolCheck('nix', 'nix (optional, for devshells)', probes.nix, false, 'optional: install Nix from https://nixos.org/download if you use Nix devshells'),
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
@@ -58,7 +68,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     profile: {path: active.path, status: active.status, name: active.status === 'loaded' ? active.profile.metadata.name : null},
     podman: {
       version: valueOf(probes.podmanCli)?.version ?? null,
-      serverVersion: info?.serverVersion ?? version?.server?.version ?? (version && !version.remote ? version.client.version : null),
+      // Only a remote client has a separate server; natively the client is the service.
+      serverVersion: version?.server?.version ?? (info?.remote ? info.serverVersion : null),
       remote: info?.remote ?? version?.remote ?? null,
       rootless: info?.rootless ?? null,
     },

@@ -24,7 +24,7 @@ export interface FingerprintOptions {
 
 export async function collectFingerprint(opts: FingerprintOptions): Promise<AgentMachineFingerprint> {
   const {host, runner} = opts
-  const active = await readActiveProfile(host, opts.profilePath)
+  const active = await readActiveProfile(host, opts.profilePath, opts.cwd)
   const profile = active.status === 'loaded' ? active.profile : undefined
   const machineName = machineNameFor(host, active)
   const podman = new PodmanAdapter(runner, host, {timeoutMs: opts.timeoutMs})
@@ -76,7 +76,10 @@ export async function collectFingerprint(opts: FingerprintOptions): Promise<Agen
 
 /** The stable digest: everything but the volatile fields, canonicalised with RFC 8785. */
 export function fingerprintDigest(doc: Omit<AgentMachineFingerprint, 'fingerprint' | 'generatedAt'>): string {
-  const {machine, ...rest} = doc
+  // The machine's running state changes between runs; the profile's location is not what it is made
+  // of (its content is covered by the policy hash).
+  const {machine, profile, ...rest} = doc
   const {state: _state, ...stableMachine} = machine
-  return sha256Prefixed(canonicalJson({...rest, machine: stableMachine}))
+  const {path: _path, ...stableProfile} = profile
+  return sha256Prefixed(canonicalJson({...rest, machine: stableMachine, profile: stableProfile}))
 }

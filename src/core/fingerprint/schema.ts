@@ -23,7 +23,7 @@ export const AgentMachineFingerprintSchema = z
     fingerprint: z
       .string()
       .regex(/^sha256:[a-f0-9]{64}$/)
-      .describe('sha256 over the RFC 8785 canonical JSON of every field except fingerprint, generatedAt and machine.state: equal for two runs on an unchanged setup.'),
+      .describe('sha256 over the RFC 8785 canonical JSON of every field except fingerprint, generatedAt, machine.state and profile.path: equal for two runs on an unchanged setup.'),
     generatedAt: z.string().describe('When this document was produced (RFC 3339, UTC). Not part of the fingerprint.'),
     host: z
       .object({

@@ -67,7 +67,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   if (!RUN_ID_PATTERN.test(runId)) {
     throw new AgentMachineError(`--run-id '${runId}' is not valid.`, {code: 'RUN_ID_INVALID', exitCode: 2, fix: 'use 8-63 lower-case letters, digits and -'})
   }
-  const {path: profilePath, profile} = await requireActiveProfile(host, req.profilePath)
+  const {path: profilePath, profile} = await requireActiveProfile(host, req.profilePath, req.cwd)
   checkProfileEnv(profile)
   const toolCommand = req.verb === 'run' ? enabledToolCommand(profile, req.tool) : ['/bin/sh']
   const warnings: string[] = []
