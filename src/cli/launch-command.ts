@@ -17,10 +17,11 @@ export const launchFlags = {
   'profile-file': Flags.string({description: 'Use this profile file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
   'run-id': Flags.string({description: 'Use this run id (8-63 of a-z 0-9 -) instead of a random one, e.g. to match a CI job.'}),
   timeout: Flags.integer({description: 'Deadline in seconds for each podman check before the launch.', default: 30, min: 1, max: 600}),
+  'evidence-dir': Flags.string({description: 'Write the evidence record here (also: SOURCEOSCTL_EVIDENCE_DIR; default: the state dir, see doctor).'}),
 }
 
 export abstract class LaunchCommand extends AgentMachineCommand {
-  protected async launchWith(input: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs'> & {timeoutSeconds: number}): Promise<LaunchResult> {
+  protected async launchWith(input: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs' | 'cliArgv'> & {timeoutSeconds: number}): Promise<LaunchResult> {
     const ctx = getContext()
     const host = await ctx.hostFacts()
     const json = this.jsonEnabled()
@@ -29,6 +30,7 @@ export abstract class LaunchCommand extends AgentMachineCommand {
       {
         ...input,
         json,
+        cliArgv: [...this.argv],
         cwd: process.cwd(),
         stdinIsTTY: Boolean(process.stdin.isTTY),
         stdoutIsTTY: Boolean(process.stdout.isTTY),
@@ -44,6 +46,7 @@ export abstract class LaunchCommand extends AgentMachineCommand {
     if (input.dryRun) {
       this.say(renderPlan(result.plan))
     } else if (result.exitCode !== null) {
+      if (result.evidence) this.note(c.dim(`sourceosctl: evidence ${result.evidence}`))
       this.setExitCode(result.exitCode)
     }
     return result

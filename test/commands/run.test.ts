@@ -11,6 +11,7 @@ import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
+import {inspectPath} from '../../src/core/evidence/verify.js'
 
 const IMAGE_ID = 'c5dfba5b96b2cb22bb23c916ced44b72220612a436458c757ed5664075c44cb2'
 
@@ -53,6 +54,12 @@ function podmanRunner(mountSource: string): FakeRunner {
     },
     {match: 'podman container exists', result: {exitCode: 1}},
     {match: 'podman rm', result: {}},
+    // Evidence facts: versions on the host, the tool's version inside the image, git state.
+    {match: 'podman --version', result: {stdout: 'podman version 4.3.1\n'}},
+    {match: 'podman run', result: {stdout: 'codex-fake 0.0.1\n'}},
+    {match: 'git --version', result: {stdout: 'git version 2.39.5\n'}},
+    {match: 'nix --version', result: {exitCode: null, notFound: true}},
+    {match: (cmd, args) => cmd === 'git' && args.includes('rev-parse'), result: {exitCode: 1}},
   ])
 }
 
@@ -192,6 +199,38 @@ describe('run', () => {
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, hostFacts: async () => mac})
     expect(out.exitCode).toBe(4)
     expect(out.stderr).toMatch(/stopped.*start/)
+  })
+})
+
+describe('evidence', () => {
+  it('a run leaves a valid, completed record; the tool version is read once per image', async () => {
+    const {repo, facts, home} = setup()
+    const ctx = {hostFacts: async () => facts}
+    const first = podmanRunner(repo)
+    const a = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: first, attachedRunner: recordingAttached(0)})
+    const file = (a.json as {evidence: string}).evidence
+    expect(file.startsWith(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).toBe(true)
+    const inspected = await inspectPath(file)
+    expect(inspected.valid).toBe(true)
+    const {readFileSync} = await import('node:fs')
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {predicate: {status: string; exitCode: number; toolVersions: {tool: string}; podmanArgv: string[]}}
+    expect(record.predicate.status).toBe('completed')
+    expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
+    expect(record.predicate.podmanArgv).toEqual((a.json as LaunchJson).plan.steps[0]!.argv)
+    expect(first.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(1)
+
+    const second = podmanRunner(repo)
+    const b = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: second, attachedRunner: recordingAttached(2)})
+    expect(b.exitCode).toBe(2)
+    expect(second.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(0)
+    expect((await inspectPath(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).valid).toBe(true)
+  })
+
+  it('dry runs write no record', async () => {
+    const {repo, facts, home} = setup()
+    await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner: podmanRunner(repo), hostFacts: async () => facts})
+    const {existsSync} = await import('node:fs')
+    expect(existsSync(join(home, '.local', 'state'))).toBe(false)
   })
 })
 

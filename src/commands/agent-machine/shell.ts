@@ -29,6 +29,7 @@ ${AgentMachineCommand.exitCodesSection}
       dryRun: flags['dry-run'],
       profilePath: flags['profile-file'],
       runId: flags['run-id'],
+      evidenceDir: flags['evidence-dir'],
       timeoutSeconds: flags.timeout,
     })
   }

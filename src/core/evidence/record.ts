@@ -183,7 +183,7 @@ export const ChainSchema = z
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
-    runId: z.string().regex(RUN_ID_PATTERN).describe('Unique id of the session; also the container label sourceos.dev/run-id.'),
+    runId: z.string().regex(RUN_ID_PATTERN).describe('Unique id of the session; also a label on its container.'),
     status: RecordStatusSchema,
     verb: z.enum(['run', 'shell']).describe('The verb that started the session.'),
     tool: z.string().nullable().describe('Agent tool run (codex, claude-code, …); null for shell.'),

@@ -12,7 +12,7 @@
  * (reported as incomplete) and a consistent index. docs/evidence.md explains the chain.
  */
 import {randomUUID} from 'node:crypto'
-import {mkdir, open, readdir, readFile, realpath, unlink} from 'node:fs/promises'
+import {mkdir, open, readdir, readFile, realpath, stat, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import lockfile from 'proper-lockfile'
@@ -35,6 +35,7 @@ import {
   splitIndex,
   type IndexEntry,
 } from './index-log.js'
+import {interruptedBegin, type IndexView} from './recovery.js'
 import {
   EVIDENCE_PREDICATE_TYPE,
   EVIDENCE_SCHEMA_VERSION,
@@ -137,8 +138,9 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
   await ensureDirs(root)
 
   return withLock(root, opts, async () => {
-    const index = await readIndexForWrite(root)
+    let index = await readIndexForWrite(root)
     const files = await listRecordFiles(root)
+    if (await adoptInterruptedBegin(root, files, index)) index = await readIndexForWrite(root)
     const maxFileSeq = files.reduce((m, f) => Math.max(m, f.seq), 0)
     const seq = Math.max(index.maxSeq, maxFileSeq) + 1
     const prev = seq === 1 ? null : (index.latestDigest.get(seq - 1) ?? (await fileDigestOfSeq(root, files, seq - 1)))
@@ -161,7 +163,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         image: {...draft.image},
         git: draft.git.map((g) => ({...g})),
         policyHash: policyHash(draft.policy),
-        policy: draft.policy,
+        policy: structuredClone(draft.policy),
         toolVersions: {...draft.toolVersions, podman: {...draft.toolVersions.podman}},
         host: {...draft.host},
         podmanArgv: [...draft.podmanArgv],
@@ -248,11 +250,33 @@ function validated(candidate: unknown): EvidenceRecord {
 
 async function ensureDirs(root: string): Promise<void> {
   try {
-    await mkdir(path.join(root, RECORDS_DIR), {recursive: true, mode: 0o700})
+    await mkdirp(path.join(root, RECORDS_DIR))
   } catch (error) {
     const err = error as NodeJS.ErrnoException
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : err.message
     throw prerequisiteMissing(UNWRITABLE.code, `cannot create the evidence dir ${root}: ${why}`, UNWRITABLE.fix, {path: root, errno: err.code ?? null})
+  }
+}
+
+/** mkdir -p with mode 0700 for what it creates; walks up once, then down (see fs-atomic.ts on why not `recursive`). */
+async function mkdirp(dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let cur = dir; ; cur = path.dirname(cur)) {
+    try {
+      if (!(await stat(cur)).isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), {code: 'ENOTDIR'})
+      break
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException
+      if (err.code !== 'ENOENT' || path.dirname(cur) === cur) throw err
+      missing.push(cur)
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, {mode: 0o700})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
   }
 }
 
@@ -288,9 +312,8 @@ async function withLock<T>(root: string, opts: StoreOptions, fn: () => Promise<T
   }
 }
 
-interface IndexState {
+interface IndexState extends IndexView {
   lastLine: string | null
-  maxSeq: number
   /** Digest after the latest event of each seq. */
   latestDigest: Map<number, string>
 }
@@ -302,7 +325,7 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
   try {
     text = await readFile(indexPath, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {lastLine: null, maxSeq: 0, latestDigest: new Map()}
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {lastLine: null, maxSeq: 0, latestDigest: new Map(), files: new Set(), digestsOf: () => []}
     throw error
   }
   const {lines, partial} = splitIndex(text)
@@ -310,6 +333,8 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
     evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${indexPath} ${what}; refusing to extend a damaged evidence chain`, `run \`sourceosctl agent-machine evidence inspect ${root}\`, then move the dir aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
   if (partial) throw damaged(`ends with a partial line (line ${lines.length})`)
   const latestDigest = new Map<number, string>()
+  const digests = new Map<number, string[]>()
+  const files = new Set<string>()
   let maxSeq = 0
   for (const line of lines) {
     let entry: IndexEntry
@@ -319,9 +344,11 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
       throw damaged(`line ${line.number} is not a valid index entry`)
     }
     latestDigest.set(entry.seq, entry.digest)
+    digests.set(entry.seq, [...(digests.get(entry.seq) ?? []), entry.digest])
+    files.add(entry.file)
     maxSeq = Math.max(maxSeq, entry.seq)
   }
-  return {lastLine: lines.at(-1)?.text ?? null, maxSeq, latestDigest}
+  return {lastLine: lines.at(-1)?.text ?? null, maxSeq, latestDigest, files, digestsOf: (seq) => digests.get(seq) ?? []}
 }
 
 async function appendIndex(root: string, entry: Omit<IndexEntry, 'prevLine'>, lastLine: string | null): Promise<void> {
@@ -347,6 +374,22 @@ async function listRecordFiles(root: string): Promise<Array<{name: string; seq: 
     const parsed = parseRecordFileName(name)
     return parsed ? [{name, seq: parsed.seq}] : []
   })
+}
+
+/** Indexes the record of a writer killed between writing it and appending its begin line (see recovery.ts). */
+async function adoptInterruptedBegin(root: string, files: Array<{name: string; seq: number}>, index: IndexState): Promise<boolean> {
+  const candidate = files.find((f) => f.seq === index.maxSeq + 1 && !index.files.has(f.name))
+  if (!candidate) return false
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path.join(root, RECORDS_DIR, candidate.name))
+  } catch {
+    return false
+  }
+  const found = interruptedBegin(candidate.name, bytes, index)
+  if (!found) return false
+  await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq: found.seq, runId: found.runId, file: candidate.name, digest: found.digest}, index.lastLine)
+  return true
 }
 
 /** Digest of a record that is on disk but not in the index (a writer killed between its two steps). */

@@ -1,10 +1,14 @@
 /**
  * The shared body of `run` and `shell`: prepare (all checks), then either return the plan
- * (--dry-run) or execute it. Evidence hooks in around the start.
+ * (--dry-run) or execute it, leaving an evidence record that is begun just before the container
+ * starts and completed when it ends.
  */
 import type {CoreContext} from '../context.js'
+import {resolveEvidenceDir} from '../evidence/location.js'
+import {assertEvidenceDirOutsideMounts, type RecordHandle} from '../evidence/store.js'
 import type {HostFacts} from '../host/facts.js'
 import {containerName} from './container-spec.js'
+import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
 import {executeLaunch} from './execute.js'
 import {prepareLaunch, type LaunchRequest, type PreparedLaunch} from './prepare.js'
 import type {LaunchResult} from './result.js'
@@ -12,19 +16,39 @@ import type {LaunchResult} from './result.js'
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
   dryRun: boolean
   json: boolean
+  evidenceDir?: string
+  /** The CLI's own arguments, recorded in the evidence. */
+  cliArgv: string[]
 }
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
   const prepared = await prepareLaunch({...input, host, runner: ctx.runner})
+  const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
+  // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
+  await assertEvidenceDirOutsideMounts(evidenceDir, prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})))
   onPrepared?.(prepared)
   if (input.dryRun) return toResult(prepared, null, null, true)
-  const outcome = await executeLaunch(prepared, {
-    runner: ctx.runner,
-    attachedRunner: ctx.attachedRunner,
-    now: ctx.now,
-    stdoutToStderr: input.json,
-  })
-  return toResult(prepared, outcome.exitCode, null, false)
+
+  const facts = gatherEvidenceFacts(prepared, ctx.runner, host)
+  facts.catch(() => {}) // awaited below; a rejection before then must not crash the process
+  let record: RecordHandle | undefined
+  let exitCode: number | null = null
+  try {
+    const outcome = await executeLaunch(prepared, {
+      runner: ctx.runner,
+      attachedRunner: ctx.attachedRunner,
+      now: ctx.now,
+      stdoutToStderr: input.json,
+      onBeforeStart: async () => {
+        record = await beginEvidence(evidenceDir, prepared, await facts, host, input.cliArgv, ctx.now())
+      },
+    })
+    exitCode = outcome.exitCode
+  } finally {
+    // After the session: the agent may have committed, so the git state is read again.
+    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner)})
+  }
+  return toResult(prepared, exitCode, record?.file ?? null, false)
 }
 
 function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string | null, dryRun: boolean): LaunchResult {

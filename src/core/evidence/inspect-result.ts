@@ -1,0 +1,92 @@
+/** The `evidence inspect --json` result (schemas/agent-machine-evidence-inspect-result.schema.json is generated from it). */
+import {z} from 'zod'
+
+import {DigestSchema, GitStateSchema, ImageInfoSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema} from './record.js'
+
+export const FindingSchema = z
+  .object({
+    file: z.string().describe('The exact file that fails: a record file, or index.jsonl.'),
+    field: z
+      .string()
+      .nullable()
+      .describe('The failing field, as a path into the record (e.g. predicate.chain.prev) or an index line (e.g. "line 3: prevLine"); null when the whole file fails (missing, not JSON, altered).'),
+    problem: z.string().describe('What is wrong, one line.'),
+  })
+  .strict()
+
+export const RecordSummarySchema = z
+  .object({
+    verb: z.enum(['run', 'shell']).describe('The verb that started the session.'),
+    tool: z.string().nullable().describe('The agent tool run; null for shell.'),
+    argv: z.array(z.string()).describe('The CLI’s own arguments.'),
+    startedAt: z.string().describe('When the session began.'),
+    finishedAt: z.string().nullable().describe('When it ended; null when it never completed.'),
+    exitCode: z.number().int().nullable().describe('The tool’s exit code; null when none was recorded.'),
+    host: RecordHostSchema.describe('Where it ran.'),
+    mounts: z
+      .array(z.object({source: z.string(), target: z.string(), mode: z.enum(['rw', 'ro'])}).strict())
+      .describe('What the container saw: resolved source, target, mode.'),
+    image: ImageInfoSchema.describe('The image run.'),
+    git: z.array(GitStateSchema).describe('Each mounted repo’s ref, commit and dirty flag.'),
+    policyHash: z.string().describe('The recorded policy hash.'),
+    toolVersions: ToolVersionsSchema.describe('podman, git, nix and tool versions.'),
+    podmanArgv: z.array(z.string()).describe('The exact podman argv.'),
+  })
+  .strict()
+
+export const RecordReportSchema = z
+  .object({
+    file: z.string().describe('The record file (as found, or as the index names it when it is missing).'),
+    seq: z.number().int().nullable().describe('predicate.chain.seq (or the index’s seq when the file is missing/unreadable).'),
+    runId: z.string().nullable().describe('predicate.runId, when readable.'),
+    status: RecordStatusSchema.nullable().describe('The recorded status; null when the record is missing or unreadable.'),
+    incomplete: z
+      .boolean()
+      .describe('True when the session never completed (status started: still running, or the CLI was killed) or ended without an exit code. Not an integrity failure.'),
+    valid: z.boolean().describe('True when no finding names this file.'),
+    digest: DigestSchema.nullable().describe('sha256 over the file’s bytes without the trailing newline (the JCS text); null when missing.'),
+    policyHashVerified: z.boolean().nullable().describe('True when policyHash was recomputed from predicate.policy and matches; null when it could not be recomputed.'),
+    note: z.string().nullable().describe('Something worth knowing that is not a failure (e.g. a started record whose writer was killed before indexing it); null when none.'),
+    summary: RecordSummarySchema.nullable().describe('What ran, where, with what; null when the record fails its schema or is missing.'),
+  })
+  .strict()
+
+export const InspectResultSchema = z
+  .object({
+    valid: z.boolean().describe('True when every record and the chain verify (exit 0); false means exit 5. Incomplete records do not make it false.'),
+    path: z.string().describe('The path inspected, as given.'),
+    kind: z.enum(['file', 'dir']).describe('A single record file, or an evidence dir.'),
+    evidenceDir: z.string().nullable().describe('The evidence dir whose index was used (a file inside records/ is checked against it); null when there is none.'),
+    index: z
+      .object({
+        file: z.string().describe('Path of index.jsonl.'),
+        present: z.boolean().describe('Whether index.jsonl exists.'),
+        lines: z.number().int().min(0).describe('Number of lines read.'),
+        head: DigestSchema.nullable().describe('sha256 of the last index line: anchor this to pin the whole history.'),
+      })
+      .strict()
+      .nullable()
+      .describe('The index of the evidence dir; null for a loose record file or folder without one.'),
+    chain: z
+      .object({
+        checked: z.boolean().describe('Whether prev links were checked (a dir, or a file inside an evidence dir).'),
+        length: z.number().int().min(0).describe('Number of records in the chain (present or missing).'),
+        head: z
+          .object({seq: z.number().int().describe('Highest seq.'), digest: DigestSchema.nullable().describe('Its current digest; null when missing.')})
+          .strict()
+          .nullable()
+          .describe('The last record of the chain.'),
+      })
+      .strict()
+      .describe('The chain of records.'),
+    records: z.array(RecordReportSchema).describe('One entry per record, in seq order.'),
+    incomplete: z.number().int().min(0).describe('How many records never completed.'),
+    findings: z.array(FindingSchema).describe('Every failure, each naming the exact file and field; empty when valid.'),
+  })
+  .strict()
+  .describe('Result of `sourceosctl agent-machine evidence inspect --json`.')
+
+export type Finding = z.infer<typeof FindingSchema>
+export type RecordSummary = z.infer<typeof RecordSummarySchema>
+export type RecordReport = z.infer<typeof RecordReportSchema>
+export type InspectResult = z.infer<typeof InspectResultSchema>

@@ -1,0 +1,691 @@
+/**
+ * The evidence verifier behind `evidence inspect` (ARCHITECTURE §6). Reads only.
+ *
+ * A record file is checked on its own — JSON, kind, schema version, RFC 8785 canonical bytes,
+ * schema, recomputed policy hash, subject, status coherence — and, inside an evidence dir, against
+ * index.jsonl (digest, file name) and its neighbours (the chain). Every problem becomes a finding
+ * naming the file and field; only a path that cannot be inspected at all throws (exit 5).
+ */
+import {createHash} from 'node:crypto'
+import {readdir, readFile, stat} from 'node:fs/promises'
+import path from 'node:path'
+
+import {evidenceInvalid, usageError} from '../errors.js'
+import {canonicalJson, policyHash, type EffectivePolicy} from '../policy/hash.js'
+import {interruptedBegin} from './recovery.js'
+import {INDEX_FILE, IndexEntrySchema, LOCK_FILE, lineHash, parseRecordFileName, RECORDS_DIR, recordFileName, splitIndex, type IndexEntry} from './index-log.js'
+import type {Finding, InspectResult, RecordReport, RecordSummary} from './inspect-result.js'
+import {EVIDENCE_PREDICATE_FAMILY, EVIDENCE_PREDICATE_TYPE, EVIDENCE_SCHEMA_VERSION, EvidenceRecordSchema, STATEMENT_TYPE, subjectFor, type EvidenceRecord} from './record.js'
+
+/** Anything bigger is not one of our records (they are a few KiB). */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024
+const MAX_SCHEMA_FINDINGS = 20
+const SNAPSHOT_ATTEMPTS = 5
+
+/** A record file as read, with its own (index-independent) findings. */
+interface LoadedRecord {
+  name: string
+  display: string
+  digest: string | null
+  record: EvidenceRecord | null
+  /** Chain facts read leniently from the raw JSON, so one bad field does not hide the chain. */
+  seq: number | null
+  runId: string | null
+  prev: string | null | undefined
+  startedDigest: string | null | undefined
+  status: 'started' | 'completed' | 'incomplete' | null
+  policyHashVerified: boolean | null
+  findings: Finding[]
+  /** The file's bytes, when readable. */
+  bytes: Buffer | null
+  /** Something a reviewer should know that is not a failure. */
+  note: string | null
+}
+
+interface IndexedSeq {
+  seq: number
+  runId: string
+  file: string
+  begin: {line: number; digest: string}
+  complete: {line: number; digest: string} | null
+}
+
+/** Inspects a record file or an evidence dir. Throws (exit 5) only when nothing can be inspected. */
+export async function inspectPath(input: string): Promise<InspectResult> {
+  if (input.trim() === '') throw usageError('USAGE', 'the path to inspect is empty', 'pass an evidence record file or an evidence dir')
+  let info
+  try {
+    info = await stat(input)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `${input} does not exist`, 'pass an evidence record file or an evidence dir (`sourceosctl agent-machine doctor` shows where records go)', {path: input})
+    }
+    throw evidenceInvalid('EVIDENCE_PATH_UNREADABLE', `cannot read ${input}: ${(error as Error).message}`, 'check the path and its permissions', {path: input})
+  }
+  if (info.isDirectory()) return inspectDir(input)
+  if (info.isFile()) return inspectFile(input)
+  throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `${input} is neither a file nor a directory`, 'pass an evidence record file or an evidence dir', {path: input})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+async function inspectFile(input: string): Promise<InspectResult> {
+  const parent = path.dirname(input)
+  const name = path.basename(input)
+  const root = path.dirname(parent)
+  if (parseRecordFileName(name) !== null && path.basename(path.resolve(parent)) === RECORDS_DIR && (await exists(path.join(root, INDEX_FILE)))) {
+    // A record inside an evidence dir: verify the dir, report what concerns this file.
+    const whole = await verifyEvidenceDir(root)
+    const display = path.join(root, RECORDS_DIR, name)
+    const records = whole.records.filter((r) => r.file === display)
+    const findings = whole.findings.filter((f) => f.file === display)
+    return {...whole, path: input, kind: 'file', records, findings, valid: findings.length === 0, incomplete: records.filter((r) => r.incomplete).length}
+  }
+  const loaded = await loadRecord(input, input)
+  const findings = [...loaded.findings]
+  return {
+    valid: findings.length === 0,
+    path: input,
+    kind: 'file',
+    evidenceDir: null,
+    index: null,
+    chain: {checked: false, length: 1, head: loaded.seq === null ? null : {seq: loaded.seq, digest: loaded.digest}},
+    records: [report(loaded, findings)],
+    incomplete: isIncomplete(loaded) ? 1 : 0,
+    findings,
+  }
+}
+
+async function inspectDir(input: string): Promise<InspectResult> {
+  const resolved = path.resolve(input)
+  // records/ itself, when its parent is the evidence dir.
+  if (path.basename(resolved) === RECORDS_DIR && (await exists(path.join(input, '..', INDEX_FILE)))) return {...(await verifyEvidenceDir(path.join(input, '..'))), path: input}
+  if ((await exists(path.join(input, INDEX_FILE))) || (await isDir(path.join(input, RECORDS_DIR)))) return {...(await verifyEvidenceDir(input)), path: input}
+  return verifyLooseDir(input)
+}
+
+// ---------------------------------------------------------------------------------------------
+// An evidence dir: records/ + index.jsonl
+
+/**
+ * Verifies an evidence dir from a consistent snapshot: a writer may complete a record between our
+ * reads (record rewritten, index line not yet appended), which would look like an alteration. When
+ * problems show while the dir is locked or the index grew meanwhile, read it again.
+ */
+async function verifyEvidenceDir(root: string): Promise<InspectResult> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await indexSize(root)
+    const result = await verifyEvidenceDirOnce(root)
+    if (result.valid || attempt >= SNAPSHOT_ATTEMPTS) return result
+    const busy = (await exists(path.join(root, LOCK_FILE))) || (await indexSize(root)) !== before
+    if (!busy) return result
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+  }
+}
+
+async function indexSize(root: string): Promise<number> {
+  try {
+    return (await stat(path.join(root, INDEX_FILE))).size
+  } catch {
+    return -1
+  }
+}
+
+async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
+  const indexDisplay = path.join(root, INDEX_FILE)
+  const recordsDir = path.join(root, RECORDS_DIR)
+  const findings: Finding[] = []
+  const display = (name: string) => path.join(recordsDir, name)
+
+  const names = await listDir(recordsDir)
+  const index = await readIndex(indexDisplay, findings)
+  const recordNames = names.filter((n) => parseRecordFileName(n) !== null)
+  for (const n of names) {
+    if (parseRecordFileName(n) === null && !n.startsWith('.')) {
+      findings.push({file: display(n), field: null, problem: 'unexpected file in records/: not a record file name (<seq>-<runId>.json)'})
+    }
+  }
+  if (recordNames.length === 0 && index.lineCount === 0) {
+    throw evidenceInvalid('EVIDENCE_EMPTY', `no evidence records in ${root}`, 'records appear after the first `run` or `shell`; check the path (`doctor` shows the evidence dir)', {path: root})
+  }
+  if (!index.present) findings.push({file: indexDisplay, field: null, problem: 'missing: the dir has records but no index.jsonl (deleted or moved)'})
+
+  const loaded = new Map<string, LoadedRecord>()
+  for (const n of recordNames.sort()) {
+    const rec = await loadRecord(path.join(recordsDir, n), display(n))
+    checkFileName(rec)
+    loaded.set(n, rec)
+  }
+
+  const bySeq = indexBySeq(index.entries, indexDisplay, findings)
+  const reports: RecordReport[] = []
+  const indexedFiles = new Set([...bySeq.values()].map((i) => i.file))
+  // Where a record sits in the chain: its own seq, else (unreadable) the seq its file name gives.
+  const placeOf = (r: LoadedRecord) => r.seq ?? parseRecordFileName(r.name)?.seq ?? null
+  const seqs = [...new Set([...bySeq.keys(), ...[...loaded.values()].map(placeOf).filter((s): s is number => s !== null)])].sort((a, b) => a - b)
+
+  const maxIndexedSeq = Math.max(0, ...bySeq.keys())
+  const indexView = {maxSeq: maxIndexedSeq, files: indexedFiles, digestsOf: (seq: number) => index.entries.filter((e) => e.seq === seq).map((e) => e.digest)}
+  const indexClean = !findings.some((f) => f.file === indexDisplay)
+  for (const rec of loaded.values()) {
+    if (!index.present || indexedFiles.has(rec.name)) continue
+    if (rec.bytes && indexClean && interruptedBegin(rec.name, rec.bytes, indexView)) {
+      rec.note = 'not indexed yet: its writer was killed between writing it and indexing it; the next run or shell indexes it'
+      continue
+    }
+    rec.findings.push({
+      file: rec.display,
+      field: null,
+      problem: 'not in index.jsonl: written but never indexed, or its index lines were removed',
+    })
+  }
+
+  for (const seq of seqs) {
+    const indexed = bySeq.get(seq)
+    const onDisk = [...loaded.values()].filter((r) => r.seq === seq)
+    if (onDisk.length > 1) {
+      for (const r of onDisk) r.findings.push({file: r.display, field: 'predicate.chain.seq', problem: `duplicate seq ${seq}: ${onDisk.map((o) => o.name).join(', ')} all claim it`})
+    }
+    if (indexed) {
+      const rec = loaded.get(indexed.file)
+      if (!rec) {
+        const latest = indexed.complete ?? indexed.begin
+        findings.push({file: display(indexed.file), field: null, problem: `missing: index.jsonl line ${latest.line} lists it, but the file is gone (deleted or moved)`})
+        continue
+      }
+      const latest = indexed.complete ?? indexed.begin
+      const unindexedCompletion = !indexed.complete && rec.status !== 'started' && rec.status !== null && rec.startedDigest === indexed.begin.digest
+      if (rec.digest !== null && rec.digest !== latest.digest && unindexedCompletion) {
+        rec.findings.push({
+          file: rec.display,
+          field: 'predicate.status',
+          problem: `is "${rec.status}" but index.jsonl has no completion for it (line ${indexed.begin.line} began it): the CLI was killed while completing it, or the file was changed afterwards`,
+        })
+      } else if (rec.digest !== null && rec.digest !== latest.digest) {
+        rec.findings.push({
+          file: rec.display,
+          field: null,
+          problem: `altered: its digest ${rec.digest} does not match ${latest.digest} recorded at index.jsonl line ${latest.line} — the file changed after it was written`,
+        })
+      }
+      if (indexed.complete && rec.startedDigest !== undefined && rec.startedDigest !== null && rec.startedDigest !== indexed.begin.digest) {
+        rec.findings.push({
+          file: rec.display,
+          field: 'predicate.chain.startedDigest',
+          problem: `is ${rec.startedDigest} but index.jsonl line ${indexed.begin.line} recorded ${indexed.begin.digest} when it began`,
+        })
+      }
+      if (seq > 1) checkPrevAgainstIndex(rec, seq, bySeq, index.entries, loaded, display)
+    }
+  }
+
+  if (!index.present) checkChainWithoutIndex([...loaded.values()])
+
+  for (const seq of seqs) {
+    const indexed = bySeq.get(seq)
+    const rec = indexed ? loaded.get(indexed.file) : undefined
+    if (indexed && !rec) {
+      reports.push({
+        file: display(indexed.file),
+        seq,
+        runId: indexed.runId,
+        status: null,
+        incomplete: false,
+        valid: false,
+        digest: null,
+        policyHashVerified: null,
+        note: null,
+        summary: null,
+      })
+    }
+    for (const r of [...loaded.values()].filter((l) => placeOf(l) === seq)) reports.push(report(r, r.findings, seq))
+  }
+
+  const allFindings = [...findings, ...[...loaded.values()].flatMap((r) => r.findings)]
+  const headSeq = seqs.at(-1)
+  const headRecord = headSeq === undefined ? undefined : [...loaded.values()].find((r) => placeOf(r) === headSeq)
+  return {
+    valid: allFindings.length === 0,
+    path: root,
+    kind: 'dir',
+    evidenceDir: root,
+    index: {file: indexDisplay, present: index.present, lines: index.lineCount, head: index.head},
+    chain: {
+      checked: true,
+      length: seqs.length,
+      head: headSeq === undefined ? null : {seq: headSeq, digest: headRecord?.digest ?? null},
+    },
+    records: reports,
+    incomplete: reports.filter((r) => r.incomplete).length,
+    findings: sortFindings(allFindings),
+  }
+}
+
+interface IndexRead {
+  present: boolean
+  lineCount: number
+  head: string | null
+  entries: Array<IndexEntry & {line: number}>
+}
+
+async function readIndex(indexDisplay: string, findings: Finding[]): Promise<IndexRead> {
+  let text: string
+  try {
+    text = await readFile(indexDisplay, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return {present: false, lineCount: 0, head: null, entries: []}
+    findings.push({file: indexDisplay, field: null, problem: `cannot read: ${(error as Error).message}`})
+    return {present: true, lineCount: 0, head: null, entries: []}
+  }
+  const {lines, partial} = splitIndex(text)
+  const entries: IndexRead['entries'] = []
+  let previous: string | null = null
+  for (const line of lines) {
+    const at = `line ${line.number}`
+    const isPartial = partial && line.number === lines.length
+    let raw: unknown
+    try {
+      raw = JSON.parse(line.text)
+    } catch (error) {
+      findings.push({file: indexDisplay, field: at, problem: isPartial ? 'ends with a partial line: an append was cut off' : `not JSON: ${(error as Error).message}`})
+      previous = line.text
+      continue
+    }
+    const parsed = IndexEntrySchema.safeParse(raw)
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues.slice(0, 5)) findings.push({file: indexDisplay, field: `${at}: ${fieldPath(issue.path) || '$'}`, problem: issue.message})
+      previous = line.text
+      continue
+    }
+    const entry = parsed.data
+    if (canonicalOrNull(raw) !== line.text) findings.push({file: indexDisplay, field: at, problem: 'not in canonical form (RFC 8785 JCS): the line was edited'})
+    const expected = previous === null ? null : lineHash(previous)
+    if (entry.prevLine !== expected) {
+      findings.push({
+        file: indexDisplay,
+        field: `${at}: prevLine`,
+        problem: previous === null ? 'is set on the first line: earlier lines were removed' : `does not match line ${line.number - 1} (expected ${expected}): index lines were removed, inserted or edited`,
+      })
+    }
+    if (isPartial) findings.push({file: indexDisplay, field: at, problem: 'ends without a newline: an append was cut off'})
+    entries.push({...entry, line: line.number})
+    previous = line.text
+  }
+  return {present: true, lineCount: lines.length, head: previous === null ? null : lineHash(previous), entries}
+}
+
+/** Groups index events by seq and checks their order: begins 1, 2, 3, …; one complete after its begin. */
+function indexBySeq(entries: IndexRead['entries'], indexDisplay: string, findings: Finding[]): Map<number, IndexedSeq> {
+  const bySeq = new Map<number, IndexedSeq>()
+  let lastBegin = 0
+  for (const e of entries) {
+    const at = `line ${e.line}`
+    if (e.file !== recordFileName(e.seq, e.runId)) {
+      findings.push({file: indexDisplay, field: `${at}: file`, problem: `is ${e.file}, expected ${recordFileName(e.seq, e.runId)} for seq ${e.seq} and run ${e.runId}`})
+    }
+    if (e.event === 'begin') {
+      if (bySeq.has(e.seq)) {
+        findings.push({file: indexDisplay, field: `${at}: seq`, problem: `begins seq ${e.seq} a second time (first at line ${bySeq.get(e.seq)?.begin.line})`})
+        continue
+      }
+      if (e.seq !== lastBegin + 1) {
+        findings.push({
+          file: indexDisplay,
+          field: `${at}: seq`,
+          problem:
+            e.seq > lastBegin + 1
+              ? `begins seq ${e.seq} after seq ${lastBegin}: seq ${lastBegin + 1}${e.seq - 1 > lastBegin + 1 ? `–${e.seq - 1}` : ''} never appears (lines removed)`
+              : `begins seq ${e.seq} after seq ${lastBegin}: out of order (lines reordered)`,
+        })
+      }
+      lastBegin = Math.max(lastBegin, e.seq)
+      bySeq.set(e.seq, {seq: e.seq, runId: e.runId, file: e.file, begin: {line: e.line, digest: e.digest}, complete: null})
+    } else {
+      const begun = bySeq.get(e.seq)
+      if (!begun) {
+        findings.push({file: indexDisplay, field: `${at}: event`, problem: `completes seq ${e.seq} before any line begins it (lines reordered or removed)`})
+      } else if (begun.complete) {
+        findings.push({file: indexDisplay, field: `${at}: event`, problem: `completes seq ${e.seq} a second time (first at line ${begun.complete.line})`})
+      } else if (begun.runId !== e.runId || begun.file !== e.file) {
+        findings.push({file: indexDisplay, field: `${at}: runId`, problem: `completes seq ${e.seq} as run ${e.runId}, but line ${begun.begin.line} began it as run ${begun.runId}`})
+      } else {
+        begun.complete = {line: e.line, digest: e.digest}
+      }
+    }
+  }
+  return bySeq
+}
+
+/** prev must be the digest record seq-1 had when this record began (its last index event before our begin). */
+function checkPrevAgainstIndex(
+  rec: LoadedRecord,
+  seq: number,
+  bySeq: Map<number, IndexedSeq>,
+  entries: IndexRead['entries'],
+  loaded: Map<string, LoadedRecord>,
+  display: (name: string) => string,
+): void {
+  if (rec.prev === undefined) return
+  const own = bySeq.get(seq)
+  const previous = bySeq.get(seq - 1)
+  const field = 'predicate.chain.prev'
+  if (!previous) {
+    const unindexed = [...loaded.values()].find((r) => (r.seq ?? parseRecordFileName(r.name)?.seq) === seq - 1)
+    rec.findings.push({
+      file: rec.display,
+      field,
+      problem: unindexed
+        ? `chain break: the previous record (seq ${seq - 1}, ${unindexed.display}) is not in index.jsonl`
+        : `chain break: no record with seq ${seq - 1} exists before it (missing from the index and the dir)`,
+    })
+    return
+  }
+  const previousFile = display(previous.file)
+  if (!loaded.has(previous.file)) {
+    rec.findings.push({file: rec.display, field, problem: `chain break: the previous record (seq ${seq - 1}, ${previousFile}) is missing`})
+  }
+  // Normally the digest seq-1 had when this record began; any state the index recorded for it before then is authentic.
+  const before = entries.filter((e) => e.seq === seq - 1 && e.file === previous.file && own !== undefined && e.line < own.begin.line)
+  const last = before.at(-1)
+  if (!last) {
+    rec.findings.push({file: rec.display, field, problem: `chain break: the previous record (seq ${seq - 1}) had not begun when this one began (index lines reordered)`})
+    return
+  }
+  if (rec.prev === null || !before.some((e) => e.digest === rec.prev)) {
+    rec.findings.push({
+      file: rec.display,
+      field,
+      problem: `chain break: is ${rec.prev ?? 'null'} but the previous record (seq ${seq - 1}, ${previousFile}) was ${last.digest} when this one began (index.jsonl line ${last.line})`,
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A folder of record files without an index (e.g. records copied next to a pull request)
+
+async function verifyLooseDir(input: string): Promise<InspectResult> {
+  const names = (await listDir(input)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()
+  if (names.length === 0) throw evidenceInvalid('EVIDENCE_EMPTY', `no evidence records in ${input}`, 'pass an evidence dir (with records/ and index.jsonl) or a folder of record files', {path: input})
+  const loaded: LoadedRecord[] = []
+  for (const n of names) loaded.push(await loadRecord(path.join(input, n), path.join(input, n)))
+  checkChainWithoutIndex(loaded)
+  const ordered = [...loaded].sort((a, b) => (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER) || a.name.localeCompare(b.name))
+  const findings = sortFindings(ordered.flatMap((r) => r.findings))
+  const head = [...ordered].reverse().find((r) => r.seq !== null)
+  return {
+    valid: findings.length === 0,
+    path: input,
+    kind: 'dir',
+    evidenceDir: null,
+    index: null,
+    chain: {checked: true, length: ordered.length, head: head?.seq == null ? null : {seq: head.seq, digest: head.digest}},
+    records: ordered.map((r) => report(r, r.findings)),
+    incomplete: ordered.filter(isIncomplete).length,
+    findings,
+  }
+}
+
+/** Without an index: consecutive seqs must link (prev = the predecessor's digest, or its startedDigest); gaps are breaks. */
+function checkChainWithoutIndex(records: LoadedRecord[]): void {
+  const withSeq = records.filter((r): r is LoadedRecord & {seq: number} => r.seq !== null).sort((a, b) => a.seq - b.seq)
+  for (let i = 1; i < withSeq.length; i++) {
+    const a = withSeq[i - 1]
+    const b = withSeq[i]
+    if (!a || !b) continue
+    if (a.seq === b.seq) {
+      b.findings.push({file: b.display, field: 'predicate.chain.seq', problem: `duplicate seq ${b.seq}: ${a.display} claims it too (records from different evidence dirs?)`})
+      continue
+    }
+    const field = 'predicate.chain.prev'
+    if (b.seq > a.seq + 1) {
+      b.findings.push({file: b.display, field, problem: `chain break: record${b.seq - a.seq > 2 ? 's' : ''} seq ${a.seq + 1}${b.seq - 1 > a.seq + 1 ? `–${b.seq - 1}` : ''} between ${a.display} and this one ${b.seq - a.seq > 2 ? 'are' : 'is'} missing`})
+      continue
+    }
+    if (b.prev === undefined) continue
+    const accepted = [a.digest, a.startedDigest].filter((d): d is string => typeof d === 'string')
+    if (b.prev === null || !accepted.includes(b.prev)) {
+      b.findings.push({file: b.display, field, problem: `chain break: is ${b.prev ?? 'null'} but the previous record ${a.display} is ${a.digest ?? 'unreadable'}${a.startedDigest ? ` (started as ${a.startedDigest})` : ''}`})
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One record file
+
+async function loadRecord(file: string, display: string): Promise<LoadedRecord> {
+  const rec: LoadedRecord = {
+    name: path.basename(file),
+    display,
+    digest: null,
+    record: null,
+    seq: null,
+    runId: null,
+    prev: undefined,
+    startedDigest: undefined,
+    status: null,
+    policyHashVerified: null,
+    findings: [],
+    bytes: null,
+    note: null,
+  }
+  const fail = (field: string | null, problem: string) => void rec.findings.push({file: display, field, problem})
+
+  let bytes: Buffer
+  try {
+    const info = await stat(file)
+    if (info.size > MAX_RECORD_BYTES) {
+      fail(null, `not an agent-machine evidence record: ${info.size} bytes is far larger than any record`)
+      return rec
+    }
+    bytes = await readFile(file)
+  } catch (error) {
+    fail(null, `cannot read: ${(error as Error).message}`)
+    return rec
+  }
+  rec.bytes = bytes
+  const body = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes
+  rec.digest = `sha256:${sha256Hex(body)}`
+  if (bytes.length === 0) {
+    fail(null, 'empty file: the write was cut off, or it is not a record')
+    return rec
+  }
+
+  let raw: unknown
+  try {
+    raw = JSON.parse(bytes.toString('utf8'))
+  } catch (error) {
+    fail(null, `not JSON (${(error as Error).message}): the file is truncated or damaged`)
+    return rec
+  }
+  if (!isObject(raw)) {
+    fail(null, `not an agent-machine evidence record: the JSON is ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : `a ${typeof raw}`}, not an in-toto Statement`)
+    return rec
+  }
+  if (raw._type !== STATEMENT_TYPE) {
+    fail('_type', `not an agent-machine evidence record: _type is ${describeValue(raw._type)} (expected "${STATEMENT_TYPE}")`)
+    return rec
+  }
+  const predicateType = raw.predicateType
+  if (typeof predicateType !== 'string' || !predicateType.startsWith(EVIDENCE_PREDICATE_FAMILY)) {
+    fail('predicateType', `not an agent-machine evidence record: predicateType is ${describeValue(predicateType)} (expected "${EVIDENCE_PREDICATE_TYPE}")`)
+    return rec
+  }
+  const predicate = isObject(raw.predicate) ? raw.predicate : {}
+  const version = predicate.schemaVersion
+  if (typeof version === 'number' && Number.isInteger(version) && version > EVIDENCE_SCHEMA_VERSION) {
+    fail('predicate.schemaVersion', `record uses schema version ${version}; this CLI reads up to ${EVIDENCE_SCHEMA_VERSION} — upgrade sourceosctl`)
+    return rec
+  }
+  if (predicateType !== EVIDENCE_PREDICATE_TYPE) {
+    fail('predicateType', `record uses predicate type "${predicateType}"; this CLI reads "${EVIDENCE_PREDICATE_TYPE}" — upgrade sourceosctl`)
+    return rec
+  }
+
+  // Chain facts, read leniently.
+  const chain = isObject(predicate.chain) ? predicate.chain : {}
+  if (typeof chain.seq === 'number' && Number.isInteger(chain.seq)) rec.seq = chain.seq
+  if (typeof predicate.runId === 'string') rec.runId = predicate.runId
+  if (chain.prev === null || typeof chain.prev === 'string') rec.prev = chain.prev
+  if (chain.startedDigest === null || typeof chain.startedDigest === 'string') rec.startedDigest = chain.startedDigest
+  if (predicate.status === 'started' || predicate.status === 'completed' || predicate.status === 'incomplete') rec.status = predicate.status
+
+  const canonical = canonicalOrNull(raw)
+  if (canonical === null) fail(null, 'not canonicalisable JSON (RFC 8785 accepts I-JSON only): a number or string is out of range')
+  else if (!Buffer.from(`${canonical}\n`, 'utf8').equals(bytes)) {
+    fail(null, 'not in canonical form (RFC 8785 JCS text plus one newline): the file was edited or re-formatted after it was written')
+  }
+
+  const parsed = EvidenceRecordSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+    for (const issue of issues.slice(0, MAX_SCHEMA_FINDINGS)) fail(fieldPath(issue.path) || null, issue.message)
+    if (issues.length > MAX_SCHEMA_FINDINGS) fail(null, `${issues.length - MAX_SCHEMA_FINDINGS} more schema problems not shown`)
+  } else {
+    rec.record = parsed.data
+  }
+
+  if (isObject(predicate.policy) && typeof predicate.policyHash === 'string') {
+    try {
+      const recomputed = policyHash(predicate.policy as unknown as EffectivePolicy)
+      rec.policyHashVerified = recomputed === predicate.policyHash
+      if (!rec.policyHashVerified) {
+        fail('predicate.policyHash', `does not match the policy: recomputed ${recomputed} from predicate.policy (the policy or the hash was changed)`)
+      }
+    } catch (error) {
+      fail('predicate.policy', `cannot be canonicalised to recompute the hash: ${(error as Error).message}`)
+    }
+  }
+
+  if (rec.record) checkCoherence(rec.record, fail)
+  return rec
+}
+
+/** Cross-field rules the schema alone cannot state. */
+function checkCoherence(record: EvidenceRecord, fail: (field: string | null, problem: string) => void): void {
+  const p = record.predicate
+  if (canonicalJson(record.subject) !== canonicalJson(subjectFor(p.runId, p.git))) {
+    fail('subject', 'does not match predicate.git: it must list each mounted repo’s commit (or run:<runId> when there is none)')
+  }
+  if (p.status === 'started') {
+    if (p.finishedAt !== null) fail('predicate.finishedAt', 'is set but status is "started"')
+    if (p.exitCode !== null) fail('predicate.exitCode', 'is set but status is "started"')
+    if (p.chain.startedDigest !== null) fail('predicate.chain.startedDigest', 'is set but status is "started"')
+  } else {
+    if (p.finishedAt === null) fail('predicate.finishedAt', `is null but status is "${p.status}"`)
+    if (p.status === 'completed' && p.exitCode === null) fail('predicate.exitCode', 'is null but status is "completed"')
+    if (p.chain.startedDigest === null) fail('predicate.chain.startedDigest', `is null but status is "${p.status}"`)
+  }
+  if (p.chain.seq === 1 && p.chain.prev !== null) fail('predicate.chain.prev', 'is set on seq 1: the first record has no predecessor')
+  if (p.chain.seq > 1 && p.chain.prev === null) fail('predicate.chain.prev', `is null on seq ${p.chain.seq}: only seq 1 starts a chain`)
+}
+
+/** In an evidence dir, the file name must agree with the content (a rename or swap is a reorder). */
+function checkFileName(rec: LoadedRecord): void {
+  const named = parseRecordFileName(rec.name)
+  if (!named) return
+  if (rec.seq !== null && named.seq !== rec.seq) {
+    rec.findings.push({file: rec.display, field: 'predicate.chain.seq', problem: `is ${rec.seq} but the file name says seq ${named.seq}: the file was renamed or records were reordered`})
+  }
+  if (rec.runId !== null && named.runId !== rec.runId) {
+    rec.findings.push({file: rec.display, field: 'predicate.runId', problem: `is ${rec.runId} but the file name says run ${named.runId}: the file was renamed or swapped`})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function report(rec: LoadedRecord, findings: Finding[], place: number | null = null): RecordReport {
+  return {
+    file: rec.display,
+    seq: rec.seq ?? place,
+    runId: rec.runId,
+    status: rec.status,
+    incomplete: isIncomplete(rec),
+    valid: findings.length === 0,
+    digest: rec.digest,
+    policyHashVerified: rec.policyHashVerified,
+    note: rec.note,
+    summary: rec.record ? summarize(rec.record) : null,
+  }
+}
+
+function isIncomplete(rec: LoadedRecord): boolean {
+  return rec.status === 'started' || rec.status === 'incomplete'
+}
+
+function summarize(record: EvidenceRecord): RecordSummary {
+  const p = record.predicate
+  return {
+    verb: p.verb,
+    tool: p.tool,
+    argv: p.argv,
+    startedAt: p.startedAt,
+    finishedAt: p.finishedAt,
+    exitCode: p.exitCode,
+    host: p.host,
+    mounts: p.mounts,
+    image: p.image,
+    git: p.git,
+    policyHash: p.policyHash,
+    toolVersions: p.toolVersions,
+    podmanArgv: p.podmanArgv,
+  }
+}
+
+function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => a.file.localeCompare(b.file))
+}
+
+function fieldPath(segments: ReadonlyArray<PropertyKey>): string {
+  return segments.reduce<string>((acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc === '' ? String(s) : `${acc}.${String(s)}`), '')
+}
+
+function describeValue(value: unknown): string {
+  return value === undefined ? 'missing' : JSON.stringify(value)
+}
+
+function canonicalOrNull(value: unknown): string | null {
+  try {
+    return canonicalJson(value)
+  } catch {
+    return null
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    throw evidenceInvalid('EVIDENCE_PATH_UNREADABLE', `cannot read ${dir}: ${(error as Error).message}`, 'check the path and its permissions', {path: dir})
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Read-only git facts for evidence: branch (or null when detached), commit and dirty flag of a
+ * folder. Never fails: a folder that is not a repo, or a missing git, gives nulls.
+ */
+import {succeeded, type Runner} from '../exec.js'
+
+export interface GitFacts {
+  ref: string | null
+  commit: string | null
+  dirty: boolean | null
+}
+
+const NONE: GitFacts = {ref: null, commit: null, dirty: null}
+
+export async function gitFacts(runner: Runner, dir: string, timeoutMs = 10_000): Promise<GitFacts> {
+  // safe.directory: the CLI may read a repo another user owns (root inspecting a user's checkout).
+  const git = (args: string[]) => runner('git', ['-c', `safe.directory=${dir}`, '-C', dir, ...args], {timeoutMs})
+  const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD'])
+  if (!succeeded(head)) return NONE
+  const [ref, status] = await Promise.all([git(['symbolic-ref', '--quiet', '--short', 'HEAD']), git(['status', '--porcelain', '--untracked-files=normal'])])
+  return {
+    commit: head.stdout.trim() || null,
+    ref: succeeded(ref) ? ref.stdout.trim() || null : null,
+    dirty: succeeded(status) ? status.stdout.trim().length > 0 : null,
+  }
+}

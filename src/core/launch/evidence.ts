@@ -1,0 +1,66 @@
+/**
+ * Evidence for a launch: the facts (git state per mount, tool versions) are gathered while the
+ * container is created, the record is begun just before it starts, and completed after it ends —
+ * also when the launch fails, so an interrupted session leaves an "incomplete" record.
+ */
+import type {EvidenceRecord} from '../evidence/record.js'
+import {beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
+import type {Runner} from '../exec.js'
+import type {HostFacts} from '../host/facts.js'
+import {probeTool} from '../host/tools.js'
+import {gitFacts} from '../git/state.js'
+import {PodmanAdapter} from '../podman/adapter.js'
+import {stateDir} from '../profile/location.js'
+import type {PreparedLaunch} from './prepare.js'
+import {toolVersionInImage} from './tool-version.js'
+
+type Facts = Pick<RecordDraft, 'git' | 'toolVersions'>
+
+export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runner, host: HostFacts): Promise<Facts> {
+  const podman = new PodmanAdapter(runner, host)
+  const tool = prepared.spec.tool
+  const toolEntry = tool ? (prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool] : undefined
+  const [git, client, version, gitTool, nix, toolVersion] = await Promise.all([
+    gitStates(prepared, runner),
+    probeTool(runner, 'podman'),
+    host.platform === 'linux' ? Promise.resolve(null) : podman.version(),
+    probeTool(runner, 'git'),
+    probeTool(runner, 'nix'),
+    tool && toolEntry
+      ? toolVersionInImage({runner, binary: prepared.podmanBinary, imageId: prepared.image.details.id, tool, command: toolEntry.command, rootless: prepared.spec.rootless, stateDir: stateDir(host)})
+      : Promise.resolve(null),
+  ])
+  return {
+    git,
+    toolVersions: {
+      podman: {client: client.version ?? 'unknown', server: version && version.ok ? (version.value.server?.version ?? null) : null},
+      git: gitTool.version,
+      nix: nix.version,
+      tool: toolVersion,
+    },
+  }
+}
+
+export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promise<Facts['git']> {
+  return Promise.all(prepared.spec.mounts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
+}
+
+export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date): Promise<RecordHandle> {
+  const create = prepared.plan.steps[0]!
+  return beginRecord(dir, {
+    runId: prepared.runId,
+    verb: prepared.spec.verb,
+    tool: prepared.spec.tool,
+    argv: cliArgv,
+    startedAt: startedAt.toISOString(),
+    mounts: prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})),
+    image: {ref: prepared.image.ref, id: prepared.image.details.id, digest: prepared.image.details.digest},
+    git: facts.git,
+    policy: prepared.policy,
+    toolVersions: facts.toolVersions,
+    host: recordHost(host),
+    podmanArgv: create.argv,
+  })
+}
+
+export type {EvidenceRecord}

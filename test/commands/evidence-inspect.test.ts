@@ -1,0 +1,114 @@
+import {readFileSync, writeFileSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import EvidenceInspect from '../../src/commands/agent-machine/evidence/inspect.js'
+import {beginRecord} from '../../src/core/evidence/store.js'
+import {schemaErrors} from '../helpers/json-schema.js'
+import {runCommand} from '../helpers/run-command.js'
+import {sampleDraft, tempDir} from '../unit/evidence/helpers.js'
+
+const RESULT_SCHEMA = 'agent-machine-evidence-inspect-result.schema.json'
+
+async function evidenceDir(n: number, opts: {leaveLastStarted?: boolean} = {}): Promise<{dir: string; files: string[]}> {
+  const dir = tempDir()
+  const files: string[] = []
+  for (let i = 0; i < n; i++) {
+    const h = await beginRecord(dir, sampleDraft())
+    if (!(opts.leaveLastStarted && i === n - 1)) await h.complete({exitCode: i, finishedAt: '2026-01-02T03:06:00.000Z'})
+    files.push(h.file)
+  }
+  return {dir, files}
+}
+
+describe('evidence inspect', () => {
+  it('summarises a valid dir: what ran, where, mounts, image, git, exit code (exit 0)', async () => {
+    const {dir} = await evidenceDir(2, {leaveLastStarted: true})
+    const out = await runCommand(EvidenceInspect, [dir])
+    expect(out.exitCode).toBe(0)
+    expect(out.stdout).toContain('000001-')
+    expect(out.stdout).toMatch(/ran\s+run codex · sourceosctl agent-machine run --tool codex --repo \/home\/dev\/app/)
+    expect(out.stdout).toMatch(/where\s+linux · Debian GNU\/Linux 12 \(bookworm\) 12 · x64/)
+    expect(out.stdout).toMatch(/mounts\s+\/home\/dev\/app → \/workspace\/app \(rw\)/)
+    expect(out.stdout).toMatch(/image\s+localhost\/sourceos\/agent:latest · id aaaaaaaaaaaa · digest none/)
+    expect(out.stdout).toMatch(/git\s+\/workspace\/app: refs\/heads\/main @ cccccccccccc, clean/)
+    expect(out.stdout).toContain('completed, exit 0')
+    expect(out.stdout).toContain('incomplete: never completed (still running, or the CLI was killed)')
+    expect(out.stdout).toContain('(recomputed: matches)')
+    expect(out.stdout).toContain('Evidence valid: 2 records, chain intact (1 incomplete: never completed).')
+  })
+
+  it('--json validates against its schema', async () => {
+    const {dir} = await evidenceDir(3, {leaveLastStarted: true})
+    const out = await runCommand(EvidenceInspect, [dir, '--json'])
+    expect(out.exitCode).toBe(0)
+    expect(schemaErrors(RESULT_SCHEMA, out.json)).toEqual([])
+    expect(out.json).toMatchObject({valid: true, kind: 'dir', incomplete: 1, findings: []})
+  })
+
+  it('records validate against the generated record schema, and index lines against theirs', async () => {
+    const {dir, files} = await evidenceDir(2, {leaveLastStarted: true})
+    for (const f of files) expect(schemaErrors('agent-machine-evidence-record.schema.json', JSON.parse(readFileSync(f, 'utf8')))).toEqual([])
+    for (const line of readFileSync(join(dir, 'index.jsonl'), 'utf8').trimEnd().split('\n')) {
+      expect(schemaErrors('agent-machine-evidence-index-entry.schema.json', JSON.parse(line))).toEqual([])
+    }
+  })
+
+  it('one changed byte: exit 5, naming the record file, human and --json', async () => {
+    const {dir, files} = await evidenceDir(3)
+    const file = files[1] ?? ''
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"tool":"codex"', '"tool":"codey"'))
+    const human = await runCommand(EvidenceInspect, [dir])
+    expect(human.exitCode).toBe(5)
+    expect(human.stdout).toContain(`record ${file}: altered: its digest`)
+    expect(human.stdout).toContain('Evidence INVALID: 1 problem (exit 5).')
+    const json = await runCommand(EvidenceInspect, [file, '--json'])
+    expect(json.exitCode).toBe(5)
+    expect(schemaErrors(RESULT_SCHEMA, json.json)).toEqual([])
+    expect(json.json).toMatchObject({valid: false, kind: 'file', findings: [{file, field: null}]})
+  })
+
+  it('a deleted middle record: exit 5 with the chain break named', async () => {
+    const {dir, files} = await evidenceDir(3)
+    rmSync(files[1] ?? '')
+    const out = await runCommand(EvidenceInspect, [dir])
+    expect(out.exitCode).toBe(5)
+    expect(out.stdout).toContain(`record ${files[2]}: field predicate.chain.prev: chain break: the previous record (seq 2, ${files[1]}) is missing`)
+  })
+
+  it('truncated JSON: a clear line, no stack trace (exit 5)', async () => {
+    const {files} = await evidenceDir(1)
+    const copy = join(tempDir(), 'truncated.json')
+    writeFileSync(copy, readFileSync(files[0] ?? '', 'utf8').slice(0, 120))
+    const out = await runCommand(EvidenceInspect, [copy])
+    expect(out.exitCode).toBe(5)
+    expect(out.stdout).toMatch(new RegExp(`record ${copy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not JSON \\(.+\\): the file is truncated or damaged`))
+    expect(out.stdout + out.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('bad input: missing path and empty dir exit 5 with the error document; no argument exits 2', async () => {
+    const dir = tempDir()
+    const missing = await runCommand(EvidenceInspect, [join(dir, 'nope'), '--json'])
+    expect(missing.exitCode).toBe(5)
+    expect(schemaErrors('agent-machine-error.schema.json', missing.json)).toEqual([])
+    expect(missing.json).toMatchObject({error: {code: 'EVIDENCE_PATH_NOT_FOUND', exitCode: 5}})
+
+    const empty = await runCommand(EvidenceInspect, [dir])
+    expect(empty.exitCode).toBe(5)
+    expect(empty.stderr).toContain(`Error: no evidence records in ${dir}`)
+
+    const none = await runCommand(EvidenceInspect, [])
+    expect(none.exitCode).toBe(2)
+  })
+
+  it('a record from a newer schema version names the version (exit 5)', async () => {
+    const {files} = await evidenceDir(1)
+    const record = JSON.parse(readFileSync(files[0] ?? '', 'utf8'))
+    record.predicate.schemaVersion = 3
+    const copy = join(tempDir(), 'future.json')
+    writeFileSync(copy, JSON.stringify(record))
+    const out = await runCommand(EvidenceInspect, [copy])
+    expect(out.exitCode).toBe(5)
+    expect(out.stdout).toContain(`record ${copy}: field predicate.schemaVersion: record uses schema version 3; this CLI reads up to 1 — upgrade sourceosctl`)
+  })
+})

@@ -1,0 +1,121 @@
+/** Evidence test helpers: temp evidence dirs, sample drafts, and child processes using the built store. */
+import {spawn} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, relative} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import ts from 'typescript'
+
+import type {RecordDraft} from '../../../src/core/evidence/store.js'
+import {EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../../../src/core/policy/hash.js'
+import {REPO_ROOT} from '../../helpers/run-command.js'
+
+export function tempDir(prefix = 'evidence-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export const samplePolicy = (source = '/home/dev/app'): EffectivePolicy => ({
+  schema: EFFECTIVE_POLICY_SCHEMA,
+  profile: 'linux-podman-native',
+  platform: 'linux',
+  mounts: [{source, target: '/workspace/app', mode: 'rw'}],
+  image: {ref: 'localhost/sourceos/agent:latest', digest: null, pull: 'never'},
+  tools: [{name: 'codex', enabled: true, command: ['codex']}],
+  env: {passthrough: ['LANG', 'TERM'], set: {}},
+  network: {mode: 'default'},
+  resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
+  hardening: {capDrop: 'all', noNewPrivileges: true, readOnlyRoot: true, init: true, userns: 'keep-id', envHost: false, httpProxy: false},
+  secrets: {door: 'none'},
+})
+
+let counter = 0
+
+export function sampleDraft(overrides: Partial<RecordDraft> = {}): RecordDraft {
+  counter++
+  const runId = overrides.runId ?? `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`
+  return {
+    runId,
+    verb: 'run',
+    tool: 'codex',
+    argv: ['agent-machine', 'run', '--tool', 'codex', '--repo', '/home/dev/app'],
+    startedAt: '2026-01-02T03:04:05.000Z',
+    mounts: [{source: '/home/dev/app', target: '/workspace/app', mode: 'rw'}],
+    image: {ref: 'localhost/sourceos/agent:latest', id: 'a'.repeat(64), digest: null},
+    git: [{target: '/workspace/app', ref: 'refs/heads/main', commit: 'c'.repeat(40), dirty: false}],
+    policy: samplePolicy(),
+    toolVersions: {podman: {client: '4.3.1', server: null}, git: '2.39.5', nix: null, tool: 'codex-cli 0.1.0'},
+    host: {platform: 'linux', os: 'Debian GNU/Linux 12 (bookworm)', osVersion: '12', arch: 'x64'},
+    podmanArgv: ['podman', 'run', '--rm', '--init', '--cap-drop=all', 'localhost/sourceos/agent:latest', 'codex'],
+    ...overrides,
+  }
+}
+
+let childStore: string | undefined
+
+/**
+ * The store and everything it imports from src/, transpiled to plain JS under node_modules/.cache
+ * (so zod, canonicalize and proper-lockfile resolve) — child processes then run the real code
+ * without depending on dist/ being built (or rebuilt by someone else) at that moment.
+ */
+function transpiledStore(): string {
+  if (childStore) return childStore
+  mkdirSync(join(REPO_ROOT, 'node_modules', '.cache'), {recursive: true})
+  const out = mkdtempSync(join(REPO_ROOT, 'node_modules', '.cache', 'evidence-test-'))
+  const pending = [join(REPO_ROOT, 'src', 'core', 'evidence', 'store.ts')]
+  const done = new Set<string>()
+  while (pending.length > 0) {
+    const file = pending.pop() ?? ''
+    if (done.has(file)) continue
+    done.add(file)
+    const source = readFileSync(file, 'utf8')
+    const js = ts.transpileModule(source, {compilerOptions: {module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022}}).outputText
+    const target = join(out, relative(REPO_ROOT, file)).replace(/\.ts$/, '.js')
+    mkdirSync(dirname(target), {recursive: true})
+    writeFileSync(target, js)
+    for (const m of js.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) pending.push(join(dirname(file), `${m[1]}.ts`))
+  }
+  childStore = join(out, 'src', 'core', 'evidence', 'store.js')
+  childStoreRoot = out
+  return childStore
+}
+
+let childStoreRoot: string | undefined
+
+/** Removes the transpiled copy (call from afterAll). */
+export function removeTranspiledStore(): void {
+  if (childStoreRoot) rmSync(childStoreRoot, {recursive: true, force: true})
+  childStore = undefined
+  childStoreRoot = undefined
+}
+
+/**
+ * Runs a node child that uses the real store: `count` begin+complete cycles, or with `kill`, one
+ * begin and then SIGKILL to itself. Resolves with the exit code and signal.
+ */
+export function runChild(dir: string, opts: {count?: number; kill?: boolean; tag: string}): Promise<{code: number | null; signal: string | null; stderr: string}> {
+  const store = transpiledStore()
+  const script = join(tempDir('evidence-child-'), 'child.mjs')
+  writeFileSync(
+    script,
+    `const [storeUrl, dir, draftJson, count, kill] = process.argv.slice(2)
+const {beginRecord} = await import(storeUrl)
+const base = JSON.parse(draftJson)
+for (let i = 0; i < Number(count); i++) {
+  const handle = await beginRecord(dir, {...base, runId: base.runId + '-' + i})
+  if (kill === 'kill') process.kill(process.pid, 'SIGKILL')
+  await handle.complete({exitCode: i % 3})
+}
+`,
+  )
+  const draft = sampleDraft({runId: `child-${opts.tag}`})
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, pathToFileURL(store).href, dir, JSON.stringify(draft), String(opts.count ?? 1), opts.kill ? 'kill' : ''], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({code, signal, stderr}))
+  })
+}
