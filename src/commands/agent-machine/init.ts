@@ -16,7 +16,7 @@ Every --repo is expanded, resolved with realpath and judged by the mount policy 
 
 An existing profile is never overwritten without --force. Running init again with another --repo (and the same or no --profile) adds a mount and keeps the others. --dry-run prints the rendered profile and its destination and writes nothing.
 
-Templates: macos-podman, linux-podman-native, windows-podman-wsl (see profiles/).
+Templates: macos-podman, linux-podman-native, linux-podman-machine, windows-podman-wsl (see profiles/).
 
 ${AgentMachineCommand.exitCodesSection}`
 

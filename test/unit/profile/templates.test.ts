@@ -6,7 +6,7 @@ import {ExitCode} from '../../../src/core/errors.js'
 import {parseProfile} from '../../../src/core/profile/loader.js'
 import {listTemplates, loadTemplate, templatesDir} from '../../../src/core/profile/templates.js'
 
-const SHIPPED = ['linux-podman-native', 'macos-podman', 'windows-podman-wsl']
+const SHIPPED = ['linux-podman-machine', 'linux-podman-native', 'macos-podman', 'windows-podman-wsl']
 
 describe('templates', () => {
   it('lists the shipped templates, sorted', async () => {

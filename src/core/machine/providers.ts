@@ -1,0 +1,122 @@
+/**
+ * Podman machine providers per host and Podman version (PODMAN-FACTS §2; pkg/machine/provider/
+ * platform_*.go at v4.9.5 and v5.x):
+ *
+ *   macOS    4.x: qemu (default), applehv (from 4.7)   5.x: applehv (default), libkrun (5.1+, arm64 only)
+ *   Windows  wsl (default), hyperv (needs an administrator terminal)
+ *   Linux    qemu only
+ *
+ * Podman picks the provider from containers.conf `[machine] provider`, overridden by the
+ * CONTAINERS_MACHINE_PROVIDER environment variable (no 5.x release has a `--provider` flag), and
+ * lists or starts only the current provider's machines. So every machine command this CLI runs
+ * for a profile whose provider is not the platform default carries that variable.
+ */
+import {prerequisiteMissing, usageError} from '../errors.js'
+import type {HostFacts, HostPlatform} from '../host/facts.js'
+import type {ProfileMachine} from '../profile/schema.js'
+import {atLeast, majorOf} from './versions.js'
+
+export type Provider = ProfileMachine['provider']
+
+export const PROVIDER_ENV = 'CONTAINERS_MACHINE_PROVIDER'
+
+/** Oldest Podman whose `machine init` has everything the init command uses (--volume, --rootful). */
+export const MIN_MACHINE_VERSION = '4.0.0'
+
+const PLATFORM_NAMES: Record<HostPlatform, string> = {macos: 'macOS', windows: 'Windows', linux: 'Linux'}
+
+/** Providers a platform can have at all, in the order they are offered. */
+const BY_PLATFORM: Record<HostPlatform, readonly Provider[]> = {
+  macos: ['applehv', 'libkrun', 'qemu'],
+  windows: ['wsl', 'hyperv'],
+  linux: ['qemu'],
+}
+
+/** The lowest Podman version a provider needs, and why (for the PODMAN_TOO_OLD message). */
+const MINIMUM: Record<Provider, {version: string; reason: string}> = {
+  qemu: {version: MIN_MACHINE_VERSION, reason: '`podman machine init --volume` and `--rootful`'},
+  wsl: {version: MIN_MACHINE_VERSION, reason: '`podman machine init` with --rootful'},
+  applehv: {version: '4.7.0', reason: 'the applehv provider (CONTAINERS_MACHINE_PROVIDER=applehv)'},
+  libkrun: {version: '5.1.0', reason: 'the libkrun provider'},
+  // The client maps `-v C:\x` to /mnt/c/x; Hyper-V machines follow that convention from 5.3, and
+  // the launch verbs refuse older Hyper-V machines, so start does too.
+  hyperv: {version: '5.3.0', reason: 'Hyper-V machines sharing drives at /mnt/<drive>, where `podman run -v C:\\…` points'},
+}
+
+export function platformName(platform: HostPlatform): string {
+  return PLATFORM_NAMES[platform]
+}
+
+/** The provider Podman uses when nothing selects one, for this platform and Podman version. */
+export function defaultProvider(platform: HostPlatform, podmanVersion: string | null): Provider {
+  if (platform === 'windows') return 'wsl'
+  if (platform === 'linux') return 'qemu'
+  return podmanVersion !== null && majorOf(podmanVersion) < 5 ? 'qemu' : 'applehv'
+}
+
+/**
+ * Providers this host can run with this Podman (version null: any version). libkrun is arm64-only
+ * (Podman refuses it on Intel Macs); Podman 5 on macOS has no qemu.
+ */
+export function supportedProviders(host: Pick<HostFacts, 'platform' | 'arch'>, podmanVersion: string | null): Provider[] {
+  return BY_PLATFORM[host.platform].filter((p) => {
+    if (p === 'libkrun' && host.arch !== 'arm64') return false
+    if (podmanVersion === null || host.platform !== 'macos') return true
+    const five = majorOf(podmanVersion) >= 5
+    return p === 'qemu' ? !five : p === 'libkrun' ? five : true
+  })
+}
+
+/** Only WSL lets several machines run at once (shim/host.go RequireExclusiveActive). */
+export function isExclusiveProvider(provider: Provider): boolean {
+  return provider !== 'wsl'
+}
+
+/**
+ * Exit 2 when the provider cannot run on this host at all (wrong OS, libkrun on Intel), with the
+ * list that can.
+ */
+export function assertProviderOnPlatform(host: Pick<HostFacts, 'platform' | 'arch'>, machine: ProfileMachine, profilePath: string): void {
+  const supported = supportedProviders(host, null)
+  if (supported.includes(machine.provider)) return
+  const why = machine.provider === 'libkrun' && host.platform === 'macos' ? ' (libkrun needs Apple silicon, arm64)' : ''
+  throw usageError(
+    'PROVIDER_UNSUPPORTED',
+    `provider '${machine.provider}' is not supported on ${platformName(host.platform)}${why}; supported here: ${supported.join(', ')}.`,
+    `set spec.machine.provider in ${profilePath} to one of: ${supported.join(', ')}`,
+    {provider: machine.provider, platform: host.platform, arch: host.arch, supported},
+  )
+}
+
+/**
+ * With the Podman version known: exit 4 (PODMAN_TOO_OLD, naming the minimum) when a newer Podman
+ * would support the provider, exit 2 when this Podman line dropped it (qemu on macOS from 5.0).
+ */
+export function assertProviderForVersion(host: Pick<HostFacts, 'platform' | 'arch'>, machine: ProfileMachine, podmanVersion: string, profilePath: string): void {
+  const need = MINIMUM[machine.provider]
+  if (!atLeast(podmanVersion, need.version)) {
+    throw prerequisiteMissing(
+      'PODMAN_TOO_OLD',
+      `Podman ${podmanVersion} is too old for ${need.reason}: it needs Podman ${need.version} or newer.`,
+      `upgrade Podman to ${need.version} or newer${host.platform === 'macos' ? ' (`brew upgrade podman` or the installer from podman.io)' : host.platform === 'windows' ? ' (`winget upgrade RedHat.Podman`)' : ''}`,
+      {minimumVersion: need.version, podmanVersion, provider: machine.provider},
+    )
+  }
+  const supported = supportedProviders(host, podmanVersion)
+  if (!supported.includes(machine.provider)) {
+    throw usageError(
+      'PROVIDER_UNSUPPORTED',
+      `Podman ${podmanVersion} on ${platformName(host.platform)} has no '${machine.provider}' provider; supported: ${supported.join(', ')}.`,
+      `set spec.machine.provider in ${profilePath} to one of: ${supported.join(', ')}`,
+      {provider: machine.provider, platform: host.platform, podmanVersion, supported},
+    )
+  }
+}
+
+/**
+ * The environment that selects the profile's provider: empty when it is the platform default
+ * for this Podman version, else CONTAINERS_MACHINE_PROVIDER=<provider>.
+ */
+export function providerEnv(platform: HostPlatform, provider: Provider, podmanVersion: string | null): Record<string, string> {
+  return provider === defaultProvider(platform, podmanVersion) ? {} : {[PROVIDER_ENV]: provider}
+}

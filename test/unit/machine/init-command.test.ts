@@ -1,0 +1,77 @@
+import {describe, expect, it} from 'vitest'
+
+import {recommendInit} from '../../../src/core/machine/init-command.js'
+import {machineRoots} from '../../../src/core/machine/vm-paths.js'
+import {fakeHostFacts} from '../../helpers/host-facts.js'
+import {fakeRootsDeps, machineSpec, mount} from './helpers.js'
+
+const mac = fakeHostFacts('macos')
+const win = fakeHostFacts('windows')
+const linux = fakeHostFacts('linux')
+
+async function rootsFor(host: typeof mac, sources: string[]) {
+  return (await machineRoots(sources.map((s, i) => mount(s, `/workspace/r${i}`)), host, fakeRootsDeps(host, {dirs: sources}))).roots
+}
+
+describe('recommendInit: the exact `podman machine init`', () => {
+  it('macOS applehv on Podman 5: no provider variable, --volume at the same path for each allowlisted root', async () => {
+    const roots = await rootsFor(mac, ['/Users/dev/dev/app', '/Users/dev/dev/lib'])
+    const rec = recommendInit({host: mac, machine: machineSpec(), roots, podmanVersion: '5.3.1'})
+    expect(rec.env).toEqual({})
+    expect(rec.argv).toEqual([
+      'podman', 'machine', 'init', '--cpus', '4', '--memory', '8192', '--disk-size', '64',
+      '--volume', '/Users/dev/dev/app:/Users/dev/dev/app', '--volume', '/Users/dev/dev/lib:/Users/dev/dev/lib', 'sourceos-agent',
+    ])
+    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /Users/dev/dev/app:/Users/dev/dev/app --volume /Users/dev/dev/lib:/Users/dev/dev/lib sourceos-agent')
+    expect(rec.powershell).toBeNull()
+    expect(rec.notes[0]).toMatch(/replace Podman's default share of \/Users, \/private and \/var\/folders/)
+  })
+
+  it('macOS libkrun (5.1+): CONTAINERS_MACHINE_PROVIDER prefix, and --rootful when the profile says so', async () => {
+    const roots = await rootsFor(mac, ['/Users/dev/dev/app'])
+    const rec = recommendInit({host: mac, machine: machineSpec({provider: 'libkrun', rootful: true}), roots, podmanVersion: '5.3.1'})
+    expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'libkrun'})
+    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=libkrun podman machine init --cpus 4 --memory 8192 --disk-size 64 --rootful --volume /Users/dev/dev/app:/Users/dev/dev/app sourceos-agent')
+    expect(rec.notes.some((n) => n.startsWith('CONTAINERS_MACHINE_PROVIDER=libkrun selects the libkrun provider (the default here is applehv)'))).toBe(true)
+  })
+
+  it('macOS on Podman 4.x: qemu is the default, applehv needs the variable', async () => {
+    const roots = await rootsFor(mac, ['/Users/dev/dev/app'])
+    expect(recommendInit({host: mac, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: '4.9.5'}).env).toEqual({})
+    expect(recommendInit({host: mac, machine: machineSpec({provider: 'applehv'}), roots, podmanVersion: '4.9.5'}).text).toMatch(/^CONTAINERS_MACHINE_PROVIDER=applehv podman machine init /)
+  })
+
+  it('Windows Hyper-V: C:\\x is shared at /mnt/c/x (where `podman run -v` looks), with the provider variable and a PowerShell form', async () => {
+    const roots = await rootsFor(win, ['C:\\Users\\dev\\dev\\app', 'D:\\src\\My Repo'])
+    const rec = recommendInit({host: win, machine: machineSpec({provider: 'hyperv'}), roots, podmanVersion: '5.3.0'})
+    expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'hyperv'})
+    expect(rec.volumes.map((v) => v.spec)).toEqual(['C:\\Users\\dev\\dev\\app:/mnt/c/Users/dev/dev/app', 'D:\\src\\My Repo:/mnt/d/src/My Repo'])
+    expect(rec.powershell).toBe(
+      "$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume C:\\Users\\dev\\dev\\app:/mnt/c/Users/dev/dev/app --volume 'D:\\src\\My Repo:/mnt/d/src/My Repo' sourceos-agent",
+    )
+    expect(rec.text).toContain("'D:\\src\\My Repo:/mnt/d/src/My Repo'")
+    expect(rec.notes.some((n) => /administrator terminal/.test(n))).toBe(true)
+  })
+
+  it('Windows WSL: no --volume (WSL ignores it), and says so', async () => {
+    const roots = await rootsFor(win, ['C:\\Users\\dev\\dev\\app'])
+    const rec = recommendInit({host: win, machine: machineSpec({provider: 'wsl'}), roots, podmanVersion: '5.3.0'})
+    expect(rec.argv).toEqual(['podman', 'machine', 'init', '--cpus', '4', '--memory', '8192', '--disk-size', '64', 'sourceos-agent'])
+    expect(rec.volumes).toEqual([])
+    expect(rec.env).toEqual({})
+    expect(rec.notes[0]).toMatch(/^WSL ignores --volume/)
+  })
+
+  it('Linux qemu: same-path volumes in place of the default $HOME share', async () => {
+    const roots = await rootsFor(linux, ['/home/dev/dev/app'])
+    const rec = recommendInit({host: linux, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: '4.3.1'})
+    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /home/dev/dev/app:/home/dev/dev/app sourceos-agent')
+    expect(rec.notes[0]).toMatch(/default share of your home folder \(\/home\/dev\)/)
+  })
+
+  it('uses SOURCEOSCTL_PODMAN\'s program when given', async () => {
+    const rec = recommendInit({host: linux, machine: machineSpec({provider: 'qemu'}), roots: [], podmanVersion: '4.3.1', binary: '/opt/podman/bin/podman'})
+    expect(rec.argv[0]).toBe('/opt/podman/bin/podman')
+    expect(rec.notes[0]).toMatch(/allowlists no folders/)
+  })
+})

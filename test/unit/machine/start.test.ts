@@ -1,0 +1,264 @@
+// startMachine() with a fake Runner and injected host facts: the flows command tests cannot run on
+// Linux (Windows WSL/Hyper-V paths, Intel Macs) and the timing paths (with an injected clock).
+import {describe, expect, it} from 'vitest'
+
+import {ExitCode, type AgentMachineError} from '../../../src/core/errors.js'
+import type {HostFacts} from '../../../src/core/host/facts.js'
+import type {InitRecommendation} from '../../../src/core/machine/init-command.js'
+import {startMachine, type StartRequest} from '../../../src/core/machine/start.js'
+import type {AgentMachineProfile, ProfileMachine} from '../../../src/core/profile/schema.js'
+import {fakeRunner, type FakeRoute} from '../../helpers/fake-runner.js'
+import {podmanFixture} from '../../helpers/fixtures.js'
+import {fakeHostFacts} from '../../helpers/host-facts.js'
+import {fakeRootsDeps, machineSpec} from './helpers.js'
+
+const win = fakeHostFacts('windows')
+const mac = fakeHostFacts('macos')
+const WIN_REPO = 'C:\\Users\\dev\\dev\\app'
+const MAC_REPO = '/Users/dev/dev/app'
+
+function profile(platform: AgentMachineProfile['spec']['platform'], machine: ProfileMachine | undefined, source: string, image: Partial<AgentMachineProfile['spec']['image']> = {}): AgentMachineProfile {
+  return {
+    apiVersion: 'sourceos.dev/v1alpha1',
+    kind: 'AgentMachineProfile',
+    metadata: {name: 'test'},
+    spec: {
+      platform,
+      ...(machine ? {machine} : {}),
+      image: {ref: 'localhost/sourceos/agent:latest', digest: null, pull: 'never', ...image},
+      mounts: [{source, target: '/workspace/app', mode: 'rw'}],
+      tools: {codex: {enabled: true, command: ['codex']}},
+      env: {passthrough: [], set: {}},
+      network: {mode: 'default'},
+      resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
+      secrets: {door: 'none'},
+    },
+  }
+}
+
+function request(host: HostFacts, p: AgentMachineProfile, routes: FakeRoute[], over: Partial<StartRequest> = {}) {
+  const runner = fakeRunner(routes)
+  const notes: string[] = []
+  const source = p.spec.mounts[0]?.source ?? ''
+  const req: StartRequest = {
+    runner, host, cwd: '/', profile: p, profilePath: '/p/profile.yaml', timeoutMs: 300_000, dryRun: false,
+    rootsDeps: fakeRootsDeps(host, {dirs: [source]}),
+    io: {progress: {task: () => ({update: () => {}, succeed: () => {}, fail: () => {}})}, note: (t) => notes.push(t)},
+    ...over,
+  }
+  return {req, runner, notes}
+}
+
+async function failure(req: StartRequest): Promise<AgentMachineError> {
+  try {
+    await startMachine(req)
+  } catch (error) {
+    return error as AgentMachineError
+  }
+  throw new Error('expected startMachine to fail')
+}
+
+const version = (v: string): FakeRoute => ({match: 'podman --version', result: {stdout: `podman version ${v}\n`}})
+const list = (json: string): FakeRoute => ({match: 'podman machine list', result: {stdout: json}})
+const imageOk: FakeRoute = {match: 'podman image inspect', result: {stdout: podmanFixture('podman431-image-inspect.json')}}
+
+/** A list JSON from fixtures, with names/state changed. */
+function listOf(...entries: Array<{file: string; name?: string; running?: boolean}>): string {
+  return JSON.stringify(entries.map((e) => {
+    const [first] = JSON.parse(podmanFixture(e.file)) as Array<Record<string, unknown>>
+    return {...first, ...(e.name ? {Name: e.name, Default: false} : {}), ...(e.running === undefined ? {} : {Running: e.running, Starting: false})}
+  }), null, 4)
+}
+
+describe('startMachine on Windows', () => {
+  it('Hyper-V, absent: the init command carries the provider variable, /mnt/c translation and a PowerShell form', async () => {
+    const p = profile('windows', machineSpec({provider: 'hyperv', name: 'podman-machine-default'}), WIN_REPO)
+    const {req, runner, notes} = request(win, p, [version('5.3.1'), list(podmanFixture('podman5-machine-list-none.json'))])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_ABSENT', exitCode: ExitCode.PREREQUISITE})
+    const rec = error.details?.initCommand as InitRecommendation
+    expect(rec.powershell).toBe(
+      "$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume C:\\Users\\dev\\dev\\app:/mnt/c/Users/dev/dev/app podman-machine-default",
+    )
+    expect(error.fix).toContain(rec.powershell as string)
+    // the list itself ran with the provider selected
+    expect(runner.calls.find((c) => c.args[1] === 'list')?.options?.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'hyperv'})
+    expect(notes.some((n) => /administrator terminal/.test(n))).toBe(true)
+    expect(runner.commandLines().some((l) => l.includes('init'))).toBe(false)
+  })
+
+  it('Hyper-V on Podman 5.2 → exit 4 naming 5.3.0, before touching any machine', async () => {
+    const {req, runner} = request(win, profile('windows', machineSpec({provider: 'hyperv'}), WIN_REPO), [version('5.2.5')])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'PODMAN_TOO_OLD', exitCode: ExitCode.PREREQUISITE, details: {minimumVersion: '5.3.0'}})
+    expect(runner.commandLines()).toEqual(['podman --version'])
+  })
+
+  it('Hyper-V, stopped: `CONTAINERS_MACHINE_PROVIDER=hyperv podman machine start …` in the plan and in the environment', async () => {
+    const p = profile('windows', machineSpec({provider: 'hyperv', name: 'podman-machine-default'}), WIN_REPO)
+    const {req, runner} = request(win, p, [
+      version('5.3.1'),
+      list(podmanFixture('podman5-hyperv-machine-list-stopped.json')),
+      {match: 'podman machine start', result: {stdout: 'Starting machine "podman-machine-default"\nMachine "podman-machine-default" started successfully\n'}},
+      imageOk,
+    ])
+    const result = await startMachine(req)
+    expect(result.plan.steps[0]?.argv).toEqual(['CONTAINERS_MACHINE_PROVIDER=hyperv', 'podman', 'machine', 'start', 'podman-machine-default'])
+    expect(runner.calls.find((c) => c.args[1] === 'start')).toMatchObject({command: 'podman', args: ['machine', 'start', 'podman-machine-default'], options: {timeoutMs: 300_000, env: {CONTAINERS_MACHINE_PROVIDER: 'hyperv'}}})
+    expect(result.machine).toMatchObject({action: 'started', after: 'running'})
+  })
+
+  it('Hyper-V runs one machine at a time: the stop command is in PowerShell form, with the provider', async () => {
+    const p = profile('windows', machineSpec({provider: 'hyperv', name: 'podman-machine-default'}), WIN_REPO)
+    const {req, runner} = request(win, p, [
+      version('5.3.1'),
+      list(listOf({file: 'podman5-hyperv-machine-list-stopped.json', name: 'dev-vm', running: true}, {file: 'podman5-hyperv-machine-list-stopped.json'})),
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_OTHER_ACTIVE', details: {other: 'dev-vm', stopCommand: "$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine stop dev-vm"}})
+    expect(runner.commandLines().some((l) => l.includes('machine start'))).toBe(false)
+  })
+
+  it('WSL, absent: no --volume (WSL ignores it) and a note that says so', async () => {
+    const p = profile('windows', machineSpec({provider: 'wsl'}), WIN_REPO)
+    const {req, notes} = request(win, p, [version('5.3.1'), list('[]')])
+    const rec = (await failure(req)).details?.initCommand as InitRecommendation
+    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 sourceos-agent')
+    expect(notes.some((n) => n.startsWith('WSL ignores --volume'))).toBe(true)
+  })
+
+  it('WSL runs several machines at once: another running WSL machine does not block the start', async () => {
+    const p = profile('windows', machineSpec({provider: 'wsl', name: 'podman-machine-default'}), WIN_REPO)
+    const {req, runner} = request(win, p, [
+      version('5.3.1'),
+      list(listOf({file: 'podman5-wsl-machine-list-running.json', name: 'other-wsl'}, {file: 'podman5-wsl-machine-list-stopped.json'})),
+      {match: 'podman machine start', result: {stdout: podmanFixture('podman5-wsl-machine-start.stdout.txt')}},
+      imageOk,
+    ])
+    expect((await startMachine(req)).machine.action).toBe('started')
+    expect(runner.commandLines()).toContain('podman machine start podman-machine-default')
+  })
+
+  it('Podman 4.x WSL list (live CPUs/memory) of a running machine → already running', async () => {
+    const p = profile('windows', machineSpec({provider: 'wsl', name: 'podman-machine-default'}), WIN_REPO)
+    const {req} = request(win, p, [version('4.9.5'), list(podmanFixture('podman4-wsl-machine-list-running.json')), imageOk])
+    const result = await startMachine(req)
+    expect(result.machine).toMatchObject({before: 'running', action: 'already-running'})
+  })
+})
+
+describe('startMachine on macOS', () => {
+  it('libkrun on an Intel Mac → exit 2 before running podman', async () => {
+    const {req, runner} = request(fakeHostFacts('macos', {arch: 'x64'}), profile('macos', machineSpec({provider: 'libkrun'}), MAC_REPO), [])
+    expect(await failure(req)).toMatchObject({code: 'PROVIDER_UNSUPPORTED', exitCode: ExitCode.USAGE, message: expect.stringMatching(/supported here: applehv, qemu/)})
+    expect(runner.calls).toEqual([])
+  })
+
+  it('a profile for another OS → exit 2', async () => {
+    const {req} = request(mac, profile('windows', machineSpec({provider: 'wsl'}), WIN_REPO), [])
+    expect(await failure(req)).toMatchObject({code: 'PROFILE_PLATFORM_MISMATCH', exitCode: ExitCode.USAGE})
+  })
+
+  it('a macOS profile without a machine → exit 2', async () => {
+    const {req} = request(mac, profile('macos', undefined, MAC_REPO), [])
+    expect(await failure(req)).toMatchObject({code: 'MACHINE_REQUIRED', exitCode: ExitCode.USAGE})
+  })
+
+  it('notes when podman lists machines of another provider (containers.conf may select it)', async () => {
+    const {req, notes} = request(mac, profile('macos', machineSpec({name: 'mine'}), MAC_REPO), [version('5.3.1'), list(podmanFixture('podman5-libkrun-machine-list-stopped.json'))])
+    expect((await failure(req)).code).toBe('MACHINE_ABSENT')
+    expect(notes[0]).toMatch(/podman lists libkrun machines here, not applehv/)
+  })
+
+  it('waits for a starting machine with an injected clock, and gives up at the deadline (exit 4)', async () => {
+    let t = 0
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [version('5.3.1'), list(podmanFixture('podman5-machine-list-starting.json'))], {
+      timeoutMs: 5000,
+      now: () => t,
+      sleep: async (ms) => void (t += ms),
+    })
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_START_TIMEOUT', exitCode: ExitCode.PREREQUISITE})
+    expect(error.fix).toContain('`podman machine stop podman-machine-default`')
+    expect(runner.commandLines().filter((l) => l.startsWith('podman machine list'))).toHaveLength(6) // 1 look + 5 polls
+    expect(runner.commandLines().some((l) => / (stop|rm|start) /.test(l))).toBe(false)
+  })
+
+  it('a starting machine that stops instead → MACHINE_START_FAILED', async () => {
+    const {req} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [
+      version('5.3.1'),
+      {...list(podmanFixture('podman5-machine-list-starting.json')), times: 1},
+      list(podmanFixture('podman5-machine-list-stopped.json')),
+    ], {sleep: async () => {}})
+    expect(await failure(req)).toMatchObject({code: 'MACHINE_START_FAILED'})
+  })
+
+  it('another failure of `machine start` → exit 4 with podman\'s line and how to look further', async () => {
+    const {req} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [
+      version('5.3.1'),
+      list(podmanFixture('podman5-machine-list-stopped.json')),
+      {match: 'podman machine start', result: {exitCode: 125, stderr: 'Error: machine did not transition into running state: ssh error: EOF\n'}},
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_START_FAILED', exitCode: ExitCode.PREREQUISITE})
+    expect(error.message).toMatch(/ssh error: EOF/)
+  })
+
+  it('--dry-run with the machine running and the image missing: plans the pull, runs nothing', async () => {
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {ref: 'quay.io/example/agent:1', pull: 'missing'}), [
+      version('5.3.1'),
+      list(podmanFixture('podman5-machine-list-running.json')),
+      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: 'Error: quay.io/example/agent:1: image not known\n'}},
+    ], {dryRun: true})
+    const result = await startMachine(req)
+    expect(result.plan.steps).toEqual([{argv: ['podman', 'pull', '--', 'quay.io/example/agent:1'], why: expect.any(String), mutates: true}])
+    expect(result.image.status).toBe('would-pull')
+    expect(runner.commandLines().some((l) => l.startsWith('podman pull'))).toBe(false)
+  })
+
+  it('a localhost/ image with pull: missing cannot be pulled: how to build it', async () => {
+    const {req} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {pull: 'missing'}), [
+      version('5.3.1'),
+      list(podmanFixture('podman5-machine-list-running.json')),
+      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: podmanFixture('podman431-image-inspect-missing.stderr.txt')}},
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'IMAGE_MISSING', details: {buildCommand: 'podman build -t localhost/sourceos/agent:latest images/agent', pullCommand: null}})
+  })
+
+  it('warns when the local image does not match the profile\'s digest pin', async () => {
+    const {req, notes} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {digest: `sha256:${'0'.repeat(64)}`}), [
+      version('5.3.1'), list(podmanFixture('podman5-machine-list-running.json')), imageOk,
+    ])
+    const result = await startMachine(req)
+    expect(result.image.pinMatches).toBe(false)
+    expect(notes.some((n) => /does not match the profile's pin/.test(n))).toBe(true)
+  })
+
+  it('notes when the machine is not Podman\'s default connection', async () => {
+    const {req, notes} = request(mac, profile('macos', machineSpec({name: 'dev-vm'}), MAC_REPO), [
+      version('5.3.1'), list(podmanFixture('podman5-machine-list-other-running.json')), imageOk,
+    ])
+    await startMachine(req)
+    expect(notes.some((n) => n.includes('`podman system connection default dev-vm`'))).toBe(true)
+  })
+})
+
+describe('startMachine on native Linux', () => {
+  const linux = fakeHostFacts('linux')
+  it('podman missing → PODMAN_MISSING (exit 4); no answer → PODMAN_UNAVAILABLE with the fix', async () => {
+    const none = request(linux, profile('linux', undefined, '/home/dev/dev/app'), [])
+    none.req.runner = fakeRunner([], {unmatched: 'not-found'})
+    expect(await failure(none.req)).toMatchObject({code: 'PODMAN_MISSING', exitCode: ExitCode.PREREQUISITE})
+    const down = request(linux, profile('linux', undefined, '/home/dev/dev/app'), [
+      {match: 'podman --version', result: {stdout: podmanFixture('podman431-version.txt')}},
+      {match: 'podman info', result: {exitCode: 125, stderr: podmanFixture('podman431-remote-connection-failed.stderr.txt')}},
+    ])
+    expect(await failure(down.req)).toMatchObject({code: 'PODMAN_UNAVAILABLE', exitCode: ExitCode.PREREQUISITE})
+  })
+
+  it('--machine on a native profile → exit 2', async () => {
+    const {req} = request(linux, profile('linux', undefined, '/home/dev/dev/app'), [], {machineFlag: 'sourceos-agent'})
+    expect(await failure(req)).toMatchObject({code: 'MACHINE_NOT_IN_PROFILE', exitCode: ExitCode.USAGE})
+  })
+})
