@@ -8,6 +8,7 @@ import {posix, win32} from 'node:path'
 
 import {policyRefusal, prerequisiteMissing} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
+import {compareVersions} from '../machine/versions.js'
 
 /** The default volumes a macOS machine shares (containers/common default_darwin.go). */
 export const MACOS_DEFAULT_VOLUMES = ['/Users', '/private', '/var/folders']
@@ -20,16 +21,6 @@ export interface PodmanPathContext {
   /** Host folders the machine shares; null when unknown (the platform defaults are assumed). */
   sharedVolumes: readonly string[] | null
   machineName: string | null
-}
-
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+-]/).map((n) => Number.parseInt(n, 10) || 0)
-  const pb = b.split(/[.+-]/).map((n) => Number.parseInt(n, 10) || 0)
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0)
-    if (d !== 0) return d
-  }
-  return 0
 }
 
 /** Translates a resolved host path into the source path `podman --mount` needs. Throws when impossible. */
