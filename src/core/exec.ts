@@ -89,6 +89,18 @@ export interface AttachedOptions {
   onSpawn?: (pid: number | undefined) => void
   /** Send the child's stdout to our stderr (keeps stdout for a --json document). */
   stdoutToStderr?: boolean
+  /**
+   * How a SIGINT/SIGTERM/SIGHUP received by the CLI reaches the work; default: the same signal to
+   * the child. (Rootless podman's re-exec parent does not proxy signals: `podman start --attach`
+   * returns at once and the container gets SIGTERM, so launches relay via `podman kill` instead.)
+   */
+  forwardSignal?: (signal: NodeJS.Signals) => void
+  /**
+   * Start the child in its own process group, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only the CLI, which relays it with forwardSignal. Not for TTY
+   * sessions: there Ctrl-C travels in-band, and the child must stay in the foreground group.
+   */
+  ownProcessGroup?: boolean
 }
 
 export interface AttachedResult {
@@ -119,11 +131,13 @@ export function createAttachedRunner(): AttachedRunner {
       stderr: 'inherit',
       reject: false,
       windowsHide: false,
+      detached: Boolean(options.ownProcessGroup),
     })
     let interrupted = false
     const forward = (signal: NodeJS.Signals) => () => {
       interrupted = true
-      child.kill(signal)
+      if (options.forwardSignal) options.forwardSignal(signal)
+      else child.kill(signal)
     }
     const onInt = forward('SIGINT')
     const onTerm = forward('SIGTERM')

@@ -52,7 +52,7 @@ function podmanRunner(mountSource: string): FakeRunner {
       match: 'podman container inspect',
       result: {stdout: JSON.stringify([{Mounts: [{Type: 'bind', Source: mountSource, Destination: '/workspace/app', RW: true}]}])},
     },
-    {match: 'podman container exists', result: {exitCode: 1}},
+    {match: 'podman ps', result: {stdout: ''}},
     {match: 'podman rm', result: {}},
     // Evidence facts: versions on the host, the tool's version inside the image, git state.
     {match: 'podman --version', result: {stdout: 'podman version 4.3.1\n'}},
@@ -133,7 +133,7 @@ describe('run', () => {
     expect(out.exitCode).toBe(3)
     expect(out.stderr).toMatch(/mounts differ from the plan/)
     expect(attached.calls).toEqual([])
-    expect(runner.commandLines().some((l) => l.startsWith('podman container exists'))).toBe(true)
+    expect(runner.commandLines().some((l) => l.startsWith('podman ps --all'))).toBe(true)
   })
 
   it.each([

@@ -54,8 +54,9 @@ export function hardeningArgs(rootless: boolean): string[] {
   ]
 }
 
+/** The whole run id: two runs whose ids share a prefix must never share a container name. */
 export function containerName(runId: string): string {
-  return `sourceos-agent-${runId.slice(0, 12)}`
+  return `sourceos-agent-${runId}`
 }
 
 /** `--mount` value; sources and targets were refused earlier if they held `,` `:` `"` or controls. */

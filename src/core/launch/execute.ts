@@ -6,7 +6,7 @@
 import {policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type AttachedRunner, type Runner} from '../exec.js'
 import type {Step} from '../plan/plan.js'
-import {containerName} from './container-spec.js'
+import {LABEL_PREFIX, containerName} from './container-spec.js'
 import type {PreparedLaunch} from './prepare.js'
 import {verifyContainerMounts} from './verify-mounts.js'
 
@@ -38,14 +38,36 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   const binary = prepared.podmanBinary
   const startedAt = deps.now()
 
-  const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
-  if (!succeeded(created)) {
-    await removeContainer(deps.runner, binary, name)
-    if (created.notFound) throw prerequisiteMissing('PODMAN_NOT_INSTALLED', 'podman is not installed or not on PATH.', 'install Podman, then run `sourceosctl agent-machine doctor`')
-    throw unexpectedFailure('PODMAN_CREATE_FAILED', `podman create failed: ${describeOutcome(created)}`, 'run the create command from `--dry-run` by hand to see podman’s full error')
+  // Until the tool runs, a signal must not kill the CLI between `podman create` and the cleanup
+  // (that leaves a created container behind): note it, finish the step, clean up, exit 128+N.
+  let early: NodeJS.Signals | undefined
+  const onEarly = (signal: NodeJS.Signals): void => {
+    early ??= signal
   }
+  const earlySignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const s of earlySignals) process.on(s, onEarly)
+  const stopEarly = (): void => {
+    for (const s of earlySignals) process.off(s, onEarly)
+  }
+  const interruptedBeforeStart = (): LaunchOutcome => ({
+    exitCode: 128 + (SIGNAL_NUMBERS[early!] ?? 1), container: name, startedAt, finishedAt: deps.now(), mountsVerified: [],
+  })
+  // Signals reach the tool through podman itself (`podman kill`): see AttachedOptions.forwardSignal.
+  const killContainer = (signal: NodeJS.Signals): void => {
+    void deps.runner(binary, ['kill', `--signal=${signal}`, name], {timeoutMs: 15_000})
+  }
+
+  // Cleanup is skipped when podman itself refused the create (e.g. the name is taken by another
+  // run's container: removing "our" name would kill that run).
   let clean = false
   try {
+    const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    if (!succeeded(created)) {
+      clean = created.exitCode !== null
+      if (created.notFound) throw prerequisiteMissing('PODMAN_NOT_INSTALLED', 'podman is not installed or not on PATH.', 'install Podman, then run `sourceosctl agent-machine doctor`')
+      throw unexpectedFailure('PODMAN_CREATE_FAILED', `podman create failed: ${describeOutcome(created)}`, 'run the create command from `--dry-run` by hand to see podman’s full error')
+    }
+    if (early) return interruptedBeforeStart()
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
     const verification = verifyContainerMounts(inspected.stdout, prepared.spec.mounts)
@@ -53,18 +75,33 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       throw policyRefusal('MOUNT_MISMATCH', `the container's mounts differ from the plan: ${verification.problems.join('; ')}.`, 'check containers.conf (default mounts) and the image (VOLUME); nothing was started')
     }
     await deps.onBeforeStart?.()
-    const result = await deps.attachedRunner(start.argv[0]!, start.argv.slice(1), {stdoutToStderr: deps.stdoutToStderr})
+    if (early) return interruptedBeforeStart()
+    const result = await deps.attachedRunner(start.argv[0]!, start.argv.slice(1), {
+      stdoutToStderr: deps.stdoutToStderr,
+      forwardSignal: killContainer,
+      ownProcessGroup: !prepared.spec.tty,
+      // the attached runner now forwards signals; one that came in meanwhile is relayed now
+      onSpawn: () => {
+        stopEarly()
+        if (early) killContainer(early)
+      },
+    })
     const exitCode = result.exitCode ?? (result.signal ? 128 + (SIGNAL_NUMBERS[result.signal] ?? 1) : 1)
     // A normal exit means podman's --rm already removed the container; skip the extra check.
-    clean = result.exitCode !== null && !result.signal && result.exitCode < 125 && !result.interrupted
+    clean = result.exitCode !== null && !result.signal && result.exitCode < 125 && !result.interrupted && !early
     return {exitCode, container: name, startedAt, finishedAt: deps.now(), mountsVerified: verification.actual}
   } finally {
-    if (!clean) await removeContainer(deps.runner, binary, name)
+    stopEarly()
+    if (!clean) await removeContainer(deps.runner, binary, name, prepared.runId)
   }
 }
 
-/** `--rm` normally removes the container; this covers interrupts and failures before start. */
-async function removeContainer(runner: Runner, binary: string, name: string): Promise<void> {
-  const exists = await runner(binary, ['container', 'exists', name], {timeoutMs: 15_000})
-  if (exists.exitCode === 0) await runner(binary, ['rm', '--force', '--time=2', name], {timeoutMs: 30_000})
+/**
+ * `--rm` normally removes the container; this covers interrupts and failures before start. Only a
+ * container with our name AND our run-id label is removed, never another run's.
+ */
+async function removeContainer(runner: Runner, binary: string, name: string, runId: string): Promise<void> {
+  const found = await runner(binary, ['ps', '--all', '--quiet', '--no-trunc', `--filter=name=^${name}$`, `--filter=label=${LABEL_PREFIX}.run-id=${runId}`], {timeoutMs: 15_000})
+  const ids = found.stdout.split('\n').map((line) => line.trim()).filter(Boolean)
+  if (ids.length > 0) await runner(binary, ['rm', '--force', '--time=2', ...ids], {timeoutMs: 30_000})
 }

@@ -89,6 +89,8 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   const {resolved: repoResolved} = await resolveMountSource(req.repo, host, deps)
   const repoMount = matchRepo(repoResolved, mounts, host)
   if (!repoMount) {
+    // A repo that is itself forbidden (a symlink into ~/.ssh) gets that refusal, not an `init` hint.
+    assertMountAllowed(repoResolved, host)
     throw policyRefusal(
       'REPO_NOT_ALLOWLISTED',
       `--repo ${req.repo} (${repoResolved}) is not an allowlisted mount of profile '${profile.metadata.name}'.`,

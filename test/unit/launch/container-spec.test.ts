@@ -51,7 +51,7 @@ describe('governed container argv', () => {
     expect(argv).not.toContain('--userns=keep-id')
     expect(argv).toContain('--network=none')
     expect(argv).toContain('--tty')
-    expect(buildStartArgv(spec(), 'podman')).toEqual(['podman', 'start', '--attach', '--interactive', 'sourceos-agent-0123456789ab'])
+    expect(buildStartArgv(spec(), 'podman')).toEqual(['podman', 'start', '--attach', '--interactive', 'sourceos-agent-0123456789abcdef'])
   })
 
   it('passes only the allowlisted env as explicit values', () => {
