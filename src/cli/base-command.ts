@@ -54,12 +54,20 @@ function toAgentMachineError(err: OclifLikeError): AgentMachineError {
   if (err instanceof AgentMachineError) return err
   // oclif parse errors (unknown flag, missing required flag, bad option value) exit 2.
   if (err.oclif?.exit === 2 || /^(Unexpected argument|Nonexistent flag|Missing required flag|Expected --)/.test(err.message)) {
-    const message = err.message.split('\n')[0] ?? err.message
-    return new AgentMachineError(message, {code: 'USAGE', exitCode: ExitCode.USAGE, fix: 'see --help for the accepted flags and examples.'})
+    return new AgentMachineError(parseErrorLine(err.message), {code: 'USAGE', exitCode: ExitCode.USAGE, fix: 'see --help for the accepted flags and examples.'})
   }
   return new AgentMachineError(`unexpected failure: ${err.message}`, {
     code: 'UNEXPECTED',
     exitCode: ExitCode.FAILURE,
     fix: 'rerun with DEBUG=1 for a stack trace, and report it if it persists.',
   })
+}
+
+/** oclif's parse errors span lines ("The following errors occurred:", items, "See more help…"): keep the items. */
+export function parseErrorLine(message: string): string {
+  const items = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^The following errors? occurred:?$/.test(line) && !/^See more help with/.test(line))
+  return items.join('; ') || message.trim()
 }
