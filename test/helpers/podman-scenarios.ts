@@ -23,5 +23,8 @@ export const macosRoutes = (machine: 'running' | 'stopped' | 'none'): FakeRoute[
     match: 'podman machine list',
     result: {stdout: podmanFixture(machine === 'running' ? 'podman5-machine-list-running.json' : machine === 'stopped' ? 'podman5-machine-list-stopped.json' : 'podman5-machine-list-none.json')},
   },
+  machine === 'none'
+    ? {match: 'podman machine inspect', result: {exitCode: 125, stdout: podmanFixture('podman5-machine-inspect-missing.stdout.json'), stderr: podmanFixture('podman5-machine-inspect-missing.stderr.txt')}}
+    : {match: 'podman machine inspect', result: {stdout: podmanFixture(machine === 'running' ? 'podman5-machine-inspect-running.json' : 'podman5-machine-inspect-stopped.json')}},
   {match: 'git --version', result: {stdout: 'git version 2.39.3 (Apple Git-145)\n'}},
 ]

@@ -56,17 +56,19 @@ export async function probeMachineShares(opts: SharesProbeOptions): Promise<Shar
   const podmanVersion = cli.ok ? cli.value : null
   const provider = machine?.provider ?? defaultProvider(host.platform, podmanVersion)
   const lifecycle = new MachineLifecycle(opts.runner, host, {env: providerEnv(host.platform, provider, podmanVersion), timeoutMs: opts.timeoutMs})
-  const sharesPromise = readMachineShares({lifecycle, name: opts.machineName, provider, readFile: opts.readFile})
   let roots: RootsResult | null = null
   let rootsError: string | null = null
-  if (opts.profile) {
+  const readRoots = async (): Promise<void> => {
+    if (!opts.profile) return
     try {
       roots = await machineRoots(opts.profile.spec.mounts, host, opts.rootsDeps ?? realRootsDeps(opts.cwd))
     } catch (error) {
       rootsError = error instanceof Error ? error.message : String(error)
     }
   }
-  return {name: opts.machineName, provider, machine, podmanVersion, shares: await sharesPromise, roots, rootsError, skipped: null}
+  // Together, so a failing shares read is never a rejection nobody is listening to yet.
+  const [shares] = await Promise.all([readMachineShares({lifecycle, name: opts.machineName, provider, readFile: opts.readFile}), readRoots()])
+  return {name: opts.machineName, provider, machine, podmanVersion, shares, roots, rootsError, skipped: null}
 }
 
 function check(id: string, title: string, status: CheckStatus, required: boolean, detail: string, fix: string | null, durationMs: number): Check {
