@@ -13,7 +13,7 @@ export type MachineProbe = Awaited<ReturnType<PodmanAdapter['machineState']>>
 
 export interface EnvironmentProbes {
   podmanCli: Timed<ToolProbe>
-  podmanVersion: Timed<PodmanResult<PodmanVersionInfo>>
+  podmanVersion: Timed<PodmanResult<PodmanVersionInfo>> | null
   podmanInfo: Timed<PodmanResult<PodmanInfo>>
   /** Absent when the profile has no machine and the platform needs none (native Linux). */
   machine: Timed<MachineProbe> | null
@@ -28,6 +28,16 @@ export interface ProbeOptions {
   machineName: string | undefined
   /** Deadline for each probe, in milliseconds. */
   timeoutMs: number
+  /**
+   * Run `podman version` too. It only adds the server's build for remote clients; natively it
+   * duplicates `podman info` and, run beside it, slows both (they contend for the store).
+   */
+  versionReport?: boolean
+}
+
+/** Whether the client may be remote: always on macOS/Windows; on Linux only when told so. */
+export function mayBeRemote(host: HostFacts): boolean {
+  return host.platform !== 'linux' || Boolean(host.env.CONTAINER_HOST || host.env.CONTAINER_CONNECTION)
 }
 
 export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentProbes> {
@@ -37,7 +47,7 @@ export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentP
   const podman = new PodmanAdapter(runner, host, {timeoutMs: runnerTimeout})
   const [podmanCli, podmanVersion, podmanInfo, machine, git, nix] = await Promise.all([
     withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
-    withDeadline(() => podman.version(), timeoutMs),
+    opts.versionReport === false ? Promise.resolve(null) : withDeadline(() => podman.version(), timeoutMs),
     withDeadline(() => podman.info(), timeoutMs),
     machineName === undefined ? Promise.resolve(null) : withDeadline(() => podman.machineState(machineName), timeoutMs),
     withDeadline(() => probeTool(runner, 'git', {timeoutMs: runnerTimeout}), timeoutMs),

@@ -3,7 +3,7 @@
  * report lists one check per line with a fix for each failure. Nothing is written anywhere.
  */
 import {machineNameFor, readActiveProfile, type ActiveProfile} from '../active-profile.js'
-import {podmanValue, probeEnvironment, valueOf, type EnvironmentProbes} from '../environment.js'
+import {mayBeRemote, podmanValue, probeEnvironment, valueOf, type EnvironmentProbes} from '../environment.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import type {ToolProbe} from '../host/tools.js'
@@ -32,7 +32,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 
   const mountsStarted = performance.now()
   const [probes, mounts, repo, shares] = await Promise.all([
-    probeEnvironment({runner: opts.runner, host, machineName, timeoutMs: opts.timeoutMs}),
+    probeEnvironment({runner: opts.runner, host, machineName, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host)}),
     active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
     // The machine's shared folders (read from its config; `podman machine inspect` has none).

@@ -9,6 +9,7 @@ import type {Step} from '../plan/plan.js'
 import {LABEL_PREFIX, containerName} from './container-spec.js'
 import type {PreparedLaunch} from './prepare.js'
 import {verifyContainerMounts} from './verify-mounts.js'
+import {trace} from '../util/trace.js'
 
 export interface LaunchOutcome {
   /** The tool's (or podman's own 125/126/127) exit code; 128+N when it died of signal N. */
@@ -67,6 +68,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       if (created.notFound) throw prerequisiteMissing('PODMAN_NOT_INSTALLED', 'podman is not installed or not on PATH.', 'install Podman, then run `sourceosctl agent-machine doctor`')
       throw unexpectedFailure('PODMAN_CREATE_FAILED', `podman create failed: ${describeOutcome(created)}`, 'run the create command from `--dry-run` by hand to see podman’s full error')
     }
+    trace('execute: created')
     if (early) return interruptedBeforeStart()
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
@@ -74,7 +76,9 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (!verification.ok) {
       throw policyRefusal('MOUNT_MISMATCH', `the container's mounts differ from the plan: ${verification.problems.join('; ')}.`, 'check containers.conf (default mounts) and the image (VOLUME); nothing was started')
     }
+    trace('execute: inspected')
     await deps.onBeforeStart?.()
+    trace('execute: starting')
     if (early) return interruptedBeforeStart()
     const result = await deps.attachedRunner(start.argv[0]!, start.argv.slice(1), {
       stdoutToStderr: deps.stdoutToStderr,

@@ -11,6 +11,7 @@ import {containerName} from './container-spec.js'
 import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
 import {executeLaunch} from './execute.js'
 import {prepareLaunch, type LaunchRequest, type PreparedLaunch} from './prepare.js'
+import {trace} from '../util/trace.js'
 import type {LaunchResult} from './result.js'
 
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
@@ -22,7 +23,9 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
 }
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
+  trace('launch: preparing')
   const prepared = await prepareLaunch({...input, host, runner: ctx.runner})
+  trace('launch: prepared')
   const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
   // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
   await assertEvidenceDirOutsideMounts(evidenceDir, prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})))
@@ -40,14 +43,19 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       now: ctx.now,
       stdoutToStderr: input.json,
       onBeforeStart: async () => {
-        record = await beginEvidence(evidenceDir, prepared, await facts, host, input.cliArgv, ctx.now())
+        trace('launch: verified; waiting for evidence facts')
+        const gathered = await facts
+        trace('launch: facts gathered')
+        record = await beginEvidence(evidenceDir, prepared, gathered, host, input.cliArgv, ctx.now())
       },
     })
     exitCode = outcome.exitCode
+    trace('launch: container exited')
   } finally {
     // After the session: the agent may have committed, so the git state is read again.
     if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner)})
   }
+  trace('launch: evidence completed')
   return toResult(prepared, exitCode, record?.file ?? null, false)
 }
 

@@ -22,6 +22,7 @@ import {realFsDeps, resolveMountSource} from '../policy/paths.js'
 import type {AgentMachineProfile, ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
 import {toPodmanPath} from './host-path.js'
+import {trace} from '../util/trace.js'
 
 export interface LaunchRequest {
   verb: 'run' | 'shell'
@@ -72,6 +73,16 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   const toolCommand = req.verb === 'run' ? enabledToolCommand(profile, req.tool) : ['/bin/sh']
   const warnings: string[] = []
 
+  // Podman is asked in parallel with the filesystem checks below; its answers are used after them.
+  const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs})
+  const machine = profile.spec.machine
+  const podmanFacts = Promise.all([
+    machine ? podman.machineState(machine.name) : Promise.resolve(null),
+    podman.imageInspect(profile.spec.image.ref),
+    host.platform === 'linux' ? Promise.resolve(null) : podman.cliVersion(),
+  ])
+  podmanFacts.catch(() => {}) // awaited below, after the mount checks; never an unobserved rejection
+
   // Every allowlisted mount is resolved and judged again now: the profile may be old, and the
   // filesystem may have changed (a folder replaced by a symlink into ~/.ssh) since init.
   const deps = realFsDeps(req.cwd)
@@ -97,15 +108,11 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
       `allow it first: sourceosctl agent-machine init --repo ${shellQuote(repoResolved)}`,
     )
   }
+  trace('prepare: mounts judged')
   await refuseHazards(mounts, host, warnings)
+  trace('prepare: trees scanned')
 
-  const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs})
-  const machine = profile.spec.machine
-  const [machineState, imageResult, cliVersion] = await Promise.all([
-    machine ? podman.machineState(machine.name) : Promise.resolve(null),
-    podman.imageInspect(profile.spec.image.ref),
-    host.platform === 'linux' ? Promise.resolve(null) : podman.cliVersion(),
-  ])
+  const [machineState, imageResult, cliVersion] = await podmanFacts
   if (machine && machineState && machineState.state !== 'running') {
     throw prerequisiteMissing(
       'MACHINE_NOT_RUNNING',
@@ -113,6 +120,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
       machineState.fix ?? 'start it with `sourceosctl agent-machine start`',
     )
   }
+  trace('prepare: image inspected')
   if (!imageResult.ok) throw imageFailure(imageResult.failure, profile)
   const image = imageResult.value
   checkImagePin(profile, image)
