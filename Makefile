@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node bin/run.js
 
-.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench e2e clean
+.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -15,6 +15,7 @@ install:
 dist/.built: $(NODE_MODULES_STAMP) $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package.json
 	rm -rf dist
 	npx tsc -p tsconfig.build.json
+	node scripts/bundle.mjs
 	node scripts/manifest.mjs
 	@touch $@
 
@@ -55,6 +56,15 @@ validate: lint typecheck build schemas-check readme-check catalogue-check test-u
 
 bench: build
 	node scripts/bench.mjs
+
+# The default agent image (images/agent/Containerfile) under the name the profiles use.
+image:
+	scripts/build-agent-image.sh localhost/sourceos/agent:latest
+
+# Real Codex and Claude Code through the built CLI, in an image built from Debian packages
+# (no registry needed; as root). See scripts/e2e.sh.
+e2e:
+	scripts/e2e.sh
 
 clean:
 	rm -rf dist oclif.manifest.json

@@ -45,6 +45,8 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
   const repos = []
   for (const raw of req.repos) repos.push(await admitRepo(raw, req.host, req.cwd))
 
+  // An unknown template is the first thing to say, whatever is at the destination.
+  const template = req.template === undefined ? undefined : (await loadTemplate(req.template)).profile
   const existing = (await pathExists(destination)) ? (await loadProfileFile(destination)).profile : undefined
   let action: InitAction
   let profile: AgentMachineProfile
@@ -68,9 +70,8 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
     if (req.template === undefined) {
       throw usageError('TEMPLATE_REQUIRED', `no profile at ${destination} yet, so init needs a template.`, `pass --profile <template>, one of: ${(await listTemplates()).join(', ')}`)
     }
-    const template = (await loadTemplate(req.template)).profile
     const [first, ...rest] = repos
-    profile = instantiateTemplate(template, {source: first!.resolved, name: first!.name})
+    profile = instantiateTemplate(template!, {source: first!.resolved, name: first!.name})
     added.push(...profile.spec.mounts.filter((m) => m.source === first!.resolved))
     for (const repo of rest) {
       const result = addMount(profile, {source: repo.resolved, target: `/workspace/${repo.name}`, mode: defaultMode(profile)})

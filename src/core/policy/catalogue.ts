@@ -7,9 +7,13 @@
  * first policy evaluation, and cached for the process.
  */
 import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
 import {unexpectedFailure} from '../errors.js'
 import type {HostFacts, HostPlatform} from '../host/facts.js'
+import {packageRoot} from '../util/package-root.js'
 import {compilePattern, envValue, expandVars, fold, keyEquals, keyIsAncestor, pathApi, toKey, type PathMatcher} from './path-key.js'
+
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low'
 
@@ -67,7 +71,7 @@ export interface ExpandedRoot {
 }
 
 export const CATALOGUE_SCHEMA = 'sourceos.dev/agent-machine/deny-catalogue/v1'
-const CATALOGUE_URL = new URL('../../../policy/deny-catalogue.json', import.meta.url)
+const catalogueFile = (): string => join(packageRoot(), 'policy', 'deny-catalogue.json')
 
 let cached: DenyCatalogue | undefined
 
@@ -76,13 +80,13 @@ export function loadCatalogue(): DenyCatalogue {
   if (cached) return cached
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(CATALOGUE_URL, 'utf8'))
+    parsed = JSON.parse(readFileSync(catalogueFile(), 'utf8'))
   } catch (error) {
-    throw unexpectedFailure('CATALOGUE_UNREADABLE', `cannot read the deny catalogue ${CATALOGUE_URL.pathname}: ${(error as Error).message}`, 'reinstall sourceosctl (policy/deny-catalogue.json is part of the package)')
+    throw unexpectedFailure('CATALOGUE_UNREADABLE', `cannot read the deny catalogue ${catalogueFile()}: ${(error as Error).message}`, 'reinstall sourceosctl (policy/deny-catalogue.json is part of the package)')
   }
   const c = parsed as Partial<DenyCatalogue> | null
   if (!c || c.schema !== CATALOGUE_SCHEMA || !Array.isArray(c.entries) || !c.broadRoots || !c.workspace || !c.envDenylist) {
-    throw unexpectedFailure('CATALOGUE_INVALID', `the deny catalogue ${CATALOGUE_URL.pathname} is not a ${CATALOGUE_SCHEMA} document`, 'regenerate it with `node scripts/build-catalogue.mjs`')
+    throw unexpectedFailure('CATALOGUE_INVALID', `the deny catalogue ${catalogueFile()} is not a ${CATALOGUE_SCHEMA} document`, 'regenerate it with `node scripts/build-catalogue.mjs`')
   }
   cached = c as DenyCatalogue
   return cached

@@ -4,9 +4,9 @@
  */
 import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {usageError} from '../errors.js'
+import {packageRoot} from '../util/package-root.js'
 import {parseProfile} from './loader.js'
 import type {AgentMachineProfile} from './schema.js'
 
@@ -14,7 +14,7 @@ const TEMPLATE_EXT = '.yaml'
 
 /** Absolute path of the shipped `profiles/` directory. */
 export function templatesDir(): string {
-  return fileURLToPath(new URL('../../../profiles/', import.meta.url))
+  return join(packageRoot(), 'profiles')
 }
 
 /** Template names (file names without `.yaml`), sorted. */
