@@ -10,6 +10,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/commands/**/*.test.ts'],
+          // Generous: some command tests spawn a fake podman executable, slow on a loaded 2-core box.
+          testTimeout: 30_000,
         },
       },
       {

@@ -469,7 +469,7 @@ function imageMissing(req: StartRequest): AgentMachineError {
     return prerequisiteMissing(
       'IMAGE_MISSING',
       `image ${ref} is not in ${where}'s local storage; it is a localhost/ image, so it can only be built, not pulled.`,
-      `build it from a sourceosctl checkout: \`${build}\`, then run start again`,
+      `build it from a sourceosctl checkout: \`make image\` (${build}; without registry access: \`sudo images/agent/build-debootstrap.sh --tag ${ref}\`), then run start again`,
       {ref, pull, buildCommand: build, pullCommand: null},
     )
   }
