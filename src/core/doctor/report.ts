@@ -1,6 +1,8 @@
 /** The `doctor --json` result (schemas/agent-machine-doctor-result.schema.json is generated from it). */
 import {z} from 'zod'
 
+import {HostReportSchema} from '../host/schema.js'
+
 export const CheckStatusSchema = z
   .enum(['ok', 'warn', 'fail', 'timeout', 'skip'])
   .describe('ok: fine; warn: works but worth fixing; fail: a prerequisite is missing; timeout: the probe did not answer in time; skip: not applicable here.')
@@ -20,15 +22,7 @@ export const CheckSchema = z
 export const DoctorReportSchema = z
   .object({
     ready: z.boolean().describe('True when every required check passed (exit 0); false means exit 4.'),
-    host: z
-      .object({
-        platform: z.enum(['linux', 'macos', 'windows']).describe('Host platform.'),
-        os: z.string().describe('OS name.'),
-        osVersion: z.string().describe('OS version.'),
-        kernel: z.string().describe('Kernel release.'),
-        arch: z.string().describe('CPU architecture (Node naming: x64, arm64).'),
-        isRoot: z.boolean().describe('Whether the CLI runs as root/uid 0.'),
-      })
+    host: HostReportSchema.extend({isRoot: z.boolean().describe('Whether the CLI runs as root/uid 0.')})
       .strict()
       .describe('The host the CLI runs on.'),
     profile: z

@@ -1,6 +1,8 @@
 /** AgentMachineFingerprint (schemas/agent-machine-fingerprint.schema.json is generated from it). */
 import {z} from 'zod'
 
+import {HostReportSchema} from '../host/schema.js'
+
 export const FINGERPRINT_KIND = 'AgentMachineFingerprint'
 export const FINGERPRINT_API_VERSION = 'sourceos.dev/v1alpha1'
 export const FINGERPRINT_SCHEMA_ID = 'https://sourceos.dev/schemas/agent-machine-fingerprint.schema.json'
@@ -25,15 +27,7 @@ export const AgentMachineFingerprintSchema = z
       .regex(/^sha256:[a-f0-9]{64}$/)
       .describe('sha256 over the RFC 8785 canonical JSON of every field except fingerprint, generatedAt, machine.state and profile.path: equal for two runs on an unchanged setup.'),
     generatedAt: z.string().describe('When this document was produced (RFC 3339, UTC). Not part of the fingerprint.'),
-    host: z
-      .object({
-        platform: z.enum(['linux', 'macos', 'windows']).describe('Host platform.'),
-        os: z.string().describe('OS name.'),
-        osVersion: z.string().describe('OS version.'),
-        kernel: z.string().describe('Kernel release.'),
-        arch: z.string().describe('CPU architecture (Node naming: x64, arm64).'),
-      })
-      .strict()
+    host: HostReportSchema
       .describe('The host.'),
     podman: z
       .object({
