@@ -4,6 +4,7 @@
 import {Flags} from '@oclif/core'
 
 import {getContext} from '../core/context.js'
+import {usageError} from '../core/errors.js'
 import {launch, type LaunchInput} from '../core/launch/launch.js'
 import type {PreparedLaunch} from '../core/launch/prepare.js'
 import type {LaunchResult} from '../core/launch/result.js'
@@ -18,6 +19,22 @@ export const launchFlags = {
   'run-id': Flags.string({description: 'Use this run id (8-63 of a-z 0-9 -) instead of a random one, e.g. to match a CI job.'}),
   timeout: Flags.integer({description: 'Deadline in seconds for each podman check before the launch.', default: 30, min: 1, max: 600}),
   'evidence-dir': Flags.string({description: 'Write the evidence record here (also: SOURCEOSCTL_EVIDENCE_DIR; default: the state dir, see doctor).'}),
+  worktree: Flags.boolean({
+    description: 'Work in a new git worktree of --repo on a new branch, made under the state dir and mounted in place of your checkout (which is not touched); it is left for review.',
+    default: false,
+  }),
+  branch: Flags.string({description: 'With --worktree: the new branch (default: agent/<tool|shell>-<UTC YYYYMMDD-HHMMSS>). An existing branch is refused.'}),
+  'clean-base': Flags.boolean({description: 'With --worktree: refuse when --repo has uncommitted changes (the worktree starts from the last commit either way).', default: false}),
+}
+
+/** The --worktree options of run/shell; --branch and --clean-base need --worktree. */
+export function worktreeOption(flags: {worktree: boolean; branch?: string; 'clean-base': boolean}): LaunchInput['worktree'] {
+  if (!flags.worktree) {
+    const stray = flags.branch !== undefined ? '--branch' : flags['clean-base'] ? '--clean-base' : null
+    if (stray) throw usageError('FLAG_NEEDS_WORKTREE', `${stray} only applies with --worktree.`, `add --worktree, or drop ${stray}`)
+    return undefined
+  }
+  return {branch: flags.branch, cleanBase: flags['clean-base']}
 }
 
 export abstract class LaunchCommand extends AgentMachineCommand {
@@ -26,23 +43,33 @@ export abstract class LaunchCommand extends AgentMachineCommand {
     const host = await ctx.hostFacts()
     const json = this.jsonEnabled()
     const c = style(process.stderr)
-    const result = await launch(
-      {
-        ...input,
-        json,
-        cliArgv: [...this.argv],
-        cwd: process.cwd(),
-        stdinIsTTY: Boolean(process.stdin.isTTY),
-        stdoutIsTTY: Boolean(process.stdout.isTTY),
-        timeoutMs: input.timeoutSeconds * 1000,
-      },
-      ctx,
-      host,
-      (prepared: PreparedLaunch) => {
-        for (const w of prepared.warnings) this.note(`${c.yellow('warning:')} ${w}`)
-        if (!input.dryRun) this.note(c.dim(describeLaunch(prepared)))
-      },
-    )
+    let worktree: LaunchResult['worktree']
+    let result: LaunchResult
+    try {
+      result = await launch(
+        {
+          ...input,
+          json,
+          cliArgv: [...this.argv],
+          cwd: process.cwd(),
+          stdinIsTTY: Boolean(process.stdin.isTTY),
+          stdoutIsTTY: Boolean(process.stdout.isTTY),
+          timeoutMs: input.timeoutSeconds * 1000,
+          onWorktreeCreated: (w) => {
+            worktree = w
+          },
+        },
+        ctx,
+        host,
+        (prepared: PreparedLaunch) => {
+          for (const w of prepared.warnings) this.note(`${c.yellow('warning:')} ${w}`)
+          if (!input.dryRun) this.note(c.dim(describeLaunch(prepared)))
+        },
+      )
+    } finally {
+      // Left for review however the session ended (also when it failed after the worktree was made).
+      if (worktree) this.note(describeWorktree(worktree))
+    }
     if (input.dryRun) {
       this.say(renderPlan(result.plan))
     } else if (result.exitCode !== null) {
@@ -51,6 +78,15 @@ export abstract class LaunchCommand extends AgentMachineCommand {
     }
     return result
   }
+}
+
+function describeWorktree(w: NonNullable<LaunchResult['worktree']>): string {
+  return [
+    `sourceosctl: the worktree ${w.path} (branch ${w.branch}, from ${w.baseCommit.slice(0, 12)}) is left for review:`,
+    `  see the work:   ${w.review.diff}`,
+    `  take it:        ${w.review.merge}`,
+    `  throw it away:  ${w.review.remove}`,
+  ].join('\n')
 }
 
 function describeLaunch(p: PreparedLaunch): string {

@@ -99,7 +99,10 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
     it('shows only the declared mounts, the ro one read-only', async () => {
       const {report} = await reportRun()
       const mounts = report.mounts.map(mountFields)
-      expect(mounts.map((m) => m.mountPoint).sort(), report.mounts.join('\n')).toEqual(['/workspace/docs', '/workspace/repo'])
+      // the repo's git internals are mounted on top (issue 6): .git itself, and its hooks and config read-only
+      const gitInternals = ['/workspace/repo/.git', '/workspace/repo/.git/config', '/workspace/repo/.git/hooks']
+      expect(mounts.map((m) => m.mountPoint).sort(), report.mounts.join('\n')).toEqual(['/workspace/docs', '/workspace/repo', ...gitInternals])
+      for (const ro of gitInternals.slice(1)) expect(mounts.find((m) => m.mountPoint === ro)!.options).toMatch(/^ro(,|$)/)
       const repo = mounts.find((m) => m.mountPoint === '/workspace/repo')!
       const docs = mounts.find((m) => m.mountPoint === '/workspace/docs')!
       // root is the path inside the filesystem the source lives on: a suffix of the host path
@@ -112,7 +115,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
       // in the whole mount table, the only paths from the host home are the two declared folders
       const {result, mountinfo} = await probeRun()
       const fromHome = mountinfo.filter((line) => line.includes('/workspace') || line.includes(fx.home))
-      expect(fromHome.map((line) => mountFields(line).mountPoint).sort(), fromHome.join('\n')).toEqual(['/workspace/docs', '/workspace/repo'])
+      expect(fromHome.map((line) => mountFields(line).mountPoint).sort(), fromHome.join('\n')).toEqual(['/workspace/docs', '/workspace/repo', ...gitInternals])
       // and the ro one refuses writes
       expect(result.stdout).toMatch(/read-only file system/i)
       expect(result.stdout).toContain('ro-touch-exit=1')
@@ -191,7 +194,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
       expect(record.predicate.exitCode).toBe(7)
       expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
       expect(record.predicate.podmanArgv).toEqual(executed.plan.steps[0]!.argv)
-      expect(record.predicate.mounts.map((m) => `${m.target}:${m.mode}`).sort()).toEqual(['/workspace/docs:ro', '/workspace/repo:rw'])
+      expect(record.predicate.mounts.map((m) => `${m.target}:${m.mode}`).sort()).toEqual([
+        '/workspace/docs:ro', '/workspace/repo/.git/config:ro', '/workspace/repo/.git/hooks:ro', '/workspace/repo/.git:rw', '/workspace/repo:rw',
+      ])
       expect(record.predicate.git.find((g) => g.target === '/workspace/repo')?.commit).toMatch(/^[0-9a-f]{40}$/)
     })
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AgentMachineCommand} from '../../cli/base-command.js'
-import {LaunchCommand, launchFlags} from '../../cli/launch-command.js'
+import {LaunchCommand, launchFlags, worktreeOption} from '../../cli/launch-command.js'
 import type {LaunchResult} from '../../core/launch/result.js'
 
 export default class Run extends LaunchCommand {
@@ -41,6 +41,7 @@ ${AgentMachineCommand.exitCodesSection}
       runId: flags['run-id'],
       evidenceDir: flags['evidence-dir'],
       timeoutSeconds: flags.timeout,
+      worktree: worktreeOption(flags),
     })
   }
 }

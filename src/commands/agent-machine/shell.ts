@@ -1,5 +1,5 @@
 import {AgentMachineCommand} from '../../cli/base-command.js'
-import {LaunchCommand, launchFlags} from '../../cli/launch-command.js'
+import {LaunchCommand, launchFlags, worktreeOption} from '../../cli/launch-command.js'
 import type {LaunchResult} from '../../core/launch/result.js'
 
 export default class Shell extends LaunchCommand {
@@ -31,6 +31,7 @@ ${AgentMachineCommand.exitCodesSection}
       runId: flags['run-id'],
       evidenceDir: flags['evidence-dir'],
       timeoutSeconds: flags.timeout,
+      worktree: worktreeOption(flags),
     })
   }
 }

@@ -180,6 +180,20 @@ export const ChainSchema = z
   })
   .strict()
 
+export const WorktreeInfoSchema = z
+  .object({
+    repo: z.string().min(1).describe('The user’s checkout the worktree was made from (its top level, realpath-resolved). It is not mounted and not changed.'),
+    path: z.string().min(1).describe('The worktree folder made for this run (under the state dir), mounted in place of the checkout and left for review.'),
+    target: z.string().min(1).describe('Where the worktree is mounted in the container.'),
+    branch: z.string().min(1).describe('The new branch the worktree is on (short name, e.g. agent/codex-20250131-120000).'),
+    baseCommit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a 40- or 64-hex git commit id').describe('The commit the branch starts from: the checkout’s HEAD at launch.'),
+    commonDir: z
+      .string()
+      .min(1)
+      .describe('The git dir the worktree shares with the checkout: mounted read-only at this same path, with objects, refs and logs read-write (all listed in mounts).'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
@@ -200,6 +214,7 @@ export const EvidencePredicateSchema = z
     host: RecordHostSchema.describe('The host the CLI ran on.'),
     podmanArgv: z.array(z.string()).describe('The exact podman argv run, starting with the podman executable.'),
     chain: ChainSchema.describe('Position in the evidence chain.'),
+    worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
   })
   .strict()
 
@@ -221,6 +236,7 @@ export type ImageInfo = z.infer<typeof ImageInfoSchema>
 export type ToolVersions = z.infer<typeof ToolVersionsSchema>
 export type RecordHost = z.infer<typeof RecordHostSchema>
 export type RecordMount = z.infer<typeof MountSchema>
+export type WorktreeInfo = z.infer<typeof WorktreeInfoSchema>
 export type Subject = z.infer<typeof SubjectSchema>
 
 /** The exact file content of a record: JCS + one newline. */

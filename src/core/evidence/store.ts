@@ -51,6 +51,7 @@ import {
   type RecordHost,
   type RecordMount,
   type ToolVersions,
+  type WorktreeInfo,
 } from './record.js'
 
 /** What `run`/`shell` know when the session begins. policyHash, subject, status and chain are computed here. */
@@ -74,6 +75,8 @@ export interface RecordDraft {
   host: RecordHost
   /** The exact podman argv, starting with the podman executable. */
   podmanArgv: string[]
+  /** `--worktree` runs: the worktree, its branch and base commit. */
+  worktree?: WorktreeInfo
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -168,6 +171,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         host: {...draft.host},
         podmanArgv: [...draft.podmanArgv],
         chain: {seq, prev, startedDigest: null},
+        ...(draft.worktree ? {worktree: {...draft.worktree}} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)

@@ -1,6 +1,7 @@
 /**
  * Read-only git facts for evidence: branch (or null when detached), commit and dirty flag of a
- * folder. Never fails: a folder that is not a repo, or a missing git, gives nulls.
+ * folder. Never fails: a folder that is not a repo, or a missing git, gives nulls. Never writes:
+ * `--no-optional-locks` keeps `git status` from refreshing the repo's index.
  */
 import {succeeded, type Runner} from '../exec.js'
 
@@ -17,7 +18,7 @@ export async function gitFacts(runner: Runner, dir: string, timeoutMs = 10_000):
   const git = (args: string[]) => runner('git', ['-c', `safe.directory=${dir}`, '-C', dir, ...args], {timeoutMs})
   const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD'])
   if (!succeeded(head)) return NONE
-  const [ref, status] = await Promise.all([git(['symbolic-ref', '--quiet', '--short', 'HEAD']), git(['status', '--porcelain', '--untracked-files=normal'])])
+  const [ref, status] = await Promise.all([git(['symbolic-ref', '--quiet', '--short', 'HEAD']), git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=normal'])])
   return {
     commit: head.stdout.trim() || null,
     ref: succeeded(ref) ? ref.stdout.trim() || null : null,

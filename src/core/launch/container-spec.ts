@@ -15,6 +15,11 @@ export interface LaunchMount {
   podmanSource: string
   target: string
   mode: 'rw' | 'ro'
+  /**
+   * 'git': a git-internal mount (a repo's .git, hooks, config, a worktree's common dir), added
+   * so git works in the container with its internals read-only; absent for checkout mounts.
+   */
+  role?: 'git'
 }
 
 export interface ContainerSpec {

@@ -41,12 +41,14 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
   }
 }
 
+/** Git state of each checkout mount (the git-internal mounts are parts of those, not repos). */
 export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promise<Facts['git']> {
-  return Promise.all(prepared.spec.mounts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
+  const checkouts = prepared.spec.mounts.filter((m) => m.role !== 'git')
+  return Promise.all(checkouts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
 }
 
 export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date): Promise<RecordHandle> {
-  const create = prepared.plan.steps[0]!
+  const create = prepared.plan.steps[prepared.hostSteps.length]!
   return beginRecord(dir, {
     runId: prepared.runId,
     verb: prepared.spec.verb,
@@ -60,6 +62,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     toolVersions: facts.toolVersions,
     host: recordHost(host),
     podmanArgv: create.argv,
+    ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
   })
 }
 

@@ -5,10 +5,13 @@
  */
 import {policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type AttachedRunner, type Runner} from '../exec.js'
+import type {HostFacts} from '../host/facts.js'
 import type {Step} from '../plan/plan.js'
 import {LABEL_PREFIX, containerName} from './container-spec.js'
+import {ENSURE_DIR, ensureDir} from './git-mounts.js'
 import type {PreparedLaunch} from './prepare.js'
 import {verifyContainerMounts} from './verify-mounts.js'
+import {checkCreatedWorktree} from './worktree-check.js'
 import {trace} from '../util/trace.js'
 
 export interface LaunchOutcome {
@@ -28,13 +31,19 @@ export interface ExecuteDeps {
   stdoutToStderr: boolean
   /** Called after the container is verified and just before it starts (evidence: "started"). */
   onBeforeStart?: () => Promise<void>
+  /** Called once `git worktree add` has created the worktree (it stays, whatever happens next). */
+  onWorktreeCreated?: () => void
+  /** For the hazard scan of a new worktree (symlinks into denied paths). */
+  host?: HostFacts
 }
 
 const CREATE_TIMEOUT_MS = 120_000
 const SIGNAL_NUMBERS: Record<string, number> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15}
 
 export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps): Promise<LaunchOutcome> {
-  const [create, inspect, start] = prepared.plan.steps as [Step, Step, Step]
+  const steps = prepared.plan.steps
+  const hostSteps = steps.slice(0, -3)
+  const [create, inspect, start] = steps.slice(-3) as [Step, Step, Step]
   const name = containerName(prepared.runId)
   const binary = prepared.podmanBinary
   const startedAt = deps.now()
@@ -56,6 +65,17 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   // Signals reach the tool through podman itself (`podman kill`): see AttachedOptions.forwardSignal.
   const killContainer = (signal: NodeJS.Signals): void => {
     void deps.runner(binary, ['kill', `--signal=${signal}`, name], {timeoutMs: 15_000})
+  }
+
+  try {
+    await runHostSteps(prepared, hostSteps, deps)
+  } catch (error) {
+    stopEarly()
+    throw error
+  }
+  if (early) {
+    stopEarly()
+    return interruptedBeforeStart()
   }
 
   // Cleanup is skipped when podman itself refused the create (e.g. the name is taken by another
@@ -97,6 +117,29 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   } finally {
     stopEarly()
     if (!clean) await removeContainer(deps.runner, binary, name, prepared.runId)
+  }
+}
+
+/**
+ * The plan's host steps, in order: `git worktree add` (then the new worktree is checked against the
+ * plan), creating missing git dirs. Nothing here starts a container.
+ */
+async function runHostSteps(prepared: PreparedLaunch, steps: readonly Step[], deps: ExecuteDeps): Promise<void> {
+  for (const s of steps) {
+    const [program, ...args] = s.argv as [string, ...string[]]
+    if (program === ENSURE_DIR) {
+      await ensureDir(args[0]!)
+      continue
+    }
+    const result = await deps.runner(program, args, {timeoutMs: 120_000})
+    if (!succeeded(result)) {
+      if (result.notFound) throw prerequisiteMissing('GIT_NOT_INSTALLED', `${program} is not installed or not on PATH.`, 'install git')
+      throw unexpectedFailure('HOST_STEP_FAILED', `${describeOutcome(result)}`, 'nothing was started; fix what the command reports and try again')
+    }
+    if (prepared.worktree && program === 'git' && args.includes('worktree')) {
+      deps.onWorktreeCreated?.()
+      await checkCreatedWorktree(prepared, deps.host)
+    }
   }
 }
 

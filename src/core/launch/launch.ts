@@ -6,6 +6,7 @@
 import type {CoreContext} from '../context.js'
 import {resolveEvidenceDir} from '../evidence/location.js'
 import {assertEvidenceDirOutsideMounts, type RecordHandle} from '../evidence/store.js'
+import {reviewCommands} from '../git/worktree.js'
 import type {HostFacts} from '../host/facts.js'
 import {containerName} from './container-spec.js'
 import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
@@ -20,28 +21,36 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
   evidenceDir?: string
   /** The CLI's own arguments, recorded in the evidence. */
   cliArgv: string[]
+  /** Called when `--worktree`'s worktree exists (it is left for review, also when the launch fails later). */
+  onWorktreeCreated?: (result: NonNullable<LaunchResult['worktree']>) => void
 }
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
   trace('launch: preparing')
-  const prepared = await prepareLaunch({...input, host, runner: ctx.runner})
+  const prepared = await prepareLaunch({...input, host, runner: ctx.runner, now: input.now ?? ctx.now()})
   trace('launch: prepared')
   const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
   // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
   await assertEvidenceDirOutsideMounts(evidenceDir, prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})))
   onPrepared?.(prepared)
-  if (input.dryRun) return toResult(prepared, null, null, true)
+  if (input.dryRun) return toResult(prepared, null, null, true, false)
 
   const facts = gatherEvidenceFacts(prepared, ctx.runner, host)
   facts.catch(() => {}) // awaited below; a rejection before then must not crash the process
   let record: RecordHandle | undefined
   let exitCode: number | null = null
+  let worktreeCreated = false
   try {
     const outcome = await executeLaunch(prepared, {
       runner: ctx.runner,
       attachedRunner: ctx.attachedRunner,
       now: ctx.now,
+      host,
       stdoutToStderr: input.json,
+      onWorktreeCreated: () => {
+        worktreeCreated = true
+        input.onWorktreeCreated?.(worktreeResult(prepared, true)!)
+      },
       onBeforeStart: async () => {
         trace('launch: verified; waiting for evidence facts')
         const gathered = await facts
@@ -56,10 +65,14 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner)})
   }
   trace('launch: evidence completed')
-  return toResult(prepared, exitCode, record?.file ?? null, false)
+  return toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated)
 }
 
-function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string | null, dryRun: boolean): LaunchResult {
+function worktreeResult(p: PreparedLaunch, created: boolean): LaunchResult['worktree'] {
+  return p.worktree ? {...p.worktree, created, review: reviewCommands(p.worktree)} : undefined
+}
+
+function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string | null, dryRun: boolean, worktreeCreated: boolean): LaunchResult {
   return {
     runId: p.runId,
     verb: p.spec.verb,
@@ -75,5 +88,6 @@ function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string |
     plan: p.plan,
     evidence,
     warnings: p.warnings,
+    ...(p.worktree ? {worktree: worktreeResult(p, worktreeCreated)} : {}),
   }
 }

@@ -5,22 +5,27 @@
  * ContainerSpec and the Plan that dry-run prints and a real run executes.
  */
 import {randomBytes} from 'node:crypto'
-import {posix} from 'node:path'
+import {stat} from 'node:fs/promises'
+import path, {posix} from 'node:path'
 
 import {requireActiveProfile} from '../active-profile.js'
-import {AgentMachineError, policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
+import {AgentMachineError, policyRefusal, prerequisiteMissing, unexpectedFailure, usageError} from '../errors.js'
 import type {Runner} from '../exec.js'
+import {COMMON_DIR_ENTRIES, entriesOf, findCheckoutRoot} from '../git/layout.js'
+import {checkCleanBase, checkNewBranch, defaultBranchName, inspectBaseRepo, worktreeAddArgv, worktreeDirName, type WorktreeFacts} from '../git/worktree.js'
 import type {HostFacts} from '../host/facts.js'
 import {checkDirectory} from '../host/readable.js'
-import {shellQuote, step, type Plan} from '../plan/plan.js'
+import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
 import {PodmanAdapter} from '../podman/adapter.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
 import {checkProfileEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {assertMountAllowed, judgeMountTarget, scanTreeForHazards} from '../policy/mount-policy.js'
-import {realFsDeps, resolveMountSource} from '../policy/paths.js'
+import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
+import {stateDir} from '../profile/location.js'
 import type {AgentMachineProfile, ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
+import {ENSURE_DIR, gitMountsFor, readCheckout, type Checkout} from './git-mounts.js'
 import {toPodmanPath} from './host-path.js'
 import {trace} from '../util/trace.js'
 
@@ -39,6 +44,10 @@ export interface LaunchRequest {
   stdinIsTTY: boolean
   stdoutIsTTY: boolean
   timeoutMs: number
+  /** --worktree: a fresh worktree of --repo on a new branch, mounted in place of the checkout. */
+  worktree?: {branch?: string; cleanBase: boolean}
+  /** The launch time (the default --worktree branch name is stamped with it). */
+  now?: Date
 }
 
 export interface PreparedLaunch {
@@ -52,6 +61,13 @@ export interface PreparedLaunch {
   podmanBinary: string
   /** Which allowlisted mount the --repo is, and the repo's resolved host path. */
   repo: {resolved: string; mount: LaunchMount}
+  /** What `--worktree` creates (null without it). */
+  worktree: WorktreeFacts | null
+  /**
+   * Steps on the host before the container: `git worktree add`, creating a missing git dir that
+   * is then mounted read-only. They are the first steps of `plan`; create → inspect → start follow.
+   */
+  hostSteps: Step[]
   plan: Plan
   warnings: string[]
 }
@@ -110,6 +126,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   }
   trace('prepare: mounts judged')
   await refuseHazards(mounts, host, warnings)
+  const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
 
   const [machineState, imageResult, cliVersion] = await podmanFacts
@@ -133,7 +150,29 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     machineName: machine?.name ?? null,
   }
   const launchMounts: LaunchMount[] = mounts.map((m) => ({...m, podmanSource: toPodmanPath(m.hostSource, host, pathCtx)}))
-  const repoLaunchMount = launchMounts.find((m) => m.target === repoMount.mount.target)!
+  let repoLaunchMount = launchMounts.find((m) => m.target === repoMount.mount.target)!
+  let workdir = repoMount.workdir
+  if (wt) {
+    // The worktree takes the place of the user's checkout: same target, same mode.
+    const wtMount: LaunchMount = {hostSource: wt.facts.path, podmanSource: toPodmanPath(wt.facts.path, host, pathCtx), target: wt.facts.target, mode: repoLaunchMount.mode}
+    if (wt.facts.target === repoLaunchMount.target) launchMounts[launchMounts.indexOf(repoLaunchMount)] = wtMount
+    else launchMounts.push(wtMount)
+    repoLaunchMount = wtMount
+    workdir = wt.workdir
+  }
+  const checkouts = await checkoutsOf(launchMounts, wt, repoResolved, repoLaunchMount, host, warnings)
+  const git = await gitMountsFor(
+    checkouts,
+    {
+      host,
+      deps,
+      pathCtx,
+      primaries: launchMounts,
+      pending: (p) => (wt ? isInsideOrSame(wt.facts.path, p) || isInsideOrSame(wt.gitDir, p) : false),
+    },
+    warnings,
+  )
+  await refuseGitDirHazards(git.mounts, mounts, host, warnings)
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
 
@@ -144,8 +183,8 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     profileName: profile.metadata.name,
     policyHash: hash,
     image: image.id,
-    mounts: launchMounts,
-    workdir: repoMount.workdir,
+    mounts: [...launchMounts, ...git.mounts],
+    workdir,
     env: containerEnv(profile, host),
     network: profile.spec.network.mode,
     resources: profile.spec.resources,
@@ -155,10 +194,20 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     command: [...toolCommand, ...req.args],
   }
   const binary = podman.binary
+  const hostSteps: Step[] = []
+  if (wt) {
+    const f = wt.facts
+    hostSteps.push(step(worktreeAddArgv(f.repo, f.branch, f.path, f.baseCommit), `create the worktree ${f.path} on the new branch ${f.branch} at ${f.baseCommit.slice(0, 12)} (your checkout is not touched)`, true))
+  }
+  for (const dir of git.ensureDirs) {
+    const why = path.basename(dir) === 'hooks' ? `create the missing hooks folder (empty) so it is mounted read-only: otherwise the agent could add hooks the host runs` : `create the missing folder ${dir} that commits in the container write to`
+    hostSteps.push(step([ENSURE_DIR, dir], why, true))
+  }
   const plan: Plan = {
     verb: req.verb,
     steps: [
-      step(buildCreateArgv(spec, binary), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts`, true),
+      ...hostSteps,
+      step(buildCreateArgv(spec, binary), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
       step(buildInspectArgv(spec, binary), 'confirm the container’s mounts are exactly the planned ones before anything runs in it', false),
       step(buildStartArgv(spec, binary), `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container`, true),
     ],
@@ -173,8 +222,140 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     image: {ref: profile.spec.image.ref, details: image},
     podmanBinary: binary,
     repo: {resolved: repoResolved, mount: repoLaunchMount},
+    worktree: wt?.facts ?? null,
+    hostSteps,
     plan,
     warnings,
+  }
+}
+
+interface PlannedWorktree {
+  facts: WorktreeFacts
+  /** `<common>/worktrees/<name>`: the worktree's own gitdir, created by `git worktree add`. */
+  gitDir: string
+  workdir: string
+}
+
+/**
+ * --worktree: reads the base repo (read-only git), refuses bad input before anything exists, and
+ * decides the branch, the folder and the mount target. `git worktree add` itself is a plan step.
+ */
+async function planWorktree(req: LaunchRequest, runId: string, repoResolved: string, mount: {hostSource: string; target: string}, deps: FsDeps, warnings: string[]): Promise<PlannedWorktree> {
+  const {host} = req
+  if (host.platform === 'windows') {
+    throw usageError('WORKTREE_UNSUPPORTED', '--worktree is not supported on Windows yet: git there writes C:/… paths that git in the Linux container cannot follow.', 'run without --worktree, or create a worktree inside WSL')
+  }
+  const api = path.posix
+  const base = await inspectBaseRepo(req.runner, repoResolved)
+  const [toplevel, commonDir] = await Promise.all([deps.realpath(base.toplevel), deps.realpath(base.commonDir)])
+  const rel = api.relative(mount.hostSource, toplevel)
+  if (rel.startsWith('..') || api.isAbsolute(rel)) {
+    throw usageError('WORKTREE_REPO_OUTSIDE_MOUNT', `the repo ${toplevel} is larger than the allowlisted mount ${mount.hostSource}: a worktree is a copy of the whole repo.`, `allow the repo itself: sourceosctl agent-machine init --repo ${shellQuote(toplevel)}`)
+  }
+  checkCleanBase(base, req.worktree!.cleanBase)
+  const branch = req.worktree!.branch ?? defaultBranchName(req.verb === 'run' ? (req.tool ?? 'tool') : 'shell', req.now ?? new Date())
+  await checkNewBranch(req.runner, base, branch)
+
+  const root = await realpathOfNearest(api.resolve(req.cwd, stateDir(host), 'worktrees'), deps)
+  const wtPath = api.join(root, worktreeDirName(toplevel, runId))
+  const gitDir = api.join(commonDir, 'worktrees', api.basename(wtPath))
+  for (const p of [wtPath, gitDir]) {
+    if (await exists(p)) {
+      throw usageError('WORKTREE_PATH_EXISTS', `${p} already exists, so the worktree of run ${runId} cannot be created there.`, p === wtPath ? 'use a new --run-id, or remove that folder' : `prune stale worktrees: git -C ${shellQuote(toplevel)} worktree prune`)
+    }
+  }
+  if (isInsideOrSame(toplevel, wtPath)) {
+    throw usageError('WORKTREE_IN_REPO', `the worktree ${wtPath} would be inside the repo ${toplevel} (the state dir is inside it).`, 'point SOURCEOSCTL_STATE_DIR outside the repo')
+  }
+  // Not in the profile's allowlist: derived from an allowlisted repo, but judged all the same.
+  assertMountAllowed(wtPath, host, {aliases: await resolvePolicyAliases(host, deps)})
+  if (base.dirty) warnings.push(`${toplevel} has uncommitted changes: the worktree starts from the last commit (${base.head.slice(0, 12)}) without them`)
+  const target = api.join(mount.target, ...rel.split('/').filter(Boolean))
+  const inRepo = api.relative(toplevel, repoResolved)
+  const workdir = inRepo.startsWith('..') ? target : api.join(target, ...inRepo.split('/').filter(Boolean))
+  return {facts: {repo: toplevel, path: wtPath, branch, baseCommit: base.head, commonDir, target}, gitDir, workdir}
+}
+
+/**
+ * The checkouts whose git internals get mounts: every mount's root, the --repo's own checkout
+ * when it is a folder inside a mount, and the new worktree (by the layout it will have).
+ */
+async function checkoutsOf(
+  launchMounts: readonly LaunchMount[],
+  wt: PlannedWorktree | null,
+  repoResolved: string,
+  repoMount: LaunchMount,
+  host: HostFacts,
+  warnings: string[],
+): Promise<Checkout[]> {
+  const out: Checkout[] = []
+  for (const m of launchMounts) {
+    if (wt && m.hostSource === wt.facts.path) continue
+    const c = await readCheckout(m.hostSource, m.target, m.mode, host, warnings)
+    if (c) out.push(c)
+  }
+  if (wt) {
+    const f = wt.facts
+    out.push({
+      layout: {
+        kind: 'linked',
+        root: f.path,
+        dotGit: path.posix.join(f.path, '.git'),
+        gitDirWritten: wt.gitDir,
+        commonDirWritten: '../..',
+        gitDir: wt.gitDir,
+        commonDir: f.commonDir,
+        gitDirEntries: {commondir: 'file', gitdir: 'file'},
+        commonDirEntries: await entriesOf(f.commonDir, COMMON_DIR_ENTRIES, host.platform),
+      },
+      rootTarget: f.target,
+      mode: repoMount.mode,
+    })
+  } else {
+    const root = await findCheckoutRoot(repoResolved, repoMount.hostSource, host.platform)
+    if (root && root !== repoMount.hostSource) {
+      const api = host.platform === 'windows' ? path.win32 : path.posix
+      const rel = api.relative(repoMount.hostSource, root).split(api.sep).filter(Boolean)
+      const c = await readCheckout(root, posix.join(repoMount.target, ...rel), repoMount.mode, host, warnings)
+      if (c) out.push(c)
+    }
+  }
+  return out
+}
+
+/** Git dirs outside every scanned mount (a worktree's common dir) get the same hazard scan. */
+async function refuseGitDirHazards(gitMounts: readonly LaunchMount[], scanned: ReadonlyArray<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<void> {
+  const roots = scanned.map((m) => m.hostSource)
+  for (const m of gitMounts) {
+    if (roots.some((r) => isInsideOrSame(r, m.hostSource))) continue
+    const s = await stat(m.hostSource).catch(() => null)
+    if (!s?.isDirectory()) continue
+    roots.push(m.hostSource)
+    await refuseHazards([m], host, warnings)
+  }
+}
+
+function isInsideOrSame(parent: string, child: string): boolean {
+  const api = parent.includes('\\') ? path.win32 : path.posix
+  const rel = api.relative(parent, child)
+  return rel === '' || (!rel.startsWith('..') && !api.isAbsolute(rel))
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+  )
+}
+
+/** realpath of the longest existing prefix, with the rest appended (the folder may not exist yet). */
+async function realpathOfNearest(p: string, deps: Pick<FsDeps, 'realpath'>): Promise<string> {
+  try {
+    return await deps.realpath(p)
+  } catch {
+    const parent = path.dirname(p)
+    if (parent === p) return p
+    return path.join(await realpathOfNearest(parent, deps), path.basename(p))
   }
 }
 

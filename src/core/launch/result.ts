@@ -30,6 +30,23 @@ export const LaunchResultSchema = z
     plan: PlanSchema,
     evidence: z.string().nullable().describe('Path of the evidence record; null under --dry-run.'),
     warnings: z.array(z.string()).describe('Non-fatal findings (e.g. a .env file in a mounted repo).'),
+    worktree: z
+      .object({
+        repo: z.string().describe('The user’s checkout the worktree branches off (never mounted, never changed).'),
+        path: z.string().describe('The worktree folder (under the state dir), mounted in place of the checkout.'),
+        target: z.string().describe('Where the worktree is mounted in the container.'),
+        branch: z.string().describe('The new branch.'),
+        baseCommit: z.string().describe('The commit the branch starts from.'),
+        commonDir: z.string().describe('The git dir shared with the checkout (mounted read-only, objects/refs/logs read-write).'),
+        created: z.boolean().describe('Whether the worktree exists now (false under --dry-run, or when the launch stopped before creating it).'),
+        review: z
+          .object({diff: z.string(), merge: z.string(), remove: z.string()})
+          .strict()
+          .describe('Shell commands to see, take or throw away the work on the branch.'),
+      })
+      .strict()
+      .optional()
+      .describe('Only with --worktree: the worktree made for this run, left for review.'),
   })
   .strict()
   .describe('Result of `sourceosctl agent-machine run|shell --json`.')
