@@ -176,12 +176,15 @@ run_version() {
   ok "result: exitCode 0, image ${IMAGE_ID:0:12}, runId $id"
   evidence=$(json "$out" d.evidence)
   if [ -z "$evidence" ]; then
-    echo "  evidence: not yet wired"
+    die "run --json named no evidence record"
   else
     [ -f "$evidence" ] || die "result names evidence $evidence, which does not exist"
     recorded=$(json "$evidence" 'd.predicate && d.predicate.toolVersions && d.predicate.toolVersions.tool')
     [ "$recorded" = "$expected" ] || die "evidence $evidence records tool version '$recorded', not '$expected'"
     ok "evidence $evidence: toolVersions.tool = '$recorded'"
+    sandbox=$(json "$evidence" 'd.predicate && d.predicate.toolSandbox')
+    [ -n "$sandbox" ] || die "evidence $evidence does not record the tool's outer-sandbox setting (toolSandbox)"
+    ok "evidence: toolSandbox = '$sandbox'"
   fi
 }
 

@@ -44,9 +44,11 @@ spec:
 }
 
 /** A recording runner that behaves like podman for one create → inspect → start cycle. */
-function podmanRunner(mountSource: string): FakeRunner {
+function podmanRunner(mountSource: string, labels: Record<string, string> | null = null): FakeRunner {
+  const image = JSON.parse(podmanFixture('podman431-image-inspect.json')) as Array<Record<string, unknown>>
+  image[0]!.Labels = labels
   return fakeRunner([
-    {match: 'podman image inspect', result: {stdout: podmanFixture('podman431-image-inspect.json')}},
+    {match: 'podman image inspect', result: {stdout: JSON.stringify(image)}},
     {match: 'podman create', result: {stdout: 'abc123\n'}},
     {
       match: 'podman container inspect',
@@ -206,15 +208,17 @@ describe('evidence', () => {
   it('a run leaves a valid, completed record; the tool version is read once per image', async () => {
     const {repo, facts, home} = setup()
     const ctx = {hostFacts: async () => facts}
-    const first = podmanRunner(repo)
+    const first = podmanRunner(repo, {'dev.sourceos.agent-machine.codex.sandbox': 'danger-full-access'})
     const a = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: first, attachedRunner: recordingAttached(0)})
     const file = (a.json as {evidence: string}).evidence
     expect(file.startsWith(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).toBe(true)
     const inspected = await inspectPath(file)
     expect(inspected.valid).toBe(true)
     const {readFileSync} = await import('node:fs')
-    const record = JSON.parse(readFileSync(file, 'utf8')) as {predicate: {status: string; exitCode: number; toolVersions: {tool: string}; podmanArgv: string[]}}
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {predicate: {status: string; exitCode: number; toolVersions: {tool: string}; podmanArgv: string[]; toolSandbox: string | null}}
     expect(record.predicate.status).toBe('completed')
+    // The image declares how the tool runs inside the outer sandbox; the record keeps that choice.
+    expect(record.predicate.toolSandbox).toBe('danger-full-access')
     expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
     expect(record.predicate.podmanArgv).toEqual((a.json as LaunchJson).plan.steps[0]!.argv)
     expect(first.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(1)

@@ -214,6 +214,11 @@ export const EvidencePredicateSchema = z
     host: RecordHostSchema.describe('The host the CLI ran on.'),
     podmanArgv: z.array(z.string()).describe('The exact podman argv run, starting with the podman executable.'),
     chain: ChainSchema.describe('Position in the evidence chain.'),
+    toolSandbox: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('How the tool is set to run inside this outer sandbox, as the image declares it (label dev.sourceos.agent-machine.<tool>.sandbox, e.g. Codex danger-full-access); null when the image does not say. Absent for shell.'),
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
   })
   .strict()

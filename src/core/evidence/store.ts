@@ -77,6 +77,8 @@ export interface RecordDraft {
   podmanArgv: string[]
   /** `--worktree` runs: the worktree, its branch and base commit. */
   worktree?: WorktreeInfo
+  /** run: the tool's outer-sandbox setting declared by the image (null: not declared). */
+  toolSandbox?: string | null
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -171,6 +173,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         host: {...draft.host},
         podmanArgv: [...draft.podmanArgv],
         chain: {seq, prev, startedDigest: null},
+        ...(draft.toolSandbox !== undefined ? {toolSandbox: draft.toolSandbox} : {}),
         ...(draft.worktree ? {worktree: {...draft.worktree}} : {}),
       },
     })

@@ -62,6 +62,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     toolVersions: facts.toolVersions,
     host: recordHost(host),
     podmanArgv: create.argv,
+    ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
   })
 }

@@ -174,5 +174,6 @@ export function toImageDetails(raw: RawImageInspectEntry, id: string): ImageDeta
     created: raw.Created || null,
     architecture: raw.Architecture || null,
     os: raw.Os || null,
+    labels: raw.Labels ?? {},
   }
 }

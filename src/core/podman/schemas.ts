@@ -82,6 +82,7 @@ export const RawImageInspectEntrySchema = z.looseObject({
   Created: z.string().optional(),
   Architecture: z.string().optional(),
   Os: z.string().optional(),
+  Labels: z.record(z.string(), z.string()).nullish(),
 })
 
 export const RawImageInspectSchema = z.array(RawImageInspectEntrySchema)

@@ -93,6 +93,8 @@ export interface ImageDetails {
   created: string | null
   architecture: string | null
   os: string | null
+  /** Image labels (OCI annotations such as the tools' sandbox settings). */
+  labels: Record<string, string>
 }
 
 export type MachineStateKind =

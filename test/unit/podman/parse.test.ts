@@ -260,6 +260,7 @@ describe('image inspect', () => {
       created: '2026-11-30T09:56:45.153887829Z',
       architecture: 'amd64',
       os: 'linux',
+      labels: {},
     })
   })
 
