@@ -64,7 +64,8 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
  * symlink), because it reads every ENOENT as "create the parent first". This walks up once to the
  * first existing ancestor, then down once, so every failure is final.
  */
-async function mkdirp(dir: string): Promise<void> {
+/** mkdir -p with mode 0700 for what it creates; walks up once, then down (fs.mkdir recursive can spin forever under /proc). */
+export async function mkdirp(dir: string): Promise<void> {
   const missing: string[] = []
   for (let cur = dir; ; cur = dirname(cur)) {
     try {

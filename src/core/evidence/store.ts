@@ -12,13 +12,13 @@
  * (reported as incomplete) and a consistent index. docs/evidence.md explains the chain.
  */
 import {randomUUID} from 'node:crypto'
-import {mkdir, open, readdir, readFile, realpath, stat, unlink} from 'node:fs/promises'
+import {open, readdir, readFile, realpath, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import lockfile from 'proper-lockfile'
 
 import {evidenceInvalid, policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
-import {writeFileAtomic} from '../fs-atomic.js'
+import {mkdirp, writeFileAtomic} from '../fs-atomic.js'
 import type {HostFacts} from '../host/facts.js'
 import {policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {sha256Prefixed} from '../util/digest.js'
@@ -262,28 +262,6 @@ async function ensureDirs(root: string): Promise<void> {
     const err = error as NodeJS.ErrnoException
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : err.message
     throw prerequisiteMissing(UNWRITABLE.code, `cannot create the evidence dir ${root}: ${why}`, UNWRITABLE.fix, {path: root, errno: err.code ?? null})
-  }
-}
-
-/** mkdir -p with mode 0700 for what it creates; walks up once, then down (see fs-atomic.ts on why not `recursive`). */
-async function mkdirp(dir: string): Promise<void> {
-  const missing: string[] = []
-  for (let cur = dir; ; cur = path.dirname(cur)) {
-    try {
-      if (!(await stat(cur)).isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), {code: 'ENOTDIR'})
-      break
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException
-      if (err.code !== 'ENOENT' || path.dirname(cur) === cur) throw err
-      missing.push(cur)
-    }
-  }
-  for (const d of missing.reverse()) {
-    try {
-      await mkdir(d, {mode: 0o700})
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    }
   }
 }
 
