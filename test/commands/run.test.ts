@@ -204,6 +204,38 @@ describe('run', () => {
   })
 })
 
+describe('run on macOS: the machine’s real shared folders decide what can be mounted', () => {
+  function macSetup(shared: (repo: string) => string[]) {
+    const base = setup((y) => y.replace('platform: linux', 'platform: macos\n  machine: {name: podman-machine-default, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}'))
+    const configDir = mkdtempSync(join(tmpdir(), 'machine-config-'))
+    const mounts = shared(base.repo).map((p) => ({Source: p, Target: p, ReadOnly: false}))
+    writeFileSync(join(configDir, 'podman-machine-default.json'), JSON.stringify({Mounts: mounts}))
+    const inspect = JSON.parse(podmanFixture('podman5-machine-inspect-running.json')) as Array<{ConfigDir: {Path: string}}>
+    inspect[0]!.ConfigDir.Path = configDir
+    const runner = fakeRunner([
+      {match: 'podman machine list', result: {stdout: podmanFixture('podman5-machine-list-running.json')}},
+      {match: 'podman machine inspect', result: {stdout: JSON.stringify(inspect)}},
+      {match: 'podman --version', result: {stdout: 'podman version 5.3.1\n'}},
+      {match: 'podman image inspect', result: {stdout: podmanFixture('podman431-image-inspect.json')}},
+    ])
+    return {...base, runner, mac: fakeHostFacts('macos', {env: base.facts.env})}
+  }
+
+  it('a repo the narrowed machine shares is mounted at the same path', async () => {
+    const {repo, runner, mac} = macSetup((r) => [r])
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner, hostFacts: async () => mac})
+    expect(out.exitCode, out.stderr).toBe(0)
+    expect((out.json as LaunchJson).plan.steps[0]!.argv).toContain(`--mount=type=bind,source=${repo},destination=/workspace/app`)
+  })
+
+  it('a repo the machine does not share is a clear error naming the volume to add (exit 4)', async () => {
+    const {repo, runner, mac} = macSetup(() => ['/Users/elsewhere'])
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner, hostFacts: async () => mac})
+    expect(out.exitCode).toBe(4)
+    expect(out.stderr).toMatch(/not shared with the Podman machine podman-machine-default.*--volume/)
+  })
+})
+
 describe('evidence', () => {
   it('a run leaves a valid, completed record; the tool version is read once per image', async () => {
     const {repo, facts, home} = setup()

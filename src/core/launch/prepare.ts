@@ -16,14 +16,17 @@ import {checkCleanBase, checkNewBranch, defaultBranchName, inspectBaseRepo, work
 import type {HostFacts} from '../host/facts.js'
 import {checkDirectory} from '../host/readable.js'
 import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
+import {readMachineShares} from '../machine/shares.js'
+import {providerEnv} from '../machine/providers.js'
 import {PodmanAdapter} from '../podman/adapter.js'
+import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
 import {checkProfileEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {assertMountAllowed, judgeMountTarget, scanTreeForHazards} from '../policy/mount-policy.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
 import {stateDir} from '../profile/location.js'
-import type {AgentMachineProfile, ToolName} from '../profile/schema.js'
+import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
 import {ENSURE_DIR, gitMountsFor, readCheckout, type Checkout} from './git-mounts.js'
 import {toPodmanPath} from './host-path.js'
@@ -92,10 +95,13 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   // Podman is asked in parallel with the filesystem checks below; its answers are used after them.
   const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs})
   const machine = profile.spec.machine
+  const cliVersionP = host.platform === 'linux' ? Promise.resolve(null) : podman.cliVersion()
   const podmanFacts = Promise.all([
     machine ? podman.machineState(machine.name) : Promise.resolve(null),
     podman.imageInspect(profile.spec.image.ref),
-    host.platform === 'linux' ? Promise.resolve(null) : podman.cliVersion(),
+    cliVersionP,
+    // macOS: the folders the machine really shares (a narrowed machine shares only the repos).
+    host.platform === 'macos' && machine ? cliVersionP.then((v) => machineSharedFolders(req.runner, host, machine, v && v.ok ? v.value : null, req.timeoutMs)) : Promise.resolve(null),
   ])
   podmanFacts.catch(() => {}) // awaited below, after the mount checks; never an unobserved rejection
 
@@ -129,7 +135,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
 
-  const [machineState, imageResult, cliVersion] = await podmanFacts
+  const [machineState, imageResult, cliVersion, sharedVolumes] = await podmanFacts
   if (machine && machineState && machineState.state !== 'running') {
     throw prerequisiteMissing(
       'MACHINE_NOT_RUNNING',
@@ -146,7 +152,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   const pathCtx = {
     provider: machine?.provider ?? null,
     podmanVersion: cliVersion && cliVersion.ok ? cliVersion.value : null,
-    sharedVolumes: null,
+    sharedVolumes,
     machineName: machine?.name ?? null,
   }
   const launchMounts: LaunchMount[] = mounts.map((m) => ({...m, podmanSource: toPodmanPath(m.hostSource, host, pathCtx)}))
@@ -437,4 +443,15 @@ function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile): Age
     return prerequisiteMissing(`PODMAN_${failure.kind.toUpperCase().replace(/-/g, '_')}`, failure.message, failure.fix)
   }
   return unexpectedFailure('PODMAN_FAILED', failure.message, failure.fix)
+}
+
+/**
+ * The host folders a macOS machine shares at the same path, from its config file; null when they
+ * cannot be read (then Podman's defaults are assumed and a wrong guess fails at `podman create`).
+ */
+async function machineSharedFolders(runner: Runner, host: HostFacts, machine: ProfileMachine, podmanVersion: string | null, timeoutMs: number): Promise<string[] | null> {
+  const lifecycle = new MachineLifecycle(runner, host, {env: providerEnv(host.platform, machine.provider, podmanVersion), timeoutMs})
+  const info = await readMachineShares({lifecycle, name: machine.name, provider: machine.provider}).catch(() => null)
+  if (info?.status !== 'known') return null
+  return info.shares.filter((share) => share.source === share.target).map((share) => share.source)
 }
