@@ -22,7 +22,8 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
   const toolEntry = tool ? (prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool] : undefined
   const [git, client, version, gitTool, nix, toolVersion] = await Promise.all([
     gitStates(prepared, runner),
-    probeTool(runner, 'podman'),
+    // The launch may have asked already; otherwise the same podman the launch uses is asked.
+    prepared.podmanVersion ?? probeTool(runner, 'podman', {binary: prepared.podmanBinary}).then((t) => t.version),
     host.platform === 'linux' ? Promise.resolve(null) : podman.version(),
     probeTool(runner, 'git'),
     probeTool(runner, 'nix'),
@@ -33,7 +34,7 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
   return {
     git,
     toolVersions: {
-      podman: {client: client.version ?? 'unknown', server: version && version.ok ? (version.value.server?.version ?? null) : null},
+      podman: {client: client ?? 'unknown', server: version && version.ok ? (version.value.server?.version ?? null) : null},
       git: gitTool.version,
       nix: nix.version,
       tool: toolVersion,

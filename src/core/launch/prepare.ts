@@ -73,6 +73,8 @@ export interface PreparedLaunch {
   hostSteps: Step[]
   plan: Plan
   warnings: string[]
+  /** `podman --version` when the launch already asked for it (macOS/Windows), so evidence need not ask again. */
+  podmanVersion: string | null
 }
 
 const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}$/
@@ -232,6 +234,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     hostSteps,
     plan,
     warnings,
+    podmanVersion: pathCtx.podmanVersion,
   }
 }
 

@@ -30,7 +30,8 @@ export const APPLETS = [
 /** Metadata `podman import --change` applies. */
 export const IMAGE_CHANGES = ['CMD ["/bin/sh"]', 'WORKDIR /workspace', 'ENV PATH=/usr/local/bin:/usr/bin:/bin']
 
-type Entry =
+/** One file system entry of an image recipe. */
+export type Entry =
   | {path: string; dir: true; mode: number}
   | {path: string; file: Buffer | string; mode: number}
   | {path: string; link: string}
@@ -58,7 +59,7 @@ function recipe(busybox: Buffer): Entry[] {
   ]
 }
 
-function recipeHash(entries: Entry[]): string {
+export function recipeHash(entries: Entry[]): string {
   const hash = createHash('sha256').update(JSON.stringify(IMAGE_CHANGES))
   for (const entry of entries) {
     hash.update(`\0${entry.path}\0`)
@@ -70,7 +71,7 @@ function recipeHash(entries: Entry[]): string {
 }
 
 /** busybox from busybox-static: the image has no libc, so a dynamically linked one would not start. */
-function findStaticBusybox(): Buffer {
+export function findStaticBusybox(): Buffer {
   const candidates = [process.env.SOURCEOSCTL_TEST_BUSYBOX, '/bin/busybox', '/usr/bin/busybox'].filter((p): p is string => Boolean(p))
   for (const path of candidates) {
     let bytes: Buffer
@@ -123,14 +124,21 @@ function buildTarball(entries: Entry[]): {dir: string; tarball: string} {
 }
 
 async function importImage(target: PodmanTarget): Promise<TestImage> {
-  const entries = recipe(findStaticBusybox())
-  const ref = `${TEST_IMAGE_REPO}:${recipeHash(entries).slice(0, 8)}`
+  return importRecipe(target, TEST_IMAGE_REPO, recipe(findStaticBusybox()), 'sourceosctl integration test image')
+}
+
+/**
+ * Imports a recipe into the target's store as `<repo>:<hash8>` unless that tag is already there:
+ * the content hash is the tag, so every store builds each recipe once.
+ */
+export async function importRecipe(target: PodmanTarget, repo: string, entries: Entry[], message: string): Promise<TestImage> {
+  const ref = `${repo}:${recipeHash(entries).slice(0, 8)}`
   const exists = await podman(target, ['image', 'exists', ref])
   if (exists.exitCode !== 0) {
     const started = performance.now()
     const {dir, tarball} = buildTarball(entries)
     try {
-      await podmanOk(target, ['import', '--quiet', ...IMAGE_CHANGES.flatMap((change) => ['--change', change]), '--message', 'sourceosctl integration test image', tarball, ref])
+      await podmanOk(target, ['import', '--quiet', ...IMAGE_CHANGES.flatMap((change) => ['--change', change]), '--message', message, tarball, ref])
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
