@@ -86,7 +86,11 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
     const shell = (args: string[], script: string, profile = s.gitProfile) =>
       s.fx.cli(['agent-machine', 'shell', '--profile-file', profile, '--run-id', s.fx.runId('wt'), ...args], {input: `${script}\nexit 0\n`, timeoutMs: 90_000})
 
-    /** `name=<exit code>` lines of a script's output. */
+    /**
+     * `name=<exit code>` lines of a script's output. The scripts print each with one printf that
+     * starts a fresh line: podman copies stdout and stderr separately, so an error message written
+     * in pieces can otherwise end up glued to the marker.
+     */
     const codes = (out: string): Record<string, number> =>
       Object.fromEntries([...out.matchAll(/^([a-z-]+)=(\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]))
 
@@ -96,13 +100,13 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       const configBefore = readFileSync(join(common, 'config'), 'utf8')
       const result = await shell(['--repo', s.linked, '--json'], [
         'echo change >> README.md',
-        'git status --porcelain; echo status=$?',
-        'git diff --stat; echo diff=$?',
-        `git ${IDENTITY.join(' ')} commit -q -a -m 'commit in a linked worktree'; echo commit=$?`,
-        `echo x > ${common}/hooks/pre-commit; echo hook=$?`,
-        `echo x >> ${common}/config; echo config=$?`,
-        `echo x > ${gitDir}/commondir; echo commondir=$?`,
-        "echo 'gitdir: /tmp/elsewhere' > .git; echo pointer=$?",
+        'git status --porcelain; printf "\\nstatus=%s\\n" $?',
+        'git diff --stat; printf "\\ndiff=%s\\n" $?',
+        `git ${IDENTITY.join(' ')} commit -q -a -m 'commit in a linked worktree'; printf "\\ncommit=%s\\n" $?`,
+        `echo x > ${common}/hooks/pre-commit; printf "\\nhook=%s\\n" $?`,
+        `echo x >> ${common}/config; printf "\\nconfig=%s\\n" $?`,
+        `echo x > ${gitDir}/commondir; printf "\\ncommondir=%s\\n" $?`,
+        `echo 'gitdir: /tmp/elsewhere' > .git; printf "\\npointer=%s\\n" $?`,
       ].join('\n'), s.wtProfile)
       expect(result.exitCode, result.stderr).toBe(0)
       // under --json the shell's stdout goes to stderr
@@ -136,10 +140,10 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
     it('a normal repo: git commit works, .git/hooks and .git/config are read-only, .git cannot be swapped', async () => {
       const configBefore = readFileSync(join(s.repo2, '.git', 'config'), 'utf8')
       const result = await shell(['--repo', s.repo2], [
-        `git ${IDENTITY.join(' ')} commit -q --allow-empty -m 'commit in a normal repo'; echo commit=$?`,
-        'echo x > .git/hooks/pre-commit; echo hook=$?',
-        'git config core.hooksPath /tmp; echo config=$?',
-        'mv .git .git-away; echo swap=$?',
+        `git ${IDENTITY.join(' ')} commit -q --allow-empty -m 'commit in a normal repo'; printf "\\ncommit=%s\\n" $?`,
+        'echo x > .git/hooks/pre-commit; printf "\\nhook=%s\\n" $?',
+        'git config core.hooksPath /tmp; printf "\\nconfig=%s\\n" $?',
+        'mv .git .git-away; printf "\\nswap=%s\\n" $?',
       ].join('\n'))
       expect(result.exitCode, result.stderr).toBe(0)
       expect(codes(result.stdout)).toEqual({commit: 0, hook: 1, config: expect.any(Number), swap: 1})
@@ -153,11 +157,11 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       const before = await checkoutState(s.fx.repo)
       const branch = `agent/it-${mode}`
       const result = await shell(['--repo', s.fx.repo, '--worktree', '--branch', branch], [
-        'git status --porcelain --branch; echo status=$?',
+        'git status --porcelain --branch; printf "\\nstatus=%s\\n" $?',
         'echo "made by the agent" > agent.txt',
         'git add agent.txt',
-        `git ${IDENTITY.join(' ')} commit -q -m 'agent commit'; echo commit=$?`,
-        'hooks=$(git rev-parse --git-path hooks); echo x > "$hooks/pre-commit"; echo hook=$?',
+        `git ${IDENTITY.join(' ')} commit -q -m 'agent commit'; printf "\\ncommit=%s\\n" $?`,
+        'hooks=$(git rev-parse --git-path hooks); echo x > "$hooks/pre-commit"; printf "\\nhook=%s\\n" $?',
         'echo "hooks-dir=$hooks"',
         'pwd',
       ].join('\n'))
