@@ -11,6 +11,7 @@ import {describe, expect, it} from 'vitest'
 import Run from '../../src/commands/agent-machine/run.js'
 import Shell from '../../src/commands/agent-machine/shell.js'
 import {createRunner, type AttachedRunner, type Runner} from '../../src/core/exec.js'
+import {hostGitArgv} from '../../src/core/git/host-git.js'
 import {inspectPath} from '../../src/core/evidence/verify.js'
 import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
@@ -142,7 +143,7 @@ describe('run|shell --worktree', () => {
     const path = join(state, 'worktrees', 'app-dryrun-0001')
     const common = join(repo, '.git')
     const gitDir = join(common, 'worktrees', 'app-dryrun-0001')
-    expect(json.plan.steps[0]).toMatchObject({argv: ['git', '-C', repo, 'worktree', 'add', '-b', 'agent/codex-20250131-123456', path, head], mutates: true})
+    expect(json.plan.steps[0]).toMatchObject({argv: hostGitArgv(repo, ['worktree', 'add', '-b', 'agent/codex-20250131-123456', path, head]), mutates: true})
     expect(json.plan.steps.slice(1).map((s) => s.argv.slice(0, 2))).toEqual([['podman', 'create'], ['podman', 'container'], ['podman', 'start']])
     expect(mountLines(json)).toEqual([
       `/workspace/app rw <- ${path}`,
@@ -159,7 +160,7 @@ describe('run|shell --worktree', () => {
     expect(json.workdir).toBe('/workspace/app')
     expect(json.worktree).toMatchObject({repo, path, branch: 'agent/codex-20250131-123456', baseCommit: head, target: '/workspace/app', commonDir: common, created: false})
     // read-only git only; nothing on disk
-    expect(r.commandLines().filter((l) => l.startsWith('git ') && / (worktree add|branch |commit|checkout)/.test(l))).toEqual([])
+    expect(r.commandLines().filter((l) => l.startsWith('git ') && / -C \S+ (worktree add|branch |commit|checkout)/.test(l))).toEqual([])
     expect(existsSync(path)).toBe(false)
     expect(git(repo, 'branch', '--list')).toBe('* main')
   })

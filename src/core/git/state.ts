@@ -4,6 +4,7 @@
  * `--no-optional-locks` keeps `git status` from refreshing the repo's index.
  */
 import {succeeded, type Runner} from '../exec.js'
+import {hostGit} from './host-git.js'
 
 export interface GitFacts {
   ref: string | null
@@ -14,11 +15,11 @@ export interface GitFacts {
 const NONE: GitFacts = {ref: null, commit: null, dirty: null}
 
 export async function gitFacts(runner: Runner, dir: string, timeoutMs = 10_000): Promise<GitFacts> {
-  // safe.directory: the CLI may read a repo another user owns (root inspecting a user's checkout).
-  const git = (args: string[]) => runner('git', ['-c', `safe.directory=${dir}`, '-C', dir, ...args], {timeoutMs})
+  // Never safe.directory: a repo owned by someone else is their config, which git must not trust.
+  const git = (args: string[]) => hostGit(runner, dir, args, {timeoutMs})
   const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD'])
   if (!succeeded(head)) return NONE
-  const [ref, status] = await Promise.all([git(['symbolic-ref', '--quiet', '--short', 'HEAD']), git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=normal'])])
+  const [ref, status] = await Promise.all([git(['symbolic-ref', '--quiet', '--short', 'HEAD']), git(['status', '--porcelain', '--untracked-files=normal', '--ignore-submodules=all'])])
   return {
     commit: head.stdout.trim() || null,
     ref: succeeded(ref) ? ref.stdout.trim() || null : null,

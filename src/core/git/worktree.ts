@@ -9,6 +9,7 @@ import path from 'node:path'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {policyRefusal, prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
 import {shellQuote} from '../plan/plan.js'
+import {hostGit, hostGitArgv} from './host-git.js'
 
 const GIT_TIMEOUT_MS = 15_000
 
@@ -41,7 +42,7 @@ export interface WorktreeFacts {
 }
 
 function gitRunner(runner: Runner, dir: string) {
-  return (args: string[]) => runner('git', ['-C', dir, ...args], {timeoutMs: GIT_TIMEOUT_MS})
+  return (args: string[]) => hostGit(runner, dir, args, {timeoutMs: GIT_TIMEOUT_MS})
 }
 
 /** The first line git printed on stderr (its own explanation), for error messages. */
@@ -140,7 +141,7 @@ export function worktreeDirName(toplevel: string, runId: string): string {
 
 /** The one mutating git command: a new branch at the base commit, checked out in a new folder. */
 export function worktreeAddArgv(repo: string, branch: string, worktreePath: string, base: string): string[] {
-  return ['git', '-C', repo, 'worktree', 'add', '-b', branch, worktreePath, base]
+  return hostGitArgv(repo, ['worktree', 'add', '-b', branch, worktreePath, base])
 }
 
 /** How to look at, take, or throw away the agent's work afterwards. */

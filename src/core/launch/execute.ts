@@ -12,6 +12,7 @@ import {ENSURE_DIR, ensureDir} from './git-mounts.js'
 import type {PreparedLaunch} from './prepare.js'
 import {verifyContainerMounts} from './verify-mounts.js'
 import {checkCreatedWorktree} from './worktree-check.js'
+import {hostGitEnv} from '../git/host-git.js'
 import {trace} from '../util/trace.js'
 
 export interface LaunchOutcome {
@@ -131,7 +132,8 @@ async function runHostSteps(prepared: PreparedLaunch, steps: readonly Step[], de
       await ensureDir(args[0]!)
       continue
     }
-    const result = await deps.runner(program, args, {timeoutMs: 120_000})
+    // Host git steps run with the hardened environment their argv was planned with.
+    const result = await deps.runner(program, args, {timeoutMs: 120_000, ...(program === 'git' ? {env: hostGitEnv()} : {})})
     if (!succeeded(result)) {
       if (result.notFound) throw prerequisiteMissing('GIT_NOT_INSTALLED', `${program} is not installed or not on PATH.`, 'install git')
       throw unexpectedFailure('HOST_STEP_FAILED', `${describeOutcome(result)}`, 'nothing was started; fix what the command reports and try again')

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {AgentMachineError} from '../../../src/core/errors.js'
+import {hostGitArgv} from '../../../src/core/git/host-git.js'
 import {
   checkCleanBase,
   checkNewBranch,
@@ -50,7 +51,7 @@ describe('inspectBaseRepo', () => {
     const base = await inspectBaseRepo(runner, '/home/dev/app/src')
     expect(base).toEqual({toplevel: '/home/dev/app', commonDir: '/home/dev/app/src/.git', head: HEAD, branch: 'main', dirty: true, branches: ['main', 'feature/x']})
     // status must not refresh (rewrite) the user's index
-    expect(runner.commandLines()).toContain('git -C /home/dev/app --no-optional-locks status --porcelain --untracked-files=normal')
+    expect(runner.commandLines()).toContain(hostGitArgv('/home/dev/app', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=normal']).join(' '))
     expect(runner.commandLines().some((l) => / (worktree|branch|commit|checkout|add) /.test(l))).toBe(false)
   })
 
@@ -121,7 +122,7 @@ describe('names, the git command, the review commands', () => {
   })
 
   it('git worktree add -b <branch> <path> <base>', () => {
-    expect(worktreeAddArgv('/home/dev/app', 'agent/x', '/state/worktrees/app-1', HEAD)).toEqual(['git', '-C', '/home/dev/app', 'worktree', 'add', '-b', 'agent/x', '/state/worktrees/app-1', HEAD])
+    expect(worktreeAddArgv('/home/dev/app', 'agent/x', '/state/worktrees/app-1', HEAD)).toEqual(hostGitArgv('/home/dev/app', ['worktree', 'add', '-b', 'agent/x', '/state/worktrees/app-1', HEAD]))
   })
 
   it('review commands: diff from the base, merge, remove worktree and branch (shell-quoted)', () => {
