@@ -23,8 +23,9 @@ import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
 import {checkProfileEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
-import {assertMountAllowed, judgeMountTarget, scanTreeForHazards} from '../policy/mount-policy.js'
+import {assertMountAllowed, judgeMountTarget} from '../policy/mount-policy.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
+import {scanTree, type TreeScan} from '../policy/tree-scan.js'
 import {stateDir} from '../profile/location.js'
 import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
@@ -396,9 +397,17 @@ function matchRepo(repo: string, mounts: Array<{hostSource: string; target: stri
   return null
 }
 
-async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<void> {
+/**
+ * Scans each mount's whole tree; refuses (POLICY_HAZARD) the first mount holding a refuse-level
+ * hazard, queues the warnings, and returns every scan keyed by hostSource (its gitEntries and
+ * writeProtected lists feed the git and write-protect layout).
+ */
+async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<Map<string, TreeScan>> {
+  const scans = new Map<string, TreeScan>()
   for (const m of mounts) {
-    const hazards = await scanTreeForHazards(m.hostSource, {host})
+    const scan = await scanTree(m.hostSource, {host})
+    scans.set(m.hostSource, scan)
+    const hazards = scan.hazards
     const refused = hazards.filter((h) => h.severity === 'refuse')
     if (refused.length > 0) {
       const first = refused[0]!
@@ -410,6 +419,7 @@ async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFact
     }
     for (const h of hazards) warnings.push(`${m.hostSource}: ${h.kind} ${h.relPath}: ${h.detail}`)
   }
+  return scans
 }
 
 function containerEnv(profile: AgentMachineProfile, host: HostFacts): Array<[string, string]> {

@@ -37,6 +37,30 @@ export interface Hazard {
   detail: string
 }
 
+export interface GitEntry {
+  path: string
+  kind: 'dir' | 'file' | 'symlink' | 'other'
+}
+
+export interface TreeScan {
+  /** realpath of the scanned root. */
+  root: string
+  rootDev: number
+  rootIno: number
+  /** As scanTreeForHazards returns them: sorted refuse-first, then by relPath. */
+  hazards: Hazard[]
+  /** Every `.git` entry anywhere in the tree (dir, file, symlink or other): absolute paths, sorted. */
+  gitEntries: GitEntry[]
+  /**
+   * Existing files/dirs matching the catalogue's workspace.writeProtectByDefault patterns, at any
+   * depth, absolute, sorted. A `dir/**` pattern yields the directory itself. Symlinks are never
+   * listed (a bind of one would follow it).
+   */
+  writeProtected: string[]
+  /** Directory entries visited. */
+  entries: number
+}
+
 export interface ScanOptions {
   /** Directory levels below the root to enter (default 6). */
   maxDepth?: number
@@ -88,10 +112,29 @@ function isInside(root: string, p: string): boolean {
 
 /** Walks `root` (bounded) and returns what would be dangerous to mount, sorted refuse-first. */
 export async function scanTreeForHazards(root: string, opts: ScanOptions = {}): Promise<Hazard[]> {
+  return (await scanTree(root, opts)).hazards
+}
+
+let protectMatcher: RegExp | null | undefined
+
+/** One alternation for the write-protect patterns, matched against the relative path's tail. */
+function writeProtectMatcher(): RegExp | null {
+  if (protectMatcher !== undefined) return protectMatcher
+  const parts = workspacePatterns().writeProtectByDefault.map((p) => globSource(p.replace(/\/\*\*$/, '')))
+  protectMatcher = parts.length ? new RegExp(`(?:^|/)(?:${parts.join('|')})$`) : null
+  return protectMatcher
+}
+
+/** Walks `root` and returns its hazards, its `.git` entries and its write-protected files. */
+export async function scanTree(root: string, opts: ScanOptions = {}): Promise<TreeScan> {
   const maxDepth = opts.maxDepth ?? 6
   const maxEntries = opts.maxEntries ?? 20_000
   const realRoot = await fsp.realpath(root)
+  const rootStat = await fsp.stat(realRoot)
   const hazards: Hazard[] = []
+  const gitEntries: GitEntry[] = []
+  const writeProtected: string[] = []
+  const protect = writeProtectMatcher()
   const secrets = workspaceSecretMatchers()
   let judge: ((p: string) => {allowed: boolean; reason?: string}) | null = null
   if (opts.host) {
@@ -141,6 +184,10 @@ export async function scanTreeForHazards(root: string, opts: ScanOptions = {}): 
           const abs = path.join(dir, entry.name)
           const rel = path.relative(realRoot, abs).split(path.sep).join('/')
           const lower = entry.name.toLowerCase()
+          if (entry.name === '.git') {
+            gitEntries.push({path: abs, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'})
+          }
+          if ((entry.isFile() || entry.isDirectory()) && protect?.test(rel)) writeProtected.push(abs)
           if (entry.isSocket()) add(abs, 'socket', 'refuse', 'a unix socket: the container could talk to the process listening on it')
           else if (entry.isFIFO()) add(abs, 'fifo', 'refuse', 'a named pipe (FIFO) shared with host processes')
           else if (entry.isBlockDevice() || entry.isCharacterDevice()) add(abs, 'device', 'refuse', 'a device node')
@@ -173,7 +220,11 @@ export async function scanTreeForHazards(root: string, opts: ScanOptions = {}): 
   else if (depthLimited) add(realRoot, 'truncated', 'warn', `scan stopped at depth ${maxDepth}; deeper folders were not checked`)
 
   const order = (h: Hazard): number => (h.severity === 'refuse' ? 0 : 1)
-  return hazards.sort((a, b) => order(a) - order(b) || (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0))
+  hazards.sort((a, b) => order(a) - order(b) || (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0))
+  const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+  gitEntries.sort((a, b) => byPath(a.path, b.path))
+  writeProtected.sort(byPath)
+  return {root: realRoot, rootDev: rootStat.dev, rootIno: rootStat.ino, hazards, gitEntries, writeProtected, entries: Math.min(seen, maxEntries)}
 }
 
 async function checkLink(
