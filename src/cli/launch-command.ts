@@ -4,7 +4,9 @@
 import {Flags} from '@oclif/core'
 
 import {getContext} from '../core/context.js'
-import {usageError} from '../core/errors.js'
+import {ExitCode, usageError} from '../core/errors.js'
+import {describeIntegrity} from '../core/integrity/describe.js'
+import {plantsOf} from '../core/integrity/session.js'
 import {launch, type LaunchInput} from '../core/launch/launch.js'
 import type {PreparedLaunch} from '../core/launch/prepare.js'
 import type {LaunchResult} from '../core/launch/result.js'
@@ -75,6 +77,15 @@ export abstract class LaunchCommand extends AgentMachineCommand {
     } else if (result.exitCode !== null) {
       if (result.evidence) this.note(c.dim(`sourceosctl: evidence ${result.evidence}`))
       this.setExitCode(result.exitCode)
+    }
+    if (result.integrity) {
+      const lines = describeIntegrity(result.integrity)
+      const planted = plantsOf(result.integrity).length
+      if (planted > 0) {
+        this.note(`${c.red('sourceosctl: the session left something the host would run or trust; it was quarantined (exit 6):')}`)
+        this.setExitCode(ExitCode.PLANT_QUARANTINED)
+      } else if (lines.length > 0) this.note(`${c.yellow('sourceosctl: after the session:')}`)
+      for (const line of lines) this.note(`  ${line}`)
     }
     return result
   }

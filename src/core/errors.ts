@@ -10,6 +10,8 @@ export const ExitCode = {
   POLICY: 3,
   PREREQUISITE: 4,
   EVIDENCE: 5,
+  /** The session left something the host would run or trust; it was moved to quarantine. */
+  PLANT_QUARANTINED: 6,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
@@ -21,6 +23,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{code: number; meaning: string}> = [
   {code: 3, meaning: 'refused by policy (denied path, secret-like env, tool not enabled)'},
   {code: 4, meaning: 'prerequisite missing (podman, machine, image, repo)'},
   {code: 5, meaning: 'evidence invalid'},
+  {code: 6, meaning: 'the session left something the host would run (a git hook, config, pointer): it was quarantined'},
 ]
 
 /** The exit-code table as help text, shared by every command's --help. */

@@ -194,6 +194,25 @@ export const WorktreeInfoSchema = z
   })
   .strict()
 
+const IntegrityFindingSchema = z
+  .object({
+    path: z.string().describe('Host path of the item (before it was moved).'),
+    change: z.enum(['new', 'changed', 'removed']),
+    reason: z.string().describe('What it is and why the host must not trust it.'),
+    action: z.enum(['quarantine', 'restore', 'report']).describe('quarantine: moved away; restore: moved away and the original put back; report: named only.'),
+    quarantinedAt: z.string().nullable().describe('Where it was moved (under the state dir), or null.'),
+    error: z.string().optional().describe('Why it could not be moved (it is still in place).'),
+  })
+  .strict()
+
+export const IntegrityReportSchema = z
+  .object({
+    findings: z.array(IntegrityFindingSchema).describe('What the agent left that the host’s git or tools would run or trust, and what was done about it.'),
+    newWriteProtected: z.array(z.string()).describe('Files of write-protected kinds (.envrc, .vscode/tasks.json, …) that appeared during the session: named, not moved.'),
+    quarantineDir: z.string().nullable().describe('The run’s quarantine folder when anything was moved there.'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
@@ -220,6 +239,7 @@ export const EvidencePredicateSchema = z
       .optional()
       .describe('How the tool is set to run inside this outer sandbox, as the image declares it (label dev.sourceos.agent-machine.<tool>.sandbox, e.g. Codex danger-full-access); null when the image does not say. Absent for shell.'),
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
+    integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
   })
   .strict()
 
@@ -243,6 +263,7 @@ export type RecordHost = z.infer<typeof RecordHostSchema>
 export type RecordMount = z.infer<typeof MountSchema>
 export type WorktreeInfo = z.infer<typeof WorktreeInfoSchema>
 export type Subject = z.infer<typeof SubjectSchema>
+export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
 
 /** The exact file content of a record: JCS + one newline. */
 export function serializeRecord(record: EvidenceRecord): string {

@@ -48,6 +48,7 @@ import {
   type EvidenceRecord,
   type GitState,
   type ImageInfo,
+  type IntegrityInfo,
   type RecordHost,
   type RecordMount,
   type ToolVersions,
@@ -94,6 +95,8 @@ export interface CompletionUpdate {
   git?: GitState[]
   toolVersions?: ToolVersions
   podmanArgv?: string[]
+  /** The after-session integrity check. */
+  integrity?: IntegrityInfo
 }
 
 export interface RecordHandle {
@@ -225,6 +228,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           toolVersions: update.toolVersions ?? started.predicate.toolVersions,
           podmanArgv: update.podmanArgv ?? started.predicate.podmanArgv,
           chain: {...chain, startedDigest},
+          ...(update.integrity ? {integrity: update.integrity} : {}),
         },
       })
       const digest = recordDigest(finished)

@@ -3,7 +3,8 @@
  * in a repo (config, config.worktree, hooks, commondir, nested repos) is hostile input, so every
  * call goes through here and:
  *   - overrides each config key that makes git run a program (fsmonitor, hooks, pager, editor,
- *     external diff, ssh, askpass, credential helpers, gpg, proxy, alternate-refs commands);
+ *     ssh, askpass, credential helpers, gpg, proxy, alternate-refs commands), and turns off
+ *     external diff and textconv for the commands that diff;
  *   - never recurses into submodules and never forces safe.directory over a repo;
  *   - never prompts, never takes optional locks (reading must not rewrite the user's index);
  *   - clears the GIT_* variables that would point git at other dirs or programs.
@@ -30,7 +31,6 @@ export const HARDENING_CONFIG: ReadonlyArray<readonly [string, string]> = [
   ['core.gitProxy', ''],
   ['core.alternateRefsCommand', ''],
   ['core.untrackedCache', 'false'],
-  ['diff.external', ''],
   ['credential.helper', ''],
   ['gpg.program', 'false'],
   ['commit.gpgSign', 'false'],
@@ -74,9 +74,14 @@ const CLEARED_ENV = [
 
 export type HostGitOptions = Pick<RunOptions, 'timeoutMs' | 'input'>
 
+/** Commands that can make a textual diff: external diff and textconv programs are switched off. */
+const DIFFING = new Set(['diff', 'log', 'show', 'format-patch'])
+
 /** The argv prefix every host git call starts with (shown in plans as it runs). */
 export function hostGitArgs(dir: string, args: readonly string[]): string[] {
-  return ['--no-pager', ...HARDENING_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]), '-C', dir, ...args]
+  const [command, ...rest] = args
+  const tail = command !== undefined && DIFFING.has(command) ? [command, '--no-ext-diff', '--no-textconv', ...rest] : [...args]
+  return ['--no-pager', ...HARDENING_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]), '-C', dir, ...tail]
 }
 
 export function hostGitEnv(): Record<string, string | undefined> {

@@ -13,6 +13,9 @@ import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
 import {executeLaunch} from './execute.js'
 import {prepareLaunch, type LaunchRequest, type PreparedLaunch} from './prepare.js'
 import {trace} from '../util/trace.js'
+import {checkAgainstBaseline, dropPending, recoverPending, savePending, takeBaseline, type IntegrityBaseline, type IntegrityReport} from '../integrity/session.js'
+import {stateDir} from '../profile/location.js'
+import {describeIntegrity} from '../integrity/describe.js'
 import type {LaunchResult} from './result.js'
 
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
@@ -27,7 +30,10 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
   trace('launch: preparing')
+  // A session whose CLI was killed never had its check: do it now, before anything reads the repos.
+  const recovered = input.dryRun ? [] : await recoverPending(stateDir(host))
   const prepared = await prepareLaunch({...input, host, runner: ctx.runner, now: input.now ?? ctx.now()})
+  for (const {runId, report} of recovered) prepared.warnings.push(...describeIntegrity(report).map((line) => `run ${runId} (its CLI was killed before its own check): ${line}`))
   trace('launch: prepared')
   const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
   // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
@@ -37,6 +43,9 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
 
   const facts = gatherEvidenceFacts(prepared, ctx.runner, host)
   facts.catch(() => {}) // awaited below; a rejection before then must not crash the process
+  const state = stateDir(host)
+  let baseline: IntegrityBaseline | undefined
+  let integrity: IntegrityReport | undefined
   let record: RecordHandle | undefined
   let exitCode: number | null = null
   let worktreeCreated = false
@@ -52,6 +61,10 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
         input.onWorktreeCreated?.(worktreeResult(prepared, true)!)
       },
       onBeforeStart: async () => {
+        // The trust surface as it is just before the agent starts, saved so that a killed CLI's
+        // session is still checked (at the next launch).
+        baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
+        await savePending(state, baseline)
         trace('launch: verified; waiting for evidence facts')
         const gathered = await facts
         trace('launch: facts gathered')
@@ -61,11 +74,16 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     exitCode = outcome.exitCode
     trace('launch: container exited')
   } finally {
-    // After the session: the agent may have committed, so the git state is read again.
-    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner)})
+    // After the session: first neutralise what the agent planted, and only then let host git read
+    // the repos again (the agent may have committed).
+    if (baseline) {
+      integrity = await checkAgainstBaseline(baseline, state)
+      await dropPending(state, prepared.runId)
+    }
+    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner), ...(integrity ? {integrity} : {})})
   }
   trace('launch: evidence completed')
-  return toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated)
+  return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated), ...(integrity ? {integrity} : {})}
 }
 
 function worktreeResult(p: PreparedLaunch, created: boolean): LaunchResult['worktree'] {

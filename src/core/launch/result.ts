@@ -1,6 +1,7 @@
 /** The `run --json` / `shell --json` result (schemas/agent-machine-launch-result.schema.json). */
 import {z} from 'zod'
 
+import {IntegrityReportSchema} from '../evidence/record.js'
 import {PlanSchema} from '../plan/schema.js'
 
 export const LaunchResultSchema = z
@@ -47,6 +48,7 @@ export const LaunchResultSchema = z
       .strict()
       .optional()
       .describe('Only with --worktree: the worktree made for this run, left for review.'),
+    integrity: IntegrityReportSchema.optional().describe('After a real session: what the agent left that the host would run or trust, and what was done (exit 6 when anything was quarantined).'),
   })
   .strict()
   .describe('Result of `sourceosctl agent-machine run|shell --json`.')

@@ -1,0 +1,164 @@
+/**
+ * The session's integrity check (docs/threat-model.md, "Plants"): a baseline of every read-write
+ * mount's trust surface is taken before the container starts and saved under the state dir; after
+ * the session (or, when the CLI was killed, at the next launch) the mounts are scanned again,
+ * every plant is moved to `<state>/quarantine/<run id>/`, and the report goes to stderr, the
+ * evidence and the exit code (6). Host git runs on these repos only after this check.
+ */
+import {promises as fsp} from 'node:fs'
+import path from 'node:path'
+
+import {writeFileAtomic} from '../fs-atomic.js'
+import {scanTree} from '../policy/tree-scan.js'
+import {compareSurfaces} from './compare.js'
+import {neutralise, type Neutralised} from './quarantine.js'
+import {collectSurface, type Surface} from './surface.js'
+
+export interface BaselineRoot {
+  surface: Surface
+  standalone: boolean
+  /** Write-protected files (.envrc, .vscode/tasks.json, …) that existed before the session. */
+  writeProtected: string[]
+}
+
+export interface IntegrityBaseline {
+  version: 1
+  runId: string
+  /** The CLI process that owns the session: a baseline whose process is gone is checked at the next launch. */
+  pid: number
+  takenAt: string
+  roots: BaselineRoot[]
+}
+
+export interface IntegrityReport {
+  /** Every finding, with what was done about it. */
+  findings: Neutralised[]
+  /** Write-protected kinds of file that appeared during the session (named, not moved). */
+  newWriteProtected: string[]
+  /** `<state>/quarantine/<run id>` when anything was moved there. */
+  quarantineDir: string | null
+}
+
+export interface RootScan {
+  root: string
+  gitEntries: ReadonlyArray<{path: string}>
+  writeProtected: readonly string[]
+}
+
+/**
+ * A read-write folder the agent gets: a checkout mount (with its launch scan when there is one),
+ * or a git dir mounted read-write outside every checkout (`standalone`: a linked worktree's gitdir).
+ */
+export interface IntegrityRoot {
+  root: string
+  scan?: RootScan
+  standalone?: boolean
+}
+
+async function rescan(root: string, standalone: boolean): Promise<RootScan> {
+  if (standalone) return {root, gitEntries: [{path: root}], writeProtected: []}
+  const scan = await scanTree(root)
+  return {root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected}
+}
+
+export async function takeBaseline(runId: string, roots: readonly IntegrityRoot[], now: Date): Promise<IntegrityBaseline> {
+  return {
+    version: 1,
+    runId,
+    pid: process.pid,
+    takenAt: now.toISOString(),
+    roots: await Promise.all(
+      roots.map(async (r) => {
+        const scan = r.scan ?? (await rescan(r.root, r.standalone ?? false))
+        return {surface: await collectSurface(r.root, scan.gitEntries.map((e) => e.path)), writeProtected: [...scan.writeProtected].sort(), standalone: r.standalone ?? false}
+      }),
+    ),
+  }
+}
+
+/** Plants counted against the exit code (removals and new write-protected files are only named). */
+export function plantsOf(report: IntegrityReport): Neutralised[] {
+  return report.findings.filter((f) => f.action !== 'report')
+}
+
+export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir: string): Promise<IntegrityReport> {
+  const quarantineDir = path.join(stateDir, 'quarantine', baseline.runId)
+  const findings: Neutralised[] = []
+  const newWriteProtected: string[] = []
+  for (const [index, r] of baseline.roots.entries()) {
+    const root = r.surface.root
+    const exists = await fsp.lstat(root).then((s) => s.isDirectory(), () => false)
+    if (!exists) continue
+    const scan = await rescan(root, r.standalone)
+    const after = await collectSurface(root, scan.gitEntries.map((e) => e.path))
+    const found = compareSurfaces(r.surface, after)
+    findings.push(...(await neutralise(found, {quarantineDir, rootIndex: index, root, before: r.surface.items})))
+    const before = new Set(r.writeProtected)
+    newWriteProtected.push(...scan.writeProtected.filter((p) => !before.has(p)))
+  }
+  const moved = findings.some((f) => f.quarantinedAt !== null)
+  if (moved) {
+    const manifest = {runId: baseline.runId, checkedAt: new Date().toISOString(), findings}
+    await writeFileAtomic(path.join(quarantineDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {overwrite: true, mode: 0o600})
+  }
+  return {findings, newWriteProtected: newWriteProtected.sort(), quarantineDir: moved ? quarantineDir : null}
+}
+
+// ---- pending baselines: a session whose CLI was killed is checked at the next launch ----------
+
+function pendingDir(stateDir: string): string {
+  return path.join(stateDir, 'integrity')
+}
+
+export function pendingPath(stateDir: string, runId: string): string {
+  return path.join(pendingDir(stateDir), `${runId}.json`)
+}
+
+export async function savePending(stateDir: string, baseline: IntegrityBaseline): Promise<string> {
+  const file = pendingPath(stateDir, baseline.runId)
+  await fsp.mkdir(path.dirname(file), {recursive: true, mode: 0o700})
+  await writeFileAtomic(file, JSON.stringify(baseline), {overwrite: true, mode: 0o600})
+  return file
+}
+
+export async function dropPending(stateDir: string, runId: string): Promise<void> {
+  await fsp.rm(pendingPath(stateDir, runId), {force: true})
+}
+
+const RUN_ID = /^[a-z0-9][a-z0-9-]{7,62}$/
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Checks the baselines left by sessions whose CLI is gone (killed before its own check). Returns
+ * their reports; each checked baseline is removed.
+ */
+export async function recoverPending(stateDir: string): Promise<Array<{runId: string; report: IntegrityReport}>> {
+  const dir = pendingDir(stateDir)
+  const names = await fsp.readdir(dir).catch(() => [] as string[])
+  const out: Array<{runId: string; report: IntegrityReport}> = []
+  for (const name of names) {
+    if (!name.endsWith('.json')) continue
+    const file = path.join(dir, name)
+    let baseline: IntegrityBaseline
+    try {
+      const st = await fsp.lstat(file)
+      if (!st.isFile() || st.size > 64 * 1024 * 1024) continue
+      baseline = JSON.parse(await fsp.readFile(file, 'utf8')) as IntegrityBaseline
+    } catch {
+      continue
+    }
+    if (baseline.version !== 1 || !RUN_ID.test(baseline.runId) || !Array.isArray(baseline.roots) || alive(baseline.pid)) continue
+    const report = await checkAgainstBaseline(baseline, stateDir)
+    await fsp.rm(file, {force: true})
+    out.push({runId: baseline.runId, report})
+  }
+  return out
+}
