@@ -38,6 +38,19 @@ describe('init', () => {
     expect((out.json as {action: string}).action).toBe('create')
   })
 
+  it('defect 3: warns when an allowlisted folder holds more than one repository (not for one repo)', async () => {
+    const {home, repo, ctx} = setup()
+    const dev = join(home, 'dev')
+    for (const r of [join(dev, 'app'), join(dev, 'lib'), join(dev, 'lib', 'vendor', 'x')]) mkdirSync(join(r, '.git'), {recursive: true})
+    const out = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', dev, '--json'], ctx)
+    expect(out.exitCode).toBe(0)
+    expect(schemaErrors('agent-machine-init-result.schema.json', out.json)).toEqual([])
+    expect((out.json as {warnings: string[]}).warnings).toEqual([expect.stringMatching(/holds 3 repositories \(app, lib, lib\/vendor\/x\)/)])
+    expect(out.stderr).toMatch(/warning: .*holds 3 repositories/)
+    const one = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', repo, '--force', '--json'], ctx)
+    expect((one.json as {warnings: string[]}).warnings).toEqual([])
+  })
+
   it('refuses to overwrite another profile without --force, and replaces it with --force', async () => {
     const {home, repo, profilePath, ctx} = setup()
     await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', repo], ctx)

@@ -50,6 +50,7 @@ ${AgentMachineCommand.exitCodesSection}`
     if (!dryRun) await applyInit(planned)
 
     const c = style()
+    for (const w of planned.warnings) this.note(`${c.yellow('warning:')} ${w}`)
     if (dryRun) {
       this.say(`${c.bold('Destination:')} ${planned.destination} (${planned.action}, dry run: nothing written)`)
       this.say(renderPlan(planned.plan))
@@ -71,6 +72,7 @@ ${AgentMachineCommand.exitCodesSection}`
       addedMounts: planned.addedMounts,
       profile: planned.profile,
       plan: planned.plan,
+      warnings: planned.warnings,
     }
   }
 }

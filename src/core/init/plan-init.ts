@@ -3,7 +3,7 @@
  * whose one mutating step is an atomic write. Every repo is resolved and judged before anything
  * is written; refusals carry their exit code and fix.
  */
-import {isAbsolute, resolve as resolvePath, win32} from 'node:path'
+import {dirname, isAbsolute, relative, resolve as resolvePath, win32} from 'node:path'
 
 import {AgentMachineError, prerequisiteMissing, usageError} from '../errors.js'
 import {pathExists, writeFileAtomic} from '../fs-atomic.js'
@@ -13,6 +13,7 @@ import {step, WRITE_FILE, type Plan} from '../plan/plan.js'
 import {checkProfileEnv} from '../policy/env-policy.js'
 import {assertMountAllowed} from '../policy/mount-policy.js'
 import {realFsDeps, resolveMountSource} from '../policy/paths.js'
+import {scanTree} from '../policy/tree-scan.js'
 import {loadProfileFile, parseProfile} from '../profile/loader.js'
 import {activeProfilePath} from '../profile/location.js'
 import {addMount, instantiateTemplate, renderProfile, repoMountName} from '../profile/render.js'
@@ -37,6 +38,8 @@ export interface InitPlan {
   yaml: string
   addedMounts: ProfileMount[]
   plan: Plan
+  /** E.g. a folder that holds several repositories. */
+  warnings: string[]
 }
 
 export async function planInit(req: InitRequest): Promise<InitPlan> {
@@ -87,7 +90,21 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
   parseProfile(yaml, destination)
 
   const steps = action === 'unchanged' ? [] : [step([WRITE_FILE, destination], writeReason(action), true)]
-  return {action, destination, profile, yaml, addedMounts: added, plan: {verb: 'init', steps}}
+  const warnings = (await Promise.all(repos.map(async (r) => severalRepos(r.resolved)))).filter((w): w is string => w !== null)
+  return {action, destination, profile, yaml, addedMounts: added, plan: {verb: 'init', steps}, warnings}
+}
+
+/**
+ * A folder holding more than one repository (a parent like ~/dev): every repo in it is open to
+ * the agent. Their hooks and config are mounted read-only and checked after each session, but
+ * the user should know, and usually allowlist the one repo instead.
+ */
+async function severalRepos(folder: string): Promise<string | null> {
+  const {gitEntries} = await scanTree(folder)
+  if (gitEntries.length <= 1) return null
+  const names = gitEntries.map((e) => relative(folder, dirname(e.path)) || '.')
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '')
+  return `${folder} holds ${gitEntries.length} repositories (${shown}): the agent can read and change all of them. Their git hooks and config stay read-only and are checked after each session, but consider allowlisting only the repo you work in.`
 }
 
 export async function applyInit(plan: InitPlan): Promise<void> {

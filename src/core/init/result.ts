@@ -13,6 +13,7 @@ export const InitResultSchema = z
     addedMounts: z.array(MountSchema).describe('Mounts this run added to the allowlist.'),
     profile: AgentMachineProfileSchema.describe('The resulting profile.'),
     plan: PlanSchema,
+    warnings: z.array(z.string()).describe('Things to know about what was allowlisted (e.g. a folder that holds several repositories).'),
   })
   .strict()
   .describe('Result of `sourceosctl agent-machine init --json`.')
