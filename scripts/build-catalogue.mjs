@@ -20,6 +20,8 @@ export const JSON_PATH = join(REPO_ROOT, 'policy', 'deny-catalogue.json')
 
 const PLATFORMS = ['linux', 'macos', 'windows']
 const SEVERITIES = new Set(['critical', 'high', 'medium', 'low'])
+// secret: reading it leaks something; host-exec: the host later runs (or trusts) what is written there.
+const RISKS = new Set(['secret', 'host-exec'])
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 // What a path pattern may start with: ~, an absolute path, a $VAR / %VAR%, a leading ** glob;
 // on Windows also a drive letter or a \\ (UNC / device namespace) prefix.
@@ -89,7 +91,9 @@ export function buildCatalogue(yamlText) {
       for (const name of envOverrides) if (!ENV_NAME.test(name)) fail(`${where}.env_overrides: ${JSON.stringify(name)} is not an env name`)
       const severity = entry.severity ?? category.severity
       if (!SEVERITIES.has(severity)) fail(`${where}: bad severity`)
-      entries.push({id, category: category.id, title, severity, kind: typeof entry.kind === 'string' ? entry.kind : 'mixed', envOverrides, paths})
+      const risk = entry.risk ?? category.risk ?? 'secret'
+      if (!RISKS.has(risk)) fail(`${where}: risk must be one of ${[...RISKS].join(', ')}`)
+      entries.push({id, category: category.id, title, severity, risk, kind: typeof entry.kind === 'string' ? entry.kind : 'mixed', envOverrides, paths})
     }
   }
 

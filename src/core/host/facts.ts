@@ -23,6 +23,11 @@ export interface HostFacts {
   env: Readonly<Record<string, string | undefined>>
   /** macOS (APFS/HFS+ default) and Windows (NTFS) compare paths case-insensitively. */
   caseInsensitivePaths: boolean
+  /**
+   * Run as root only: the home directories of the host's accounts (/etc/passwd), so the deny
+   * catalogue covers every user's home, not only root's. Absent otherwise.
+   */
+  userHomes?: readonly string[]
 }
 
 export function platformFromNode(nodePlatform: string): HostPlatform {

@@ -94,9 +94,26 @@ async function osIdentity(platform: HostPlatform, source: HostSource, runner?: R
   return linuxOs(source)
 }
 
+/** The home directories (6th field) of an /etc/passwd text: absolute ones, in order, deduplicated. */
+export function parsePasswdHomes(text: string): string[] {
+  const homes: string[] = []
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '' || line.startsWith('#')) continue
+    const home = line.split(':')[5]
+    if (home?.startsWith('/') && !homes.includes(home)) homes.push(home)
+  }
+  return homes
+}
+
+/** Run as root: every account's home, so the policy can deny them (an unreadable list is empty). */
+async function userHomes(platform: HostPlatform, source: HostSource): Promise<string[] | undefined> {
+  if (source.uid !== 0 || platform === 'windows') return undefined
+  return parsePasswdHomes(await source.readTextFile('/etc/passwd').catch(() => ''))
+}
+
 export async function probeHostFacts(runner?: Runner, source: HostSource = nodeHostSource()): Promise<HostFacts> {
   const platform = platformFromNode(source.nodePlatform)
-  const {osName, osVersion} = await osIdentity(platform, source, runner)
+  const [{osName, osVersion}, homes] = await Promise.all([osIdentity(platform, source, runner), userHomes(platform, source)])
   return {
     platform,
     osName,
@@ -108,5 +125,6 @@ export async function probeHostFacts(runner?: Runner, source: HostSource = nodeH
     isRoot: source.uid === 0,
     env: source.env,
     caseInsensitivePaths: platform === 'macos' || platform === 'windows',
+    ...(homes ? {userHomes: homes} : {}),
   }
 }

@@ -11,11 +11,18 @@ import {join} from 'node:path'
 
 import {unexpectedFailure} from '../errors.js'
 import type {HostFacts, HostPlatform} from '../host/facts.js'
+import {activeProfilePath, configDir, stateDir} from '../profile/location.js'
 import {packageRoot} from '../util/package-root.js'
-import {compilePattern, envValue, expandVars, fold, keyEquals, keyIsAncestor, pathApi, toKey, type PathMatcher} from './path-key.js'
+import {compilePattern, envValue, expandVars, fold, keyEquals, keyIsAncestor, pathApi, toKey, type PathKey, type PathMatcher} from './path-key.js'
 
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low'
+/**
+ * secret: reading it leaks something. host-exec: the host later runs (or trusts) what is written
+ * there (PATH dirs, autostart, shell rc files, this CLI's own dirs). Both are refused as mounts;
+ * only the tree scan treats them differently (a symlink into a host-exec place is harmless).
+ */
+export type Risk = 'secret' | 'host-exec'
 
 export interface CatalogueEntry {
   /** Stable id, `<category>/<slug of title>`. */
@@ -23,6 +30,7 @@ export interface CatalogueEntry {
   category: string
   title: string
   severity: Severity
+  risk: Risk
   kind: string
   /** Env vars that relocate this store; their values are denied too when set. */
   envOverrides: string[]
@@ -45,6 +53,7 @@ export interface DenyRule {
   category: string
   title: string
   severity: Severity
+  risk: Risk
   /** The pattern as written in the catalogue (`~/.ssh`, `${XDG_CONFIG_HOME}/gh`, `$CODEX_HOME`). */
   pattern: string
   platform: HostPlatform
@@ -57,8 +66,13 @@ export interface ExpandedDeny {
   path: string
   /** How to name it in a message: `~/.ssh`, `${XDG_CONFIG_HOME}/gh (= /home/u/.config/gh)`, … */
   display: string
-  /** 'catalogue' | 'env' (an env_overrides var) | 'extra' (caller-supplied) | 'symlink' (realpath of a rule). */
-  origin: 'catalogue' | 'env' | 'extra' | 'symlink'
+  /**
+   * 'catalogue' | 'env' (an env_overrides var) | 'extra' (caller-supplied) | 'symlink' (realpath of
+   * a rule) | 'host' (built from HostFacts: $PATH, this CLI's dirs, other users' homes).
+   */
+  origin: 'catalogue' | 'env' | 'extra' | 'symlink' | 'host'
+  /** Absolute patterns below `path` that this rule does not cover (the state dir's worktrees). */
+  except?: readonly string[]
   matcher: PathMatcher
 }
 
@@ -98,7 +112,7 @@ export function denyRules(catalogue: DenyCatalogue = loadCatalogue()): DenyRule[
   for (const e of catalogue.entries) {
     for (const platform of ['linux', 'macos', 'windows'] as const) {
       ;(e.paths[platform] ?? []).forEach((pattern, i) => {
-        rules.push({id: `${e.id}:${platform}:${i}`, category: e.category, title: e.title, severity: e.severity, pattern, platform})
+        rules.push({id: `${e.id}:${platform}:${i}`, category: e.category, title: e.title, severity: e.severity, risk: e.risk ?? 'secret', pattern, platform})
       })
     }
   }
@@ -200,13 +214,13 @@ const expansions = new WeakMap<HostFacts, HostExpansion>()
 function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion {
   const deny: ExpandedDeny[] = []
   const seen = new Set<string>()
-  const push = (rule: DenyRule, path: string, display: string, origin: ExpandedDeny['origin']): void => {
+  const push = (rule: DenyRule, path: string, display: string, origin: ExpandedDeny['origin'], except?: readonly string[]): void => {
     const dedupe = `${rule.id}\0${fold(path, host)}`
     if (seen.has(dedupe)) return
-    const matcher = compilePattern(path, host)
+    const matcher = compileDenyMatcher(path, except, host)
     if (!matcher) return // not absolute for this host (e.g. a WSL-side /mnt/c path on Windows)
     seen.add(dedupe)
-    deny.push({rule, path, display, origin, matcher})
+    deny.push({rule, path, display, origin, ...(except?.length ? {except} : {}), matcher})
   }
 
   // `/root` (Linux) and `/var/root` (macOS) are denied as *another* user's home; when they are the
@@ -216,11 +230,27 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
     const key = toKey(p, host)
     return key !== null && home !== null && keyEquals(key, home)
   }
+  const others = otherHomes(host)
+  const homeMatchers = others.map((o) => compilePattern(o.home, host)).filter((m): m is PathMatcher => m !== null)
+  const homes = homeIndex(homeMatchers)
+  const placeholder: HostFacts = {...host, homeDir: OTHER_HOME, uid: null, isRoot: false, env: {HOME: OTHER_HOME}}
   for (const e of catalogue.entries) {
-    const base = {category: e.category, title: e.title, severity: e.severity, platform: host.platform}
+    const base = {category: e.category, title: e.title, severity: e.severity, risk: e.risk ?? 'secret', platform: host.platform}
     ;(e.paths[host.platform] ?? []).forEach((pattern, i) => {
       const rule: DenyRule = {...base, id: `${e.id}:${host.platform}:${i}`, pattern}
-      for (const p of expandPattern(pattern, host)) if (!isOwnHome(p)) push(rule, p, displayOf(pattern, p), 'catalogue')
+      // A variable that expands to /, the home dir or an ancestor (PNPM_HOME=$HOME) would refuse
+      // every mount: skipped, like env_overrides below (the broad-root rules cover those places).
+      const viaVariable = /[$%]/.test(pattern)
+      for (const p of expandPattern(pattern, host)) if (!isOwnHome(p) && !(viaVariable && isOverlyBroad(p, host))) push(rule, p, displayOf(pattern, p), 'catalogue')
+      // Run as root: every other user's home gets the same `~/…` rules (one matcher for all homes).
+      if (homeMatchers.length > 0 && HOME_RELATIVE.test(pattern)) {
+        for (const p of expandPattern(pattern, placeholder)) {
+          const rel = compilePattern(p, host)
+          if (!rel || seen.has(`${rule.id}\0other\0${p}`)) continue
+          seen.add(`${rule.id}\0other\0${p}`)
+          deny.push({rule, path: p, display: `${pattern} in another user's home`, origin: 'host', matcher: underHomes(rel, homes)})
+        }
+      }
     })
     for (const name of e.envOverrides) {
       const rule: DenyRule = {...base, id: `${e.id}:env:${name}`, pattern: `$${name}`}
@@ -230,19 +260,242 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
       }
     }
   }
+  for (const r of hostDerivedRules(host)) {
+    for (const p of firmlinkVariants(r.path, host)) push(r.rule, p, r.display, 'host', r.except?.map((x) => p + x.slice(r.path.length)))
+  }
 
   const broadRoots: ExpandedRoot[] = []
   const seenRoots = new Set<string>()
-  for (const pattern of [...catalogue.broadRoots.all, ...(catalogue.broadRoots[host.platform] ?? [])]) {
-    for (const p of expandPattern(pattern, host)) {
-      const matcher = compilePattern(p, host)
-      const dedupe = fold(pathApi(host).normalize(p), host)
-      if (!matcher || seenRoots.has(dedupe)) continue
-      seenRoots.add(dedupe)
-      broadRoots.push({pattern, path: p, display: displayOf(pattern, p), matcher})
+  const pushRoot = (pattern: string, p: string, display: string): void => {
+    const matcher = compilePattern(p, host)
+    const dedupe = fold(pathApi(host).normalize(p), host)
+    if (!matcher || seenRoots.has(dedupe)) return
+    seenRoots.add(dedupe)
+    broadRoots.push({pattern, path: p, display, matcher})
+  }
+  const rootPatterns = [...catalogue.broadRoots.all, ...(catalogue.broadRoots[host.platform] ?? [])]
+  for (const pattern of rootPatterns) {
+    for (const p of expandPattern(pattern, host)) pushRoot(pattern, p, displayOf(pattern, p))
+  }
+  // Run as root: every other user's home is refused like one's own (it and its ancestors), and so
+  // are its broad roots (~/.config, ~/.local, ~/Library, …).
+  for (const other of others) {
+    pushRoot(other.pattern, other.home, `${other.home} (another user's home)`)
+    for (const pattern of rootPatterns) {
+      if (!HOME_RELATIVE.test(pattern) || pattern === '~') continue
+      for (const p of expandPattern(pattern, other.facts)) pushRoot(pattern, p, `${pattern} in the home ${other.home} (= ${p})`)
     }
   }
   return {deny, broadRoots}
+}
+
+/** Stands for "any other user's home" in home-relative patterns (see underHomes). */
+const OTHER_HOME = '/@other-home'
+
+/**
+ * One matcher for a home-relative rule (written against OTHER_HOME) in every home of `homes`: a
+ * candidate inside a home is matched by its remainder below it; a home, or any folder containing
+ * one, contains a match.
+ */
+function underHomes(rel: PathMatcher, homes: HomeIndex): PathMatcher {
+  return {
+    root: rel.root,
+    segments: rel.segments,
+    hasGlob: true,
+    equals: (key) => homes.below(key).some((k) => rel.equals(k)),
+    covers: (key) => homes.below(key).some((k) => rel.covers(k)),
+    isAncestorOfMatch: (key) => homes.containsHome(key) || homes.below(key).some((k) => rel.isAncestorOfMatch(k)),
+  }
+}
+
+interface HomeIndex {
+  /** The candidate's remainder below each home it is inside, rooted at OTHER_HOME. */
+  below(key: PathKey): readonly PathKey[]
+  /** The candidate is a home or contains one. */
+  containsHome(key: PathKey): boolean
+}
+
+/** The homes as matchers, with the per-candidate answers cached (the judge asks every rule about one key). */
+function homeIndex(homes: readonly PathMatcher[]): HomeIndex {
+  const placeholder = OTHER_HOME.slice(1)
+  const belowCache = new WeakMap<PathKey, PathKey[]>()
+  const containsCache = new WeakMap<PathKey, boolean>()
+  return {
+    below(key) {
+      let out = belowCache.get(key)
+      if (out) return out
+      out = []
+      for (const h of homes) {
+        const n = h.segments.length
+        if (key.root === h.root && key.segs.length >= n && h.equals({root: key.root, segs: key.segs.slice(0, n)})) out.push({root: '/', segs: [placeholder, ...key.segs.slice(n)]})
+      }
+      belowCache.set(key, out)
+      return out
+    },
+    containsHome(key) {
+      let out = containsCache.get(key)
+      if (out === undefined) {
+        out = homes.some((h) => h.equals(key) || h.isAncestorOfMatch(key))
+        containsCache.set(key, out)
+      }
+      return out
+    },
+  }
+}
+
+/** Patterns relative to a home directory: `~/…` and the XDG base dirs (which default below it). */
+const HOME_RELATIVE = /^(~([\\/]|$)|\$\{?XDG_(CONFIG|DATA|STATE|CACHE)_HOME\b)/
+
+interface OtherHome {
+  /** Where the home came from: `/etc/passwd`, `/home/*`, `/Users/*`. */
+  pattern: string
+  home: string
+  /** The host as that user would see it: their home, no env overrides (their XDG dirs default below it). */
+  facts: HostFacts
+}
+
+/**
+ * Run as root (uid 0, Linux or macOS): the homes of the other accounts (HostFacts.userHomes, read
+ * from /etc/passwd by the host probe) plus the conventional `/home/*` (Linux) and `/Users/*`
+ * (macOS). Empty for everyone else: a normal user cannot read other homes anyway, and /root is
+ * denied by the catalogue as another user's home.
+ */
+export function otherHomes(host: HostFacts): OtherHome[] {
+  if (!host.isRoot || host.platform === 'windows') return []
+  const out: OtherHome[] = []
+  const seen = new Set<string>()
+  const own = toKey(host.homeDir, host)
+  const add = (pattern: string, dir: string): void => {
+    const key = toKey(dir, host)
+    if (!key || key.segs.length === 0 || (own && keyEquals(key, own))) return
+    const norm = pathApi(host).normalize(dir)
+    const dedupe = fold(norm, host)
+    if (seen.has(dedupe)) return
+    seen.add(dedupe)
+    out.push({pattern, home: norm, facts: {...host, homeDir: norm, uid: null, isRoot: false, env: {HOME: norm}}})
+  }
+  for (const dir of host.userHomes ?? []) add('/etc/passwd', dir)
+  add(host.platform === 'macos' ? '/Users/*' : '/home/*', host.platform === 'macos' ? '/Users/*' : '/home/*')
+  return out
+}
+
+interface HostDerivedRule {
+  rule: DenyRule
+  path: string
+  display: string
+  except?: string[]
+}
+
+/** A directory or file this CLI keeps that the agent must never reach (config, profile, state, evidence). */
+function cliOwnRule(id: string, title: string, path: string | undefined, source: string, host: HostFacts, holes: readonly string[]): HostDerivedRule | null {
+  const value = cliPath(path, host)
+  if (value === null) return null
+  // Holes (the state dir's worktrees) inside this rule's path: on macOS the state dir sits inside the config dir.
+  const api = pathApi(host)
+  const except = holes.filter((h) => h.startsWith(value.endsWith(api.sep) ? value : value + api.sep))
+  return {
+    rule: {id: `host:cli:${id}`, category: 'cli_own_dirs', title, severity: 'critical', risk: 'host-exec', pattern: source, platform: host.platform},
+    path: value,
+    display: `${title} ${value}`,
+    ...(except.length ? {except} : {}),
+  }
+}
+
+/** An absolute form of a CLI location, or null (relative: resolved against a cwd the policy does not know; or overly broad). */
+function cliPath(path: string | undefined, host: HostFacts): string | null {
+  if (path === undefined) return null
+  const r = path.startsWith('~') ? expandVars(path, host) : {ok: true as const, value: path}
+  const value = r.ok ? r.value : path
+  if (toKey(value, host) === null || isOverlyBroad(value, host)) return null
+  return pathApi(host).normalize(value)
+}
+
+/** Subfolders of the state dir that may be mounted: a --worktree checkout made for one run. */
+export const STATE_DIR_MOUNTABLE = ['worktrees/*'] as const
+
+/**
+ * Deny rules that depend on the launching host, not on the catalogue's patterns
+ * (sensitive-paths.yaml, `built_at_run_time`):
+ *  - every directory on $PATH (see pathEntries for how entries are expanded);
+ *  - this CLI's config dir, active profile, state dir (except STATE_DIR_MOUNTABLE) and evidence dir.
+ */
+export function hostDerivedRules(host: HostFacts): HostDerivedRule[] {
+  const out: HostDerivedRule[] = []
+  pathEntries(host).forEach((dir, i) => {
+    out.push({
+      rule: {id: `host:path:${i}`, category: 'path_env', title: 'a directory on your $PATH', severity: 'critical', risk: 'host-exec', pattern: '$PATH', platform: host.platform},
+      path: dir,
+      display: `${dir} (on your $PATH)`,
+    })
+  })
+  const evidence = envValue('SOURCEOSCTL_EVIDENCE_DIR', host)
+  const state = cliPath(stateDir(host), host)
+  const holes = state === null ? [] : STATE_DIR_MOUNTABLE.map((x) => pathApi(host).join(state, ...x.split('/')))
+  const rules = [
+    cliOwnRule('config', "sourceosctl's config dir", configDir(host), envValue('SOURCEOSCTL_CONFIG_DIR', host) ? '$SOURCEOSCTL_CONFIG_DIR' : 'the default config dir', host, holes),
+    cliOwnRule('profile', 'the active profile', activeProfilePath(host), envValue('SOURCEOSCTL_PROFILE', host) ? '$SOURCEOSCTL_PROFILE' : '<config>/agent-machine/profile.yaml', host, holes),
+    cliOwnRule('state', "sourceosctl's state dir", stateDir(host), envValue('SOURCEOSCTL_STATE_DIR', host) ? '$SOURCEOSCTL_STATE_DIR' : 'the default state dir', host, holes),
+    cliOwnRule('evidence', 'the evidence dir', evidence, '$SOURCEOSCTL_EVIDENCE_DIR', host, holes),
+  ]
+  for (const r of rules) if (r) out.push(r)
+  return out
+}
+
+/**
+ * The directories on the host's PATH, as deny paths. Split on ':' (';' and surrounding quotes on
+ * Windows). Kept: absolute entries, after expanding a leading `~` (bash does when it searches PATH;
+ * on Windows %VAR% too). Skipped: empty and relative entries (they name the current directory);
+ * `/`, the home dir and its ancestors (refused as broad roots anyway); and `…/node_modules/.bin`,
+ * which npm, npx and pnpm put on PATH for the command they run (the repo's own dependencies,
+ * which the agent can rewrite in any case — not the user's shell PATH).
+ */
+export function pathEntries(host: HostFacts): string[] {
+  const raw = envValue('PATH', host)
+  if (raw === undefined) return []
+  const windows = host.platform === 'windows'
+  const out: string[] = []
+  const seen = new Set<string>()
+  for (let item of raw.split(windows ? ';' : ':')) {
+    if (windows) item = item.replace(/^"(.*)"$/, '$1')
+    if (item === '') continue
+    let value = item
+    if (windows || item === '~' || item.startsWith('~/')) {
+      const r = expandVars(item, host)
+      if (!r.ok) continue
+      value = r.value
+    }
+    const key = toKey(value, host)
+    if (!key || isOverlyBroad(value, host) || isNpmBin(key)) continue
+    const dedupe = `${key.root}${key.segs.join('/')}`
+    if (seen.has(dedupe)) continue
+    seen.add(dedupe)
+    out.push(value)
+  }
+  return out
+}
+
+function isNpmBin(key: PathKey): boolean {
+  const n = key.segs.length
+  return n >= 2 && key.segs[n - 1] === '.bin' && key.segs[n - 2] === 'node_modules'
+}
+
+/**
+ * A deny matcher for `path` that leaves out the `except` subtrees: inside an exception is allowed,
+ * everything else inside `path` is denied, and so is every folder that contains `path`.
+ */
+export function compileDenyMatcher(path: string, except: readonly string[] | undefined, host: Pick<HostFacts, 'platform' | 'caseInsensitivePaths'>): PathMatcher | null {
+  const base = compilePattern(path, host)
+  if (!base || !except?.length) return base
+  const holes = except.map((x) => compilePattern(x, host)).filter((m): m is PathMatcher => m !== null)
+  const inHole = (key: PathKey): boolean => holes.some((h) => h.covers(key))
+  return {
+    root: base.root,
+    segments: base.segments,
+    hasGlob: base.hasGlob,
+    equals: (key) => base.equals(key) && !inHole(key),
+    covers: (key) => base.covers(key) && !inHole(key),
+    isAncestorOfMatch: (key) => base.isAncestorOfMatch(key),
+  }
 }
 
 function expansionFor(host: HostFacts): HostExpansion {
@@ -274,7 +527,7 @@ export function broadRootsFor(host: HostFacts): readonly ExpandedRoot[] {
 export function expandExtraDeny(patterns: readonly string[], host: HostFacts): ExpandedDeny[] {
   const out: ExpandedDeny[] = []
   patterns.forEach((pattern, i) => {
-    const rule: DenyRule = {id: `extra:${i}`, category: 'extra', title: 'caller deny list', severity: 'critical', pattern, platform: host.platform}
+    const rule: DenyRule = {id: `extra:${i}`, category: 'extra', title: 'caller deny list', severity: 'critical', risk: 'secret', pattern, platform: host.platform}
     for (const p of expandPattern(pattern, host)) {
       const matcher = compilePattern(p, host)
       if (matcher) out.push({rule, path: p, display: displayOf(pattern, p), origin: 'extra', matcher})

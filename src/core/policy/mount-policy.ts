@@ -11,6 +11,8 @@
  *  - POLICY_SENSITIVE     a denied path or anything inside one (glob-aware)
  *  - POLICY_BROAD_ROOT    an ancestor of the home directory or of a broad root
  *  - POLICY_CONTAINS_SENSITIVE  an ancestor of a denied path (mounting it would expose it)
+ *  - POLICY_HOST_EXEC     inside or an ancestor of a place the host runs code from (risk: host-exec
+ *                         rules: PATH dirs, autostart, shell rc files, this CLI's own dirs)
  * Comparison is case- and Unicode-(NFC-)folded when host.caseInsensitivePaths (macOS, Windows),
  * exact on Linux.
  */
@@ -27,6 +29,7 @@ export type MountRefusalCode =
   | 'POLICY_BROAD_ROOT'
   | 'POLICY_SENSITIVE'
   | 'POLICY_CONTAINS_SENSITIVE'
+  | 'POLICY_HOST_EXEC'
   | 'POLICY_UNSAFE_CHARS'
   | 'POLICY_NOT_LOCAL'
 
@@ -87,6 +90,15 @@ function refuse(code: MountRefusalCode, reason: string, rule: ExpandedDeny['rule
   return {allowed: false, code, reason, rule: rule ? {category: rule.category, title: rule.title} : null}
 }
 
+/**
+ * A deny-rule hit: POLICY_SENSITIVE / POLICY_CONTAINS_SENSITIVE for a secret store, POLICY_HOST_EXEC
+ * for a place the host later runs code from (PATH dirs, autostart, shell rc files, this CLI's dirs).
+ */
+function refuseDeny(d: ExpandedDeny, reason: string, contains = false): MountDecision {
+  if (d.rule.risk === 'host-exec') return refuse('POLICY_HOST_EXEC', `${reason}: the host runs what is written there`, d.rule)
+  return refuse(contains ? 'POLICY_CONTAINS_SENSITIVE' : 'POLICY_SENSITIVE', reason, d.rule)
+}
+
 function ruleLabel(d: ExpandedDeny): string {
   return `${d.rule.category}: ${d.rule.title}`
 }
@@ -133,16 +145,18 @@ export function judgeMountSource(source: string, host: HostFacts, opts: JudgeOpt
   if (broadHit) return refuse('POLICY_BROAD_ROOT', `${shown} is the broad root ${broadHit.display}, which holds other programs' files and secrets`)
 
   const deny = [...denyPatternsFor(host), ...(opts.extraDeny?.length ? expandExtraDeny(opts.extraDeny, host) : []), ...(opts.aliases?.deny ?? [])]
-  const inside = deny.find((d) => d.matcher.covers(key))
-  if (inside) return refuse('POLICY_SENSITIVE', `${shown} is inside ${inside.display} (${ruleLabel(inside)})`, inside.rule)
+  // A secret rule is named before a host-exec one (/etc/ssh is a secret store, /etc is host-exec).
+  const first = (test: (d: ExpandedDeny) => boolean): ExpandedDeny | undefined => deny.find((d) => d.rule.risk !== 'host-exec' && test(d)) ?? deny.find(test)
+  const inside = first((d) => d.matcher.covers(key))
+  if (inside) return refuseDeny(inside, `${shown} is inside ${inside.display} (${ruleLabel(inside)})`)
 
   const homeBelow = homes.find((h) => keyIsAncestor(key, h.key))
   if (homeBelow) return refuse('POLICY_BROAD_ROOT', `${shown} contains your home directory ${showPath(homeBelow.path)}`)
   const broadBelow = broad.find((b) => b.matcher.isAncestorOfMatch(key))
   if (broadBelow) return refuse('POLICY_BROAD_ROOT', `${shown} contains the broad root ${broadBelow.display}`)
 
-  const contains = deny.find((d) => d.matcher.isAncestorOfMatch(key))
-  if (contains) return refuse('POLICY_CONTAINS_SENSITIVE', `${shown} contains ${contains.display} (${ruleLabel(contains)})`, contains.rule)
+  const contains = first((d) => d.matcher.isAncestorOfMatch(key))
+  if (contains) return refuseDeny(contains, `${shown} contains ${contains.display} (${ruleLabel(contains)})`, true)
 
   return {allowed: true}
 }

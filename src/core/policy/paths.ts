@@ -6,7 +6,7 @@
 import {promises as fsp} from 'node:fs'
 import {policyRefusal, prerequisiteMissing, usageError} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
-import {broadRootsFor, denyPatternsFor, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
+import {broadRootsFor, compileDenyMatcher, denyPatternsFor, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
 import {judgeMountSource, mountRefusalFix, type PolicyAliases} from './mount-policy.js'
 import {compilePattern, expandVars, fold, isWin32NonLocal, pathApi, showPath, splitAtFirstGlob, stripWin32LongPrefix} from './path-key.js'
 
@@ -164,8 +164,10 @@ async function computeAliases(host: HostFacts, realpath: FsDeps['realpath']): Pr
       const r = await real(literal)
       if (r === null || !differs(r, literal)) return null
       const path = rest ? api.join(r, rest) : r
-      const matcher = compilePattern(path, host)
-      return matcher ? {...d, path, display: `${d.display} (-> ${showPath(path)})`, origin: 'symlink', matcher} : null
+      // Exceptions (the state dir's worktrees) move with the rule: same place below the new prefix.
+      const except = d.except?.filter((x) => x.startsWith(literal)).map((x) => r + x.slice(literal.length))
+      const matcher = compileDenyMatcher(path, except, host)
+      return matcher ? {...d, path, display: `${d.display} (-> ${showPath(path)})`, origin: 'symlink', ...(except ? {except} : {}), matcher} : null
     }),
   )
   const broadRoots = await Promise.all(

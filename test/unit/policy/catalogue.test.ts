@@ -41,7 +41,7 @@ describe('deny catalogue data', () => {
 
   it('normalises entries into DenyRules with ids, categories and titles', () => {
     const rule = denyRules().find((r) => r.pattern === '~/.ssh' && r.platform === 'linux')
-    expect(rule).toEqual({id: 'ssh/openssh-user-directory:linux:0', category: 'ssh', title: 'OpenSSH user directory', severity: 'critical', pattern: '~/.ssh', platform: 'linux'})
+    expect(rule).toEqual({id: 'ssh/openssh-user-directory:linux:0', category: 'ssh', title: 'OpenSSH user directory', severity: 'critical', risk: 'secret', pattern: '~/.ssh', platform: 'linux'})
     expect(loadCatalogue()).toBe(loadCatalogue())
   })
 })
