@@ -47,6 +47,7 @@ export abstract class LaunchCommand extends AgentMachineCommand {
     const c = style(process.stderr)
     let worktree: LaunchResult['worktree']
     let result: LaunchResult
+    let finished: LaunchResult['worktree']
     try {
       result = await launch(
         {
@@ -60,6 +61,7 @@ export abstract class LaunchCommand extends AgentMachineCommand {
           onWorktreeCreated: (w) => {
             worktree = w
           },
+          onWarning: (w) => this.note(`${c.yellow('warning:')} ${w}`),
         },
         ctx,
         host,
@@ -68,9 +70,11 @@ export abstract class LaunchCommand extends AgentMachineCommand {
           if (!input.dryRun) this.note(c.dim(describeLaunch(prepared)))
         },
       )
+      finished = result.worktree
     } finally {
-      // Left for review however the session ended (also when it failed after the worktree was made).
-      if (worktree) this.note(describeWorktree(worktree))
+      // Left for review however the session ended (also when it failed after the clone was made).
+      const w = finished ?? worktree
+      if (w?.created) this.note(describeWorktree(w))
     }
     if (input.dryRun) {
       this.say(renderPlan(result.plan))
@@ -87,13 +91,25 @@ export abstract class LaunchCommand extends AgentMachineCommand {
       } else if (lines.length > 0) this.note(`${c.yellow('sourceosctl: after the session:')}`)
       for (const line of lines) this.note(`  ${line}`)
     }
+    const notBack = result.worktree?.broughtBack?.error
+    if (notBack) {
+      this.note(`${c.red(`sourceosctl: ${notBack.message}`)}${notBack.fix ? `\n  fix: ${notBack.fix}` : ''}`)
+      if (process.exitCode !== ExitCode.PLANT_QUARANTINED) this.setExitCode(notBack.exitCode)
+    }
     return result
   }
 }
 
 function describeWorktree(w: NonNullable<LaunchResult['worktree']>): string {
+  const commit = w.broughtBack?.commit
+  if (!commit) {
+    return [
+      `sourceosctl: the agent's clone ${w.path} (branch ${w.branch}, from ${w.baseCommit.slice(0, 12)}) is left; its branch was not brought back into ${w.repo}.`,
+      `  throw it away:  ${w.review.remove}`,
+    ].join('\n')
+  }
   return [
-    `sourceosctl: the worktree ${w.path} (branch ${w.branch}, from ${w.baseCommit.slice(0, 12)}) is left for review:`,
+    `sourceosctl: the branch ${w.branch} (from ${w.baseCommit.slice(0, 12)}, now at ${commit.slice(0, 12)}) is in ${w.repo}; the agent's clone ${w.path} is left for review:`,
     `  see the work:   ${w.review.diff}`,
     `  take it:        ${w.review.merge}`,
     `  throw it away:  ${w.review.remove}`,

@@ -182,15 +182,15 @@ export const ChainSchema = z
 
 export const WorktreeInfoSchema = z
   .object({
-    repo: z.string().min(1).describe('The user’s checkout the worktree was made from (its top level, realpath-resolved). It is not mounted and not changed.'),
-    path: z.string().min(1).describe('The worktree folder made for this run (under the state dir), mounted in place of the checkout and left for review.'),
-    target: z.string().min(1).describe('Where the worktree is mounted in the container.'),
-    branch: z.string().min(1).describe('The new branch the worktree is on (short name, e.g. agent/codex-20250131-120000).'),
+    repo: z.string().min(1).describe('The user’s checkout the branch starts from (its top level, realpath-resolved). It is not mounted: only its objects dir is, read-only.'),
+    path: z.string().min(1).describe('The agent’s own clone made for this run (under the state dir), mounted in place of the checkout and left for review.'),
+    target: z.string().min(1).describe('Where the clone is mounted in the container.'),
+    branch: z.string().min(1).describe('The new branch (short name, e.g. agent/codex-20250131-120000): made in the clone, fetched back into the repo after the session.'),
     baseCommit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a 40- or 64-hex git commit id').describe('The commit the branch starts from: the checkout’s HEAD at launch.'),
     commonDir: z
       .string()
       .min(1)
-      .describe('The git dir the worktree shares with the checkout: mounted read-only at this same path, with objects, refs and logs read-write (all listed in mounts).'),
+      .describe('The repo’s common git dir. Only <commonDir>/objects is mounted, read-only at the same path (the clone borrows it through objects/info/alternates); no ref of the repo is.'),
   })
   .strict()
 

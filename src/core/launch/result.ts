@@ -33,21 +33,33 @@ export const LaunchResultSchema = z
     warnings: z.array(z.string()).describe('Non-fatal findings (e.g. a .env file in a mounted repo).'),
     worktree: z
       .object({
-        repo: z.string().describe('The user’s checkout the worktree branches off (never mounted, never changed).'),
-        path: z.string().describe('The worktree folder (under the state dir), mounted in place of the checkout.'),
-        target: z.string().describe('Where the worktree is mounted in the container.'),
-        branch: z.string().describe('The new branch.'),
+        repo: z.string().describe('The user’s checkout the branch starts from. Never mounted: only its objects dir is, read-only.'),
+        path: z.string().describe('The agent’s own clone (under the state dir), mounted in place of the checkout and left for review.'),
+        target: z.string().describe('Where the clone is mounted in the container.'),
+        branch: z.string().describe('The new branch: made in the clone, brought back into the repo after the session.'),
         baseCommit: z.string().describe('The commit the branch starts from.'),
-        commonDir: z.string().describe('The git dir shared with the checkout (mounted read-only, objects/refs/logs read-write).'),
-        created: z.boolean().describe('Whether the worktree exists now (false under --dry-run, or when the launch stopped before creating it).'),
+        commonDir: z.string().describe('The repo’s common git dir; only its objects dir is mounted (read-only, at the same path: the clone borrows it).'),
+        created: z.boolean().describe('Whether the clone exists now (false under --dry-run, or when the launch stopped before making it).'),
         review: z
           .object({diff: z.string(), merge: z.string(), remove: z.string()})
           .strict()
           .describe('Shell commands to see, take or throw away the work on the branch.'),
+        broughtBack: z
+          .object({
+            commit: z.string().nullable().describe('What refs/heads/<branch> points at in the repo now (the agent’s last commit on it); null when nothing was brought back.'),
+            error: z
+              .object({code: z.string(), message: z.string(), fix: z.string().nullable(), exitCode: z.number().int()})
+              .strict()
+              .nullable()
+              .describe('Why the branch was not brought back (the CLI exits with this code): e.g. WORKTREE_CLONE_TAMPERED, WORKTREE_BRANCH_TAKEN.'),
+          })
+          .strict()
+          .nullable()
+          .describe('After the session: the one branch fetched back into the repo. Null under --dry-run, or when the session never ran.'),
       })
       .strict()
       .optional()
-      .describe('Only with --worktree: the worktree made for this run, left for review.'),
+      .describe('Only with --worktree: the clone made for this run (left for review) and its branch.'),
     integrity: IntegrityReportSchema.optional().describe('After a real session: what the agent left that the host would run or trust, and what was done (exit 6 when anything was quarantined).'),
   })
   .strict()
