@@ -175,7 +175,7 @@ function tampered(wt: WorktreeFacts, what: string): AgentMachineError {
   return policyRefusal(
     'WORKTREE_CLONE_TAMPERED',
     `the agent's clone ${wt.path} cannot be fetched from safely: ${what}. Nothing was brought back into ${wt.repo}.`,
-    `inspect the clone without running git in it, then remove it: ${reviewCommands(wt).remove}`,
+    `the clone is left at ${wt.path}: look at it without running git in it (its git files are the agent's), then remove it: ${reviewCommands(wt).remove}`,
   )
 }
 
