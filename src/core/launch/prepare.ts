@@ -21,7 +21,7 @@ import {providerEnv} from '../machine/providers.js'
 import {PodmanAdapter} from '../podman/adapter.js'
 import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
-import {checkProfileEnv} from '../policy/env-policy.js'
+import {checkProfileEnv, passthroughEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {assertMountAllowed, judgeMountTarget} from '../policy/mount-policy.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
@@ -92,6 +92,8 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   }
   const {path: profilePath, profile} = await requireActiveProfile(host, req.profilePath, req.cwd)
   checkProfileEnv(profile)
+  // Passthrough values live in the host env: checked now, before anything else (never echoed).
+  const passthrough = passthroughEnv(profile, host)
   const toolCommand = req.verb === 'run' ? enabledToolCommand(profile, req.tool) : ['/bin/sh']
   const warnings: string[] = []
 
@@ -194,7 +196,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     image: image.id,
     mounts: [...launchMounts, ...git.mounts],
     workdir,
-    env: containerEnv(profile, host),
+    env: containerEnv(profile, passthrough),
     network: profile.spec.network.mode,
     resources: profile.spec.resources,
     rootless,
@@ -422,12 +424,9 @@ async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFact
   return scans
 }
 
-function containerEnv(profile: AgentMachineProfile, host: HostFacts): Array<[string, string]> {
-  const env: Array<[string, string]> = []
-  for (const name of profile.spec.env.passthrough) {
-    const value = host.env[name]
-    if (value !== undefined) env.push([name, value])
-  }
+/** The container's env: the passthrough values (checked by passthroughEnv), spec.env.set, HOME. */
+function containerEnv(profile: AgentMachineProfile, passthrough: ReadonlyArray<[string, string]>): Array<[string, string]> {
+  const env: Array<[string, string]> = [...passthrough]
   for (const [name, value] of Object.entries(profile.spec.env.set)) env.push([name, value])
   if (!env.some(([name]) => name === 'HOME')) env.push(['HOME', AGENT_HOME])
   return env

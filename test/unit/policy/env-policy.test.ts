@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {AgentMachineError} from '../../../src/core/errors.js'
 import {loadCatalogue} from '../../../src/core/policy/catalogue.js'
-import {checkProfileEnv, isSecretLikeEnvName, secretValueShape} from '../../../src/core/policy/env-policy.js'
+import {checkProfileEnv, hostIdentityEnvReason, isSecretLikeEnvName, passthroughEnv, secretValueShape} from '../../../src/core/policy/env-policy.js'
+import {fakeHostFacts} from '../../helpers/host-facts.js'
 
 const secret = [
   'GITHUB_TOKEN', 'GH_TOKEN', 'github_token', 'NPM_TOKEN', 'MY_SECRET', 'db_password', 'MYSQL_PWD', 'PGPASSFILE', 'SSHPASS',
@@ -74,5 +75,114 @@ describe('checkProfileEnv', () => {
     )
     expect(e.message).not.toContain('bbbb')
     expect(e.fix).toBe('remove it: secrets will only enter through the Secrets Door (spec.secrets)')
+  })
+})
+
+// Issue 10, defect 10: passthrough VALUES are shape-checked at launch, and host identity/location
+// names are refused as passthrough. A refusal names the variable, never its value.
+describe('secretValueShape: credentials whatever the variable is called', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLWJ5dGVz'
+  it.each([
+    ['mongodb://admin:pw@db:27017/app', 'a URL with embedded credentials'],
+    ['postgres://app:s3cret@localhost/db', 'a URL with embedded credentials'],
+    ['mongodb+srv://u:p@cluster0.example.net', 'a URL with embedded credentials'],
+    ['https://x-access-token-abcdefghijklmnop@github.com/o/r.git', 'a URL with embedded credentials'],
+    ['https://api.example.com/v1?access_token=abcdef123456', 'a URL with a credential in its query'],
+    ['https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abcdef0123', 'a URL with a credential in its query'],
+    [jwt, 'a JWT'],
+    [`Bearer ${'t'.repeat(32)}`, 'an HTTP Authorization value'],
+    ['-----BEGIN CERTIFICATE-----\nMIIB', 'a PEM block (a key or certificate)'],
+    ['-----BEGIN RSA PRIVATE KEY-----', 'a PEM private key'],
+    ['-----BEGIN PGP PRIVATE KEY BLOCK-----', 'a PEM private key'],
+    ['ghp_' + 'a'.repeat(36), 'a GitHub token'],
+    ['note: github_pat_' + 'B'.repeat(40), 'a GitHub token'],
+    ['glpat-' + 'x'.repeat(20), 'a GitLab token'],
+    ['sk-' + 'Q'.repeat(40), 'an OpenAI-style API key'],
+    ['xoxb-123456789012-abcdefghij', 'a Slack token'],
+    ['AIza' + 'S'.repeat(35), 'a Google API key'],
+    ['hf_' + 'h'.repeat(34), 'a Hugging Face token'],
+    ['npm_' + 'n'.repeat(36), 'an npm token'],
+    ['AKIAIOSFODNN7EXAMPLE', 'an AWS access key id'],
+    ['sk_live_' + 'z'.repeat(24), 'a Stripe secret key'],
+    ['DefaultEndpointsProtocol=https;AccountName=a;AccountKey=' + 'k'.repeat(44), 'an Azure connection string or SAS'],
+  ])('%s → %s', (value, shape) => {
+    expect(secretValueShape(value)).toBe(shape)
+  })
+  it.each(['xterm-256color', 'en_US.UTF-8', 'Europe/Paris', 'https://example.com/x?page=2', 'sk-learn', 'truecolor', 'a'.repeat(40), '0123456789abcdef0123456789abcdef01234567', 'ssh://git@github.com/o/r.git', 'Bearer'])(
+    '%s is plain',
+    (value) => {
+      expect(secretValueShape(value)).toBeNull()
+    },
+  )
+})
+
+describe('host identity and location names are refused as passthrough', () => {
+  it.each(['HOME', 'PATH', 'USER', 'LOGNAME', 'SHELL', 'PWD', 'OLDPWD', 'TMPDIR', 'TMP', 'TEMP', 'USERNAME', 'HOSTNAME', 'MAIL', 'home', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME',
+    'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_DIRS', 'XDG_DESKTOP_DIR', 'XDG_SESSION_ID', 'USERPROFILE', 'APPDATA', 'LOCALAPPDATA', 'HOMEPATH', 'SUDO_USER',
+    'LD_PRELOAD', 'NODE_OPTIONS', 'SOURCEOSCTL_CONFIG_DIR', 'SOURCEOSCTL_ANYTHING'])('%s', (name) => {
+    expect(hostIdentityEnvReason(name)).not.toBeNull()
+  })
+  it.each(['TERM', 'LANG', 'LC_ALL', 'TZ', 'COLORTERM', 'NODE_ENV', 'CI', 'EDITOR', 'NO_COLOR', 'GIT_AUTHOR_NAME'])('%s is allowed', (name) => {
+    expect(hostIdentityEnvReason(name)).toBeNull()
+  })
+
+  const profile = (passthrough: string[], set: Record<string, string> = {}) => ({spec: {env: {passthrough, set}}}) as Parameters<typeof checkProfileEnv>[0]
+
+  it('refuses HOME in passthrough with POLICY_HOST_IDENTITY_ENV (exit 3); set may still fix it', () => {
+    expect(() => checkProfileEnv(profile(['TERM', 'HOME', 'XDG_CONFIG_HOME']))).toThrow(
+      expect.objectContaining({
+        code: 'POLICY_HOST_IDENTITY_ENV',
+        exitCode: 3,
+        message:
+          "env name 'HOME' in spec.env.passthrough is a host identity or location variable: it would tell the agent who and where you are on the host; " +
+          "env name 'XDG_CONFIG_HOME' in spec.env.passthrough is a host location or session variable (XDG): it would tell the agent who and where you are on the host",
+      }),
+    )
+    expect(() => checkProfileEnv(profile(['TERM'], {HOME: '/home/agent', PATH: '/usr/bin:/bin'}))).not.toThrow()
+  })
+
+  it('names secrets first when both kinds are there', () => {
+    expect(() => checkProfileEnv(profile(['HOME', 'GITHUB_TOKEN']))).toThrow(expect.objectContaining({code: 'POLICY_SECRET_ENV'}))
+  })
+})
+
+describe('passthroughEnv: host values checked at launch', () => {
+  const profile = (passthrough: string[]) => ({spec: {env: {passthrough, set: {}}}}) as Parameters<typeof passthroughEnv>[0]
+  const linux = fakeHostFacts('linux', {homeDir: '/home/u', env: {TERM: 'xterm', LANG: 'C.UTF-8', EMPTY: '', MONGODB_URI: 'mongodb://admin:hunter2pw@db', NOTES: 'ghp_' + 'c'.repeat(36), CACHE: '/home/u/.cache/x', ROOTISH: '/home/user2/x'}})
+
+  function refusal(fn: () => unknown): AgentMachineError {
+    try {
+      fn()
+    } catch (error) {
+      if (error instanceof AgentMachineError) return error
+      throw error
+    }
+    throw new Error('expected a refusal')
+  }
+
+  it('passes clean values in order, keeps empty ones, skips unset ones', () => {
+    expect(passthroughEnv(profile(['TERM', 'NOPE', 'LANG', 'EMPTY', 'ROOTISH']), linux)).toEqual([['TERM', 'xterm'], ['LANG', 'C.UTF-8'], ['EMPTY', ''], ['ROOTISH', '/home/user2/x']])
+  })
+
+  it('refuses a URL with credentials and a token in an innocent name, naming them but never the values', () => {
+    const e = refusal(() => passthroughEnv(profile(['TERM', 'MONGODB_URI', 'NOTES']), linux))
+    expect(e.code).toBe('POLICY_SECRET_ENV_VALUE')
+    expect(e.exitCode).toBe(3)
+    expect(e.message).toBe(
+      "the host value of 'MONGODB_URI' (spec.env.passthrough) was not passed: its value looks like a URL with embedded credentials; " +
+        "the host value of 'NOTES' (spec.env.passthrough) was not passed: its value looks like a GitHub token",
+    )
+    const everything = JSON.stringify({message: e.message, fix: e.fix, details: e.details})
+    for (const leaked of ['hunter2pw', 'admin', 'cccccccc', 'mongodb://']) expect(everything).not.toContain(leaked)
+  })
+
+  it('refuses a value that names a path in the host home', () => {
+    expect(refusal(() => passthroughEnv(profile(['CACHE']), linux)).message).toBe("the host value of 'CACHE' (spec.env.passthrough) was not passed: its value names a path in your host home directory")
+  })
+
+  it('looks names up case-insensitively on Windows and folds the home', () => {
+    const win = fakeHostFacts('windows', {homeDir: 'C:\\Users\\Me', env: {Term: 'xterm', Tools: 'c:/users/me/tools'}})
+    expect(passthroughEnv(profile(['TERM']), win)).toEqual([['TERM', 'xterm']])
+    expect(() => passthroughEnv(profile(['TOOLS']), win)).toThrow(expect.objectContaining({code: 'POLICY_SECRET_ENV_VALUE'}))
   })
 })
