@@ -1,8 +1,9 @@
-// Git worktrees against real git and real podman, rootful and rootless (issue 6): a repo that is
-// a linked worktree works in the container (status, diff, commit) with the common git dir mounted
-// where git expects it; `--worktree` makes a fresh worktree on a new branch, a commit made inside
-// lands on that branch, and the user's checkout is not touched; hooks and config stay read-only;
-// bad input creates nothing. The image is the busybox test image plus the host's git (git-image.ts).
+// Git worktrees against real git and real podman, rootful and rootless (issues 6 and 10): a repo that
+// is a linked worktree works in the container (status, diff, commit) with the common git dir mounted
+// where git expects it; `--worktree` gives the agent its own clone on a new branch (the user's
+// objects read-only, none of the user's refs), a commit made inside is on that branch in the user's
+// repo afterwards, and the user's checkout is not touched; hooks and config stay read-only; bad input
+// creates nothing. The image is the busybox test image plus the host's git (git-image.ts).
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -153,43 +154,57 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       expect(readFileSync(join(s.repo2, '.git', 'config'), 'utf8')).toBe(configBefore)
     })
 
-    it('--worktree: a fresh worktree on a new branch; the commit made inside is on that branch; the checkout is untouched', async () => {
+    it('--worktree: the agent’s own clone on a new branch; the commit made inside is on that branch in the user’s repo afterwards; nothing else of the repo changes', async () => {
       const before = await checkoutState(s.fx.repo)
+      // (the linked-worktree test, running concurrently, commits on wt-existing: that ref is not compared)
+      const refs = async () => (await git(['-C', s.fx.repo, 'for-each-ref', '--format=%(refname) %(objectname)'])).split('\n').filter((l) => !l.startsWith('refs/heads/wt-existing '))
+      const refsBefore = await refs()
       const branch = `agent/it-${mode}`
+      const objects = join(s.fx.repo, '.git', 'objects')
       const result = await shell(['--repo', s.fx.repo, '--worktree', '--branch', branch], [
         'git status --porcelain --branch; printf "\\nstatus=%s\\n" $?',
         'echo "made by the agent" > agent.txt',
         'git add agent.txt',
         `git ${IDENTITY.join(' ')} commit -q -m 'agent commit'; printf "\\ncommit=%s\\n" $?`,
-        'hooks=$(git rev-parse --git-path hooks); echo x > "$hooks/pre-commit"; printf "\\nhook=%s\\n" $?',
-        'echo "hooks-dir=$hooks"',
+        'git log --oneline -2 | wc -l | sed "s/^ */log-lines: /"',
+        'echo x > .git/hooks/pre-commit; printf "\\nhook=%s\\n" $?',
+        'echo x >> .git/config; printf "\\nconfig=%s\\n" $?',
+        'echo /tmp > .git/objects/info/alternates; printf "\\nalternates=%s\\n" $?',
+        `touch ${objects}/planted; printf "\\nuser-objects=%s\\n" $?`,
+        `ls ${s.fx.repo}/.git/refs >/dev/null 2>&1; printf "\\nuser-refs=%s\\n" $?`,
         'pwd',
       ].join('\n'))
       expect(result.exitCode, result.stderr).toBe(0)
       expect(result.stdout).toContain(`## ${branch}`)
-      expect(codes(result.stdout)).toEqual({status: 0, commit: 0, hook: 1})
-      expect(result.stdout).toContain(`hooks-dir=${s.fx.repo}/.git/hooks`)
+      expect(result.stdout).toContain('log-lines: 2')
+      // the clone's hooks, config and alternates are read-only; the user's objects read-only; the user's refs not there at all
+      expect(codes(result.stdout)).toEqual({status: 0, commit: 0, hook: 1, config: 1, alternates: 1, 'user-objects': 1, 'user-refs': 1})
       expect(result.stdout).toContain('/workspace/repo\n') // mounted in place of the checkout
 
       // the commit is on the branch, seen from the user's repo; the branch starts at the old HEAD
       expect(await git(['-C', s.fx.repo, 'log', '-1', '--format=%s', branch])).toBe('agent commit')
       expect(await git(['-C', s.fx.repo, 'rev-parse', `${branch}~1`])).toBe(before.head)
-      expect(existsSync(join(s.fx.repo, '.git', 'hooks', 'pre-commit'))).toBe(false)
-      // the user's checkout: same HEAD, same index bytes, same status, same files, not on the branch
+      expect(await git(['-C', s.fx.repo, 'show', `${branch}:agent.txt`])).toBe('made by the agent')
+      // the user's checkout: same HEAD, same index bytes, same status, same files; only the one new ref
       expect(await checkoutState(s.fx.repo)).toEqual(before)
       expect(existsSync(join(s.fx.repo, 'agent.txt'))).toBe(false)
+      const tip = await git(['-C', s.fx.repo, 'rev-parse', branch])
+      expect(await refs()).toEqual([...refsBefore, `refs/heads/${branch} ${tip}`].sort())
+      expect(existsSync(join(objects, 'planted'))).toBe(false)
 
-      // the worktree is left under the state dir, and the CLI says how to review, merge or remove it
+      // the clone is left under the state dir, and the CLI says how to review, merge or remove it
       const worktrees = join(s.fx.stateDir, 'worktrees')
       const made = readdirSync(worktrees).filter((n) => existsSync(join(worktrees, n, 'agent.txt')))
       expect(made).toHaveLength(1)
       const path = join(worktrees, made[0]!)
-      expect(result.stderr).toContain(`the worktree ${path} (branch ${branch}, from ${before.head.slice(0, 12)}) is left for review`)
+      expect(readFileSync(join(path, '.git', 'objects', 'info', 'alternates'), 'utf8')).toBe(`${objects}\n`)
+      expect(existsSync(`${path}.bring-back.git`)).toBe(false)
+      expect(result.stderr).toContain(`the branch ${branch} (from ${before.head.slice(0, 12)}, now at ${tip.slice(0, 12)}) is in ${s.fx.repo}; the agent's clone ${path} is left for review`)
       expect(result.stderr).toContain(`git -C ${s.fx.repo} diff ${before.head}...${branch}`)
       expect(result.stderr).toContain(`git -C ${s.fx.repo} merge ${branch}`)
-      expect(result.stderr).toContain(`git -C ${s.fx.repo} worktree remove ${path} && git -C ${s.fx.repo} branch -D ${branch}`)
+      expect(result.stderr).toContain(`rm -rf ${path} && git -C ${s.fx.repo} branch -D ${branch}`)
 
-      // evidence: base commit, branch, worktree path; the git-dir mounts in the mount list
+      // evidence: base commit, branch, clone path; the clone's git mounts and the user's objects (read-only) in the mount list
       const evidence = /sourceosctl: evidence (\S+)/.exec(result.stderr)?.[1]
       expect(evidence, result.stderr).toBeTruthy()
       const record = JSON.parse(readFileSync(evidence!, 'utf8')) as {
@@ -198,29 +213,30 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       expect(record.predicate.worktree).toEqual({
         repo: s.fx.repo, path, target: '/workspace/repo', branch, baseCommit: before.head, commonDir: join(s.fx.repo, '.git'),
       })
-      const mounts = record.predicate.mounts.map((m) => `${m.target}:${m.mode}`)
-      expect(mounts).toEqual(expect.arrayContaining(['/workspace/repo:rw', '/workspace/repo/.git:ro', `${s.fx.repo}/.git:ro`, `${s.fx.repo}/.git/objects:rw`, `${s.fx.repo}/.git/refs:rw`]))
+      const mounts = record.predicate.mounts.filter((m) => m.target === '/workspace/repo' || m.target.startsWith('/workspace/repo/') || m.source.startsWith(`${s.fx.repo}/`)).map((m) => `${m.target}:${m.mode}`)
+      expect(mounts.sort()).toEqual(['/workspace/repo/.git/config:ro', '/workspace/repo/.git/hooks:ro', '/workspace/repo/.git/objects/info/alternates:ro', '/workspace/repo/.git:rw', '/workspace/repo:rw', `${objects}:ro`].sort())
       expect(record.predicate.mounts.find((m) => m.target === '/workspace/repo')?.source).toBe(path)
       expect(record.predicate.git.find((g) => g.target === '/workspace/repo')?.ref).toBe(branch)
       const inspected = await s.fx.cli(['agent-machine', 'evidence', 'inspect', evidence!])
       expect(inspected.exitCode, inspected.stdout + inspected.stderr).toBe(0)
     })
 
-    it('--dry-run prints the git command and creates nothing; the default branch is agent/<tool>-<UTC time>', async () => {
+    it('--dry-run prints the git commands and creates nothing; the default branch is agent/<tool>-<UTC time>', async () => {
       const head = await git(['-C', s.fx.repo, 'rev-parse', 'HEAD'])
       const runId = s.fx.runId('dry')
       const result = await s.fx.cli(['agent-machine', 'run', '--tool', 'codex', '--repo', s.fx.repo, '--worktree', '--dry-run', '--json', '--run-id', runId, '--profile-file', s.gitProfile])
       expect(result.exitCode, result.stderr).toBe(0)
       const plan = (JSON.parse(result.stdout) as {plan: {steps: Array<{argv: string[]; mutates: boolean}>}}).plan
-      const [add] = plan.steps
+      const git_ = plan.steps.filter((st) => st.argv[0] === 'git').map((st) => st.argv.slice(st.argv.indexOf('-C') + 2))
       const path = join(s.fx.stateDir, 'worktrees', `repo-${runId}`)
-      expect(add!.argv.slice(0, 6)).toEqual(['git', '-C', s.fx.repo, 'worktree', 'add', '-b'])
-      expect(add!.argv[6]).toMatch(/^agent\/codex-\d{8}-\d{6}$/)
-      expect(add!.argv.slice(7)).toEqual([path, head])
-      expect(add!.mutates).toBe(true)
-      expect(plan.steps.slice(-3).map((st) => st.argv[1])).toEqual(['create', 'container', 'start'])
+      expect(git_[1]).toEqual(['clone', '--quiet', '--shared', '--no-checkout', '--template=', '--', s.fx.repo, path])
+      const checkout = git_[2]!
+      expect(checkout.slice(0, 4)).toEqual(['checkout', '--quiet', '--no-track', '-b'])
+      expect(checkout[4]).toMatch(/^agent\/codex-\d{8}-\d{6}$/)
+      expect(checkout[5]).toBe(head)
+      expect(git_.map((a) => a.find((x) => !x.startsWith('-') && !x.includes('=')))).toEqual(['status', 'clone', 'checkout', 'fetch', 'for-each-ref', 'update-ref'])
       expect(existsSync(path)).toBe(false)
-      expect(await gitFails(['-C', s.fx.repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${add!.argv[6]}`])).toBe(true)
+      expect(await gitFails(['-C', s.fx.repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${checkout[4]}`])).toBe(true)
     })
 
     // The refusals happen before podman is asked anything, the same in both modes: rootful only, for time.
@@ -232,7 +248,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
         const result = await s.fx.cli(['agent-machine', 'shell', '--profile-file', s.gitProfile, '--run-id', runId, '--repo', repo, '--worktree', ...args])
         expect(await s.fx.createdSince(runId, started)).toEqual([])
         for (const name of [`repo-${runId}`, `repo2-${runId}`, `docs-${runId}`]) expect(existsSync(join(s.fx.stateDir, 'worktrees', name))).toBe(false)
-        for (const r of [s.fx.repo, s.repo2]) expect(await git(['-C', r, 'worktree', 'list', '--porcelain'])).not.toContain(runId)
+        for (const name of [`repo-${runId}.bring-back.git`, `repo2-${runId}.bring-back.git`]) expect(existsSync(join(s.fx.stateDir, 'worktrees', name))).toBe(false)
         return result
       }
 
@@ -260,7 +276,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
         expect(await git(['-C', s.fx.repo, 'rev-parse', 'refs/heads/main'])).toBe(head)
       })
 
-      it('a worktree path that already exists → 2', async () => {
+      it('a clone path that already exists → 2', async () => {
         const runId = s.fx.runId('taken')
         const taken = join(s.fx.stateDir, 'worktrees', `repo-${runId}`)
         mkdirSync(taken, {recursive: true})
