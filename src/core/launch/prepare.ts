@@ -406,8 +406,10 @@ function matchRepo(repo: string, mounts: Array<{hostSource: string; target: stri
  */
 async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<Map<string, TreeScan>> {
   const scans = new Map<string, TreeScan>()
+  // The hard-link check's cache of the denied folders: under the state dir, never inside a mount.
+  const denyCacheFile = path.join(stateDir(host), 'scan-cache', 'deny-inodes.json')
   for (const m of mounts) {
-    const scan = await scanTree(m.hostSource, {host})
+    const scan = await scanTree(m.hostSource, {host, denyCacheFile})
     scans.set(m.hostSource, scan)
     const hazards = scan.hazards
     const refused = hazards.filter((h) => h.severity === 'refuse')
@@ -416,12 +418,26 @@ async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFact
       throw policyRefusal(
         'POLICY_HAZARD',
         `mount ${m.hostSource} holds ${first.kind} ${first.relPath}: ${first.detail}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}.`,
-        'remove it from the repo (or mount a narrower folder); sockets, devices and credential stores never enter the container',
+        hazardFix(first.kind, first.path),
       )
     }
     for (const h of hazards) warnings.push(`${m.hostSource}: ${h.kind} ${h.relPath}: ${h.detail}`)
   }
   return scans
+}
+
+function hazardFix(kind: TreeScan['hazards'][number]['kind'], at: string): string {
+  const q = shellQuote(at)
+  switch (kind) {
+    case 'mount-point':
+      return `unmount it (umount ${q}) or mount a narrower folder: podman binds recursively, so nothing mounted under an allowlisted folder may enter the container`
+    case 'hardlink-sensitive':
+      return `delete the hard link (rm ${q}: the original stays where it is) or replace it with a copy that holds no secret`
+    case 'alias-sensitive':
+      return 'mount the project folder under its own name, not a bind mount or alias of a denied folder or of one that holds it'
+    default:
+      return 'remove it from the repo (or mount a narrower folder); sockets, FIFOs, devices, credential stores and links into secrets never enter the container'
+  }
 }
 
 /** The container's env: the passthrough values (checked by passthroughEnv), spec.env.set, HOME. */

@@ -1,36 +1,66 @@
 /**
- * A bounded walk of a mount candidate (matching rule "scan-the-tree"): what inside an allowed
- * folder would still leak or be dangerous once it is bind-mounted. Never follows symlinks.
+ * The hazard scan of a mount candidate (matching rule "scan-the-tree"): what inside an allowed
+ * folder would still leak or be dangerous once it is bind-mounted. The WHOLE tree: no depth or
+ * entry cap, node_modules and .git/objects included (the agent can put a socket anywhere). Never
+ * follows symlinks.
  *
- * refuse: unix sockets, FIFOs, device nodes; credential stores found inside (.ssh, .aws, .gnupg,
- *         .kube, .azure, .oci, .password-store dirs; .docker/config.json, .git-credentials,
- *         .netrc/_netrc, .vault-token, .pgpass files); symlinks that resolve into a denied path
- *         (only when `host` is given).
+ * refuse: unix sockets, FIFOs, device nodes (anywhere);
+ *         mount points strictly under the root — from /proc/self/mountinfo on Linux (a same-device
+ *         bind mount of ~/.ssh shows only there) and, everywhere, a folder whose st_dev differs
+ *         from its parent's — since podman binds recursively, whatever is mounted there would
+ *         reach the container ('mount-point');
+ *         a regular file with the same (dev, ino) as an existing file of the deny catalogue: a hard
+ *         link to ~/.ssh/id_ed25519 ('hardlink-sensitive'; only files with nlink > 1 can be one,
+ *         so pnpm's hard-linked node_modules is fine);
+ *         the root or a folder with the same (dev, ino) as a denied folder or an ancestor of one,
+ *         or (Linux) whose other names through mountinfo are denied: a bind mount of ~/.aws
+ *         ('alias-sensitive');
+ *         credential stores found inside (.ssh, .aws, .gnupg, .kube, .azure, .oci, .password-store
+ *         dirs; .docker/config.json, .git-credentials, .netrc/_netrc, .vault-token, .pgpass files);
+ *         symlinks that resolve into a denied path (only when `host` is given).
  * warn:   symlinks leaving the tree, workspace secret files (.env, *.pem, *.key, …, from the
  *         catalogue's workspace patterns; .env.example & co. excepted), credentials embedded in a
- *         remote URL of the top-level .git/config, unreadable directories, a truncated walk.
- * Skipped for speed: node_modules and .git/objects (not descended into).
+ *         remote URL of the top-level .git/config, unreadable directories, a hard-link check that
+ *         could not be completed ('hardlink-unchecked').
+ * Name-based checks (credential stores, secret files, write-protected files) are not applied inside
+ * node_modules or .git/objects: a package's test fixture is not the user's ~/.ssh. Type, mount and
+ * inode checks are applied everywhere.
+ *
+ * Also collected for the launch layout: every `.git` entry (gitEntries) and every existing file or
+ * folder matching the catalogue's workspace.writeProtectByDefault patterns (writeProtected).
+ *
+ * Cost (see `make bench` and docs/threat-model.md "Scan cost"): one readdir per folder and one
+ * lstat per folder (its st_dev); one lstat per regular file only when some file of the deny
+ * catalogue on the root's device has more than one link. Synchronous: measured faster than the
+ * async and opendir variants on this kind of walk.
  */
-import {promises as fsp, type Dirent} from 'node:fs'
+import {closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, realpathSync, type Dirent, type Stats} from 'node:fs'
 import path from 'node:path'
 import type {HostFacts} from '../host/facts.js'
 import {workspacePatterns} from './catalogue.js'
+import {denyDirInodes, findDenyAliases, inodeKey, type DenyDirHit} from './deny-inodes.js'
+import {LinkCounter} from './link-counts.js'
+import {mountPointsUnder, otherNamesOf, readMountinfo, type MountInfoEntry} from './mountinfo.js'
 
 export type HazardKind =
   | 'socket'
   | 'fifo'
   | 'device'
+  | 'mount-point'
+  | 'hardlink-sensitive'
+  | 'alias-sensitive'
   | 'credential-store'
   | 'symlink-sensitive'
   | 'symlink-outside'
   | 'secret-file'
   | 'unreadable'
+  | 'hardlink-unchecked'
   | 'truncated'
 
 export interface Hazard {
   /** Absolute path of the entry. */
   path: string
-  /** Relative to the scanned root, '/'-separated. */
+  /** Relative to the scanned root, '/'-separated ('.' for the root itself). */
   relPath: string
   kind: HazardKind
   severity: 'refuse' | 'warn'
@@ -49,12 +79,16 @@ export interface TreeScan {
   rootIno: number
   /** As scanTreeForHazards returns them: sorted refuse-first, then by relPath. */
   hazards: Hazard[]
-  /** Every `.git` entry anywhere in the tree (dir, file, symlink or other): absolute paths, sorted. */
+  /**
+   * Every `.git` entry anywhere in the tree (dir, file, symlink or other), absolute paths, sorted.
+   * On case-insensitive hosts (macOS, Windows) also the names those file systems resolve to `.git`
+   * (`.GIT`, `.git.`, `git~1`, HFS-ignorable characters).
+   */
   gitEntries: GitEntry[]
   /**
    * Existing files/dirs matching the catalogue's workspace.writeProtectByDefault patterns, at any
-   * depth, absolute, sorted. A `dir/**` pattern yields the directory itself. Symlinks are never
-   * listed (a bind of one would follow it).
+   * depth (not inside node_modules or .git/objects), absolute, sorted. A `dir/**` pattern yields
+   * the directory itself. Symlinks are never listed (a bind of one would follow it).
    */
   writeProtected: string[]
   /** Directory entries visited. */
@@ -62,17 +96,27 @@ export interface TreeScan {
 }
 
 export interface ScanOptions {
-  /** Directory levels below the root to enter (default 6). */
+  /** Directory levels below the root to enter (default: no limit). */
   maxDepth?: number
-  /** Directory entries to look at before giving up with a 'truncated' warning (default 20 000). */
+  /** Directory entries to look at before giving up with a 'truncated' warning (default: no limit). */
   maxEntries?: number
-  /** When given, symlink targets are judged against the deny catalogue for this host. */
+  /** When given, symlink targets, hard links and aliases are judged against the deny catalogue for this host. */
   host?: HostFacts
+  /** The mount table (default: readMountinfo(), i.e. /proc/self/mountinfo on Linux, none elsewhere). */
+  mounts?: readonly MountInfoEntry[] | null
+  /**
+   * Cache of the denied folders' inodes for the hard-link check (a file under the CLI's state dir,
+   * never inside a mount); none: the denied folders are read afresh when needed.
+   */
+  denyCacheFile?: string | null
+  /** Entries per denied folder for the hard-link check (default 300 000; tests lower it). */
+  denyPerRootBudget?: number
+  /** Files lstat'ed inline before a worker thread takes over (default 20 000). */
+  linkWorkerAfter?: number
 }
 
 const REFUSE_DIRS = new Set(['.ssh', '.aws', '.gnupg', '.kube', '.azure', '.oci', '.password-store'])
 const REFUSE_FILES = new Set(['.git-credentials', '.netrc', '_netrc', '.vault-token', '.pgpass'])
-const SKIP_DIRS = new Set(['node_modules'])
 
 function globSource(glob: string): string {
   let src = ''
@@ -84,25 +128,43 @@ function globSource(glob: string): string {
   return src
 }
 
-interface SecretMatchers {
-  match: RegExp | null
-  except: RegExp | null
+interface NameMatchers {
+  secret: RegExp | null
+  secretExcept: RegExp | null
+  protect: RegExp | null
+  /** Path segments the patterns span (the matchers are tested on the entry's last `tail` segments). */
+  tail: number
 }
 
-let secretMatchers: SecretMatchers | undefined
+let nameMatchers: NameMatchers | undefined
 
-/** One alternation for all workspace patterns: matched against the relative path's tail. */
-function workspaceSecretMatchers(): SecretMatchers {
-  if (secretMatchers) return secretMatchers
+/** One alternation per pattern list, tested against the tail of the relative path. */
+function matchers(): NameMatchers {
+  if (nameMatchers) return nameMatchers
+  const {maskByDefault, writeProtectByDefault} = workspacePatterns()
   const positive: string[] = []
   const negative: string[] = []
-  for (const p of workspacePatterns().maskByDefault) {
-    if (p.startsWith('!')) negative.push(globSource(p.slice(1)))
-    else positive.push(globSource(p))
+  let tail = 1
+  const note = (p: string): string => {
+    tail = Math.max(tail, p.split('/').length)
+    return globSource(p)
   }
+  for (const p of maskByDefault) {
+    if (p.startsWith('!')) negative.push(note(p.slice(1)))
+    else positive.push(note(p))
+  }
+  const protect = writeProtectByDefault.map((p) => note(p.replace(/\/\*\*$/, '')))
   const build = (parts: string[]): RegExp | null => (parts.length ? new RegExp(`(?:^|/)(?:${parts.join('|')})$`, 'i') : null)
-  secretMatchers = {match: build(positive), except: build(negative)}
-  return secretMatchers
+  nameMatchers = {secret: build(positive), secretExcept: build(negative), protect: build(protect), tail}
+  return nameMatchers
+}
+
+/** Names a case-insensitive file system (or Windows' 8.3 names) resolves to `.git`, like git's is_ntfs_dotgit/is_hfs_dotgit. */
+function isGitName(name: string, caseInsensitive: boolean): boolean {
+  if (name === '.git') return true
+  if (!caseInsensitive) return false
+  const stripped = name.replace(/[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g, '').replace(/[. ]+$/, '').toLowerCase()
+  return stripped === '.git' || stripped === 'git~1'
 }
 
 function isInside(root: string, p: string): boolean {
@@ -110,160 +172,291 @@ function isInside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
 }
 
-/** Walks `root` (bounded) and returns what would be dangerous to mount, sorted refuse-first. */
+type Add = (abs: string, kind: HazardKind, severity: Hazard['severity'], detail: string) => void
+type Judge = (p: string) => {allowed: boolean; reason?: string}
+
+/** Walks `root` and returns what would be dangerous to mount, sorted refuse-first. */
 export async function scanTreeForHazards(root: string, opts: ScanOptions = {}): Promise<Hazard[]> {
   return (await scanTree(root, opts)).hazards
 }
 
-let protectMatcher: RegExp | null | undefined
-
-/** One alternation for the write-protect patterns, matched against the relative path's tail. */
-function writeProtectMatcher(): RegExp | null {
-  if (protectMatcher !== undefined) return protectMatcher
-  const parts = workspacePatterns().writeProtectByDefault.map((p) => globSource(p.replace(/\/\*\*$/, '')))
-  protectMatcher = parts.length ? new RegExp(`(?:^|/)(?:${parts.join('|')})$`) : null
-  return protectMatcher
-}
-
-/** Walks `root` and returns its hazards, its `.git` entries and its write-protected files. */
+/** Walks the whole tree under `root`: its hazards, its `.git` entries and its write-protected files. */
 export async function scanTree(root: string, opts: ScanOptions = {}): Promise<TreeScan> {
-  const maxDepth = opts.maxDepth ?? 6
-  const maxEntries = opts.maxEntries ?? 20_000
   const realRoot = await fsp.realpath(root)
-  const rootStat = await fsp.stat(realRoot)
+  const rootStat = lstatSync(realRoot)
   const hazards: Hazard[] = []
   const gitEntries: GitEntry[] = []
   const writeProtected: string[] = []
-  const protect = writeProtectMatcher()
-  const secrets = workspaceSecretMatchers()
-  let judge: ((p: string) => {allowed: boolean; reason?: string}) | null = null
-  if (opts.host) {
-    const host = opts.host
+  const add: Add = (abs, kind, severity, detail) => {
+    const rel = path.relative(realRoot, abs).split(path.sep).join('/')
+    hazards.push({path: abs, relPath: rel === '' ? '.' : rel, kind, severity, detail})
+  }
+  const host = opts.host
+  const caseInsensitive = host ? host.caseInsensitivePaths : process.platform === 'darwin' || process.platform === 'win32'
+  let judge: Judge | null = null
+  if (host) {
     const {judgeMountSource} = await import('./mount-policy.js')
     judge = (p) => {
       const d = judgeMountSource(p, host)
       // Only a link into secrets (or onto ~ or /, which contain them) is refused; links to other
-      // places outside the tree (a venv's python, a sibling checkout) are warnings.
-      const severe = !d.allowed && ['POLICY_SENSITIVE', 'POLICY_CONTAINS_SENSITIVE', 'POLICY_HOME', 'POLICY_ROOT'].includes(d.code)
+      // places outside the tree (a venv's python in /usr/bin, a sibling checkout) are warnings: in
+      // the container they dangle, and program folders are denied for writing, not for reading.
+      const severe = !d.allowed && ['POLICY_SENSITIVE', 'POLICY_CONTAINS_SENSITIVE', 'POLICY_HOME', 'POLICY_ROOT'].includes(d.code) && d.rule?.category !== 'path_dirs'
       return d.allowed || !severe ? {allowed: true} : {allowed: false, reason: d.reason}
     }
   }
+  const mounts = opts.mounts === undefined ? readMountinfo() : opts.mounts
 
-  const add = (abs: string, kind: HazardKind, severity: Hazard['severity'], detail: string): void => {
-    hazards.push({path: abs, relPath: path.relative(realRoot, abs).split(path.sep).join('/'), kind, severity, detail})
+  // --- Mount points under the root (Linux mount table), and the root's other names.
+  const mountPoints = new Set<string>()
+  if (mounts) {
+    for (const mp of mountPointsUnder(realRoot, mounts)) {
+      mountPoints.add(mp)
+      const m = mounts.filter((e) => e.mountPoint === mp).pop()!
+      add(mp, 'mount-point', 'refuse', `a mount point (${m.fsType} ${m.source}${m.root !== '/' ? `, folder ${m.root}` : ''}): podman binds recursively, so what is mounted there would reach the container`)
+    }
+    if (judge) {
+      for (const name of otherNamesOf(realRoot, mounts)) {
+        const verdict = judge(name)
+        if (!verdict.allowed) add(realRoot, 'alias-sensitive', 'refuse', `this folder is also ${name} (a bind mount): ${verdict.reason ?? 'a denied path'}`)
+      }
+    }
   }
 
+  // --- The denied folders (and their ancestors) as inodes: is the root one of them under another name?
+  const denyDirs: Map<string, DenyDirHit> | null = host ? denyDirInodes(host) : null
+  const sameAs = (hit: DenyDirHit): string => (hit.relation === 'denied' ? `${hit.path} (${hit.display})` : hit.display)
+  const rootAlias = denyDirs?.get(inodeKey(rootStat))
+  if (rootAlias) add(realRoot, 'alias-sensitive', 'refuse', `this folder is the same directory as ${sameAs(rootAlias)}: a bind mount or other alias`)
+  /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
+  const counter = host !== undefined ? new LinkCounter({workerAfter: opts.linkWorkerAfter}) : null
+
+  const {secret, secretExcept, protect, tail} = matchers()
+  const maxDepth = opts.maxDepth ?? Infinity
+  const maxEntries = opts.maxEntries ?? Infinity
+  const links: string[] = []
   let seen = 0
   let truncated = false
   let depthLimited = false
-  let level: string[] = [realRoot]
 
-  for (let depth = 0; level.length > 0 && !truncated; depth++) {
-    const next: string[] = []
-    // Read one level concurrently, a bounded number of directories at a time.
-    for (let i = 0; i < level.length && !truncated; i += 32) {
-      const batch = level.slice(i, i + 32)
-      const listings = await Promise.all(
-        batch.map(async (dir) => {
-          try {
-            return {dir, entries: await fsp.readdir(dir, {withFileTypes: true})}
-          } catch (error) {
-            add(dir, 'unreadable', 'warn', `cannot read directory (${(error as NodeJS.ErrnoException).code ?? 'error'}): its contents were not checked`)
-            return {dir, entries: [] as Dirent[]}
-          }
-        }),
-      )
-      const links: Array<Promise<void>> = []
-      for (const {dir, entries} of listings) {
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        for (const entry of entries) {
-          if (++seen > maxEntries) {
-            truncated = true
-            break
-          }
-          const abs = path.join(dir, entry.name)
-          const rel = path.relative(realRoot, abs).split(path.sep).join('/')
-          const lower = entry.name.toLowerCase()
-          if (entry.name === '.git') {
-            gitEntries.push({path: abs, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'})
-          }
-          if ((entry.isFile() || entry.isDirectory()) && protect?.test(rel)) writeProtected.push(abs)
-          if (entry.isSocket()) add(abs, 'socket', 'refuse', 'a unix socket: the container could talk to the process listening on it')
-          else if (entry.isFIFO()) add(abs, 'fifo', 'refuse', 'a named pipe (FIFO) shared with host processes')
-          else if (entry.isBlockDevice() || entry.isCharacterDevice()) add(abs, 'device', 'refuse', 'a device node')
-          else if (entry.isSymbolicLink()) links.push(checkLink(abs, realRoot, judge, add))
-          else if (entry.isDirectory()) {
-            if (REFUSE_DIRS.has(lower)) {
-              add(abs, 'credential-store', 'refuse', `a ${entry.name} directory (credential store) inside the tree`)
-              continue
-            }
-            if (SKIP_DIRS.has(lower) || (lower === 'objects' && path.basename(dir) === '.git')) continue
-            if (depth + 1 > maxDepth) depthLimited = true
-            else next.push(abs)
-          } else if (entry.isFile()) {
-            if (REFUSE_FILES.has(lower) || (lower === 'config.json' && path.basename(dir).toLowerCase() === '.docker')) {
-              add(abs, 'credential-store', 'refuse', `${entry.name}: a credential file`)
-            } else if (secrets.match?.test(rel) && !secrets.except?.test(rel)) {
-              add(abs, 'secret-file', 'warn', `${entry.name} often holds secrets; it will be visible to the agent`)
-            }
-          }
-        }
-        if (truncated) break
-      }
-      await Promise.all(links)
+  interface Frame {
+    dir: string
+    dev: number
+    depth: number
+    /** The last `tail - 1` segments of the folder's relative path (for the name matchers). */
+    segs: string[]
+    names: boolean
+  }
+  const stack: Frame[] = rootStat.isDirectory() ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true}] : []
+
+  walk: while (stack.length > 0) {
+    const frame = stack.pop()!
+    const {dir, dev, depth, segs, names} = frame
+    let entries: Dirent[]
+    try {
+      entries = readdirSync(dir, {withFileTypes: true})
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') add(dir, 'unreadable', 'warn', `cannot read directory (${code ?? 'error'}): its contents were not checked`)
+      continue
     }
-    level = next
+    const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
+    const prefix = segs.length > 0 ? segs.join('/') + '/' : ''
+    for (const entry of entries) {
+      if (++seen > maxEntries) {
+        truncated = true
+        break walk
+      }
+      const name = entry.name
+      const abs = dir === '/' ? `/${name}` : `${dir}/${name}`
+      if (isGitName(name, caseInsensitive)) {
+        gitEntries.push({path: abs, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'})
+      }
+      if (entry.isDirectory()) {
+        if (mountPoints.has(abs)) continue
+        const lower = name.toLowerCase()
+        if (names && REFUSE_DIRS.has(lower)) {
+          add(abs, 'credential-store', 'refuse', `a ${name} directory (credential store) inside the tree`)
+          continue
+        }
+        let st: Stats
+        try {
+          st = lstatSync(abs)
+        } catch {
+          continue // raced away
+        }
+        if (!st.isDirectory()) {
+          // Replaced between readdir and lstat: judge what is there now.
+          if (st.isSocket()) add(abs, 'socket', 'refuse', 'a unix socket (swapped in while the tree was scanned)')
+          else if (st.isFIFO()) add(abs, 'fifo', 'refuse', 'a named pipe (swapped in while the tree was scanned)')
+          else if (st.isBlockDevice() || st.isCharacterDevice()) add(abs, 'device', 'refuse', 'a device node (swapped in while the tree was scanned)')
+          else if (st.isSymbolicLink()) links.push(abs)
+          else if (st.isFile()) counter?.add(abs)
+          continue
+        }
+        if (st.dev !== dev) {
+          add(abs, 'mount-point', 'refuse', 'a different file system (a mount point, or a btrfs subvolume): podman binds recursively, so it would reach the container')
+          continue
+        }
+        const alias = denyDirs?.get(inodeKey(st))
+        if (alias) {
+          add(abs, 'alias-sensitive', 'refuse', `the same directory as ${sameAs(alias)}: a bind mount or other alias`)
+          continue
+        }
+        if (names && protect?.test(prefix + name)) writeProtected.push(abs)
+        if (depth + 1 > maxDepth) {
+          depthLimited = true
+          continue
+        }
+        const childNames = names && lower !== 'node_modules' && !(lower === 'objects' && parentName === '.git')
+        const childSegs = tail > 1 ? [...segs, name].slice(-(tail - 1)) : segs
+        stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames})
+      } else if (entry.isFile()) {
+        if (names) {
+          const lower = name.toLowerCase()
+          const rel = prefix + name
+          if (REFUSE_FILES.has(lower) || (lower === 'config.json' && parentName.toLowerCase() === '.docker')) {
+            add(abs, 'credential-store', 'refuse', `${name}: a credential file`)
+          } else if (secret?.test(rel) && !secretExcept?.test(rel)) {
+            add(abs, 'secret-file', 'warn', `${name} often holds secrets; it will be visible to the agent`)
+          }
+          if (protect?.test(rel)) writeProtected.push(abs)
+        }
+        counter?.add(abs)
+      } else if (entry.isSymbolicLink()) {
+        links.push(abs)
+      } else if (entry.isSocket()) {
+        add(abs, 'socket', 'refuse', 'a unix socket: the container could talk to the process listening on it')
+      } else if (entry.isFIFO()) {
+        add(abs, 'fifo', 'refuse', 'a named pipe (FIFO) shared with host processes')
+      } else if (entry.isBlockDevice() || entry.isCharacterDevice()) {
+        add(abs, 'device', 'refuse', 'a device node')
+      }
+    }
   }
 
-  await checkGitConfig(realRoot, add)
+  checkSymlinks(links, realRoot, judge, add)
+  if (rootStat.isDirectory()) checkGitConfig(realRoot, add)
+  // --- Hard links: only a file with a link outside the tree can be an alias of a denied file.
+  if (host && counter) {
+    const linked = new Map<string, {nlink: number; seen: number; path: string}>()
+    for (const f of await counter.done()) {
+      const key = inodeKey(f)
+      const e = linked.get(key)
+      if (!e) linked.set(key, {nlink: f.nlink, seen: 1, path: f.path})
+      else if (++e.seen && f.path < e.path) e.path = f.path
+    }
+    const outside = new Map<string, {nlink: number; seen: number; path: string}>()
+    for (const [key, e] of linked) if (e.seen < e.nlink) outside.set(key, e)
+    if (outside.size > 0) {
+      const devices = new Set<number>([rootStat.dev])
+      for (const key of outside.keys()) devices.add(Number(key.slice(0, key.indexOf(':'))))
+      const found = findDenyAliases(host, new Set(outside.keys()), {devices, mounts, cacheFile: opts.denyCacheFile, perRootBudget: opts.denyPerRootBudget})
+      for (const [key, hit] of found.hits) {
+        const e = outside.get(key)!
+        add(e.path, 'hardlink-sensitive', 'refuse', `a hard link to ${hit.path} (${hit.display}): the same file, so the agent could read and change it${e.seen > 1 ? ` (and ${e.seen - 1} more name(s) in the tree)` : ''}`)
+      }
+      if (found.hits.size === 0 && found.incomplete.length > 0) {
+        add(realRoot, 'hardlink-unchecked', 'warn', `${outside.size} file(s) here have hard links outside the tree, and ${found.incomplete.join(', ')} had too many files to check: a hard link into them would not be seen`)
+      }
+    }
+  }
   if (truncated) add(realRoot, 'truncated', 'warn', `scan stopped after ${maxEntries} entries; the rest of the tree was not checked`)
   else if (depthLimited) add(realRoot, 'truncated', 'warn', `scan stopped at depth ${maxDepth}; deeper folders were not checked`)
 
   const order = (h: Hazard): number => (h.severity === 'refuse' ? 0 : 1)
-  hazards.sort((a, b) => order(a) - order(b) || (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0))
-  const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
-  gitEntries.sort((a, b) => byPath(a.path, b.path))
-  writeProtected.sort(byPath)
+  const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+  hazards.sort((a, b) => order(a) - order(b) || byString(a.relPath, b.relPath) || byString(a.kind, b.kind))
+  gitEntries.sort((a, b) => byString(a.path, b.path))
+  writeProtected.sort(byString)
   return {root: realRoot, rootDev: rootStat.dev, rootIno: rootStat.ino, hazards, gitEntries, writeProtected, entries: Math.min(seen, maxEntries)}
 }
 
-async function checkLink(
-  abs: string,
-  realRoot: string,
-  judge: ((p: string) => {allowed: boolean; reason?: string}) | null,
-  add: (abs: string, kind: HazardKind, severity: Hazard['severity'], detail: string) => void,
-): Promise<void> {
-  let target: string
-  try {
-    target = await fsp.realpath(abs)
-  } catch {
-    // Dangling (or a loop): judge where it points lexically.
+/**
+ * Where a symlink leads, without a realpath when the text settles it: the link's folder is a real
+ * path (the walk never follows links), so leading `..` are exact; a target with `..` after a name
+ * may climb out of a linked folder, so it needs the real resolution. A target whose names stay in
+ * the tree is inside: any link among those names is itself in the tree and judged on its own.
+ */
+function lexicalTarget(linkPath: string, target: string): string | null {
+  const parts = target.split('/')
+  let base = target.startsWith('/') ? '/' : path.dirname(linkPath)
+  let i = 0
+  for (; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part === '..') base = path.dirname(base)
+    else if (part !== '.' && part !== '') break
+  }
+  const rest = parts.slice(i)
+  if (rest.includes('..')) return null
+  return path.join(base, ...rest)
+}
+
+function checkSymlinks(links: string[], realRoot: string, judge: Judge | null, add: Add): void {
+  const outside: Array<{abs: string; target: string}> = []
+  const deferred: string[] = []
+  for (const abs of links) {
+    let text: string
     try {
-      target = path.resolve(path.dirname(abs), await fsp.readlink(abs))
+      text = readlinkSync(abs)
     } catch {
-      return
+      continue
+    }
+    const lexical = lexicalTarget(abs, text)
+    if (lexical !== null && isInside(realRoot, lexical)) deferred.push(abs)
+    else outside.push({abs, target: resolveLink(abs, text)})
+  }
+  const leaving = outside.filter((o) => !isInside(realRoot, o.target))
+  // A link whose text stays inside can still pass through one that leaves (a -> b/u/.ssh, b -> /home):
+  // when any link leaves the tree, every link is resolved for real.
+  if (leaving.length > 0) {
+    for (const abs of deferred) {
+      const target = resolveLink(abs, null)
+      if (!isInside(realRoot, target)) leaving.push({abs, target})
     }
   }
-  if (isInside(realRoot, target)) return
-  const verdict = judge?.(target)
-  if (verdict && !verdict.allowed) {
-    add(abs, 'symlink-sensitive', 'refuse', `symlink to ${target}: ${verdict.reason ?? 'a denied path'}`)
-  } else {
-    add(abs, 'symlink-outside', 'warn', `symlink to ${target}, outside the mounted folder (it will dangle in the container)`)
+  for (const {abs, target} of leaving) {
+    const verdict = judge?.(target)
+    if (verdict && !verdict.allowed) add(abs, 'symlink-sensitive', 'refuse', `symlink to ${target}: ${verdict.reason ?? 'a denied path'}`)
+    else add(abs, 'symlink-outside', 'warn', `symlink to ${target}, outside the mounted folder (it will dangle in the container)`)
+  }
+}
+
+/** realpath of a link; a dangling one (or a loop) by where its text points. */
+function resolveLink(abs: string, text: string | null): string {
+  try {
+    return realpathSync.native(abs)
+  } catch {
+    try {
+      return path.resolve(path.dirname(abs), text ?? readlinkSync(abs))
+    } catch {
+      return abs
+    }
   }
 }
 
 const URL_WITH_CREDENTIALS = /^\s*(?:url|pushurl)\s*=\s*[a-z][a-z0-9+.-]*:\/\/[^/\s@]*:[^/\s@]+@/im
 
-async function checkGitConfig(realRoot: string, add: (abs: string, kind: HazardKind, severity: Hazard['severity'], detail: string) => void): Promise<void> {
+function checkGitConfig(realRoot: string, add: Add): void {
   const config = path.join(realRoot, '.git', 'config')
   let text: string
   try {
-    const st = await fsp.lstat(config)
+    const st = lstatSync(config)
     if (!st.isFile() || st.size > 1_000_000) return
-    text = await fsp.readFile(config, 'utf8')
+    text = readFileText(config)
   } catch {
     return
   }
   if (URL_WITH_CREDENTIALS.test(text)) add(config, 'secret-file', 'warn', 'a remote URL in .git/config embeds credentials (user:token@host)')
+}
+
+/** A FIFO swapped in after the lstat must not hang the scan: O_NONBLOCK, O_NOFOLLOW, regular files only. */
+function readFileText(p: string): string {
+  const fd = openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW)
+  try {
+    if (!fstatSync(fd).isFile()) return ''
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
 }
