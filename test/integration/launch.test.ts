@@ -149,10 +149,13 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
       expect(Object.values(report.env).some((value) => value.includes(fx.home))).toBe(false)
     })
 
-    it(`writes /workspace files as the invoking user (${mode === 'rootless' ? 'keep-id' : 'root'})`, async () => {
+    it(`writes /workspace files as the invoking user (${mode === 'rootless' ? 'keep-id' : 'root, through the rootful user namespace'})`, async () => {
       const {report} = await reportRun()
-      expect(report.uid).toBe(fx.uid)
-      expect(report.touched).toEqual({path: '/workspace/repo/made-inside', uid: fx.uid, gid: fx.gid})
+      // rootful: the agent runs as the image's agent user (1000), mapped to the repo's owner on the
+      // host; container root maps to an unprivileged host uid (src/core/launch/userns.ts)
+      const inside = mode === 'rootless' ? {uid: fx.uid, gid: fx.gid} : {uid: 1000, gid: 1000}
+      expect(report.uid).toBe(inside.uid)
+      expect(report.touched).toEqual({path: '/workspace/repo/made-inside', ...inside})
       const written = statSync(join(fx.repo, 'made-inside'))
       expect([written.uid, written.gid]).toEqual([fx.uid, fx.gid])
     })

@@ -3,6 +3,7 @@
  * launch gets the same defaults, and only the spec's mounts and env ever reach the container.
  */
 import type {ToolName} from '../profile/schema.js'
+import {rootfulUsernsArgs, type HostOwner} from './userns.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
 /** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
@@ -36,6 +37,11 @@ export interface ContainerSpec {
   network: 'none' | 'default'
   resources: {cpus: number; memory: string; pidsLimit: number}
   rootless: boolean
+  /**
+   * Rootful only: the host user the agent's files belong to (the owner of the --repo checkout).
+   * The agent's user maps to it, container root to an unprivileged host uid (userns.ts).
+   */
+  hostOwner?: HostOwner
   /** Keep stdin open (always, so piped input works). */
   interactive: boolean
   /** Allocate a TTY: only when stdin and stdout are terminals. */
@@ -43,8 +49,13 @@ export interface ContainerSpec {
   command: string[]
 }
 
-/** The fixed hardening flags; the order is stable so plans and evidence compare byte for byte. */
-export function hardeningArgs(rootless: boolean): string[] {
+/**
+ * The fixed hardening flags; the order is stable so plans and evidence compare byte for byte.
+ * Every launch gets a user namespace: rootless keeps the invoking user (keep-id); rootful maps the
+ * agent's user to `owner` (default root, for containers that mount nothing) and container root to
+ * an unprivileged host uid, and runs the agent's user (rootfulUsernsArgs).
+ */
+export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid: 0}): string[] {
   return [
     '--rm',
     '--init',
@@ -55,7 +66,8 @@ export function hardeningArgs(rootless: boolean): string[] {
     '--http-proxy=false',
     '--pull=never',
     // Rootless: map the invoking user to itself so files written in /workspace stay theirs.
-    ...(rootless ? ['--userns=keep-id'] : []),
+    // Rootful: container root is not host root; the agent's files still belong to the owner.
+    ...(rootless ? ['--userns=keep-id'] : rootfulUsernsArgs(owner)),
   ]
 }
 
@@ -81,7 +93,7 @@ export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
     binary,
     'create',
     `--name=${containerName(spec.runId)}`,
-    ...hardeningArgs(spec.rootless),
+    ...hardeningArgs(spec.rootless, spec.hostOwner),
     ...(spec.network === 'none' ? ['--network=none'] : []),
     `--cpus=${spec.resources.cpus}`,
     `--memory=${spec.resources.memory}`,

@@ -31,6 +31,7 @@ import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/sch
 import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
 import {ENSURE_DIR, gitMountsFor, readCheckout, type Checkout} from './git-mounts.js'
 import {toPodmanPath} from './host-path.js'
+import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
 
 export interface LaunchRequest {
@@ -187,6 +188,8 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
 
+  // Rootful: the agent's files belong to the owner of the checkout it works in (userns.ts).
+  const hostOwner = rootless ? undefined : await rootfulOwner(repoLaunchMount.hostSource)
   const spec: ContainerSpec = {
     runId,
     verb: req.verb,
@@ -200,6 +203,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     network: profile.spec.network.mode,
     resources: profile.spec.resources,
     rootless,
+    ...(hostOwner ? {hostOwner} : {}),
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
     command: [...toolCommand, ...req.args],
