@@ -199,9 +199,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     judge = (p) => {
       const d = judgeMountSource(p, host)
       // Only a link into secrets (or onto ~ or /, which contain them) is refused; links to other
-      // places outside the tree (a venv's python in /usr/bin, a sibling checkout) are warnings: in
-      // the container they dangle, and program folders are denied for writing, not for reading.
-      const severe = !d.allowed && ['POLICY_SENSITIVE', 'POLICY_CONTAINS_SENSITIVE', 'POLICY_HOME', 'POLICY_ROOT'].includes(d.code) && d.rule?.category !== 'path_dirs'
+      // places outside the tree (a venv's python in /usr/bin: POLICY_HOST_EXEC, a sibling checkout)
+      // are warnings: in the container they dangle, and program folders are denied for writing.
+      const severe = !d.allowed && ['POLICY_SENSITIVE', 'POLICY_CONTAINS_SENSITIVE', 'POLICY_HOME', 'POLICY_ROOT'].includes(d.code)
       return d.allowed || !severe ? {allowed: true} : {allowed: false, reason: d.reason}
     }
   }
