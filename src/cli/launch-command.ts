@@ -83,13 +83,15 @@ export abstract class LaunchCommand extends AgentMachineCommand {
       this.setExitCode(result.exitCode)
     }
     if (result.integrity) {
+      // A security notice: on stderr also under --json (where it is in the result too).
       const lines = describeIntegrity(result.integrity)
       const planted = plantsOf(result.integrity).length
+      const out = (text: string): boolean => process.stderr.write(`${text}\n`)
       if (planted > 0) {
-        this.note(`${c.red('sourceosctl: the session left something the host would run or trust; it was quarantined (exit 6):')}`)
+        out(c.red('sourceosctl: the session left something the host would run or trust; it was quarantined (exit 6):'))
         this.setExitCode(ExitCode.PLANT_QUARANTINED)
-      } else if (lines.length > 0) this.note(`${c.yellow('sourceosctl: after the session:')}`)
-      for (const line of lines) this.note(`  ${line}`)
+      } else if (lines.length > 0) out(c.yellow('sourceosctl: after the session:'))
+      for (const line of lines) out(`  ${line}`)
     }
     const notBack = result.worktree?.broughtBack?.error
     if (notBack) {

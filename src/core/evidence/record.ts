@@ -213,6 +213,29 @@ export const IntegrityReportSchema = z
   })
   .strict()
 
+export const VerificationSchema = z
+  .object({
+    method: z
+      .enum(['proc-root-inode', 'inspect-paths'])
+      .describe(
+        'proc-root-inode: podman runs on this host; before start, each mount target was stat’ed through /proc/<pid>/root of the initialized container and matched the device and inode pinned when the source was judged, and /proc/<pid>/mountinfo held only the planned mounts and podman’s system mounts. inspect-paths: podman runs in a VM (macOS, Windows, remote): only the source paths and the configuration podman inspect reports were compared.',
+      ),
+    via: z.enum(['direct', 'podman-unshare']).nullable().describe('How /proc/<pid> was read (proc-root-inode); null for inspect-paths.'),
+    mounts: z
+      .array(
+        z
+          .object({
+            target: z.string().min(1).describe('Path inside the container.'),
+            dev: z.string().regex(/^[0-9]+$/).describe('Device number (st_dev, decimal) pinned at judgement and seen in the container.'),
+            ino: z.string().regex(/^[0-9]+$/).describe('Inode number (st_ino, decimal) pinned at judgement and seen in the container.'),
+          })
+          .strict(),
+      )
+      .describe('proc-root-inode: the identity of every mount as the container saw it before start; empty for inspect-paths.'),
+    unverified: z.array(z.string()).describe('What this method could not verify (empty for proc-root-inode).'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
@@ -239,6 +262,7 @@ export const EvidencePredicateSchema = z
       .optional()
       .describe('How the tool is set to run inside this outer sandbox, as the image declares it (label dev.sourceos.agent-machine.<tool>.sandbox, e.g. Codex danger-full-access); null when the image does not say. Absent for shell.'),
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
+    verification: VerificationSchema.optional().describe('How the container’s mounts and configuration were verified before the agent started (docs/threat-model.md, “Mount swaps and the effective configuration”). Absent in records of older CLIs.'),
     integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
   })
   .strict()
@@ -262,6 +286,7 @@ export type ToolVersions = z.infer<typeof ToolVersionsSchema>
 export type RecordHost = z.infer<typeof RecordHostSchema>
 export type RecordMount = z.infer<typeof MountSchema>
 export type WorktreeInfo = z.infer<typeof WorktreeInfoSchema>
+export type VerificationInfo = z.infer<typeof VerificationSchema>
 export type Subject = z.infer<typeof SubjectSchema>
 export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
 

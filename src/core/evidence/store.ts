@@ -52,6 +52,7 @@ import {
   type RecordHost,
   type RecordMount,
   type ToolVersions,
+  type VerificationInfo,
   type WorktreeInfo,
 } from './record.js'
 
@@ -80,6 +81,8 @@ export interface RecordDraft {
   worktree?: WorktreeInfo
   /** run: the tool's outer-sandbox setting declared by the image (null: not declared). */
   toolSandbox?: string | null
+  /** How the container was verified before it started. */
+  verification?: VerificationInfo
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -178,6 +181,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         chain: {seq, prev, startedDigest: null},
         ...(draft.toolSandbox !== undefined ? {toolSandbox: draft.toolSandbox} : {}),
         ...(draft.worktree ? {worktree: {...draft.worktree}} : {}),
+        ...(draft.verification ? {verification: structuredClone(draft.verification)} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)

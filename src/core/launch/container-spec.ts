@@ -4,6 +4,7 @@
  */
 import type {ToolName} from '../profile/schema.js'
 import {rootfulUsernsArgs, type HostOwner} from './userns.js'
+import type {MountPin} from './pin.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
 /** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
@@ -21,7 +22,25 @@ export interface LaunchMount {
    * so git works in the container with its internals read-only; absent for checkout mounts.
    */
   role?: 'git'
+  /**
+   * (device, inode) of the source, taken right after it was judged (Linux; a source a plan step
+   * creates is pinned once it exists). The container's view must show exactly this before start.
+   */
+  pin?: MountPin
 }
+
+/**
+ * How the container's real view is checked before anything runs in it:
+ * - proc-root-inode: podman runs on this host, so each mount target is stat'ed through
+ *   /proc/<pid>/root of the initialized (not started) container and compared with its pin, and
+ *   /proc/<pid>/mountinfo must hold the planned mounts and podman's own system mounts only;
+ * - inspect-paths: podman runs in a VM (macOS, Windows, a remote connection), where the host cannot
+ *   see the container's processes: only inspect's source paths and the configuration are compared.
+ */
+export type VerificationMethod = 'proc-root-inode' | 'inspect-paths'
+
+/** Pseudo-program of the plan: the CLI itself checks the initialized container's view. */
+export const VERIFY_CONTAINER = 'sourceosctl:verify-container'
 
 export interface ContainerSpec {
   runId: string
@@ -47,6 +66,7 @@ export interface ContainerSpec {
   /** Allocate a TTY: only when stdin and stdout are terminals. */
   tty: boolean
   command: string[]
+  verification: VerificationMethod
 }
 
 /**
@@ -76,9 +96,22 @@ export function containerName(runId: string): string {
   return `sourceos-agent-${runId}`
 }
 
-/** `--mount` value; sources and targets were refused earlier if they held `,` `:` `"` or controls. */
+/**
+ * `--mount` value; sources and targets were refused earlier if they held `,` `:` `"` or controls.
+ * Non-recursive: a mount that appears under a source (after the scan refused the ones it saw) is
+ * not carried into the container. Podman reads `bind-nonrecursive` by its key alone (1.5 to 5.x);
+ * `bind-propagation=private` keeps podman < 5.0.1 from passing `rprivate`, whose MS_REC made some
+ * runtimes bind recursively anyway (containers/podman#22107). The mountinfo check before start
+ * refuses any submount that arrives regardless.
+ */
 export function mountArg(m: LaunchMount): string {
-  return `--mount=type=bind,source=${m.podmanSource},destination=${m.target}${m.mode === 'ro' ? ',ro=true' : ''}`
+  return `--mount=type=bind,source=${m.podmanSource},destination=${m.target},bind-nonrecursive=true,bind-propagation=private${m.mode === 'ro' ? ',ro=true' : ''}`
+}
+
+/** The user-namespace mode the hardening asks for (`--userns=`), or null when it asks for none. */
+export function plannedUserns(rootless: boolean): string | null {
+  const flag = hardeningArgs(rootless).find((a) => a.startsWith('--userns='))
+  return flag ? flag.slice('--userns='.length) : null
 }
 
 export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
@@ -111,6 +144,16 @@ export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
 
 export function buildInspectArgv(spec: ContainerSpec, binary: string): string[] {
   return [binary, 'container', 'inspect', '--format', 'json', containerName(spec.runId)]
+}
+
+/** `podman init`: the runtime sets up mounts and namespaces; no process of the agent runs yet. */
+export function buildInitArgv(spec: ContainerSpec, binary: string): string[] {
+  return [binary, 'init', containerName(spec.runId)]
+}
+
+/** The CLI's own check of the initialized container (see VerificationMethod). */
+export function buildVerifyArgv(spec: ContainerSpec): string[] {
+  return [VERIFY_CONTAINER, `--method=${spec.verification}`, containerName(spec.runId)]
 }
 
 export function buildStartArgv(spec: ContainerSpec, binary: string): string[] {

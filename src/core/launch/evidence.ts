@@ -3,7 +3,7 @@
  * container is created, the record is begun just before it starts, and completed after it ends —
  * also when the launch fails, so an interrupted session leaves an "incomplete" record.
  */
-import type {EvidenceRecord} from '../evidence/record.js'
+import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
 import {beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
@@ -48,7 +48,7 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
   return Promise.all(checkouts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
 }
 
-export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date): Promise<RecordHandle> {
+export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date, verification?: VerificationInfo): Promise<RecordHandle> {
   const create = prepared.plan.steps[prepared.hostSteps.length]!
   return beginRecord(dir, {
     runId: prepared.runId,
@@ -65,6 +65,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     podmanArgv: create.argv,
     ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
+    ...(verification ? {verification} : {}),
   })
 }
 

@@ -11,9 +11,11 @@ import type {HostFacts} from '../host/facts.js'
 import {containerName} from './container-spec.js'
 import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
 import {executeLaunch} from './execute.js'
+import {bringBackWorktreeBranch} from './bring-back.js'
+import {AgentMachineError} from '../errors.js'
 import {prepareLaunch, type LaunchRequest, type PreparedLaunch} from './prepare.js'
 import {trace} from '../util/trace.js'
-import {checkAgainstBaseline, dropPending, recoverPending, savePending, takeBaseline, type IntegrityBaseline, type IntegrityReport} from '../integrity/session.js'
+import {checkAgainstBaseline, dropPending, plantsOf, recoverPending, savePending, takeBaseline, type IntegrityBaseline, type IntegrityReport} from '../integrity/session.js'
 import {stateDir} from '../profile/location.js'
 import {describeIntegrity} from '../integrity/describe.js'
 import type {LaunchResult} from './result.js'
@@ -26,6 +28,8 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
   cliArgv: string[]
   /** Called when `--worktree`'s worktree exists (it is left for review, also when the launch fails later). */
   onWorktreeCreated?: (result: NonNullable<LaunchResult['worktree']>) => void
+  /** A warning found while executing (after onPrepared printed the planning ones). */
+  onWarning?: (message: string) => void
 }
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
@@ -56,11 +60,12 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       now: ctx.now,
       host,
       stdoutToStderr: input.json,
+      ...(input.onWarning ? {onWarning: input.onWarning} : {}),
       onWorktreeCreated: () => {
         worktreeCreated = true
         input.onWorktreeCreated?.(worktreeResult(prepared, true)!)
       },
-      onBeforeStart: async () => {
+      onBeforeStart: async (verification) => {
         // The trust surface as it is just before the agent starts, saved so that a killed CLI's
         // session is still checked (at the next launch).
         baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
@@ -68,7 +73,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
         trace('launch: verified; waiting for evidence facts')
         const gathered = await facts
         trace('launch: facts gathered')
-        record = await beginEvidence(evidenceDir, prepared, gathered, host, input.cliArgv, ctx.now())
+        record = await beginEvidence(evidenceDir, prepared, gathered, host, input.cliArgv, ctx.now(), verification)
       },
     })
     exitCode = outcome.exitCode
@@ -80,17 +85,36 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       integrity = await checkAgainstBaseline(baseline, state)
       await dropPending(state, prepared.runId)
     }
-    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), git: await gitStates(prepared, ctx.runner), ...(integrity ? {integrity} : {})})
+    // A plant that could not be moved away stays where it is: then host git is not run at all.
+    const gitIsSafe = !integrity || plantsOf(integrity).every((f) => f.quarantinedAt !== null)
+    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitIsSafe ? {git: await gitStates(prepared, ctx.runner)} : {}), ...(integrity ? {integrity} : {})})
   }
   trace('launch: evidence completed')
-  return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated), ...(integrity ? {integrity} : {})}
+  // --worktree: only now, after the integrity check of the clone, does host git touch the user's
+  // repo again — to bring the one branch back (bring-back.ts). Not when the session never ran.
+  const broughtBack = exitCode !== null && worktreeCreated ? await bringBackOutcome(prepared, ctx) : null
+  return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {})}
 }
 
-function worktreeResult(p: PreparedLaunch, created: boolean): LaunchResult['worktree'] {
-  return p.worktree ? {...p.worktree, created, review: reviewCommands(p.worktree)} : undefined
+type BroughtBackResult = NonNullable<LaunchResult['worktree']>['broughtBack']
+
+/** The bring-back as a result: a refusal or failure is reported (the caller sets the exit code), not thrown past the integrity report. */
+async function bringBackOutcome(prepared: PreparedLaunch, ctx: CoreContext): Promise<BroughtBackResult> {
+  try {
+    const done = await bringBackWorktreeBranch(prepared, ctx.runner)
+    if (done?.note) prepared.warnings.push(done.note)
+    return {commit: done?.commit ?? null, error: null}
+  } catch (error) {
+    if (!(error instanceof AgentMachineError)) throw error
+    return {commit: null, error: {code: error.code, message: error.message, fix: error.fix ?? null, exitCode: error.exitCode}}
+  }
 }
 
-function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string | null, dryRun: boolean, worktreeCreated: boolean): LaunchResult {
+function worktreeResult(p: PreparedLaunch, created: boolean, broughtBack: BroughtBackResult = null): LaunchResult['worktree'] {
+  return p.worktree ? {...p.worktree, created, review: reviewCommands(p.worktree), broughtBack} : undefined
+}
+
+function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string | null, dryRun: boolean, worktreeCreated: boolean, broughtBack: BroughtBackResult = null): LaunchResult {
   return {
     runId: p.runId,
     verb: p.spec.verb,
@@ -106,6 +130,6 @@ function toResult(p: PreparedLaunch, exitCode: number | null, evidence: string |
     plan: p.plan,
     evidence,
     warnings: p.warnings,
-    ...(p.worktree ? {worktree: worktreeResult(p, worktreeCreated)} : {}),
+    ...(p.worktree ? {worktree: worktreeResult(p, worktreeCreated, broughtBack)} : {}),
   }
 }

@@ -175,5 +175,6 @@ export function toImageDetails(raw: RawImageInspectEntry, id: string): ImageDeta
     architecture: raw.Architecture || null,
     os: raw.Os || null,
     labels: raw.Labels ?? {},
+    env: raw.Config?.Env ?? [],
   }
 }

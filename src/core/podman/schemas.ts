@@ -83,6 +83,7 @@ export const RawImageInspectEntrySchema = z.looseObject({
   Architecture: z.string().optional(),
   Os: z.string().optional(),
   Labels: z.record(z.string(), z.string()).nullish(),
+  Config: z.looseObject({Env: z.array(z.string()).nullish()}).nullish(),
 })
 
 export const RawImageInspectSchema = z.array(RawImageInspectEntrySchema)

@@ -95,6 +95,8 @@ export interface ImageDetails {
   os: string | null
   /** Image labels (OCI annotations such as the tools' sandbox settings). */
   labels: Record<string, string>
+  /** The image's own environment (Config.Env, "NAME=value"): the only variables a container may have beyond the plan's. */
+  env: string[]
 }
 
 export type MachineStateKind =

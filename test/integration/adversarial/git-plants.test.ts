@@ -30,6 +30,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: git plants 
     let profile = ''
     let parentProfile = ''
     let parent = ''
+    /** A repo outside every mount. */
+    let otherRepo = ''
     let pinGitImage: (doc: {spec: {image: {ref: string; digest: string | null}}}) => void = () => {}
 
     beforeAll(async () => {
@@ -38,7 +40,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: git plants 
       parent = join(fx.home, 'dev', 'parent')
       for (const name of ['a', 'b']) makeRepo(join(parent, name), {owner: fx.user})
       mkdirSync(join(parent, 'c'))
-      makeRepo(fx.other, {owner: fx.user})
+      otherRepo = join(fx.home, 'elsewhere', 'other-repo')
+      makeRepo(otherRepo, {owner: fx.user})
       fx.own(join(parent, 'c'))
       fx.own(parent)
       const pin = (pinGitImage = (doc: {spec: {image: {ref: string; digest: string | null}}}) => {
@@ -141,7 +144,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: git plants 
 
     it('defect 4: a .git pointer written into an allowlisted folder is quarantined; one left behind is refused at the next launch, and its target never mounted', async () => {
       const c = join(parent, 'c')
-      const pointer = `gitdir: ${join(fx.other, '.git')}\n`
+      const pointer = `gitdir: ${join(otherRepo, '.git')}\n`
       const r = await shell(join(parent, 'a'), `printf '${pointer.replace('\n', '\\n')}' > /workspace/parent/c/.git`, parentProfile)
       expect(r.exitCode, r.stderr).toBe(6)
       expect(existsSync(join(c, '.git'))).toBe(false)
@@ -152,7 +155,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: git plants 
       const next = await fx.cli(['agent-machine', 'shell', '--profile-file', parentProfile, '--repo', join(parent, 'a'), '--run-id', fx.runId('ptr'), '--dry-run', '--json'])
       expect(next.exitCode, next.stderr).toBe(3)
       expect(JSON.parse(next.stdout).error.code).toBe('GIT_POINTER_UNCONFIRMED')
-      expect(next.stdout).not.toContain(`${join(fx.other, '.git')} ->`)
+      expect(next.stdout).not.toContain(`"source":"${join(otherRepo, '.git')}`)
     })
 
     it('core.hooksPath inside the work tree: a hook the agent adds there is quarantined', async () => {

@@ -261,6 +261,7 @@ describe('image inspect', () => {
       architecture: 'amd64',
       os: 'linux',
       labels: {},
+      env: [],
     })
   })
 
