@@ -61,11 +61,20 @@ export function gitCallArgv(call: GitCall): string[] {
  * `.git` that redirects git elsewhere (a `commondir` in a normal `.git`, a worktree pointer that is
  * not confirmed both ways). `dirty` is null: only git can tell, and planning runs none.
  */
-export async function readBaseRepo(dir: string): Promise<BaseRepo> {
+export async function readBaseRepo(dir: string, opts: {within?: string} = {}): Promise<BaseRepo> {
   try {
     const repo = await locateRepo(dir)
     if (!repo) {
       throw usageError('WORKTREE_NOT_A_REPO', `--worktree needs a git repository, and ${dir} is not inside one.`, 'pass the folder of a git checkout as --repo, or drop --worktree')
+    }
+    // Refused before anything of a repo outside the mount is read.
+    const rel = opts.within === undefined ? '' : path.relative(opts.within, repo.toplevel)
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw usageError(
+        'WORKTREE_REPO_OUTSIDE_MOUNT',
+        `the repo ${repo.toplevel} is larger than the allowlisted mount ${opts.within}: the clone is a copy of the whole repo.`,
+        `allow the repo itself: sourceosctl agent-machine init --repo ${shellQuote(repo.toplevel)}`,
+      )
     }
     const packed = await readPackedRefs(repo.commonDir)
     const [head, branches] = await Promise.all([readHead(repo, packed), listBranches(repo.commonDir, packed)])
@@ -128,13 +137,16 @@ export function branchNameProblem(name: string): string | null {
  * Refuses (exit 2) a branch name git rejects, an existing branch, and one that clashes with an
  * existing branch as a directory (`a` exists, `a/b` asked, or the reverse). Pure.
  */
-export function checkNewBranch(repo: Pick<BaseRepo, 'toplevel' | 'branches'>, name: string): void {
+export function checkNewBranch(repo: Pick<BaseRepo, 'toplevel' | 'branches'>, name: string, opts: {caseInsensitive?: boolean} = {}): void {
   const problem = branchNameProblem(name)
   if (problem) {
     throw usageError('WORKTREE_BRANCH_INVALID', `--branch ${shellQuote(name)} is not a valid branch name (${problem}).`, 'choose another name, e.g. agent/my-task (see `git check-ref-format --help`)')
   }
-  const clash = repo.branches.find((b) => b === name || b.startsWith(`${name}/`) || name.startsWith(`${b}/`))
-  if (clash === name) {
+  // On a case-insensitive file system `Main` is the loose ref file of `main`: they clash.
+  const fold = (b: string) => (opts.caseInsensitive ? b.normalize('NFC').toLowerCase() : b)
+  const wanted = fold(name)
+  const clash = repo.branches.find((b) => fold(b) === wanted || fold(b).startsWith(`${wanted}/`) || wanted.startsWith(`${fold(b)}/`))
+  if (clash === name || (clash !== undefined && fold(clash) === wanted)) {
     throw usageError('WORKTREE_BRANCH_EXISTS', `branch ${name} already exists in ${repo.toplevel}; --worktree always starts a new branch.`, 'pick a new name with --branch (or delete the old branch)')
   }
   if (clash) {

@@ -1,16 +1,21 @@
 /**
- * Runs a prepared launch's plan: create → verify mounts → start attached. The argv executed is the
- * plan's argv, element for element. Whatever happens (tool exit, signal, verification failure), no
- * container is left behind.
+ * Runs a prepared launch's plan: host steps → pin what they created → create → init (mounts and
+ * namespaces set up, nothing of the agent running) → inspect → verify the effective configuration
+ * and the container's real view against the plan and the pins → start attached. The argv executed
+ * is the plan's argv, element for element. Whatever happens (tool exit, signal, verification
+ * failure), no container is left behind.
  */
-import {policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
+import {policyRefusal, prerequisiteMissing, unexpectedFailure, type AgentMachineError} from '../errors.js'
 import {describeOutcome, succeeded, type AttachedRunner, type Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import type {Step} from '../plan/plan.js'
-import {LABEL_PREFIX, containerName} from './container-spec.js'
+import {AGENT_HOME, LABEL_PREFIX, containerName, plannedUserns} from './container-spec.js'
+import {checkContainerView, readContainerView, type ViewProblem} from './container-view.js'
+import type {VerificationInfo} from '../evidence/record.js'
+import {assertPinsHold, pinSource} from './pin.js'
 import {ENSURE_DIR, ensureDir} from './git-mounts.js'
 import type {PreparedLaunch} from './prepare.js'
-import {verifyContainerMounts} from './verify-mounts.js'
+import {checkEffectiveConfig, type ActualMount} from './verify-mounts.js'
 import {checkCreatedWorktree} from './worktree-check.js'
 import {hostGitEnv} from '../git/host-git.js'
 import {trace} from '../util/trace.js'
@@ -21,7 +26,9 @@ export interface LaunchOutcome {
   container: string
   startedAt: Date
   finishedAt: Date
-  mountsVerified: Array<{type: string; source: string; destination: string; rw: boolean}>
+  mountsVerified: ActualMount[]
+  /** How the container was verified before start (null when it never got that far). */
+  verification: VerificationInfo | null
 }
 
 export interface ExecuteDeps {
@@ -31,7 +38,7 @@ export interface ExecuteDeps {
   /** Send the container's stdout to stderr (under --json, stdout carries only the result). */
   stdoutToStderr: boolean
   /** Called after the container is verified and just before it starts (evidence: "started"). */
-  onBeforeStart?: () => Promise<void>
+  onBeforeStart?: (verification: VerificationInfo) => Promise<void>
   /** Called once `git worktree add` has created the worktree (it stays, whatever happens next). */
   onWorktreeCreated?: () => void
   /** For the hazard scan of a new worktree (symlinks into denied paths). */
@@ -43,8 +50,8 @@ const SIGNAL_NUMBERS: Record<string, number> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9
 
 export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps): Promise<LaunchOutcome> {
   const steps = prepared.plan.steps
-  const hostSteps = steps.slice(0, -3)
-  const [create, inspect, start] = steps.slice(-3) as [Step, Step, Step]
+  const hostSteps = steps.slice(0, -5)
+  const [create, init, inspect, , start] = steps.slice(-5) as [Step, Step, Step, Step, Step]
   const name = containerName(prepared.runId)
   const binary = prepared.podmanBinary
   const startedAt = deps.now()
@@ -61,7 +68,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     for (const s of earlySignals) process.off(s, onEarly)
   }
   const interruptedBeforeStart = (): LaunchOutcome => ({
-    exitCode: 128 + (SIGNAL_NUMBERS[early!] ?? 1), container: name, startedAt, finishedAt: deps.now(), mountsVerified: [],
+    exitCode: 128 + (SIGNAL_NUMBERS[early!] ?? 1), container: name, startedAt, finishedAt: deps.now(), mountsVerified: [], verification: null,
   })
   // Signals reach the tool through podman itself (`podman kill`): see AttachedOptions.forwardSignal.
   const killContainer = (signal: NodeJS.Signals): void => {
@@ -70,6 +77,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
 
   try {
     await runHostSteps(prepared, hostSteps, deps)
+    await pinCreated(prepared)
   } catch (error) {
     stopEarly()
     throw error
@@ -87,18 +95,25 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (!succeeded(created)) {
       clean = created.exitCode !== null
       if (created.notFound) throw prerequisiteMissing('PODMAN_NOT_INSTALLED', 'podman is not installed or not on PATH.', 'install Podman, then run `sourceosctl agent-machine doctor`')
+      // podman refuses a source that vanished (a folder swapped after its check): that is the swap, not a podman fault
+      await refuseChangedPins(prepared)
       throw unexpectedFailure('PODMAN_CREATE_FAILED', `podman create failed: ${describeOutcome(created)}`, 'run the create command from `--dry-run` by hand to see podman’s full error')
     }
     trace('execute: created')
     if (early) return interruptedBeforeStart()
+    // The runtime mounts everything now; its init process then waits for start, so nothing of
+    // the agent has run when the view is checked.
+    const initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    if (!succeeded(initialized)) await refuseChangedPins(prepared)
+    if (!succeeded(initialized)) throw unexpectedFailure('PODMAN_INIT_FAILED', `podman init failed: ${describeOutcome(initialized)}`, 'run the create and init commands from `--dry-run` by hand to see podman’s full error')
+    trace('execute: initialized')
+    if (early) return interruptedBeforeStart()
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
-    const verification = verifyContainerMounts(inspected.stdout, prepared.spec.mounts)
-    if (!verification.ok) {
-      throw policyRefusal('MOUNT_MISMATCH', `the container's mounts differ from the plan: ${verification.problems.join('; ')}.`, 'check containers.conf (default mounts) and the image (VOLUME); nothing was started')
-    }
-    trace('execute: inspected')
-    await deps.onBeforeStart?.()
+    const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps)
+    trace('execute: verified')
+    if (early) return interruptedBeforeStart()
+    await deps.onBeforeStart?.(verification)
     trace('execute: starting')
     if (early) return interruptedBeforeStart()
     const result = await deps.attachedRunner(start.argv[0]!, start.argv.slice(1), {
@@ -114,7 +129,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     const exitCode = result.exitCode ?? (result.signal ? 128 + (SIGNAL_NUMBERS[result.signal] ?? 1) : 1)
     // A normal exit means podman's --rm already removed the container; skip the extra check.
     clean = result.exitCode !== null && !result.signal && result.exitCode < 125 && !result.interrupted && !early
-    return {exitCode, container: name, startedAt, finishedAt: deps.now(), mountsVerified: verification.actual}
+    return {exitCode, container: name, startedAt, finishedAt: deps.now(), mountsVerified: mounts, verification}
   } finally {
     stopEarly()
     if (!clean) await removeContainer(deps.runner, binary, name, prepared.runId)
@@ -143,6 +158,97 @@ async function runHostSteps(prepared: PreparedLaunch, steps: readonly Step[], de
       await checkCreatedWorktree(prepared, deps.host)
     }
   }
+}
+
+/**
+ * Pins the mount sources a host step created (a new worktree, a missing hooks folder): they did
+ * not exist when the rest were pinned at judgement. Linux only (other hosts verify by path).
+ */
+async function pinCreated(prepared: PreparedLaunch): Promise<void> {
+  if (prepared.spec.verification !== 'proc-root-inode') return
+  for (const m of prepared.spec.mounts) m.pin ??= await pinSource(m.hostSource)
+}
+
+/** After podman failed: a pinned source that changed meanwhile is the reason (MOUNT_SWAPPED). */
+async function refuseChangedPins(prepared: PreparedLaunch): Promise<void> {
+  if (prepared.spec.verification === 'proc-root-inode') await assertPinsHold(prepared.spec.mounts)
+}
+
+/** What cannot be checked when podman runs in a VM: said in the evidence and docs/threat-model.md. */
+export const INSPECT_PATHS_LIMITS = [
+  'mount identity: inspect reports source paths, so a source swapped for another folder between the check and the mount (inside the VM’s view of the host) is not detected',
+  'mounts podman adds without listing them in inspect (mounts.conf secrets) are not detected',
+  'the init process’s capabilities and seccomp filter are taken from inspect, not read from /proc',
+]
+
+/**
+ * The initialized container against the plan: its effective configuration (inspect) and, where
+ * podman runs on this host, its real view (/proc/<pid>). Any difference refuses the launch.
+ */
+async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, deps: ExecuteDeps): Promise<{verification: VerificationInfo; mounts: ActualMount[]}> {
+  const {spec} = prepared
+  const effective = checkEffectiveConfig(inspectStdout, {
+    mounts: spec.mounts,
+    tmpfs: [AGENT_HOME],
+    env: spec.env,
+    imageEnv: prepared.image.details.env,
+    network: spec.network,
+    rootless: spec.rootless,
+    userns: plannedUserns(spec.rootless),
+    hostUid: deps.host?.uid ?? null,
+  })
+  const problems = [...effective.problems]
+  if (spec.verification === 'inspect-paths') {
+    refuseIfAny(problems)
+    return {verification: {method: 'inspect-paths', via: null, mounts: [], unverified: INSPECT_PATHS_LIMITS}, mounts: effective.mounts}
+  }
+  if (effective.status !== 'initialized' || effective.pid <= 0) {
+    problems.push({code: 'MOUNT_MISMATCH', message: `the container is ${effective.status || 'in an unknown state'} (pid ${effective.pid}), not initialized, so its view cannot be checked`})
+    refuseIfAny(problems)
+  }
+  let raw
+  try {
+    raw = await readContainerView({
+      pid: effective.pid,
+      targets: spec.mounts.map((m) => m.target),
+      ociConfigPath: effective.ociConfigPath,
+      runtime: effective.runtime,
+      runner: deps.runner,
+      podmanBinary: prepared.podmanBinary,
+    })
+  } catch (error) {
+    throw policyRefusal('MOUNT_UNVERIFIABLE', `cannot read the container’s view of its mounts: ${(error as Error).message.split('\n')[0]}.`, 'nothing was started; check that podman runs on this host (not a remote connection), then try again')
+  }
+  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true}))
+  refuseIfAny(problems)
+  const mounts = spec.mounts.map((m) => ({target: m.target, dev: m.pin!.dev, ino: m.pin!.ino}))
+  return {verification: {method: 'proc-root-inode', via: raw.via, mounts, unverified: []}, mounts: effective.mounts}
+}
+
+const REFUSALS: Record<ViewProblem['code'], {lead: string; fix: string}> = {
+  MOUNT_SWAPPED: {
+    lead: 'a mount source changed between its check and the container',
+    fix: 'nothing was started; something replaced a mounted folder (or a folder on the way to it) while the launch ran: find what, then try again',
+  },
+  MOUNT_MISMATCH: {
+    lead: 'the container’s mounts differ from the plan',
+    fix: 'nothing was started; check containers.conf (volumes, mounts), mounts.conf and the image (VOLUME)',
+  },
+  CONTAINER_CONFIG_MISMATCH: {
+    lead: 'the container’s configuration differs from the plan',
+    fix: 'nothing was started; check containers.conf (env, devices, capabilities, seccomp_profile, security options) and CONTAINERS_CONF',
+  },
+}
+
+/** One refusal for all problems; its code is the gravest kind found. */
+function refuseIfAny(problems: readonly ViewProblem[]): void {
+  if (problems.length === 0) return
+  const code = (['MOUNT_SWAPPED', 'MOUNT_MISMATCH', 'CONTAINER_CONFIG_MISMATCH'] as const).find((c) => problems.some((p) => p.code === c))!
+  const {lead, fix} = REFUSALS[code]
+  const shown = problems.slice(0, 6).map((p) => p.message)
+  const more = problems.length > shown.length ? ` (and ${problems.length - shown.length} more)` : ''
+  const error: AgentMachineError = policyRefusal(code, `${lead}: ${shown.join('; ')}${more}.`, fix, {problems: problems.map((p) => ({code: p.code, message: p.message}))})
+  throw error
 }
 
 /**

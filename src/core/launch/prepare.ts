@@ -28,7 +28,8 @@ import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from 
 import {scanTree, type TreeScan} from '../policy/tree-scan.js'
 import {stateDir} from '../profile/location.js'
 import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/schema.js'
-import {AGENT_HOME, buildCreateArgv, buildInspectArgv, buildStartArgv, type ContainerSpec, type LaunchMount} from './container-spec.js'
+import {AGENT_HOME, buildCreateArgv, buildInitArgv, buildInspectArgv, buildStartArgv, buildVerifyArgv, type ContainerSpec, type LaunchMount, type VerificationMethod} from './container-spec.js'
+import {assertPinsHold, pinIfExists, pinSource} from './pin.js'
 import {ENSURE_DIR, gitMountsFor, readCheckout, type Checkout} from './git-mounts.js'
 import {toPodmanPath} from './host-path.js'
 import {rootfulOwner} from './userns.js'
@@ -86,6 +87,18 @@ export function newRunId(): string {
 }
 
 export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch> {
+  const pinned: LaunchMount[] = []
+  try {
+    return await prepareChecked(req, pinned)
+  } catch (error) {
+    // A folder swapped while it was checked can surface as any failure (a file "missing" under it,
+    // a git layout that makes no sense): when a pin no longer holds, the swap is the refusal.
+    if (!(error instanceof AgentMachineError && error.code === 'MOUNT_SWAPPED')) await assertPinsHold(pinned)
+    throw error
+  }
+}
+
+async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promise<PreparedLaunch> {
   const {host} = req
   const runId = req.runId ?? newRunId()
   if (!RUN_ID_PATTERN.test(runId)) {
@@ -114,6 +127,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   // Every allowlisted mount is resolved and judged again now: the profile may be old, and the
   // filesystem may have changed (a folder replaced by a symlink into ~/.ssh) since init.
   const deps = realFsDeps(req.cwd)
+  const verification = verificationMethod(host, machine)
   const mounts = await Promise.all(
     profile.spec.mounts.map(async (m) => {
       const {resolved} = await resolveMountSource(m.source, host, deps)
@@ -122,7 +136,11 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
       if (!target.allowed) throw policyRefusal(target.code, target.reason, 'fix the mount target in the profile: a path under /workspace')
       const readable = await checkDirectory(resolved)
       if (readable.status !== 'ok') throw prerequisiteMissing('MOUNT_UNREADABLE', `mount ${m.source} (${resolved}) is ${readable.status}.`, 'fix the folder or remove the mount from the profile')
-      return {hostSource: resolved, target: m.target, mode: m.mode}
+      // Pinned right after the judgement: the container must get this very folder (container-view.ts).
+      const pin = verification === 'proc-root-inode' ? await pinSource(resolved) : undefined
+      const mount = {hostSource: resolved, target: m.target, mode: m.mode, ...(pin ? {pin} : {})}
+      pinned.push({...mount, podmanSource: resolved})
+      return mount
     }),
   )
   const {resolved: repoResolved} = await resolveMountSource(req.repo, host, deps)
@@ -185,6 +203,13 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     warnings,
   )
   await refuseGitDirHazards(git.mounts, mounts, host, warnings)
+  if (verification === 'proc-root-inode') {
+    // Git internals are pinned once judged; those a plan step creates, once they exist (execute.ts).
+    for (const m of git.mounts) m.pin ??= (await pinIfExists(m.hostSource)) ?? undefined
+    pinned.push(...git.mounts)
+    // A folder swapped while it was scanned is refused before anything is created.
+    await assertPinsHold([...launchMounts, ...git.mounts])
+  }
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
 
@@ -207,6 +232,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
     command: [...toolCommand, ...req.args],
+    verification,
   }
   const binary = podman.binary
   const hostSteps: Step[] = []
@@ -223,7 +249,9 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
     steps: [
       ...hostSteps,
       step(buildCreateArgv(spec, binary), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
-      step(buildInspectArgv(spec, binary), 'confirm the container’s mounts are exactly the planned ones before anything runs in it', false),
+      step(buildInitArgv(spec, binary), 'set the container up (mounts, namespaces) without starting anything in it', true),
+      step(buildInspectArgv(spec, binary), 'read the container’s effective configuration and its init process id', false),
+      step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
       step(buildStartArgv(spec, binary), `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container`, true),
     ],
   }
@@ -349,6 +377,23 @@ async function refuseGitDirHazards(gitMounts: readonly LaunchMount[], scanned: R
     roots.push(m.hostSource)
     await refuseHazards([m], host, warnings)
   }
+}
+
+/**
+ * proc-root-inode where podman runs on this host (Linux without a machine or a remote connection);
+ * inspect-paths where it runs in a VM and the host cannot see the container's processes.
+ */
+export function verificationMethod(host: HostFacts, machine: ProfileMachine | undefined): VerificationMethod {
+  const remote = Boolean(host.env.CONTAINER_HOST || host.env.CONTAINER_CONNECTION)
+  return host.platform === 'linux' && !machine && !remote ? 'proc-root-inode' : 'inspect-paths'
+}
+
+function verifyWhy(method: VerificationMethod, rootless: boolean): string {
+  if (method === 'inspect-paths') {
+    return 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options, user namespace) with the plan; podman runs in a VM, so the container’s view cannot be read from this host'
+  }
+  const fallback = rootless ? '; if the host refuses /proc/<pid>/root, the same reads run as `podman unshare sh -c …`' : ''
+  return `compare the effective configuration (env, devices, capabilities, security options, user namespace) with the plan, then read the initialized container’s view: each mount target must be the device and inode pinned when its source was judged, /proc/<pid>/mountinfo must hold nothing unplanned, /run/secrets must be empty${fallback}`
 }
 
 function isInsideOrSame(parent: string, child: string): boolean {

@@ -1,49 +1,221 @@
 /**
- * After `podman create`, before anything runs in the container: the container's mounts must be
- * exactly the planned binds — nothing added (an image VOLUME, a containers.conf default mount),
- * nothing missing, no source or mode changed. Pure, over `podman container inspect` JSON.
+ * After `podman create` and `podman init`, before anything runs in the container: the effective
+ * configuration, as `podman container inspect` reports it, must be the plan and nothing more.
+ * Pure, over the inspect JSON.
+ *
+ * - mounts: exactly the planned binds (source, target, mode, non-recursive) and the planned tmpfs;
+ *   an image VOLUME or a containers.conf `volumes`/`mounts` entry is refused (a mounts.conf copy
+ *   does not show here: the mountinfo check in container-view.ts refuses it);
+ * - env: only the planned variables, the image's own Config.Env, and what podman sets for every
+ *   container (container=podman, HOSTNAME, TERM=xterm, the default PATH): a containers.conf `env`
+ *   entry is refused. Values are never echoed (they may be secrets);
+ * - no devices, no capabilities (effective, bounding, added), not privileged, read-only root;
+ * - security options: no-new-privileges, and none that switch off seccomp, SELinux or AppArmor or
+ *   unmask paths;
+ * - namespaces: network as planned, pid/ipc/uts private, the planned user namespace (rootless
+ *   keep-id maps the user to itself; a rootful user namespace never maps host root).
  */
 import {z} from 'zod'
 
 import type {LaunchMount} from './container-spec.js'
+import type {ViewProblem} from './container-view.js'
 
 const InspectMountSchema = z.looseObject({
   Type: z.string(),
   Source: z.string().optional().default(''),
   Destination: z.string(),
   RW: z.boolean().optional().default(true),
+  Options: z.array(z.string()).nullish(),
+  Propagation: z.string().optional().default(''),
 })
 
-const InspectSchema = z.array(z.looseObject({Mounts: z.array(InspectMountSchema).nullish()})).min(1)
+const InspectEntrySchema = z.looseObject({
+  Id: z.string().optional().default(''),
+  State: z.looseObject({Status: z.string().optional().default(''), Pid: z.number().optional().default(0)}).optional(),
+  OCIRuntime: z.string().optional().default(''),
+  OCIConfigPath: z.string().optional().default(''),
+  EffectiveCaps: z.array(z.string()).nullish(),
+  BoundingCaps: z.array(z.string()).nullish(),
+  Mounts: z.array(InspectMountSchema).nullish(),
+  Config: z.looseObject({Hostname: z.string().optional().default(''), Env: z.array(z.string()).nullish()}).optional(),
+  HostConfig: z
+    .looseObject({
+      Privileged: z.boolean().optional(),
+      ReadonlyRootfs: z.boolean().optional(),
+      SecurityOpt: z.array(z.string()).nullish(),
+      CapAdd: z.array(z.string()).nullish(),
+      Devices: z.array(z.looseObject({PathInContainer: z.string().optional(), PathOnHost: z.string().optional()})).nullish(),
+      Tmpfs: z.record(z.string(), z.string()).nullish(),
+      NetworkMode: z.string().optional().default(''),
+      PidMode: z.string().optional().default(''),
+      IpcMode: z.string().optional().default(''),
+      UTSMode: z.string().optional().default(''),
+      UsernsMode: z.string().optional().default(''),
+      IDMappings: z.looseObject({UidMap: z.array(z.string()).nullish(), GidMap: z.array(z.string()).nullish()}).nullish(),
+    })
+    .optional(),
+})
 
-export interface MountVerification {
-  ok: boolean
-  problems: string[]
-  /** The mounts as Podman reports them. */
-  actual: Array<{type: string; source: string; destination: string; rw: boolean}>
+const InspectSchema = z.array(InspectEntrySchema).min(1)
+
+export interface ActualMount {
+  type: string
+  source: string
+  destination: string
+  rw: boolean
 }
 
-export function verifyContainerMounts(inspectStdout: string, planned: readonly LaunchMount[]): MountVerification {
-  let parsed: z.infer<typeof InspectSchema>
+export interface EffectivePlan {
+  mounts: readonly LaunchMount[]
+  /** Planned tmpfs targets (the agent's home). */
+  tmpfs: readonly string[]
+  env: ReadonlyArray<readonly [string, string]>
+  /** The image's own Config.Env ("NAME=value"). */
+  imageEnv: readonly string[]
+  network: 'none' | 'default'
+  rootless: boolean
+  /** `--userns=` of the hardening (keep-id, auto, …), or null. */
+  userns: string | null
+  /** The invoking user's uid (keep-id maps it to itself). */
+  hostUid: number | null
+}
+
+export interface EffectiveConfig {
+  problems: ViewProblem[]
+  /** The mounts as inspect reports them. */
+  mounts: ActualMount[]
+  id: string
+  /** The container's init process (0 when not initialized). */
+  pid: number
+  status: string
+  runtime: string
+  ociConfigPath: string | null
+}
+
+/** The PATH podman sets when the image sets none (containers/common DefaultEnv). */
+const PODMAN_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+/** tmpfs podman adds for a read-only root (--read-only-tmpfs, the default). */
+const READ_ONLY_TMPFS = new Set(['/run', '/tmp', '/var/tmp'])
+const FORBIDDEN_SECURITY_OPT = [/^seccomp[=:]unconfined$/, /^label[=:]disable$/, /^label[=:]type:spc_t$/, /^apparmor[=:]unconfined$/, /^unmask[=:]/, /^systempaths[=:]unconfined$/, /^privileged/]
+
+function splitEnv(entry: string): [string, string] {
+  const i = entry.indexOf('=')
+  return i < 0 ? [entry, ''] : [entry.slice(0, i), entry.slice(i + 1)]
+}
+
+/** `container:host:size` lines: does any range cover `id` on the host side? */
+function mapsHostId(lines: readonly string[], id: number): boolean {
+  return lines.some((line) => {
+    const [, host, size] = line.split(':').map(Number)
+    return host !== undefined && size !== undefined && host <= id && id < host + size
+  })
+}
+
+export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan): EffectiveConfig {
+  let entry: z.infer<typeof InspectEntrySchema>
   try {
-    parsed = InspectSchema.parse(JSON.parse(inspectStdout))
+    entry = InspectSchema.parse(JSON.parse(inspectStdout))[0]!
   } catch (error) {
-    return {ok: false, problems: [`cannot read podman container inspect output: ${(error as Error).message.split('\n')[0]}`], actual: []}
+    return {
+      problems: [{code: 'MOUNT_MISMATCH', message: `cannot read podman container inspect output: ${(error as Error).message.split('\n')[0]}`}],
+      mounts: [],
+      id: '',
+      pid: 0,
+      status: '',
+      runtime: '',
+      ociConfigPath: null,
+    }
   }
-  const actual = (parsed[0]?.Mounts ?? []).map((m) => ({type: m.Type, source: m.Source, destination: m.Destination, rw: m.RW}))
-  const problems: string[] = []
-  for (const m of actual) {
-    const want = planned.find((p) => p.target === m.destination)
+  const problems: ViewProblem[] = []
+  const mountProblem = (message: string) => problems.push({code: 'MOUNT_MISMATCH', message})
+  const configProblem = (message: string) => problems.push({code: 'CONTAINER_CONFIG_MISMATCH', message})
+  const hc = entry.HostConfig ?? ({} as NonNullable<typeof entry.HostConfig>)
+
+  // Mounts
+  const mounts = (entry.Mounts ?? []).map((m) => ({type: m.Type, source: m.Source, destination: m.Destination, rw: m.RW, options: m.Options ?? [], propagation: m.Propagation}))
+  const tmpfs = new Set(plan.tmpfs)
+  for (const m of mounts) {
+    if (m.type === 'tmpfs' && tmpfs.has(m.destination)) continue
+    const want = plan.mounts.find((p) => p.target === m.destination)
     if (!want) {
-      problems.push(`unexpected ${m.type} mount at ${m.destination} (source ${m.source || 'n/a'})`)
+      mountProblem(`unexpected ${m.type} mount at ${m.destination} (source ${m.source || 'n/a'})`)
       continue
     }
-    if (m.type !== 'bind') problems.push(`${m.destination} is a ${m.type} mount, planned a bind`)
-    if (m.source !== want.podmanSource) problems.push(`${m.destination} comes from ${m.source}, planned ${want.podmanSource}`)
-    if (m.rw !== (want.mode === 'rw')) problems.push(`${m.destination} is ${m.rw ? 'read-write' : 'read-only'}, planned ${want.mode}`)
+    if (m.type !== 'bind') mountProblem(`${m.destination} is a ${m.type} mount, planned a bind`)
+    if (m.source !== want.podmanSource) mountProblem(`${m.destination} comes from ${m.source}, planned ${want.podmanSource}`)
+    if (m.rw !== (want.mode === 'rw')) mountProblem(`${m.destination} is ${m.rw ? 'read-write' : 'read-only'}, planned ${want.mode}`)
+    if (m.options.includes('rbind')) mountProblem(`${m.destination} is bound recursively, planned non-recursive`)
+    if (/shared|slave/.test(m.propagation)) mountProblem(`${m.destination} has ${m.propagation} propagation, planned private`)
   }
-  for (const p of planned) {
-    if (!actual.some((m) => m.destination === p.target)) problems.push(`planned mount ${p.target} is missing`)
+  for (const p of plan.mounts) {
+    if (!mounts.some((m) => m.destination === p.target)) mountProblem(`planned mount ${p.target} is missing`)
   }
-  return {ok: problems.length === 0, problems, actual}
+  for (const t of Object.keys(hc.Tmpfs ?? {})) {
+    if (!tmpfs.has(t) && !READ_ONLY_TMPFS.has(t)) mountProblem(`unexpected tmpfs at ${t}`)
+  }
+  for (const t of tmpfs) {
+    if (!Object.hasOwn(hc.Tmpfs ?? {}, t) && !mounts.some((m) => m.destination === t)) mountProblem(`planned tmpfs ${t} is missing`)
+  }
+
+  // Environment: names only in messages, never values.
+  const planned = new Map(plan.env.map(([k, v]) => [k, v]))
+  const image = new Set(plan.imageEnv)
+  const hostname = entry.Config?.Hostname ?? ''
+  const extra: string[] = []
+  const changed: string[] = []
+  for (const e of entry.Config?.Env ?? []) {
+    const [name, value] = splitEnv(e)
+    if (planned.has(name)) {
+      if (planned.get(name) !== value) changed.push(name)
+      continue
+    }
+    if (image.has(e)) continue
+    if (name === 'container' && value === 'podman') continue
+    if (name === 'HOSTNAME' && value === hostname) continue
+    if (name === 'TERM' && value === 'xterm') continue
+    if (name === 'PATH' && value === PODMAN_DEFAULT_PATH) continue
+    extra.push(name)
+  }
+  if (extra.length > 0) configProblem(`the container’s environment has variables the plan does not: ${extra.join(', ')} (a containers.conf env entry?)`)
+  if (changed.length > 0) configProblem(`the container’s environment changes planned variables: ${changed.join(', ')}`)
+  const envNames = new Set((entry.Config?.Env ?? []).map((e) => splitEnv(e)[0]))
+  const missing = [...planned.keys()].filter((k) => !envNames.has(k))
+  if (missing.length > 0) configProblem(`planned variables are missing from the container: ${missing.join(', ')}`)
+
+  // Privileges
+  const devices = hc.Devices ?? []
+  if (devices.length > 0) configProblem(`the container gets devices: ${devices.map((d) => d.PathInContainer ?? d.PathOnHost ?? '?').join(', ')}`)
+  const caps = [...(entry.EffectiveCaps ?? []), ...(entry.BoundingCaps ?? []), ...(hc.CapAdd ?? [])]
+  if (caps.length > 0) configProblem(`the container gets capabilities: ${[...new Set(caps)].join(', ')}`)
+  if (hc.Privileged === true) configProblem('the container is privileged')
+  if (hc.ReadonlyRootfs === false) configProblem('the container’s root file system is writable, planned read-only')
+  const secOpts = hc.SecurityOpt ?? []
+  if (!secOpts.some((o) => /^no-new-privileges(?:[=:]true)?$/.test(o))) configProblem('no-new-privileges is not set')
+  const weakened = secOpts.filter((o) => FORBIDDEN_SECURITY_OPT.some((re) => re.test(o)))
+  if (weakened.length > 0) configProblem(`security options switch protections off: ${weakened.join(', ')}`)
+
+  // Namespaces
+  if (plan.network === 'none' ? hc.NetworkMode !== 'none' : /^(host|container:|ns:)/.test(hc.NetworkMode)) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned ${plan.network}`)
+  for (const [what, mode] of [['pid', hc.PidMode], ['ipc', hc.IpcMode], ['uts', hc.UTSMode]] as const) {
+    if (/^(host|container:|ns:)/.test(mode)) configProblem(`the ${what} namespace is ${mode}, planned private`)
+  }
+  const uidMap = hc.IDMappings?.UidMap ?? []
+  if (plan.userns) {
+    if (/^(host|container:|ns:)/.test(hc.UsernsMode)) configProblem(`the user namespace is ${hc.UsernsMode}, planned ${plan.userns}`)
+    if (plan.userns === 'keep-id' && plan.rootless && plan.hostUid !== null) {
+      // keep-id: container uid <uid> is the user itself (0 of podman's own user namespace)
+      if (!uidMap.some((line) => line === `${plan.hostUid}:0:1`)) configProblem(`the user namespace does not keep uid ${plan.hostUid} (keep-id)`)
+    }
+    if (!plan.rootless && (uidMap.length === 0 || mapsHostId(uidMap, 0))) configProblem('root in the container is root on the host, planned a user namespace')
+  }
+
+  return {
+    problems,
+    mounts: mounts.map(({type, source, destination, rw}) => ({type, source, destination, rw})),
+    id: entry.Id,
+    pid: entry.State?.Pid ?? 0,
+    status: entry.State?.Status ?? '',
+    runtime: entry.OCIRuntime,
+    ociConfigPath: entry.OCIConfigPath || null,
+  }
 }

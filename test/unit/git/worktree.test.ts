@@ -83,6 +83,12 @@ describe('readBaseRepo: the repo from its files, no git', () => {
     expect(await readBaseRepo(wt)).toMatchObject({toplevel: wt, commonDir: join(dir, '.git'), objectsDir: join(dir, '.git', 'objects'), head, branch: 'side'})
   })
 
+  it('a repo larger than the mount → 2, before its refs are read', async () => {
+    const {dir} = repo()
+    writeFileSync(join(dir, '.git', 'HEAD'), 'garbage\n') // would be WORKTREE_LAYOUT_UNREADABLE if read
+    expect(codeOf(await refusal(readBaseRepo(join(dir, 'src'), {within: join(dir, 'src')})))).toEqual(['WORKTREE_REPO_OUTSIDE_MOUNT', 2])
+  })
+
   it('not a repo → 2; no commits → 2', async () => {
     const plain = realpathSync(mkdtempSync(join(tmpdir(), 'wt-plain-')))
     temps.push(plain)
@@ -150,6 +156,11 @@ describe('checkNewBranch', () => {
   const base = {toplevel: '/home/dev/app', branches: ['main', 'feature/x']}
   it('accepts a new, valid name', () => {
     expect(() => checkNewBranch(base, 'agent/codex-20250131-120000')).not.toThrow()
+  })
+  it('on a case-insensitive file system, Main is main (its loose ref file): refused', () => {
+    expect(() => checkNewBranch(base, 'Main')).not.toThrow()
+    expect(() => checkNewBranch(base, 'Main', {caseInsensitive: true})).toThrow(/already exists/)
+    expect(() => checkNewBranch(base, 'FEATURE', {caseInsensitive: true})).toThrow(/clashes with the existing branch feature\/x/)
   })
   it.each([
     ['main', 'WORKTREE_BRANCH_EXISTS', /already exists/],
