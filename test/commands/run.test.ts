@@ -1,11 +1,12 @@
 import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
 
 import Run from '../../src/commands/agent-machine/run.js'
 import Shell from '../../src/commands/agent-machine/shell.js'
 import type {AttachedRunner} from '../../src/core/exec.js'
+import {fakeContainer, type FakeContainer} from '../helpers/fake-container.js'
 import {fakeRunner, type FakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
@@ -43,17 +44,22 @@ spec:
   return {home, repo, profile, facts}
 }
 
-/** A recording runner that behaves like podman for one create → inspect → start cycle. */
-function podmanRunner(mountSource: string, labels: Record<string, string> | null = null): FakeRunner {
+let container: FakeContainer | undefined
+afterEach(() => container?.uninstall())
+
+/**
+ * A recording runner that behaves like podman for one create → init → inspect → start cycle; the
+ * container's /proc is played by fakeContainer (installed for the launch's reads).
+ */
+function podmanRunner(labels: Record<string, string> | null = null, setup: (c: FakeContainer) => void = () => {}): FakeRunner & {container: FakeContainer} {
   const image = JSON.parse(podmanFixture('podman431-image-inspect.json')) as Array<Record<string, unknown>>
   image[0]!.Labels = labels
-  return fakeRunner([
+  container = fakeContainer()
+  container.install()
+  setup(container)
+  const runner = fakeRunner([
     {match: 'podman image inspect', result: {stdout: JSON.stringify(image)}},
-    {match: 'podman create', result: {stdout: 'abc123\n'}},
-    {
-      match: 'podman container inspect',
-      result: {stdout: JSON.stringify([{Mounts: [{Type: 'bind', Source: mountSource, Destination: '/workspace/app', RW: true}]}])},
-    },
+    ...container.routes,
     {match: 'podman ps', result: {stdout: ''}},
     {match: 'podman rm', result: {}},
     // Evidence facts: versions on the host, the tool's version inside the image, git state.
@@ -63,6 +69,7 @@ function podmanRunner(mountSource: string, labels: Record<string, string> | null
     {match: 'nix --version', result: {exitCode: null, notFound: true}},
     {match: (cmd, args) => cmd === 'git' && args.includes('rev-parse'), result: {exitCode: 1}},
   ])
+  return Object.assign(runner, {container})
 }
 
 function recordingAttached(exitCode: number): AttachedRunner & {calls: string[][]} {
@@ -80,47 +87,58 @@ interface LaunchJson {
   exitCode: number | null
 }
 
+/** The plan's governed-container steps: create … start (a tool-version probe may come first). */
+function containerSteps(json: unknown): Array<{argv: string[]; mutates: boolean}> {
+  const steps = (json as LaunchJson).plan.steps
+  const first = steps.findIndex((s) => s.argv[1] === 'create')
+  return steps.slice(first, first + 5)
+}
+
 describe('run', () => {
   it('--dry-run makes no mutating call and prints the plan', async () => {
     const {repo, facts} = setup()
-    const runner = podmanRunner(repo)
+    const runner = podmanRunner()
     const attached = recordingAttached(0)
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json', '--run-id', 'testrun-0001'], {runner, attachedRunner: attached, hostFacts: async () => facts})
     expect(out.exitCode).toBe(0)
     expect(schemaErrors('agent-machine-launch-result.schema.json', out.json)).toEqual([])
     expect(runner.commandLines().every((line) => line.startsWith('podman image inspect'))).toBe(true)
     expect(attached.calls).toEqual([])
-    const steps = (out.json as LaunchJson).plan.steps
+    const steps = containerSteps(out.json)
     expect(steps.map((s) => s.argv.slice(0, 2))).toEqual([
       ['podman', 'create'],
+      ['podman', 'init'],
       ['podman', 'container'],
+      ['sourceosctl:verify-container', '--method=proc-root-inode'],
       ['podman', 'start'],
     ])
+    expect(steps.map((s) => s.mutates)).toEqual([true, true, false, false, true])
   })
 
   it('executes exactly the argv the dry run printed, and exits with the tool’s code', async () => {
     const {repo, facts} = setup()
     const ctx = {hostFacts: async () => facts}
-    const dry = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json', '--run-id', 'testrun-0002', '--', '--model', 'x'], {...ctx, runner: podmanRunner(repo), attachedRunner: recordingAttached(0)})
-    const runner = podmanRunner(repo)
+    const dry = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json', '--run-id', 'testrun-0002', '--', '--model', 'x'], {...ctx, runner: podmanRunner(), attachedRunner: recordingAttached(0)})
+    const runner = podmanRunner()
     const attached = recordingAttached(7)
     const real = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json', '--run-id', 'testrun-0002', '--', '--model', 'x'], {...ctx, runner, attachedRunner: attached})
     expect(real.exitCode).toBe(7)
     expect((real.json as LaunchJson).exitCode).toBe(7)
-    const planned = (dry.json as LaunchJson).plan.steps.map((s) => s.argv)
-    const createCall = runner.calls.find((c) => c.args[0] === 'create')!
-    const inspectCall = runner.calls.find((c) => c.args[0] === 'container' && c.args[1] === 'inspect')!
-    expect([createCall.command, ...createCall.args]).toEqual(planned[0])
-    expect([inspectCall.command, ...inspectCall.args]).toEqual(planned[1])
-    expect(attached.calls).toEqual([planned[2]])
+    const planned = containerSteps(dry.json).map((s) => s.argv)
+    // every podman call of the launch, in order, is a step of the plan (the verify step is the CLI's own)
+    const podmanCalls = runner.calls.filter((c) => c.command === 'podman' && ['create', 'init', 'container'].includes(c.args[0]!)).map((c) => [c.command, ...c.args])
+    expect(podmanCalls).toEqual([planned[0], planned[1], planned[2]])
+    expect(planned[3]).toEqual(['sourceosctl:verify-container', '--method=proc-root-inode', 'sourceos-agent-testrun-0002'])
+    expect(attached.calls).toEqual([planned[4]])
+    expect(runner.commandLines().some((l) => l.startsWith('podman unshare'))).toBe(false)
     expect(planned[0]!.slice(-3)).toEqual(['codex', '--model', 'x'])
     expect(planned[0]).toContain(IMAGE_ID)
   })
 
   it('never passes host secrets: only the allowlist and set reach --env', async () => {
     const {repo, facts} = setup()
-    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner: podmanRunner(repo), hostFacts: async () => facts})
-    const create = (out.json as LaunchJson).plan.steps[0]!.argv
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner: podmanRunner(), hostFacts: async () => facts})
+    const create = containerSteps(out.json)[0]!.argv
     expect(create.filter((a) => a.startsWith('--env'))).toEqual(['--env=TERM=xterm', '--env=EDITOR=vi', '--env=HOME=/home/agent'])
     expect(create.join(' ')).not.toMatch(/ghp_fake|GITHUB_TOKEN/)
     expect(create).toContain('--userns=keep-id')
@@ -129,12 +147,48 @@ describe('run', () => {
 
   it('refuses a mount mismatch found after create, removes the container and never starts it', async () => {
     const {repo, facts} = setup()
-    const runner = podmanRunner('/somewhere/else')
+    const runner = podmanRunner(null, (c) => c.editInspect((e) => (e.Mounts[0]!.Source = '/somewhere/else')))
     const attached = recordingAttached(0)
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, attachedRunner: attached, hostFacts: async () => facts})
     expect(out.exitCode).toBe(3)
-    expect(out.stderr).toMatch(/mounts differ from the plan/)
+    expect(out.stderr).toMatch(/MOUNT_MISMATCH|mounts differ from the plan/)
     expect(attached.calls).toEqual([])
+    expect(runner.commandLines().some((l) => l.startsWith('podman ps --all'))).toBe(true)
+  })
+
+  it('refuses a source swapped before the runtime mounted it (the container sees another inode): MOUNT_SWAPPED, removed, never started', async () => {
+    const {home, repo, facts} = setup()
+    const ssh = join(home, '.ssh')
+    mkdirSync(ssh)
+    const runner = podmanRunner(null, (c) => c.swap('/workspace/app', ssh))
+    const attached = recordingAttached(0)
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, attachedRunner: attached, hostFacts: async () => facts})
+    expect(out.exitCode).toBe(3)
+    expect(out.stderr).toMatch(/MOUNT_SWAPPED|changed between its check and the container/)
+    expect(out.stderr).toContain(`/workspace/app shows ${ssh}`)
+    expect(out.stderr).toMatch(/\/workspace\/app is device\/inode \d+\/\d+ in the container, but .* was \d+\/\d+ when it was checked/)
+    expect(attached.calls).toEqual([])
+    // the cleanup looks for the run's container (and removes it when podman lists it)
+    expect(runner.commandLines().some((l) => l.startsWith('podman ps --all') && l.includes('run-id='))).toBe(true)
+    expect(runner.commandLines().some((l) => l.startsWith('podman start'))).toBe(false)
+    const {existsSync} = await import('node:fs')
+    expect(existsSync(join(home, '.local', 'state', 'sourceosctl', 'evidence')), 'no evidence record: nothing started').toBe(false)
+  })
+
+  it.each<[string, (c: FakeContainer) => void, RegExp]>([
+    ['a containers.conf env entry', (c) => c.editInspect((e) => void e.Config.Env.push('LEAK=from-containers-conf')), /CONTAINER_CONFIG_MISMATCH|variables the plan does not: LEAK/],
+    ['a containers.conf device', (c) => c.editInspect((e) => (e.HostConfig.Devices = [{PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse'}])), /devices: \/dev\/fuse/],
+    ['a mounts.conf bind (not in inspect)', (c) => c.addMountinfo('300 100 8:1 /run/user/1000/secrets /run/secrets/ssh ro - ext4 /dev/sda1 rw'), /unplanned mount at \/run\/secrets\/ssh/],
+  ])('refuses %s before anything starts', async (_name, hostile, problem) => {
+    const {repo, facts} = setup()
+    const runner = podmanRunner(null, hostile)
+    const attached = recordingAttached(0)
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, attachedRunner: attached, hostFacts: async () => facts})
+    expect(out.exitCode).toBe(3)
+    expect(out.stderr).toMatch(problem)
+    expect(out.stderr).not.toContain('from-containers-conf')
+    expect(attached.calls).toEqual([])
+    expect(runner.commandLines().some((l) => l.startsWith('podman rm'))).toBe(false) // ps found none in the fake; the cleanup looked
     expect(runner.commandLines().some((l) => l.startsWith('podman ps --all'))).toBe(true)
   })
 
@@ -143,7 +197,7 @@ describe('run', () => {
     [['--tool', 'claude-code'], 3, /disabled.*codex/],
   ])('refuses %j with exit %i and lists the enabled tools', async (args, code, message) => {
     const {repo, facts} = setup()
-    const runner = podmanRunner(repo)
+    const runner = podmanRunner()
     const out = await runCommand(Run, [...args, '--repo', repo], {runner, attachedRunner: recordingAttached(0), hostFacts: async () => facts})
     expect(out.exitCode).toBe(code)
     expect(out.stderr).toMatch(message)
@@ -154,26 +208,26 @@ describe('run', () => {
     const {home, facts} = setup()
     const other = join(home, 'dev', 'other')
     mkdirSync(other)
-    const out = await runCommand(Run, ['--tool', 'codex', '--repo', other], {runner: podmanRunner(other), hostFacts: async () => facts})
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', other], {runner: podmanRunner(), hostFacts: async () => facts})
     expect(out.exitCode).toBe(3)
     expect(out.stderr).toContain(`sourceosctl agent-machine init --repo ${other}`)
   })
 
   it('refuses a secret-like env name in the profile', async () => {
     const {repo, facts} = setup((y) => y.replace('passthrough: [TERM]', 'passthrough: [TERM, GITHUB_TOKEN]'))
-    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner: podmanRunner(repo), hostFacts: async () => facts})
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner: podmanRunner(), hostFacts: async () => facts})
     expect(out.exitCode).toBe(3)
     expect(out.stderr).toMatch(/GITHUB_TOKEN/)
   })
 
   it('refuses an image whose digest does not match the pin (exit 3) and a missing image (exit 4)', async () => {
     const pinned = setup((y) => y.replace('digest: null', `digest: sha256:${'0'.repeat(64)}`))
-    const mismatch = await runCommand(Run, ['--tool', 'codex', '--repo', pinned.repo], {runner: podmanRunner(pinned.repo), hostFacts: async () => pinned.facts})
+    const mismatch = await runCommand(Run, ['--tool', 'codex', '--repo', pinned.repo], {runner: podmanRunner(), hostFacts: async () => pinned.facts})
     expect(mismatch.exitCode).toBe(3)
     expect(mismatch.stderr).toMatch(/pins sha256:0000/)
 
     const okPin = setup((y) => y.replace('digest: null', `digest: sha256:${IMAGE_ID}`))
-    const accepted = await runCommand(Run, ['--tool', 'codex', '--repo', okPin.repo, '--dry-run'], {runner: podmanRunner(okPin.repo), hostFacts: async () => okPin.facts})
+    const accepted = await runCommand(Run, ['--tool', 'codex', '--repo', okPin.repo, '--dry-run'], {runner: podmanRunner(), hostFacts: async () => okPin.facts})
     expect(accepted.exitCode).toBe(0)
 
     const {repo, facts} = setup()
@@ -225,7 +279,10 @@ describe('run on macOS: the machine’s real shared folders decide what can be m
     const {repo, runner, mac} = macSetup((r) => [r])
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner, hostFacts: async () => mac})
     expect(out.exitCode, out.stderr).toBe(0)
-    expect((out.json as LaunchJson).plan.steps[0]!.argv).toContain(`--mount=type=bind,source=${repo},destination=/workspace/app`)
+    const steps = containerSteps(out.json)
+    expect(steps[0]!.argv).toContain(`--mount=type=bind,source=${repo},destination=/workspace/app,bind-nonrecursive=true,bind-propagation=private`)
+    // podman runs in a VM: the container's /proc cannot be read from the host, and the plan says so
+    expect(steps.map((s) => s.argv[0] === 'podman' ? s.argv[1] : s.argv.slice(0, 2).join(' '))).toEqual(['create', 'init', 'container', 'sourceosctl:verify-container --method=inspect-paths', 'start'])
   })
 
   it('a repo the machine does not share is a clear error naming the volume to add (exit 4)', async () => {
@@ -240,22 +297,28 @@ describe('evidence', () => {
   it('a run leaves a valid, completed record; the tool version is read once per image', async () => {
     const {repo, facts, home} = setup()
     const ctx = {hostFacts: async () => facts}
-    const first = podmanRunner(repo, {'dev.sourceos.agent-machine.codex.sandbox': 'danger-full-access'})
+    const first = podmanRunner({'dev.sourceos.agent-machine.codex.sandbox': 'danger-full-access'})
     const a = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: first, attachedRunner: recordingAttached(0)})
     const file = (a.json as {evidence: string}).evidence
     expect(file.startsWith(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).toBe(true)
     const inspected = await inspectPath(file)
     expect(inspected.valid).toBe(true)
     const {readFileSync} = await import('node:fs')
-    const record = JSON.parse(readFileSync(file, 'utf8')) as {predicate: {status: string; exitCode: number; toolVersions: {tool: string}; podmanArgv: string[]; toolSandbox: string | null}}
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {
+      predicate: {status: string; exitCode: number; toolVersions: {tool: string}; podmanArgv: string[]; toolSandbox: string | null; verification: {method: string; via: string; mounts: Array<{target: string; dev: string; ino: string}>; unverified: string[]}}
+    }
     expect(record.predicate.status).toBe('completed')
+    // how the container was verified before start: the inode the container saw is the one pinned at judgement
+    const {statSync} = await import('node:fs')
+    const pinned = statSync(repo, {bigint: true})
+    expect(record.predicate.verification).toEqual({method: 'proc-root-inode', via: 'direct', mounts: [{target: '/workspace/app', dev: pinned.dev.toString(), ino: pinned.ino.toString()}], unverified: []})
     // The image declares how the tool runs inside the outer sandbox; the record keeps that choice.
     expect(record.predicate.toolSandbox).toBe('danger-full-access')
     expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
-    expect(record.predicate.podmanArgv).toEqual((a.json as LaunchJson).plan.steps[0]!.argv)
+    expect(record.predicate.podmanArgv).toEqual(containerSteps(a.json)[0]!.argv)
     expect(first.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(1)
 
-    const second = podmanRunner(repo)
+    const second = podmanRunner()
     const b = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: second, attachedRunner: recordingAttached(2)})
     expect(b.exitCode).toBe(2)
     expect(second.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(0)
@@ -264,7 +327,7 @@ describe('evidence', () => {
 
   it('dry runs write no record', async () => {
     const {repo, facts, home} = setup()
-    await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner: podmanRunner(repo), hostFacts: async () => facts})
+    await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner: podmanRunner(), hostFacts: async () => facts})
     const {existsSync} = await import('node:fs')
     expect(existsSync(join(home, '.local', 'state'))).toBe(false)
   })
@@ -273,11 +336,11 @@ describe('evidence', () => {
 describe('shell', () => {
   it('runs /bin/sh in the repo with -- args, and its exit code is the CLI’s', async () => {
     const {repo, facts} = setup()
-    const runner = podmanRunner(repo)
+    const runner = podmanRunner()
     const attached = recordingAttached(3)
     const out = await runCommand(Shell, ['--repo', repo, '--json', '--', '-c', 'exit 3'], {runner, attachedRunner: attached, hostFacts: async () => facts})
     expect(out.exitCode).toBe(3)
-    const create = (out.json as LaunchJson).plan.steps[0]!.argv
+    const create = containerSteps(out.json)[0]!.argv
     expect(create.slice(-3)).toEqual(['/bin/sh', '-c', 'exit 3'])
     expect(create).toContain('--workdir=/workspace/app')
     expect(create).not.toContain('--tty')

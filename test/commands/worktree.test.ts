@@ -6,13 +6,16 @@ import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {useProcFs} from '../../src/core/launch/container-view.js'
 
 import Run from '../../src/commands/agent-machine/run.js'
 import Shell from '../../src/commands/agent-machine/shell.js'
 import {createRunner, type AttachedRunner, type Runner} from '../../src/core/exec.js'
 import {hostGitArgv} from '../../src/core/git/host-git.js'
 import {inspectPath} from '../../src/core/evidence/verify.js'
+import {fakeContainer} from '../helpers/fake-container.js'
 import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
@@ -64,38 +67,21 @@ spec:
   return {home, repo, plain, profile, facts, state, head: git(repo, 'rev-parse', 'HEAD')}
 }
 
+afterEach(() => useProcFs(undefined))
+
 /**
  * git runs for real; podman is faked. `container inspect` answers with the binds of the last
  * `create` (what a faithful podman reports), so verification passes exactly when the plan is consistent.
  */
 function runner(): ReturnType<typeof fakeRunner> & {real: Runner} {
   const real = createRunner()
-  let lastCreate: string[] = []
+  // create → init → inspect answer from the last create; the container's /proc is played by fakeContainer
+  const container = fakeContainer()
+  container.install()
   const fake = fakeRunner([
     {match: 'git', result: async (_c, args, options) => real('git', args, {...options, env: GIT_ENV})},
     {match: 'podman image inspect', result: {stdout: podmanFixture('podman431-image-inspect.json')}},
-    {
-      match: 'podman create',
-      result: (_c, args) => {
-        lastCreate = [...args]
-        return {stdout: 'abc123\n'}
-      },
-    },
-    {
-      match: 'podman container inspect',
-      result: () => ({
-        stdout: JSON.stringify([
-          {
-            Mounts: lastCreate
-              .filter((a) => a.startsWith('--mount=type=bind,'))
-              .map((a) => {
-                const kv = Object.fromEntries(a.slice('--mount='.length).split(',').map((p) => p.split('=') as [string, string]))
-                return {Type: 'bind', Source: kv.source, Destination: kv.destination, RW: kv.ro !== 'true'}
-              }),
-          },
-        ]),
-      }),
-    },
+    ...container.routes,
     {match: 'podman ps', result: {stdout: ''}},
     {match: 'podman rm', result: {}},
     {match: 'podman --version', result: {stdout: 'podman version 4.3.1\n'}},
