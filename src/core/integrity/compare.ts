@@ -119,7 +119,12 @@ export function compareSurfaces(before: Surface, after: Surface): Finding[] {
   for (const entry of newEntries) {
     const item = after.items[entry]
     if (!item) continue
-    if (item.kind === 'dir') {
+    if (item.kind === 'dir' && path.basename(entry).toLowerCase() !== '.git') {
+      // A folder made to look like a git dir: git run inside it would use it. Its HEAD goes (the
+      // folder's other files are the agent's work and stay).
+      const why = judgeNewGitDir(entry, after.items)
+      if (why) findings.push({path: path.join(entry, 'HEAD'), change: 'new', reason: `makes ${entry} a git dir for any git run inside it (a bare repository): ${why}`, action: 'quarantine'})
+    } else if (item.kind === 'dir') {
       const why = judgeNewGitDir(entry, after.items)
       if (why) findings.push({path: entry, change: 'new', reason: `a repository made during the session: ${why}`, action: 'quarantine'})
     } else {

@@ -35,6 +35,7 @@
  * async and opendir variants on this kind of walk.
  */
 import {closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, realpathSync, type Dirent, type Stats} from 'node:fs'
+import {availableParallelism, loadavg} from 'node:os'
 import path from 'node:path'
 import type {HostFacts} from '../host/facts.js'
 import {workspacePatterns} from './catalogue.js'
@@ -111,7 +112,7 @@ export interface ScanOptions {
   denyCacheFile?: string | null
   /** Entries per denied folder for the hard-link check (default 300 000; tests lower it). */
   denyPerRootBudget?: number
-  /** Files lstat'ed inline before a worker thread takes over (default 20 000). */
+  /** Files lstat'ed inline before a worker thread takes over (default 20 000 when a core is free, else never). */
   linkWorkerAfter?: number
 }
 
@@ -159,12 +160,39 @@ function matchers(): NameMatchers {
   return nameMatchers
 }
 
+/**
+ * A worker thread halves the lstats' share when a core is free; when every core is busy (load
+ * average above cores - 0.75) it only adds its start-up and message costs, so the scan stays inline.
+ */
+function defaultWorkerAfter(): number {
+  const cores = availableParallelism()
+  return cores >= 2 && loadavg()[0]! < cores - 0.75 ? 20_000 : Infinity
+}
+
 /** Names a case-insensitive file system (or Windows' 8.3 names) resolves to `.git`, like git's is_ntfs_dotgit/is_hfs_dotgit. */
 function isGitName(name: string, caseInsensitive: boolean): boolean {
   if (name === '.git') return true
   if (!caseInsensitive) return false
   const stripped = name.replace(/[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g, '').replace(/[. ]+$/, '').toLowerCase()
   return stripped === '.git' || stripped === 'git~1'
+}
+
+/**
+ * Git's own test (setup.c is_git_directory): HEAD, plus objects/ and refs/ or a commondir. Git
+ * run in such a folder uses it as its git dir, whatever the folder is called.
+ */
+function looksLikeGitDir(entries: readonly Dirent[]): boolean {
+  let head = false
+  let objects = false
+  let refs = false
+  let commondir = false
+  for (const e of entries) {
+    if (e.name === 'HEAD') head = e.isFile() || e.isSymbolicLink()
+    else if (e.name === 'objects') objects = e.isDirectory() || e.isSymbolicLink()
+    else if (e.name === 'refs') refs = e.isDirectory() || e.isSymbolicLink()
+    else if (e.name === 'commondir') commondir = true
+  }
+  return head && ((objects && refs) || commondir)
 }
 
 function isInside(root: string, p: string): boolean {
@@ -229,7 +257,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   const rootAlias = denyDirs?.get(inodeKey(rootStat))
   if (rootAlias) add(realRoot, 'alias-sensitive', 'refuse', `this folder is the same directory as ${sameAs(rootAlias)}: a bind mount or other alias`)
   /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
-  const counter = host !== undefined ? new LinkCounter({workerAfter: opts.linkWorkerAfter}) : null
+  const counter = host !== undefined ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
 
   const {secret, secretExcept, protect, tail} = matchers()
   const maxDepth = opts.maxDepth ?? Infinity
@@ -262,6 +290,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     }
     const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
     const prefix = segs.length > 0 ? segs.join('/') + '/' : ''
+    // A folder git would take as a repository when run inside it (a bare repo, or one the agent
+    // made look like one): its config is as live as a .git's.
+    if (looksLikeGitDir(entries) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
     for (const entry of entries) {
       if (++seen > maxEntries) {
         truncated = true

@@ -78,6 +78,29 @@ describe('after-session check', () => {
     expect(existsSync(marker)).toBe(false)
   })
 
+  it('a folder made to look like a git dir (bare repo) whose config names a program: its HEAD is moved, so git run there no longer uses it', async () => {
+    const {root, repo, state, marker} = setup()
+    mkdirSync(join(repo, 'src'))
+    writeFileSync(join(repo, 'src', 'main.c'), 'int main;\n')
+    const baseline = await baselineOf(root)
+    const src = join(repo, 'src')
+    mkdirSync(join(src, 'objects'))
+    mkdirSync(join(src, 'refs'))
+    writeFileSync(join(src, 'HEAD'), 'ref: refs/heads/main\n')
+    writeFileSync(join(src, 'config'), `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ..\n\tfsmonitor = "touch ${marker}; false"\n`)
+    // Without the check, the user's `git status` in src/ would run it (proves the attack is real).
+    const probe = spawnSync('git', ['status'], {cwd: src, encoding: 'utf8', env: {...process.env, GIT_CONFIG_NOSYSTEM: '1'}})
+    expect(probe.status).toBe(0)
+    expect(existsSync(marker)).toBe(true)
+    rmSync(marker)
+
+    const report = await checkAgainstBaseline(baseline, state)
+    expect(plantsOf(report).map((f) => f.path)).toEqual([join(src, 'HEAD')])
+    expect(existsSync(join(src, 'main.c'))).toBe(true)
+    expect(spawnSync('git', ['status'], {cwd: src, encoding: 'utf8'}).status).toBe(0)
+    expect(existsSync(marker)).toBe(false)
+  })
+
   it('a changed config (when it was writable) gets its original bytes back', async () => {
     const {root, repo, state} = setup()
     const before = readFileSync(join(repo, '.git', 'config'), 'utf8')
