@@ -28,7 +28,7 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
     probeTool(runner, 'git'),
     probeTool(runner, 'nix'),
     tool && toolEntry
-      ? toolVersionInImage({runner, binary: prepared.podmanBinary, imageId: prepared.image.details.id, tool, command: toolEntry.command, rootless: prepared.spec.rootless, stateDir: stateDir(host)})
+      ? toolVersionInImage({runner, imageId: prepared.image.details.id, tool, stateDir: stateDir(host), probe: prepared.probe?.argv ?? null})
       : Promise.resolve(null),
   ])
   return {
@@ -49,7 +49,7 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
 }
 
 export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date, verification?: VerificationInfo): Promise<RecordHandle> {
-  const create = prepared.plan.steps[prepared.hostSteps.length]!
+  const create = prepared.plan.steps[(prepared.probe ? 1 : 0) + prepared.hostSteps.length]!
   return beginRecord(dir, {
     runId: prepared.runId,
     verb: prepared.spec.verb,

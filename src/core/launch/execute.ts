@@ -17,7 +17,8 @@ import {ENSURE_DIR, ensureDir} from './git-mounts.js'
 import type {PreparedLaunch} from './prepare.js'
 import {checkEffectiveConfig, type ActualMount} from './verify-mounts.js'
 import {checkCreatedWorktree} from './worktree-check.js'
-import {hostGitEnv} from '../git/host-git.js'
+import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
+import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
 
 export interface LaunchOutcome {
@@ -39,8 +40,10 @@ export interface ExecuteDeps {
   stdoutToStderr: boolean
   /** Called after the container is verified and just before it starts (evidence: "started"). */
   onBeforeStart?: (verification: VerificationInfo) => Promise<void>
-  /** Called once `git worktree add` has created the worktree (it stays, whatever happens next). */
+  /** Called once --worktree's clone exists (it stays, whatever happens next). */
   onWorktreeCreated?: () => void
+  /** A warning found while executing (a dirty base under --worktree); also added to prepared.warnings. */
+  onWarning?: (message: string) => void
   /** For the hazard scan of a new worktree (symlinks into denied paths). */
   host?: HostFacts
 }
@@ -49,7 +52,8 @@ const CREATE_TIMEOUT_MS = 120_000
 const SIGNAL_NUMBERS: Record<string, number> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15}
 
 export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps): Promise<LaunchOutcome> {
-  const steps = prepared.plan.steps
+  // The plan without the tool-version probe (first; run by the evidence facts) and the steps after the session (last; launch.ts).
+  const steps = prepared.plan.steps.slice(prepared.probe ? 1 : 0, prepared.plan.steps.length - prepared.afterSteps.length)
   const hostSteps = steps.slice(0, -5)
   const [create, init, inspect, , start] = steps.slice(-5) as [Step, Step, Step, Step, Step]
   const name = containerName(prepared.runId)
@@ -137,27 +141,38 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
 }
 
 /**
- * The plan's host steps, in order: `git worktree add` (then the new worktree is checked against the
- * plan), creating missing git dirs. Nothing here starts a container.
+ * The plan's host steps, in order: --worktree's status read (a dirty checkout is refused here under
+ * --clean-base, warned about otherwise), clone and checkout — each through the hardened host git —
+ * then creating missing git dirs; finally the new clone is checked against the plan. Nothing here
+ * starts a container, and nothing runs that the plan does not list.
  */
 async function runHostSteps(prepared: PreparedLaunch, steps: readonly Step[], deps: ExecuteDeps): Promise<void> {
+  const wts = prepared.worktreeSteps
   for (const s of steps) {
     const [program, ...args] = s.argv as [string, ...string[]]
     if (program === ENSURE_DIR) {
       await ensureDir(args[0]!)
       continue
     }
-    // Host git steps run with the hardened environment their argv was planned with.
-    const result = await deps.runner(program, args, {timeoutMs: 120_000, ...(program === 'git' ? {env: hostGitEnv()} : {})})
+    const git = wts ? worktreeHostSteps(wts).find((g) => g.step === s) : undefined
+    if (!git || !wts || !prepared.worktree) throw unexpectedFailure('HOST_STEP_UNKNOWN', `the plan has a host step this CLI does not run: ${program}.`, 'report this; nothing was started')
+    const result = await runGitStep(deps.runner, git)
     if (!succeeded(result)) {
-      if (result.notFound) throw prerequisiteMissing('GIT_NOT_INSTALLED', `${program} is not installed or not on PATH.`, 'install git')
-      throw unexpectedFailure('HOST_STEP_FAILED', `${describeOutcome(result)}`, 'nothing was started; fix what the command reports and try again')
+      const fix = git === wts.status ? 'check the repository with git status; nothing was created' : `nothing was started; fix what git reports, remove what was made (${reviewCommands(prepared.worktree).remove}) and try again`
+      throw unexpectedFailure('HOST_STEP_FAILED', `${describeGit(git, result)}.`, fix)
     }
-    if (prepared.worktree && program === 'git' && args.includes('worktree')) {
-      deps.onWorktreeCreated?.()
-      await checkCreatedWorktree(prepared, deps.host)
+    if (git === wts.status) {
+      const dirty = result.stdout.trim() !== ''
+      checkCleanBase({toplevel: prepared.worktree.repo, dirty}, wts.cleanBase)
+      if (dirty) {
+        const warning = `${prepared.worktree.repo} has uncommitted changes: the clone starts from the last commit (${prepared.worktree.baseCommit.slice(0, 12)}) without them`
+        prepared.warnings.push(warning)
+        deps.onWarning?.(warning)
+      }
     }
+    if (git === wts.clone) deps.onWorktreeCreated?.()
   }
+  if (prepared.worktree) await checkCreatedWorktree(prepared, deps.host)
 }
 
 /**

@@ -11,8 +11,8 @@ import path, {posix} from 'node:path'
 import {requireActiveProfile} from '../active-profile.js'
 import {AgentMachineError, policyRefusal, prerequisiteMissing, unexpectedFailure, usageError} from '../errors.js'
 import type {Runner} from '../exec.js'
-import {COMMON_DIR_ENTRIES, entriesOf, findCheckoutRoot} from '../git/layout.js'
-import {checkCleanBase, checkNewBranch, defaultBranchName, inspectBaseRepo, worktreeAddArgv, worktreeDirName, type WorktreeFacts} from '../git/worktree.js'
+import {findCheckoutRoot} from '../git/layout.js'
+import {bringBackStagePath, checkNewBranch, defaultBranchName, readBaseRepo, worktreeDirName, type WorktreeFacts} from '../git/worktree.js'
 import type {HostFacts} from '../host/facts.js'
 import {checkDirectory} from '../host/readable.js'
 import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
@@ -30,8 +30,10 @@ import {stateDir} from '../profile/location.js'
 import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInitArgv, buildInspectArgv, buildStartArgv, buildVerifyArgv, type ContainerSpec, type LaunchMount, type VerificationMethod} from './container-spec.js'
 import {assertPinsHold, pinIfExists, pinSource} from './pin.js'
-import {ENSURE_DIR, gitMountsFor, readCheckout, type Checkout} from './git-mounts.js'
-import {toPodmanPath} from './host-path.js'
+import {ENSURE_DIR, gitMountsFor, judgeGitTarget, readCheckout, type Checkout} from './git-mounts.js'
+import {planWorktreeSteps, worktreeAfterSteps, worktreeHostSteps, type WorktreeSteps} from './bring-back.js'
+import {cachedToolVersion, toolVersionProbeArgv} from './tool-version.js'
+import {toPodmanPath, type PodmanPathContext} from './host-path.js'
 import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
 
@@ -50,8 +52,10 @@ export interface LaunchRequest {
   stdinIsTTY: boolean
   stdoutIsTTY: boolean
   timeoutMs: number
-  /** --worktree: a fresh worktree of --repo on a new branch, mounted in place of the checkout. */
+  /** --worktree: the agent's own clone of --repo on a new branch, mounted in place of the checkout. */
   worktree?: {branch?: string; cleanBase: boolean}
+  /** --dry-run: nothing will run (planning itself never runs git either way). */
+  dryRun?: boolean
   /** The launch time (the default --worktree branch name is stamped with it). */
   now?: Date
 }
@@ -69,11 +73,21 @@ export interface PreparedLaunch {
   repo: {resolved: string; mount: LaunchMount}
   /** What `--worktree` creates (null without it). */
   worktree: WorktreeFacts | null
+  /** --worktree's git steps (status, clone, checkout; the bring-back after the session), by role. */
+  worktreeSteps: WorktreeSteps | null
   /**
-   * Steps on the host before the container: `git worktree add`, creating a missing git dir that
-   * is then mounted read-only. They are the first steps of `plan`; create → inspect → start follow.
+   * Steps on the host before the container: --worktree's status/clone/checkout, creating a missing
+   * git dir that is then mounted read-only. create → inspect → start follow them in `plan`.
    */
   hostSteps: Step[]
+  /**
+   * The tool-version probe (`podman run … <tool> --version`, src/core/launch/tool-version.ts) when
+   * the state dir has no version cached for this image: the FIRST step of `plan` (it runs alongside
+   * the host steps and create, and is done before start). Null when cached, and for `shell`.
+   */
+  probe: Step | null
+  /** Host steps after the session (--worktree: bringing the branch back): the LAST steps of `plan`. */
+  afterSteps: Step[]
   plan: Plan
   warnings: string[]
   /** `podman --version` when the launch already asked for it (macOS/Windows), so evidence need not ask again. */
@@ -198,17 +212,18 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
       deps,
       pathCtx,
       primaries: launchMounts,
-      pending: (p) => (wt ? isInsideOrSame(wt.facts.path, p) || isInsideOrSame(wt.gitDir, p) : false),
+      pending: (p) => (wt ? isInsideOrSame(wt.facts.path, p) : false),
     },
     warnings,
   )
-  await refuseGitDirHazards(git.mounts, mounts, host, warnings)
+  const wtMounts = wt ? worktreeMounts(wt, [...launchMounts, ...git.mounts], host, pathCtx) : []
+  await refuseGitDirHazards([...git.mounts, ...wtMounts], mounts, host, warnings)
   if (verification === 'proc-root-inode') {
     // Git internals are pinned once judged; those a plan step creates, once they exist (execute.ts).
-    for (const m of git.mounts) m.pin ??= (await pinIfExists(m.hostSource)) ?? undefined
-    pinned.push(...git.mounts)
+    for (const m of [...git.mounts, ...wtMounts]) m.pin ??= (await pinIfExists(m.hostSource)) ?? undefined
+    pinned.push(...git.mounts, ...wtMounts)
     // A folder swapped while it was scanned is refused before anything is created.
-    await assertPinsHold([...launchMounts, ...git.mounts])
+    await assertPinsHold([...launchMounts, ...git.mounts, ...wtMounts])
   }
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
@@ -222,7 +237,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     profileName: profile.metadata.name,
     policyHash: hash,
     image: image.id,
-    mounts: [...launchMounts, ...git.mounts],
+    mounts: [...launchMounts, ...git.mounts, ...wtMounts],
     workdir,
     env: containerEnv(profile, passthrough),
     network: profile.spec.network.mode,
@@ -235,24 +250,24 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     verification,
   }
   const binary = podman.binary
-  const hostSteps: Step[] = []
-  if (wt) {
-    const f = wt.facts
-    hostSteps.push(step(worktreeAddArgv(f.repo, f.branch, f.path, f.baseCommit), `create the worktree ${f.path} on the new branch ${f.branch} at ${f.baseCommit.slice(0, 12)} (your checkout is not touched)`, true))
-  }
+  const hostSteps: Step[] = wt ? worktreeHostSteps(wt.steps).map((s) => s.step) : []
   for (const dir of git.ensureDirs) {
     const why = path.basename(dir) === 'hooks' ? `create the missing hooks folder (empty) so it is mounted read-only: otherwise the agent could add hooks the host runs` : `create the missing folder ${dir} that commits in the container write to`
     hostSteps.push(step([ENSURE_DIR, dir], why, true))
   }
+  const probe = await toolVersionProbe(req, toolCommand, binary, image.id, rootless)
+  const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
   const plan: Plan = {
     verb: req.verb,
     steps: [
+      ...(probe ? [probe] : []),
       ...hostSteps,
       step(buildCreateArgv(spec, binary), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
       step(buildInitArgv(spec, binary), 'set the container up (mounts, namespaces) without starting anything in it', true),
       step(buildInspectArgv(spec, binary), 'read the container’s effective configuration and its init process id', false),
       step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
       step(buildStartArgv(spec, binary), `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container`, true),
+      ...afterSteps,
     ],
   }
   return {
@@ -266,7 +281,10 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     podmanBinary: binary,
     repo: {resolved: repoResolved, mount: repoLaunchMount},
     worktree: wt?.facts ?? null,
+    worktreeSteps: wt?.steps ?? null,
     hostSteps,
+    probe,
+    afterSteps,
     plan,
     warnings,
     podmanVersion: pathCtx.podmanVersion,
@@ -275,14 +293,15 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
 
 interface PlannedWorktree {
   facts: WorktreeFacts
-  /** `<common>/worktrees/<name>`: the worktree's own gitdir, created by `git worktree add`. */
-  gitDir: string
+  /** The git steps around the clone (before the container, and bringing the branch back after it). */
+  steps: WorktreeSteps
   workdir: string
 }
 
 /**
- * --worktree: reads the base repo (read-only git), refuses bad input before anything exists, and
- * decides the branch, the folder and the mount target. `git worktree add` itself is a plan step.
+ * --worktree: reads the base repo FROM ITS FILES (no git: a dry run runs none, and a real run plans
+ * the same), refuses bad input before anything exists, and decides the branch, the clone's folder
+ * and the mount target. The clone, the checkout and the bring-back after the session are plan steps.
  */
 async function planWorktree(req: LaunchRequest, runId: string, repoResolved: string, mount: {hostSource: string; target: string}, deps: FsDeps, warnings: string[]): Promise<PlannedWorktree> {
   const {host} = req
@@ -290,34 +309,62 @@ async function planWorktree(req: LaunchRequest, runId: string, repoResolved: str
     throw usageError('WORKTREE_UNSUPPORTED', '--worktree is not supported on Windows yet: git there writes C:/… paths that git in the Linux container cannot follow.', 'run without --worktree, or create a worktree inside WSL')
   }
   const api = path.posix
-  const base = await inspectBaseRepo(req.runner, repoResolved)
-  const [toplevel, commonDir] = await Promise.all([deps.realpath(base.toplevel), deps.realpath(base.commonDir)])
+  const base = await readBaseRepo(repoResolved, {within: mount.hostSource})
+  const {toplevel, commonDir} = base
   const rel = api.relative(mount.hostSource, toplevel)
-  if (rel.startsWith('..') || api.isAbsolute(rel)) {
-    throw usageError('WORKTREE_REPO_OUTSIDE_MOUNT', `the repo ${toplevel} is larger than the allowlisted mount ${mount.hostSource}: a worktree is a copy of the whole repo.`, `allow the repo itself: sourceosctl agent-machine init --repo ${shellQuote(toplevel)}`)
-  }
-  checkCleanBase(base, req.worktree!.cleanBase)
   const branch = req.worktree!.branch ?? defaultBranchName(req.verb === 'run' ? (req.tool ?? 'tool') : 'shell', req.now ?? new Date())
-  await checkNewBranch(req.runner, base, branch)
+  checkNewBranch(base, branch, {caseInsensitive: host.caseInsensitivePaths})
 
   const root = await realpathOfNearest(api.resolve(req.cwd, stateDir(host), 'worktrees'), deps)
   const wtPath = api.join(root, worktreeDirName(toplevel, runId))
-  const gitDir = api.join(commonDir, 'worktrees', api.basename(wtPath))
-  for (const p of [wtPath, gitDir]) {
-    if (await exists(p)) {
-      throw usageError('WORKTREE_PATH_EXISTS', `${p} already exists, so the worktree of run ${runId} cannot be created there.`, p === wtPath ? 'use a new --run-id, or remove that folder' : `prune stale worktrees: git -C ${shellQuote(toplevel)} worktree prune`)
-    }
+  for (const p of [wtPath, bringBackStagePath(wtPath)]) {
+    if (await exists(p)) throw usageError('WORKTREE_PATH_EXISTS', `${p} already exists, so the clone of run ${runId} cannot be created there.`, 'use a new --run-id, or remove that folder')
   }
   if (isInsideOrSame(toplevel, wtPath)) {
-    throw usageError('WORKTREE_IN_REPO', `the worktree ${wtPath} would be inside the repo ${toplevel} (the state dir is inside it).`, 'point SOURCEOSCTL_STATE_DIR outside the repo')
+    throw usageError('WORKTREE_IN_REPO', `the clone ${wtPath} would be inside the repo ${toplevel} (the state dir is inside it).`, 'point SOURCEOSCTL_STATE_DIR outside the repo')
   }
-  // Not in the profile's allowlist: derived from an allowlisted repo, but judged all the same.
-  assertMountAllowed(wtPath, host, {aliases: await resolvePolicyAliases(host, deps)})
-  if (base.dirty) warnings.push(`${toplevel} has uncommitted changes: the worktree starts from the last commit (${base.head.slice(0, 12)}) without them`)
+  // Not in the profile's allowlist: derived from an allowlisted repo, but judged all the same; so is
+  // the user's objects dir the clone borrows (mounted read-only at its own path).
+  const aliases = await resolvePolicyAliases(host, deps)
+  assertMountAllowed(wtPath, host, {aliases})
+  assertMountAllowed(base.objectsDir, host, {aliases})
+  if (req.dryRun) warnings.push(`dry run: whether ${toplevel} has uncommitted changes is not known (that takes git, and a dry run runs none); a real run reads it first${req.worktree!.cleanBase ? ' and --clean-base refuses a dirty checkout there' : ''}`)
   const target = api.join(mount.target, ...rel.split('/').filter(Boolean))
   const inRepo = api.relative(toplevel, repoResolved)
   const workdir = inRepo.startsWith('..') ? target : api.join(target, ...inRepo.split('/').filter(Boolean))
-  return {facts: {repo: toplevel, path: wtPath, branch, baseCommit: base.head, commonDir, target}, gitDir, workdir}
+  const facts: WorktreeFacts = {repo: toplevel, path: wtPath, branch, baseCommit: base.head, commonDir, target}
+  return {facts, steps: planWorktreeSteps(facts, {objectsDir: base.objectsDir, runId, cleanBase: req.worktree!.cleanBase}), workdir}
+}
+
+/**
+ * What --worktree mounts besides the clone: the user's objects dir, read-only at its own path (the
+ * clone's alternates name it), and the clone's alternates file, read-only (the agent cannot point
+ * its clone at other objects; the bring-back checks it again). Nothing else of the user's repo.
+ */
+function worktreeMounts(wt: PlannedWorktree, others: readonly LaunchMount[], host: HostFacts, pathCtx: PodmanPathContext): LaunchMount[] {
+  const objects = wt.steps.objectsDir
+  const why = judgeGitTarget(objects)
+  if (why) throw policyRefusal('GIT_MOUNT_TARGET', `cannot mount your objects dir ${objects} at ${why}.`, 'move the repository to a plain path (no : , or control characters)')
+  const clash = others.find((m) => isInsideOrSame(m.target, objects) || isInsideOrSame(objects, m.target))
+  if (clash) {
+    throw policyRefusal('GIT_MOUNT_CONFLICT', `your objects dir ${objects} is mounted at its own path for the clone, which overlaps the mount ${clash.target}.`, 'change that mount target in the profile, or run without --worktree')
+  }
+  const alternates = path.posix.join(wt.facts.path, '.git', 'objects', 'info', 'alternates')
+  return [
+    {hostSource: objects, podmanSource: toPodmanPath(objects, host, pathCtx), target: objects, mode: 'ro', role: 'git'},
+    {hostSource: alternates, podmanSource: toPodmanPath(alternates, host, pathCtx), target: path.posix.join(wt.facts.target, '.git', 'objects', 'info', 'alternates'), mode: 'ro', role: 'git'},
+  ]
+}
+
+/** The tool-version probe step (tool-version.ts), when the state dir has no version of this tool for this image. */
+async function toolVersionProbe(req: LaunchRequest, toolCommand: string[], binary: string, imageId: string, rootless: boolean): Promise<Step | null> {
+  if (req.verb !== 'run' || !req.tool) return null
+  if (await cachedToolVersion(stateDir(req.host), imageId, req.tool)) return null
+  return step(
+    toolVersionProbeArgv({binary, imageId, command: toolCommand, rootless}),
+    `read the ${req.tool} version inside the image for the evidence: it is not cached for this image yet (once per image; runs alongside the next steps, with no mounts and no network)`,
+    true,
+  )
 }
 
 /**
@@ -339,19 +386,11 @@ async function checkoutsOf(
     if (c) out.push(c)
   }
   if (wt) {
+    // The clone, by the layout `git clone --template=` gives it: a plain .git with a config and no
+    // hooks folder (the plan creates it empty, so it is mounted read-only like any repo's).
     const f = wt.facts
     out.push({
-      layout: {
-        kind: 'linked',
-        root: f.path,
-        dotGit: path.posix.join(f.path, '.git'),
-        gitDirWritten: wt.gitDir,
-        commonDirWritten: '../..',
-        gitDir: wt.gitDir,
-        commonDir: f.commonDir,
-        gitDirEntries: {commondir: 'file', gitdir: 'file'},
-        commonDirEntries: await entriesOf(f.commonDir, COMMON_DIR_ENTRIES, host.platform),
-      },
+      layout: {kind: 'repo', root: f.path, gitDir: path.posix.join(f.path, '.git'), dotGitIsSymlink: false, entries: {config: 'file'}},
       rootTarget: f.target,
       mode: repoMount.mode,
     })
