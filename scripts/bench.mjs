@@ -68,6 +68,8 @@ function benchImage() {
 }
 
 const results = []
+// BENCH_ONLY=scan: only the hazard-scan figures (below).
+if (process.env.BENCH_ONLY !== 'scan') {
 const base = measure('node -e 0', ['node', '-e', '0'])
 results.push(row(base))
 results.push(row(measure('sourceosctl --version', [...cli, '--version']), base))
@@ -103,8 +105,94 @@ if (podmanOk) {
   }
 }
 
-console.log(`\nsourceosctl benchmark — ${runs} runs per case (after one warm-up), wall time in ms, peak RSS by GNU time\n`)
-console.log('| case | median ms | min–max | vs node -e 0 | peak RSS |')
-console.log('|---|---|---|---|---|')
-for (const line of results) console.log(line)
+}
+
+// --- The hazard scan (src/core/policy/tree-scan.ts) over generated trees of 10k, 100k and 1M files:
+// 10 files and up to 4 sub-folders per folder (~11 entries per folder, 7–10 levels deep). Each
+// sample is the first scan in a new process ("cold" process: nothing cached in it; the OS's
+// dentry/inode caches are warm, as they are for a repo the user just worked in). The scan runs with
+// the real host facts (so every regular file is lstat'ed for its link count) and the real mount
+// table. The trees are kept under $TMPDIR/sourceosctl-bench-trees between runs (1M files take
+// ~1 min to create); BENCH_SCAN_SIZES (default 10000,100000,1000000) and BENCH_SCAN_RUNS (default 5).
+const scanRows = []
+const scanSizes = (process.env.BENCH_SCAN_SIZES ?? '10000,100000,1000000').split(',').map(Number).filter((n) => n > 0)
+const scanRuns = Number(process.env.BENCH_SCAN_RUNS ?? 5)
+const treesDir = join(tmpdir(), 'sourceosctl-bench-trees')
+
+function generateTree(dest, files) {
+  if (existsSync(join(dest, '.complete'))) return
+  rmSync(dest, {recursive: true, force: true})
+  const queue = [dest]
+  let made = 0
+  for (let head = 0; made < files; head++) {
+    const dir = queue[head]
+    mkdirSync(dir, {recursive: true})
+    for (let i = 0; i < 10 && made < files; i++, made++) writeFileSync(join(dir, `f${i}.js`), '')
+    for (let i = 0; i < 4; i++) queue.push(join(dir, `d${i}`))
+  }
+  writeFileSync(join(dest, '.complete'), '')
+}
+
+const SCAN_ONE = `
+const [root, cacheFile] = process.argv.slice(1)
+const {scanTree} = await import(${JSON.stringify(join(root, 'dist/core/policy/tree-scan.js'))})
+const {probeHostFacts} = await import(${JSON.stringify(join(root, 'dist/core/host/probe.js'))})
+const host = await probeHostFacts()
+const cpu0 = process.cpuUsage()
+const t0 = performance.now()
+const scan = await scanTree(root, {host, denyCacheFile: cacheFile || null})
+const ms = performance.now() - t0
+const cpu = process.cpuUsage(cpu0)
+console.log(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, entries: scan.entries, refused: scan.hazards.filter((h) => h.severity === 'refuse').length}))
+`
+
+function scanSamples(name, treeRoot, n, cacheFile = '') {
+  const samples = []
+  for (let i = 0; i < n; i++) {
+    const r = spawnSync('node', ['--input-type=module', '-e', SCAN_ONE, treeRoot, cacheFile], {encoding: 'utf8'})
+    if (r.status !== 0) throw new Error(`scan of ${treeRoot}: ${r.stderr}`)
+    samples.push(JSON.parse(r.stdout.trim().split('\n').pop()))
+  }
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b)
+  const cpu = samples.map((s) => s.cpuMs).sort((a, b) => a - b)
+  const mid = Math.floor(n / 2)
+  return `| ${name} | ${samples[0].entries} | ${ms[mid].toFixed(0)} | ${ms[0].toFixed(0)}–${ms[n - 1].toFixed(0)} | ${cpu[mid].toFixed(0)} |`
+}
+
+try {
+  for (const size of scanSizes) {
+    const label = size >= 1e6 ? `${size / 1e6}M` : `${size / 1e3}k`
+    const tree = join(treesDir, `t${label}`)
+    const t0 = Date.now()
+    generateTree(tree, size)
+    if (Date.now() - t0 > 1000) console.error(`bench: generated the ${label}-file tree in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+    scanRows.push(scanSamples(`scan ${label} files`, tree, scanRuns))
+  }
+  // The hard-link lookup: a tree with one file hard-linked to a file outside it (pnpm-like) makes
+  // the scan look the tree's outside-linked inodes up among the deny catalogue's files on this host:
+  // first with an empty cache (cold), then with the cache the first run wrote (warm).
+  const linked = join(work, 'linked-tree')
+  generateTree(linked, 10_000)
+  writeFileSync(join(work, 'outside.js'), '')
+  const {linkSync} = await import('node:fs')
+  linkSync(join(work, 'outside.js'), join(linked, 'linked.js'))
+  const cacheFile = join(work, 'state', 'scan-cache', 'deny-inodes.json')
+  scanRows.push(scanSamples('scan 10k files + 1 outside hard link, deny cache cold', linked, 1, cacheFile))
+  scanRows.push(scanSamples('scan 10k files + 1 outside hard link, deny cache warm', linked, Math.max(1, scanRuns), cacheFile))
+} catch (error) {
+  console.error(`bench: scan cases skipped: ${error.message}`)
+}
+
+if (results.length > 0) {
+  console.log(`\nsourceosctl benchmark — ${runs} runs per case (after one warm-up), wall time in ms, peak RSS by GNU time\n`)
+  console.log('| case | median ms | min–max | vs node -e 0 | peak RSS |')
+  console.log('|---|---|---|---|---|')
+  for (const line of results) console.log(line)
+}
+if (scanRows.length > 0) {
+  console.log(`\nhazard scan (tree-scan.ts) — ${scanRuns} fresh processes per tree, first scan in each; wall and CPU (user+sys, all threads) ms\n`)
+  console.log('| case | entries | median ms | min–max | median CPU ms |')
+  console.log('|---|---|---|---|---|')
+  for (const line of scanRows) console.log(line)
+}
 rmSync(work, {recursive: true, force: true})

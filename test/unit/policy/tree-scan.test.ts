@@ -176,6 +176,15 @@ describe('scanTree: the whole tree, mounts, hard links', () => {
     }
   })
 
+  it('the link counts taken in a worker thread find the same hard link', async () => {
+    const repo = await freshRepo('hardlink-worker')
+    for (let i = 0; i < 50; i++) await writeFile(join(repo, `f${i}.txt`), '')
+    await link(join(home, '.ssh', 'id_ed25519'), join(repo, 'f7.bin'))
+    const viaWorker = await scanTree(repo, {host, linkWorkerAfter: 0})
+    expect(refused(viaWorker)).toEqual(['hardlink-sensitive f7.bin'])
+    expect(refused(await scanTree(repo, {host, linkWorkerAfter: 10}))).toEqual(['hardlink-sensitive f7.bin'])
+  })
+
   it('a cached index of the denied folders still sees a hard link made after it was written', async () => {
     const repo = await freshRepo('hardlink-cache')
     const cacheFile = join(base, 'state', 'deny-inodes.json')
