@@ -3,7 +3,7 @@
 // the `create` asked for, so the plan → execute path runs end to end without a container.
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -91,10 +91,11 @@ function runner(): ReturnType<typeof fakeRunner> & {real: Runner} {
   return Object.assign(fake, {real})
 }
 
-function attached(exitCode = 0): AttachedRunner & {calls: string[][]} {
+function attached(exitCode = 0, during?: () => void): AttachedRunner & {calls: string[][]} {
   const calls: string[][] = []
   const fn = (async (command: string, args: readonly string[]) => {
     calls.push([command, ...args])
+    during?.()
     return {exitCode, notFound: false, interrupted: false, durationMs: 1}
   }) as AttachedRunner & {calls: string[][]}
   fn.calls = calls
@@ -106,86 +107,141 @@ interface Json {
   mounts: Array<{source: string; target: string; mode: string}>
   workdir: string
   evidence: string | null
-  worktree?: {repo: string; path: string; branch: string; baseCommit: string; target: string; commonDir: string; created: boolean; review: {diff: string; merge: string; remove: string}}
+  worktree?: {
+    repo: string
+    path: string
+    branch: string
+    baseCommit: string
+    target: string
+    commonDir: string
+    created: boolean
+    review: {diff: string; merge: string; remove: string}
+    broughtBack: {commit: string | null; error: {code: string; message: string; fix: string | null} | null} | null
+  }
   warnings: string[]
 }
 
 const mountLines = (json: Json) => json.mounts.map((m) => `${m.target} ${m.mode}${m.source === m.target ? '' : ` <- ${m.source}`}`)
-const checkoutState = (repo: string) => ({
-  head: git(repo, 'rev-parse', 'HEAD'),
+
+/** The user's repo as the host sees it: every ref, HEAD, the index bytes, the status. */
+const repoState = (repo: string) => ({
+  refs: git(repo, 'for-each-ref', '--format=%(refname) %(objectname)'),
+  head: readFileSync(join(repo, '.git', 'HEAD'), 'utf8'),
   index: createHash('sha256').update(readFileSync(join(repo, '.git', 'index'))).digest('hex'),
   status: git(repo, '--no-optional-locks', 'status', '--porcelain'),
-  branches: git(repo, 'branch', '--list'),
 })
 
+/** The repo's branches from its files (git itself is not run on a repo with a planted redirect). */
+const headsOf = (repo: string) => ({
+  loose: readdirSync(join(repo, '.git', 'refs', 'heads'), {recursive: true}).map(String).sort(),
+  packed: existsSync(join(repo, '.git', 'packed-refs')) ? readFileSync(join(repo, '.git', 'packed-refs'), 'utf8') : '',
+})
+
+/** The host git calls that are plan steps of a --worktree run (evidence facts read git too; those are not). */
+const worktreeGitCalls = (r: ReturnType<typeof runner>, repo: string, clone: string) =>
+  r.calls
+    .filter((c) => c.command === 'git')
+    .filter((c) => {
+      const dir = c.args[c.args.indexOf('-C') + 1]
+      return dir === repo || (dir === clone && c.args.includes('checkout'))
+    })
+    .map((c) => [c.command, ...c.args])
+
 describe('run|shell --worktree', () => {
-  it('--dry-run: the plan starts with `git worktree add`, mounts the worktree in place of the checkout, and creates nothing', async () => {
+  it('--dry-run runs no git: the plan has the status read, clone, checkout, the podman steps and the bring-back; the clone is mounted in place of the checkout; nothing is created', async () => {
     const {repo, facts, state, head} = setup()
+    const before = repoState(repo)
     const r = runner()
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--worktree', '--dry-run', '--json', '--run-id', 'dryrun-0001'], {runner: r, attachedRunner: attached(), hostFacts: async () => facts, now: () => NOW})
     expect(out.exitCode, out.stderr).toBe(0)
     expect(schemaErrors('agent-machine-launch-result.schema.json', out.json)).toEqual([])
     const json = out.json as Json
-    const path = join(state, 'worktrees', 'app-dryrun-0001')
-    const common = join(repo, '.git')
-    const gitDir = join(common, 'worktrees', 'app-dryrun-0001')
-    expect(json.plan.steps[0]).toMatchObject({argv: hostGitArgv(repo, ['worktree', 'add', '-b', 'agent/codex-20250131-123456', path, head]), mutates: true})
-    expect(json.plan.steps.slice(1).map((s) => s.argv.slice(0, 2))).toEqual([['podman', 'create'], ['podman', 'container'], ['podman', 'start']])
-    expect(mountLines(json)).toEqual([
-      `/workspace/app rw <- ${path}`,
-      `/workspace/plain ro <- ${join(facts.homeDir, 'dev', 'plain')}`,
-      `/workspace/app/.git ro <- ${path}/.git`,
-      `${common} ro`,
-      `${common}/logs rw`,
-      `${common}/objects rw`,
-      `${common}/refs rw`,
-      `${gitDir} rw`,
-      `${gitDir}/commondir ro`,
-      `${gitDir}/gitdir ro`,
+    const clone = join(state, 'worktrees', 'app-dryrun-0001')
+    const stage = `${clone}.bring-back.git`
+    const branch = 'agent/codex-20250131-123456'
+    const objects = join(repo, '.git', 'objects')
+    // no host git at all
+    expect(r.commandLines().filter((l) => l.startsWith('git '))).toEqual([])
+    const steps = json.plan.steps.map((s) => s.argv)
+    // the probe container (no tool version cached for this image) comes first: it runs alongside
+    expect(steps[0]!.slice(0, 2)).toEqual(['podman', 'run'])
+    expect(steps[0]!.slice(-2)).toEqual(['codex', '--version'])
+    expect(steps.slice(1, 5)).toEqual([
+      hostGitArgv(repo, ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=normal']),
+      hostGitArgv(repo, ['clone', '--quiet', '--shared', '--no-checkout', '--template=', '--', repo, clone]),
+      hostGitArgv(clone, ['checkout', '--quiet', '--no-track', '-b', branch, head]),
+      ['sourceosctl:mkdir', join(clone, '.git', 'hooks')],
     ])
+    expect(steps.filter((s) => s[0] === 'podman' && s[1] !== 'run').map((s) => s[1])).toEqual(expect.arrayContaining(['create', 'start']))
+    expect(steps.slice(-4)).toEqual([
+      ['sourceosctl:stage-branch', clone, branch, stage],
+      hostGitArgv(repo, ['-c', 'fetch.fsckObjects=true', '-c', 'core.commitGraph=false', '-c', 'core.multiPackIndex=false', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-prune', stage, `refs/heads/${branch}`]),
+      hostGitArgv(repo, ['for-each-ref', '--format=%(objectname) %(refname)', `refs/heads/${branch}`]),
+      hostGitArgv(repo, ['update-ref', '-m', 'sourceosctl: --worktree run dryrun-0001', '--stdin']),
+    ])
+    expect(mountLines(json)).toEqual([
+      `/workspace/app rw <- ${clone}`,
+      `/workspace/plain ro <- ${join(facts.homeDir, 'dev', 'plain')}`,
+      `/workspace/app/.git rw <- ${clone}/.git`,
+      `/workspace/app/.git/config ro <- ${clone}/.git/config`,
+      `/workspace/app/.git/hooks ro <- ${clone}/.git/hooks`,
+      `${objects} ro`,
+      `/workspace/app/.git/objects/info/alternates ro <- ${clone}/.git/objects/info/alternates`,
+    ])
+    // nothing else of the user's repo: no refs, logs, config, hooks or common dir
+    expect(json.mounts.filter((m) => m.source.startsWith(`${repo}/`) && m.source !== objects)).toEqual([])
     expect(json.workdir).toBe('/workspace/app')
-    expect(json.worktree).toMatchObject({repo, path, branch: 'agent/codex-20250131-123456', baseCommit: head, target: '/workspace/app', commonDir: common, created: false})
-    // read-only git only; nothing on disk
-    expect(r.commandLines().filter((l) => l.startsWith('git ') && / -C \S+ (worktree add|branch |commit|checkout)/.test(l))).toEqual([])
-    expect(existsSync(path)).toBe(false)
-    expect(git(repo, 'branch', '--list')).toBe('* main')
+    expect(json.worktree).toMatchObject({repo, path: clone, branch, baseCommit: head, target: '/workspace/app', commonDir: join(repo, '.git'), created: false, broughtBack: null})
+    expect(json.warnings.join('\n')).toMatch(/dry run: whether .* has uncommitted changes is not known/)
+    expect(existsSync(clone)).toBe(false)
+    expect(existsSync(join(state, 'worktrees'))).toBe(false)
+    expect(repoState(repo)).toEqual(before)
   })
 
-  it('a real run executes exactly the planned argv, leaves the worktree, prints the review commands and records it in the evidence', async () => {
+  it('a real run executes exactly the planned argv, brings only the agent’s branch back (with its commit), leaves the clone, and records it in the evidence', async () => {
     const {repo, facts, state, head} = setup()
     const ctx = {hostFacts: async () => facts, now: () => NOW}
     const args = ['--repo', repo, '--worktree', '--branch', 'agent/review-me', '--run-id', 'realrun-0001']
     const dry = await runCommand(Shell, [...args, '--dry-run', '--json'], {...ctx, runner: runner(), attachedRunner: attached()})
-    const before = checkoutState(repo)
+    const before = repoState(repo)
+    const clone = join(state, 'worktrees', 'app-realrun-0001')
     const r = runner()
-    const a = attached(0)
+    // The "agent": commits in the clone while the container runs.
+    const a = attached(0, () => {
+      writeFileSync(join(clone, 'agent.txt'), 'made by the agent\n')
+      git(clone, 'add', 'agent.txt')
+      git(clone, 'commit', '--quiet', '-m', 'agent commit')
+    })
     const real = await runCommand(Shell, [...args, '--json'], {...ctx, runner: r, attachedRunner: a})
     expect(real.exitCode, real.stderr).toBe(0)
     const planned = (dry.json as Json).plan.steps.map((s) => s.argv)
-    const executed = [
-      ...r.calls.filter((c) => (c.command === 'git' && c.args.includes('add')) || (c.command === 'podman' && ['create', 'container'].includes(c.args[0]!))).map((c) => [c.command, ...c.args]),
-      ...a.calls,
-    ]
-    expect(executed).toEqual(planned)
+    const plannedGit = planned.filter((s) => s[0] === 'git')
+    expect(worktreeGitCalls(r, repo, clone)).toEqual(plannedGit)
+    const podmanPlanned = planned.filter((s) => s[0] === 'podman')
+    const podmanExecuted = [...r.calls.filter((c) => c.command === 'podman' && podmanPlanned.some((p) => p[1] === c.args[0])).map((c) => [c.command, ...c.args]), ...a.calls]
+    expect(podmanExecuted).toEqual(podmanPlanned)
 
     const json = real.json as Json
-    const path = join(state, 'worktrees', 'app-realrun-0001')
-    expect(json.worktree).toMatchObject({path, branch: 'agent/review-me', created: true})
+    const tip = git(clone, 'rev-parse', 'HEAD')
+    expect(tip).not.toBe(head)
+    expect(json.worktree).toMatchObject({path: clone, branch: 'agent/review-me', created: true, broughtBack: {commit: tip, error: null}})
     expect(json.worktree!.review).toEqual({
       diff: `git -C ${repo} diff ${head}...agent/review-me`,
       merge: `git -C ${repo} merge agent/review-me`,
-      remove: `git -C ${repo} worktree remove ${path} && git -C ${repo} branch -D agent/review-me`,
+      remove: `rm -rf ${clone} && git -C ${repo} branch -D agent/review-me`,
     })
-    expect(readFileSync(join(path, '.git'), 'utf8')).toBe(`gitdir: ${join(repo, '.git', 'worktrees', 'app-realrun-0001')}\n`)
-    expect(git(path, 'rev-parse', 'HEAD')).toBe(head)
-    expect(git(path, 'symbolic-ref', '--short', 'HEAD')).toBe('agent/review-me')
-    // the checkout: same HEAD, index bytes and status; only the new branch was added
-    const after = checkoutState(repo)
-    expect({...after, branches: undefined}).toEqual({...before, branches: undefined})
-    expect(after.branches.split('\n').map((b) => b.trim())).toEqual(['+ agent/review-me', '* main'])
+    // the clone: its own .git, borrowing the user's objects; no pointer into the user's repo
+    expect(readFileSync(join(clone, '.git', 'objects', 'info', 'alternates'), 'utf8')).toBe(`${join(repo, '.git', 'objects')}\n`)
+    expect(existsSync(`${clone}.bring-back.git`)).toBe(false)
+    // the user's repo: exactly one new ref, at the agent's commit; HEAD, index, status unchanged
+    const after = repoState(repo)
+    expect({...after, refs: undefined}).toEqual({...before, refs: undefined})
+    expect(after.refs.split('\n')).toEqual([...before.refs.split('\n'), `refs/heads/agent/review-me ${tip}`].sort())
+    expect(git(repo, 'log', '-1', '--format=%s', 'agent/review-me')).toBe('agent commit')
+    expect(git(repo, 'fsck', '--no-dangling')).toBe('')
 
     const record = JSON.parse(readFileSync(json.evidence!, 'utf8')) as {predicate: {worktree: unknown; git: Array<{target: string; ref: string}>; mounts: unknown[]}}
-    expect(record.predicate.worktree).toEqual({repo, path, target: '/workspace/app', branch: 'agent/review-me', baseCommit: head, commonDir: join(repo, '.git')})
+    expect(record.predicate.worktree).toEqual({repo, path: clone, target: '/workspace/app', branch: 'agent/review-me', baseCommit: head, commonDir: join(repo, '.git')})
     expect(record.predicate.git.map((g) => [g.target, g.ref])).toEqual([['/workspace/app', 'agent/review-me'], ['/workspace/plain', null]])
     expect(record.predicate.mounts).toHaveLength(json.mounts.length)
     expect(schemaErrors('agent-machine-evidence-record.schema.json', record)).toEqual([])
@@ -194,10 +250,28 @@ describe('run|shell --worktree', () => {
     // without --json the review commands are printed
     const again = await runCommand(Shell, ['--repo', repo, '--worktree', '--branch', 'agent/second'], {...ctx, runner: runner(), attachedRunner: attached(0)})
     expect(again.exitCode, again.stderr).toBe(0)
-    expect(again.stderr).toMatch(/is left for review:\n {2}see the work: {3}git -C \S+ diff [0-9a-f]{40}\.\.\.agent\/second\n {2}take it: {8}git -C \S+ merge agent\/second\n {2}throw it away: {2}git -C \S+ worktree remove \S+ && git -C \S+ branch -D agent\/second/)
+    expect(again.stderr).toMatch(/the branch agent\/second \(from [0-9a-f]{12}, now at [0-9a-f]{12}\) is in \S+; the agent's clone \S+ is left for review:\n {2}see the work: {3}git -C \S+ diff [0-9a-f]{40}\.\.\.agent\/second\n {2}take it: {8}git -C \S+ merge agent\/second\n {2}throw it away: {2}rm -rf \S+ && git -C \S+ branch -D agent\/second/)
   })
 
-  it('a worktree of a folder inside the repo keeps the workdir below the worktree', async () => {
+  it('`run` plans the tool-version probe only when the version is not cached, and runs exactly the planned probe', async () => {
+    const {repo, facts, state} = setup()
+    const ctx = {hostFacts: async () => facts, now: () => NOW}
+    const args = ['--tool', 'codex', '--repo', repo, '--json']
+    const dry = await runCommand(Run, [...args, '--dry-run', '--run-id', 'probe-0001'], {...ctx, runner: runner(), attachedRunner: attached()})
+    const probe = (dry.json as Json).plan.steps[0]!
+    expect(probe.argv.slice(0, 2)).toEqual(['podman', 'run'])
+    expect(probe.mutates).toBe(true)
+    const r = runner()
+    const real = await runCommand(Run, [...args, '--run-id', 'probe-0001'], {...ctx, runner: r, attachedRunner: attached(0)})
+    expect(real.exitCode, real.stderr).toBe(0)
+    expect(r.calls.filter((c) => c.command === 'podman' && c.args[0] === 'run').map((c) => [c.command, ...c.args])).toEqual([probe.argv])
+    expect(Object.values(JSON.parse(readFileSync(join(state, 'tool-versions.json'), 'utf8')) as object)).toEqual([{codex: 'codex-fake 0.0.1'}])
+    // cached now: no probe planned, none run
+    const again = await runCommand(Run, [...args, '--dry-run'], {...ctx, runner: runner(), attachedRunner: attached()})
+    expect((again.json as Json).plan.steps.filter((s) => s.argv[1] === 'run')).toEqual([])
+  })
+
+  it('a worktree of a folder inside the repo keeps the workdir below the clone', async () => {
     const {repo, facts} = setup()
     mkdirSync(join(repo, 'src'))
     const out = await runCommand(Shell, ['--repo', join(repo, 'src'), '--worktree', '--dry-run', '--json', '--run-id', 'subdir-0001'], {runner: runner(), hostFacts: async () => facts, now: () => NOW})
@@ -206,41 +280,139 @@ describe('run|shell --worktree', () => {
     expect((out.json as Json).worktree!.repo).toBe(repo)
   })
 
-  it('warns that uncommitted changes are not in the worktree', async () => {
+  it('a repo inside an allowlisted parent folder: the clone is mounted over the repo’s place, nothing of the user’s repo shows through', async () => {
+    const {home, repo, facts, profile, state, head} = setup()
+    writeFileSync(profile, readFileSync(profile, 'utf8').replace(`source: ${repo}, target: /workspace/app`, `source: ${join(home, 'dev')}, target: /workspace/dev`))
+    const r = runner()
+    const out = await runCommand(Shell, ['--repo', repo, '--worktree', '--dry-run', '--json', '--run-id', 'parent-0001'], {runner: r, hostFacts: async () => facts, now: () => NOW})
+    expect(out.exitCode, out.stderr + out.stdout).toBe(0)
+    const json = out.json as Json
+    const clone = join(state, 'worktrees', 'app-parent-0001')
+    expect(json.workdir).toBe('/workspace/dev/app')
+    expect(mountLines(json)).toEqual(expect.arrayContaining([`/workspace/dev rw <- ${join(home, 'dev')}`, `/workspace/dev/app rw <- ${clone}`, `${join(repo, '.git', 'objects')} ro`]))
+    // no mount of the user's repo's git internals: its place is the clone's
+    expect(json.mounts.filter((m) => m.source.startsWith(`${repo}/`) && m.source !== join(repo, '.git', 'objects'))).toEqual([])
+    expect(json.worktree).toMatchObject({repo, baseCommit: head, target: '/workspace/dev/app'})
+  })
+
+  it('a real run warns that uncommitted changes are not in the clone (the status step reads them)', async () => {
     const {repo, facts} = setup()
     writeFileSync(join(repo, 'README.md'), 'changed\n')
-    const out = await runCommand(Shell, ['--repo', repo, '--worktree', '--dry-run', '--json'], {runner: runner(), hostFacts: async () => facts})
-    expect(out.exitCode, out.stderr).toBe(0)
-    expect((out.json as Json).warnings.join('\n')).toMatch(/uncommitted changes: the worktree starts from the last commit/)
+    const out = await runCommand(Shell, ['--repo', repo, '--worktree', '--json'], {runner: runner(), attachedRunner: attached(0), hostFacts: async () => facts})
+    expect(out.exitCode, out.stderr + out.stdout).toBe(0)
+    expect((out.json as Json).warnings.join('\n')).toMatch(/uncommitted changes: the clone starts from the last commit/)
+    const human = await runCommand(Shell, ['--repo', repo, '--worktree', '--branch', 'agent/human'], {runner: runner(), attachedRunner: attached(0), hostFacts: async () => facts})
+    expect(human.stderr).toMatch(/warning:.*uncommitted changes: the clone starts from the last commit/)
+  })
+
+  describe('after the session: only the one branch comes back, and only safely', () => {
+    /** A real run whose "agent" (the attached runner) does `act` to the clone. */
+    async function session(act: (clone: string, s: ReturnType<typeof setup>) => void, opts: {branch?: string} = {}) {
+      const s = setup()
+      const runId = `after-${Math.random().toString(16).slice(2, 10)}`
+      const clone = join(s.state, 'worktrees', `app-${runId}`)
+      const branch = opts.branch ?? 'agent/b'
+      const before = repoState(s.repo)
+      const out = await runCommand(Shell, ['--repo', s.repo, '--worktree', '--branch', branch, '--run-id', runId, '--json'], {
+        runner: runner(),
+        attachedRunner: attached(0, () => act(clone, s)),
+        hostFacts: async () => s.facts,
+      })
+      return {s, out, clone, before, json: out.json as Json}
+    }
+
+    it('the agent moves its clone’s main, makes other branches and tags: only its own branch arrives', async () => {
+      const {s, out, before, json} = await session((clone) => {
+        git(clone, 'commit', '--quiet', '--allow-empty', '-m', 'on the branch')
+        git(clone, 'update-ref', 'refs/heads/main', git(clone, 'rev-parse', 'HEAD'))
+        git(clone, 'branch', 'extra')
+        git(clone, 'tag', 'v666')
+      })
+      expect(out.exitCode, out.stderr).toBe(0)
+      const after = repoState(s.repo)
+      const tip = json.worktree!.broughtBack!.commit!
+      expect(after.refs.split('\n')).toEqual([...before.refs.split('\n'), `refs/heads/agent/b ${tip}`].sort())
+    })
+
+    it.each([
+      ['alternates pointed elsewhere', 'WORKTREE_CLONE_TAMPERED', (clone: string) => writeFileSync(join(clone, '.git', 'objects', 'info', 'alternates'), '/tmp/elsewhere/objects\n')],
+      ['the branch ref made a symlink', 'WORKTREE_CLONE_TAMPERED', (clone: string) => {
+        rmSync(join(clone, '.git', 'refs', 'heads', 'agent', 'b'))
+        symlinkSync('/etc/hostname', join(clone, '.git', 'refs', 'heads', 'agent', 'b'))
+      }],
+      ['the branch ref made a symbolic ref', 'WORKTREE_CLONE_TAMPERED', (clone: string) => writeFileSync(join(clone, '.git', 'refs', 'heads', 'agent', 'b'), 'ref: refs/remotes/origin/main\n')],
+      ['the branch folder made a symlink', 'WORKTREE_CLONE_TAMPERED', (clone: string) => {
+        rmSync(join(clone, '.git', 'refs', 'heads', 'agent'), {recursive: true})
+        symlinkSync('/tmp', join(clone, '.git', 'refs', 'heads', 'agent'))
+      }],
+      ['the objects folder made a symlink', 'WORKTREE_CLONE_TAMPERED', (clone: string) => {
+        rmSync(join(clone, '.git', 'objects'), {recursive: true})
+        symlinkSync('/tmp', join(clone, '.git', 'objects'))
+      }],
+      ['the branch pointed at a blob', 'WORKTREE_BRING_BACK_FAILED', (clone: string) => {
+        const blob = spawnSync('git', ['-C', clone, 'hash-object', '-w', '--stdin'], {input: 'x', encoding: 'utf8', env: GIT_ENV}).stdout.trim()
+        writeFileSync(join(clone, '.git', 'refs', 'heads', 'agent', 'b'), `${blob}\n`)
+      }],
+      ['the branch made in the user’s repo meanwhile, elsewhere', 'WORKTREE_BRANCH_TAKEN', (clone: string, s: ReturnType<typeof setup>) => {
+        git(clone, 'commit', '--quiet', '--allow-empty', '-m', 'agent')
+        git(s.repo, 'commit', '--quiet', '--allow-empty', '-m', 'user')
+        git(s.repo, 'branch', 'agent/b')
+      }],
+    ] as const)('%s → %s; nothing in the user’s repo changes; the clone is left', async (_what, code, act) => {
+      const {s, out, clone, before} = await session(act)
+      const expectedExit = code === 'WORKTREE_BRING_BACK_FAILED' ? 1 : 3
+      expect(out.exitCode, out.stderr).toBe(expectedExit)
+      expect((out.json as Json).worktree!.broughtBack).toMatchObject({commit: null, error: {code}})
+      const error = (out.json as Json).worktree!.broughtBack!.error!
+      expect(`${error.message} ${error.fix}`).toContain(code === 'WORKTREE_BRANCH_TAKEN' ? 'appeared in' : 'the clone is left at')
+      const after = repoState(s.repo)
+      if (code !== 'WORKTREE_BRANCH_TAKEN') expect(after).toEqual(before)
+      else expect(after.refs).toBe(git(s.repo, 'for-each-ref', '--format=%(refname) %(objectname)'))
+      expect(existsSync(clone)).toBe(true)
+      expect(existsSync(`${clone}.bring-back.git`)).toBe(false)
+    })
+
+    it('the agent deleted its branch: nothing comes back, a warning says so, exit stays the tool’s', async () => {
+      const {s, out, before, json} = await session((clone) => {
+        git(clone, 'checkout', '--quiet', '--detach')
+        git(clone, 'branch', '-D', 'agent/b')
+      })
+      expect(out.exitCode, out.stderr).toBe(0)
+      expect(json.worktree!.broughtBack).toEqual({commit: null, error: null})
+      expect(json.warnings.join('\n')).toMatch(/has no branch agent\/b any more/)
+      expect(repoState(s.repo)).toEqual(before)
+    })
   })
 
   describe('bad input: a clear error, nothing created, no container', () => {
     type S = ReturnType<typeof setup>
     it.each([
       ['a folder that is not a git repo', 2, /--worktree needs a git repository/, (s: S) => ['--repo', s.plain, '--worktree']],
-      ['a dirty base with --clean-base', 3, /uncommitted changes, and --clean-base asked for a clean base/, (s: S) => (writeFileSync(join(s.repo, 'new.txt'), 'x'), ['--repo', s.repo, '--worktree', '--clean-base'])],
+      ['a dirty base with --clean-base (found by the status step, before the clone)', 3, /uncommitted changes, and --clean-base asked for a clean base/, (s: S) => (writeFileSync(join(s.repo, 'new.txt'), 'x'), ['--repo', s.repo, '--worktree', '--clean-base'])],
       ['a branch name git rejects', 2, /not a valid branch name/, (s: S) => ['--repo', s.repo, '--worktree', '--branch', 'bad..name']],
       ['an existing branch', 2, /branch main already exists/, (s: S) => ['--repo', s.repo, '--worktree', '--branch', 'main']],
       [
-        'a worktree path that already exists',
+        'a clone path that already exists',
         2,
         /app-taken-0001 already exists/,
         (s: S) => (mkdirSync(join(s.state, 'worktrees', 'app-taken-0001'), {recursive: true}), ['--repo', s.repo, '--worktree', '--run-id', 'taken-0001']),
       ],
+      ['a planted commondir redirect in the repo’s .git', 3, /commondir file/, (s: S) => (writeFileSync(join(s.repo, '.git', 'commondir'), `${s.home}\n`), ['--repo', s.repo, '--worktree'])],
       ['--branch without --worktree', 2, /--branch only applies with --worktree/, (s: S) => ['--repo', s.repo, '--branch', 'x']],
     ] as const)('%s → exit %i', async (_what, code, message, argsOf) => {
       const s = setup()
       const args = argsOf(s)
       const r = runner()
       const a = attached()
-      const before = git(s.repo, 'branch', '--list')
+      const before = headsOf(s.repo)
       const out = await runCommand(Shell, args, {runner: r, attachedRunner: a, hostFacts: async () => s.facts})
       expect(out.exitCode, out.stderr).toBe(code)
       expect(out.stderr).toMatch(message)
-      expect(r.commandLines().filter((l) => l.includes('worktree add') || l.startsWith('podman create'))).toEqual([])
+      expect(r.commandLines().filter((l) => / clone | checkout | fetch | update-ref /.test(l) || l.startsWith('podman create'))).toEqual([])
       expect(a.calls).toEqual([])
-      expect(git(s.repo, 'branch', '--list')).toBe(before)
-      expect(git(s.repo, 'worktree', 'list', '--porcelain').match(/^worktree /gm)).toHaveLength(1)
+      expect(headsOf(s.repo)).toEqual(before)
+      const made = existsSync(join(s.state, 'worktrees')) ? readdirSync(join(s.state, 'worktrees')).filter((n) => !n.includes('taken')) : []
+      expect(made).toEqual([])
     })
   })
 })
