@@ -19,9 +19,10 @@ export interface LaunchMount {
   mode: 'rw' | 'ro'
   /**
    * 'git': a git-internal mount (a repo's .git, hooks, config, a worktree's common dir), added
-   * so git works in the container with its internals read-only; absent for checkout mounts.
+   * so git works in the container with its internals read-only; 'protect': a write-protected file
+   * or folder of a checkout (protected-files.ts), read-only on top of it; absent for checkout mounts.
    */
-  role?: 'git'
+  role?: 'git' | 'protect'
   /**
    * (device, inode) of the source, taken right after it was judged (Linux; a source a plan step
    * creates is pinned once it exists). The container's view must show exactly this before start.

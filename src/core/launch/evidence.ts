@@ -42,9 +42,9 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
   }
 }
 
-/** Git state of each checkout mount (the git-internal mounts are parts of those, not repos). */
+/** Git state of each checkout mount (git-internal and write-protect mounts are parts of those, not repos). */
 export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promise<Facts['git']> {
-  const checkouts = prepared.spec.mounts.filter((m) => m.role !== 'git')
+  const checkouts = prepared.spec.mounts.filter((m) => m.role === undefined)
   return Promise.all(checkouts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
 }
 

@@ -34,6 +34,7 @@ import {ENSURE_DIR, gitMountsFor, judgeGitTarget, readCheckout, type Checkout} f
 import {planWorktreeSteps, worktreeAfterSteps, worktreeHostSteps, type WorktreeSteps} from './bring-back.js'
 import {cachedToolVersion, toolVersionProbeArgv} from './tool-version.js'
 import {toPodmanPath, type PodmanPathContext} from './host-path.js'
+import {protectedFileMounts} from './protected-files.js'
 import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
 
@@ -169,7 +170,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     )
   }
   trace('prepare: mounts judged')
-  await refuseHazards(mounts, host, warnings)
+  const scans = await refuseHazards(mounts, host, warnings)
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
 
@@ -218,12 +219,21 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   )
   const wtMounts = wt ? worktreeMounts(wt, [...launchMounts, ...git.mounts], host, pathCtx) : []
   await refuseGitDirHazards([...git.mounts, ...wtMounts], mounts, host, warnings)
+  // Write-protected files (.envrc, .vscode/, .mcp.json, …) of each read-write checkout: read-only on top (protected-files.ts).
+  const protectMounts = await protectedFileMounts({
+    checkouts: launchMounts,
+    settings: new Map(mounts.map((m, i) => [m.hostSource, profile.spec.mounts[i]?.writeProtect])),
+    scans,
+    host,
+    podmanPath: (p) => toPodmanPath(p, host, pathCtx),
+    existing: [...launchMounts, ...git.mounts, ...wtMounts],
+  })
   if (verification === 'proc-root-inode') {
     // Git internals are pinned once judged; those a plan step creates, once they exist (execute.ts).
-    for (const m of [...git.mounts, ...wtMounts]) m.pin ??= (await pinIfExists(m.hostSource)) ?? undefined
-    pinned.push(...git.mounts, ...wtMounts)
+    for (const m of [...git.mounts, ...wtMounts, ...protectMounts]) m.pin ??= (await pinIfExists(m.hostSource)) ?? undefined
+    pinned.push(...git.mounts, ...wtMounts, ...protectMounts)
     // A folder swapped while it was scanned is refused before anything is created.
-    await assertPinsHold([...launchMounts, ...git.mounts, ...wtMounts])
+    await assertPinsHold([...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts])
   }
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
@@ -237,7 +247,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     profileName: profile.metadata.name,
     policyHash: hash,
     image: image.id,
-    mounts: [...launchMounts, ...git.mounts, ...wtMounts],
+    mounts: [...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts],
     workdir,
     env: containerEnv(profile, passthrough),
     network: profile.spec.network.mode,

@@ -45,6 +45,24 @@ export const ImageSchema = z
   .strict()
   .describe('The agent container image.')
 
+/** A relax pattern: relative, '/'-separated, `*`/`?` within a segment, a trailing `/**` for a whole folder. */
+const RelaxPatternSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^(?![/\\])(?!.*(?:^|\/)\.\.?(?:\/|$))(?!.*\/\/)(?!.*\/$)[^\\\0:]+$/, 'a relative pattern such as .vscode/settings.json or .idea/** (no leading /, no . or .. segments, no \\ or :)')
+
+export const WriteProtectSchema = z
+  .union([
+    z.boolean(),
+    z
+      .object({relax: z.array(RelaxPatternSchema).min(1).describe('Patterns (relative, matched at any depth like the catalogue list; `dir/**` for a whole folder) that stay writable.')})
+      .strict(),
+  ])
+  .describe(
+    'Write-protected files in this mount (read-write mounts only): the files your tools run or trust without asking (.envrc, .vscode/, .claude/settings*.json, .mcp.json, .husky/, …; the catalogue list) are mounted read-only when they exist. Default true; false turns it off for this mount; {relax: [...]} leaves the matching ones writable.',
+  )
+
 export const MountSchema = z
   .object({
     source: z.string().min(1).describe('Host path; `~` and $VARS are expanded, then resolved with realpath.'),
@@ -54,6 +72,7 @@ export const MountSchema = z
       .regex(/^\/workspace(\/(?!\.\.?(?:\/|$))[^/\0:,]+)+$/, 'target must be a path under /workspace, e.g. /workspace/<repo> (no . or .. segments, no : or ,)')
       .describe('Path inside the container, under /workspace.'),
     mode: z.enum(['rw', 'ro']).describe('rw: read-write; ro: read-only.'),
+    writeProtect: WriteProtectSchema.optional(),
   })
   .strict()
   .describe('One allowlisted bind mount.')
