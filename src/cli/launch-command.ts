@@ -16,17 +16,17 @@ import {style} from './style.js'
 
 export const launchFlags = {
   repo: Flags.string({char: 'r', description: 'Repo folder to work in; must be an allowlisted mount of the profile (or inside one).', required: true}),
-  'dry-run': Flags.boolean({description: 'Print the exact podman commands (the plan) and run nothing that changes anything.', default: false}),
+  'dry-run': Flags.boolean({description: 'Print the plan — every command a real run executes, with its exact argv — and run none of them (no git, no container).', default: false}),
   'profile-file': Flags.string({description: 'Use this profile file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
   'run-id': Flags.string({description: 'Use this run id (8-63 of a-z 0-9 -) instead of a random one, e.g. to match a CI job.'}),
   timeout: Flags.integer({description: 'Deadline in seconds for each podman check before the launch.', default: 30, min: 1, max: 600}),
   'evidence-dir': Flags.string({description: 'Write the evidence record here (also: SOURCEOSCTL_EVIDENCE_DIR; default: the state dir, see doctor).'}),
   worktree: Flags.boolean({
-    description: 'Work in a new git worktree of --repo on a new branch, made under the state dir and mounted in place of your checkout (which is not touched); it is left for review.',
+    description: 'Work in the agent’s own clone of --repo on a new branch (your objects read-only, none of your refs), made under the state dir and mounted in place of your checkout; after the session the branch is brought into your repo and the clone is left for review.',
     default: false,
   }),
   branch: Flags.string({description: 'With --worktree: the new branch (default: agent/<tool|shell>-<UTC YYYYMMDD-HHMMSS>). An existing branch is refused.'}),
-  'clean-base': Flags.boolean({description: 'With --worktree: refuse when --repo has uncommitted changes (the worktree starts from the last commit either way).', default: false}),
+  'clean-base': Flags.boolean({description: 'With --worktree: refuse when --repo has uncommitted changes (the clone starts from the last commit either way).', default: false}),
 }
 
 /** The --worktree options of run/shell; --branch and --clean-base need --worktree. */
