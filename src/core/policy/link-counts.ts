@@ -20,13 +20,24 @@ const {parentPort} = require('node:worker_threads')
 const {lstatSync} = require('node:fs')
 parentPort.on('message', (batch) => {
   const out = []
+  const errors = []
   for (const p of batch) {
-    const st = lstatSync(p, {throwIfNoEntry: false})
-    if (st && st.nlink > 1 && st.isFile()) out.push([p, st.dev, st.ino, st.nlink])
+    try {
+      const st = lstatSync(p, {throwIfNoEntry: false})
+      if (st && st.nlink > 1 && st.isFile()) out.push([p, st.dev, st.ino, st.nlink])
+    } catch (error) {
+      errors.push([p, error.code || 'error'])
+    }
   }
-  parentPort.postMessage(out)
+  parentPort.postMessage({out, errors})
 })
 `
+
+/** A file whose lstat failed with something else than ENOENT (ENAMETOOLONG, EIO, …). */
+export interface StatError {
+  path: string
+  code: string
+}
 
 export interface LinkCounterOptions {
   /** Files stat'ed inline before a worker is started (default 20 000); Infinity: never. */
@@ -37,6 +48,7 @@ export interface LinkCounterOptions {
 
 export class LinkCounter {
   private readonly found: LinkedFile[] = []
+  private readonly errors: StatError[] = []
   private readonly workerAfter: number
   private readonly batchSize: number
   private inline = 0
@@ -62,8 +74,8 @@ export class LinkCounter {
     if (this.pending.length >= this.batchSize) this.flush()
   }
 
-  /** Every regular file added with nlink > 1 (order not defined). */
-  async done(): Promise<LinkedFile[]> {
+  /** Every regular file added with nlink > 1, and the files that could not be stat'ed (order not defined). */
+  async done(): Promise<{found: LinkedFile[]; errors: StatError[]}> {
     if (this.pending.length > 0) {
       if (this.worker) this.flush()
       else for (const p of this.pending.splice(0)) this.statInline(p)
@@ -77,12 +89,16 @@ export class LinkCounter {
         for (const batch of this.sent) for (const p of batch) this.statInline(p)
       }
     }
-    return this.found
+    return {found: this.found, errors: this.errors}
   }
 
   private statInline(p: string): void {
-    const st = lstatSync(p, {throwIfNoEntry: false})
-    if (st && st.nlink > 1 && st.isFile()) this.found.push({path: p, dev: st.dev, ino: st.ino, nlink: st.nlink})
+    try {
+      const st = lstatSync(p, {throwIfNoEntry: false})
+      if (st && st.nlink > 1 && st.isFile()) this.found.push({path: p, dev: st.dev, ino: st.ino, nlink: st.nlink})
+    } catch (error) {
+      this.errors.push({path: p, code: (error as NodeJS.ErrnoException).code ?? 'error'})
+    }
   }
 
   private flush(): void {
@@ -102,9 +118,10 @@ export class LinkCounter {
         for (const p of batch) this.statInline(p)
         return
       }
-      this.worker.on('message', (rows: Array<[string, number, number, number]>) => {
+      this.worker.on('message', (reply: {out: Array<[string, number, number, number]>; errors: Array<[string, string]>}) => {
         this.sent.shift()
-        for (const [path, dev, ino, nlink] of rows) this.found.push({path, dev, ino, nlink})
+        for (const [path, dev, ino, nlink] of reply.out) this.found.push({path, dev, ino, nlink})
+        for (const [path, code] of reply.errors) this.errors.push({path, code})
         if (--this.outstanding === 0) this.drained?.()
       })
       this.worker.on('error', (error) => {

@@ -267,6 +267,17 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   let truncated = false
   let depthLimited = false
 
+  /** A folder or file the container could reach but the scan cannot look at: refused. */
+  const unexaminable = (abs: string, code: string | undefined): void => {
+    const why =
+      code === 'ENAMETOOLONG'
+        ? 'its path is longer than the system allows (a tree nested that deep can still be reached from inside)'
+        : code === 'EILSEQ'
+          ? 'its name is not valid UTF-8, so it cannot be examined by name'
+          : `it cannot be examined (${code ?? 'error'})`
+    add(abs, 'unreadable', 'refuse', `${why}: rename, flatten or remove it`)
+  }
+
   interface Frame {
     dir: string
     dev: number
@@ -285,7 +296,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       entries = readdirSync(dir, {withFileTypes: true})
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') add(dir, 'unreadable', 'warn', `cannot read directory (${code ?? 'error'}): its contents were not checked`)
+      if (code === 'EACCES' || code === 'EPERM') {
+        // Unreadable for this user is unreadable for the container's user too (rootless, or keep-id).
+        add(dir, 'unreadable', 'warn', `cannot read directory (${code}): its contents were not checked`)
+      } else if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        unexaminable(dir, code)
+      }
       continue
     }
     const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
@@ -300,6 +316,20 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       }
       const name = entry.name
       const abs = dir === '/' ? `/${name}` : `${dir}/${name}`
+      // A name that is not valid UTF-8 comes back with U+FFFD in it and names nothing: the folder,
+      // file or link behind it could not be followed, so it is refused (its type alone is judged).
+      if (name.includes('\uFFFD') && !entry.isSocket() && !entry.isFIFO() && !entry.isBlockDevice() && !entry.isCharacterDevice()) {
+        let exists: boolean
+        try {
+          exists = lstatSync(abs, {throwIfNoEntry: false}) !== undefined
+        } catch {
+          exists = false
+        }
+        if (!exists) {
+          unexaminable(abs, 'EILSEQ')
+          continue
+        }
+      }
       if (isGitName(name, caseInsensitive)) {
         gitEntries.push({path: abs, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'})
       }
@@ -310,12 +340,14 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
           add(abs, 'credential-store', 'refuse', `a ${name} directory (credential store) inside the tree`)
           continue
         }
-        let st: Stats
+        let st: Stats | undefined
         try {
-          st = lstatSync(abs)
-        } catch {
-          continue // raced away
+          st = lstatSync(abs, {throwIfNoEntry: false})
+        } catch (error) {
+          unexaminable(abs, (error as NodeJS.ErrnoException).code)
+          continue
         }
+        if (!st) continue // raced away
         if (!st.isDirectory()) {
           // Replaced between readdir and lstat: judge what is there now.
           if (st.isSocket()) add(abs, 'socket', 'refuse', 'a unix socket (swapped in while the tree was scanned)')
@@ -371,7 +403,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   // --- Hard links: only a file with a link outside the tree can be an alias of a denied file.
   if (host && counter) {
     const linked = new Map<string, {nlink: number; seen: number; path: string}>()
-    for (const f of await counter.done()) {
+    const counted = await counter.done()
+    for (const {path: p, code} of counted.errors) unexaminable(p, code)
+    for (const f of counted.found) {
       const key = inodeKey(f)
       const e = linked.get(key)
       if (!e) linked.set(key, {nlink: f.nlink, seen: 1, path: f.path})
@@ -430,7 +464,9 @@ function checkSymlinks(links: string[], realRoot: string, judge: Judge | null, a
     let text: string
     try {
       text = readlinkSync(abs)
-    } catch {
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' && code !== 'EINVAL') add(abs, 'unreadable', 'refuse', `a symlink that cannot be read (${code ?? 'error'}): rename, flatten or remove it`)
       continue
     }
     const lexical = lexicalTarget(abs, text)

@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {statSync} from 'node:fs'
+import {linkSync, mkdirSync, statSync} from 'node:fs'
 import {link, mkdir, mkdtemp, realpath, rm, symlink, writeFile} from 'node:fs/promises'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -248,6 +248,25 @@ describe('scanTree: the whole tree, mounts, hard links', () => {
     const scan = await scanTree('/dev', {mounts: null})
     const mountPoints = scan.hazards.filter((h) => h.kind === 'mount-point').map((h) => h.relPath)
     expect(mountPoints.some((p) => p === 'pts' || p === 'shm' || p === 'mqueue')).toBe(true)
+  })
+
+  it('refuses what it cannot follow: a tree nested past PATH_MAX, a name that is not UTF-8', async () => {
+    const repo = await freshRepo('unfollowable')
+    // 24 levels of 200-character names (~4.8 kB): only reachable by relative paths, like the agent would make it
+    const seg = 'x'.repeat(200)
+    const nest = `process.chdir(process.argv[1]); for (let i = 0; i < 24; i++) { fs.mkdirSync('${seg}'); process.chdir('${seg}') } fs.writeFileSync('deep.txt', '')`
+    execFileSync(process.execPath, ['-e', `const fs = require('node:fs'); ${nest}`, repo])
+    const deep = await scanTree(repo, {host})
+    expect(deep.hazards.some((h) => h.kind === 'unreadable' && h.severity === 'refuse' && /longer than the system allows/.test(h.detail))).toBe(true)
+    execFileSync('rm', ['-rf', join(repo, seg)])
+
+    // a folder named with the byte 0xFF (not UTF-8), a socket and a hard link of the key inside it
+    const bad = Buffer.concat([Buffer.from(repo + '/'), Buffer.from([0x66, 0xff])])
+    mkdirSync(bad)
+    linkSync(join(home, '.ssh', 'id_ed25519'), Buffer.concat([bad, Buffer.from('/k')]))
+    const odd = await scanTree(repo, {host})
+    expect(refused(odd)).toEqual(['unreadable f\uFFFD'])
+    expect(odd.hazards[0]!.detail).toContain('not valid UTF-8')
   })
 
   it('a symlink whose text stays inside but passes through a link that leaves is still resolved', async () => {
