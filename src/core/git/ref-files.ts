@@ -197,9 +197,10 @@ export async function locateRepo(dir: string): Promise<RepoFiles | null> {
 
 async function repoAt(toplevel: string, dotGit: string, kind: 'dir' | 'file' | 'symlink' | 'other'): Promise<RepoFiles> {
   if (kind === 'other') throw new RefFileError(`${dotGit} is neither a folder nor a file`)
-  if (kind === 'dir' || kind === 'symlink') {
-    const gitDir = kind === 'dir' ? dotGit : await realpath(dotGit).catch(() => null)
-    if (gitDir === null || (await kindOf(gitDir)) !== 'dir') throw new RefFileError(`${dotGit} is a symlink that does not lead to a folder`)
+  // A symlinked .git: git names its objects by the link, the container could only see the target.
+  if (kind === 'symlink') throw new RefFileError(`${dotGit} is a symlink (replace it with the folder, or a "gitdir:" file)`)
+  if (kind === 'dir') {
+    const gitDir = dotGit
     if ((await kindOf(path.join(gitDir, 'commondir'))) !== undefined) {
       throw new RefFileError(`${gitDir} holds a commondir file: git would read this repo's refs, objects and config from another folder`, 'redirect')
     }

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -113,6 +113,11 @@ describe('readBaseRepo: the repo from its files, no git', () => {
       mkdirSync(fake)
       writeFileSync(join(fake, '.git'), `gitdir: ${readFileSync(join(other, '.git'), 'utf8').slice('gitdir: '.length)}`)
       return fake
+    }],
+    ['a symlinked .git', 'WORKTREE_LAYOUT_UNREADABLE', 2, (d: string) => {
+      renameSync(join(d, '.git'), `${d}.git`)
+      temps.push(`${d}.git`)
+      symlinkSync(`${d}.git`, join(d, '.git'))
     }],
     ['a symlinked HEAD', 'WORKTREE_LAYOUT_UNREADABLE', 2, (d: string) => {
       rmSync(join(d, '.git', 'HEAD'))
