@@ -285,8 +285,10 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     /** The last `tail - 1` segments of the folder's relative path (for the name matchers). */
     segs: string[]
     names: boolean
+    /** Owner of the folder. */
+    uid: number
   }
-  const stack: Frame[] = rootStat.isDirectory() ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true}] : []
+  const stack: Frame[] = rootStat.isDirectory() ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true, uid: rootStat.uid}] : []
 
   walk: while (stack.length > 0) {
     const frame = stack.pop()!
@@ -296,9 +298,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       entries = readdirSync(dir, {withFileTypes: true})
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM') {
-        // Unreadable for this user is unreadable for the container's user too (rootless, or keep-id).
+      if ((code === 'EACCES' || code === 'EPERM') && frame.uid !== process.getuid?.()) {
+        // Another user's folder: unreadable to the scan is unreadable to the container's user too.
         add(dir, 'unreadable', 'warn', `cannot read directory (${code}): its contents were not checked`)
+      } else if (code === 'EACCES' || code === 'EPERM') {
+        // Ours: the agent runs as the same user and can chmod it open.
+        add(dir, 'unreadable', 'refuse', `a folder the scan cannot read (${code}) but its owner can open up, and the agent runs as its owner: chmod u+rx it so it can be checked, or remove it`)
       } else if (code !== 'ENOENT' && code !== 'ENOTDIR') {
         unexaminable(dir, code)
       }
@@ -373,7 +378,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         }
         const childNames = names && lower !== 'node_modules' && !(lower === 'objects' && parentName === '.git')
         const childSegs = tail > 1 ? [...segs, name].slice(-(tail - 1)) : segs
-        stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames})
+        stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames, uid: st.uid})
       } else if (entry.isFile()) {
         if (names) {
           const lower = name.toLowerCase()
