@@ -92,7 +92,9 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   trace('launch: evidence completed')
   // --worktree: only now, after the integrity check of the clone, does host git touch the user's
   // repo again — to bring the one branch back (bring-back.ts). Not when the session never ran.
-  const broughtBack = exitCode !== null && worktreeCreated ? await bringBackOutcome(prepared, ctx) : null
+  // A plant that stayed in place (could not be quarantined) means no host git at all: not even this.
+  const planted = integrity ? plantsOf(integrity).some((f) => f.quarantinedAt === null) : false
+  const broughtBack = exitCode !== null && worktreeCreated ? (planted ? notBroughtBack(prepared) : await bringBackOutcome(prepared, ctx)) : null
   return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {})}
 }
 
@@ -107,6 +109,18 @@ async function bringBackOutcome(prepared: PreparedLaunch, ctx: CoreContext): Pro
   } catch (error) {
     if (!(error instanceof AgentMachineError)) throw error
     return {commit: null, error: {code: error.code, message: error.message, fix: error.fix ?? null, exitCode: error.exitCode}}
+  }
+}
+
+function notBroughtBack(prepared: PreparedLaunch): BroughtBackResult {
+  return {
+    commit: null,
+    error: {
+      code: 'WORKTREE_NOT_BROUGHT_BACK',
+      message: `a plant in the session's mounts could not be quarantined, so no host git runs: the branch ${prepared.worktree!.branch} was not brought back.`,
+      fix: `remove what the report names, then look at the clone ${prepared.worktree!.path} without running git in it`,
+      exitCode: 6,
+    },
   }
 }
 
