@@ -21,6 +21,7 @@ import {providerEnv} from '../machine/providers.js'
 import {PodmanAdapter} from '../podman/adapter.js'
 import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
+import {mountHolding} from '../policy/catalogue.js'
 import {checkProfileEnv, passthroughEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {assertMountAllowed, judgeMountTarget} from '../policy/mount-policy.js'
@@ -170,6 +171,13 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     )
   }
   trace('prepare: mounts judged')
+  // The profile in use (a --profile-file too, which the catalogue cannot name in advance) must be
+  // out of the agent's reach: it decides the next launch's mounts, env and write protection.
+  const realProfile = await deps.realpath(profilePath).catch(() => profilePath)
+  const holder = mountHolding(realProfile, mounts, host)
+  if (holder) {
+    throw policyRefusal('PROFILE_IN_MOUNT', `the profile ${profilePath} is inside the mount ${holder.hostSource} → ${holder.target}: the agent could rewrite it, and the next launch would obey it.`, 'keep the profile outside every mounted folder (the default is in the config dir)')
+  }
   const scans = await refuseHazards(mounts, host, warnings)
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')

@@ -540,3 +540,17 @@ export function expandExtraDeny(patterns: readonly string[], host: HostFacts): E
 export function workspacePatterns(): DenyCatalogue['workspace'] {
   return loadCatalogue().workspace
 }
+
+/**
+ * The mount (if any) whose source holds `file`, compared as policy keys (case-folded where the
+ * host's file system folds). For files this CLI trusts that the catalogue cannot name in advance:
+ * a profile given by `--profile-file`.
+ */
+export function mountHolding<M extends {hostSource: string}>(file: string, mounts: readonly M[], host: Pick<HostFacts, 'platform' | 'caseInsensitivePaths'>): M | undefined {
+  const key = toKey(file, host)
+  if (!key) return undefined
+  return mounts.find((m) => {
+    const root = toKey(m.hostSource, host)
+    return root !== null && (keyEquals(root, key) || keyIsAncestor(root, key))
+  })
+}

@@ -5,7 +5,7 @@
 // profile mounts it, and nothing is written or started. Run as root, another user's home is
 // refused like one's own, and the container runs in a user namespace where container root is not
 // host root. Real podman, rootful and rootless, through the built CLI.
-import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {makeLaunchFixture, type LaunchFixture} from '../helpers/launch-fixture.js'
@@ -97,6 +97,17 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: deny catalo
       expect(result.exitCode, result.stdout + result.stderr).toBe(3)
       expect((JSON.parse(result.stdout) as ErrorJson).error?.code).toBe('POLICY_HOST_EXEC')
       expect(existsSync(join(bin, 'git'))).toBe(false)
+      expect(await fx.containersOf(runId)).toEqual([])
+    })
+
+    it('a --profile-file inside a mounted repo is refused (3): the agent could rewrite the next launch', async () => {
+      const inRepo = join(fx.repo, 'agent-profile.yaml')
+      writeFileSync(inRepo, readFileSync(fx.profilePath, 'utf8'))
+      fx.own(inRepo)
+      const runId = fx.runId('profile-in-repo')
+      const result = await fx.cli(['agent-machine', 'shell', '--json', '--run-id', runId, '--profile-file', inRepo, '--repo', fx.repo, '--', '-c', 'true'])
+      expect(result.exitCode, result.stdout + result.stderr).toBe(3)
+      expect((JSON.parse(result.stdout) as ErrorJson).error?.code).toBe('PROFILE_IN_MOUNT')
       expect(await fx.containersOf(runId)).toEqual([])
     })
 

@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {HostFacts} from '../../../src/core/host/facts.js'
 import {parsePasswdHomes, probeHostFacts} from '../../../src/core/host/probe.js'
-import {denyPatternsFor, loadCatalogue, otherHomes, pathEntries, STATE_DIR_MOUNTABLE} from '../../../src/core/policy/catalogue.js'
+import {denyPatternsFor, loadCatalogue, mountHolding, otherHomes, pathEntries, STATE_DIR_MOUNTABLE} from '../../../src/core/policy/catalogue.js'
 import {judgeMountSource, type MountDecision} from '../../../src/core/policy/mount-policy.js'
 import {resolvePolicyAliases} from '../../../src/core/policy/paths.js'
 import {scanTree} from '../../../src/core/policy/tree-scan.js'
@@ -201,6 +201,16 @@ describe("this CLI's own config, state and evidence dirs", () => {
     } finally {
       await rm(base, {recursive: true, force: true})
     }
+  })
+})
+
+describe('mountHolding (a --profile-file the catalogue cannot name)', () => {
+  it('finds the mount whose source holds the file, folding case where the host does', () => {
+    const mounts = [{hostSource: '/home/u/dev/a'}, {hostSource: '/home/u/dev/b'}]
+    expect(mountHolding('/home/u/dev/b/profile.yaml', mounts, linux)).toBe(mounts[1])
+    expect(mountHolding('/home/u/dev/bb/profile.yaml', mounts, linux)).toBeUndefined()
+    expect(mountHolding('/home/u/.config/sourceosctl/p.yaml', mounts, linux)).toBeUndefined()
+    expect(mountHolding('/users/u/DEV/a/p.yaml', [{hostSource: '/Users/u/dev/a'}], macos)).toBeDefined()
   })
 })
 
