@@ -38,6 +38,8 @@ import {toPodmanPath, type PodmanPathContext} from './host-path.js'
 import {protectedFileMounts} from './protected-files.js'
 import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
+import type {IntegrityRoot} from '../integrity/session.js'
+import {judgeGitEntries} from '../git/pointers.js'
 
 export interface LaunchRequest {
   verb: 'run' | 'shell'
@@ -92,6 +94,8 @@ export interface PreparedLaunch {
   afterSteps: Step[]
   plan: Plan
   warnings: string[]
+  /** The read-write folders whose trust surface (git hooks, config, pointers) is checked after the session. */
+  integrityRoots: IntegrityRoot[]
   /** `podman --version` when the launch already asked for it (macOS/Windows), so evidence need not ask again. */
   podmanVersion: string | null
 }
@@ -179,6 +183,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     throw policyRefusal('PROFILE_IN_MOUNT', `the profile ${profilePath} is inside the mount ${holder.hostSource} → ${holder.target}: the agent could rewrite it, and the next launch would obey it.`, 'keep the profile outside every mounted folder (the default is in the config dir)')
   }
   const scans = await refuseHazards(mounts, host, warnings)
+  await judgeGitEntries([...scans.values()].flatMap((scan) => scan.gitEntries), mounts.map((m) => m.hostSource))
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
 
@@ -213,7 +218,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     repoLaunchMount = wtMount
     workdir = wt.workdir
   }
-  const checkouts = await checkoutsOf(launchMounts, wt, repoResolved, repoLaunchMount, host, warnings)
+  const own = await checkoutsOf(launchMounts, wt, repoResolved, repoLaunchMount, host, warnings)
+  const checkouts = [...own, ...(await nestedCheckouts(launchMounts, scans, own, host, warnings))]
   const git = await gitMountsFor(
     checkouts,
     {
@@ -305,6 +311,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     afterSteps,
     plan,
     warnings,
+    integrityRoots: integrityRootsOf(spec.mounts, scans),
     podmanVersion: pathCtx.podmanVersion,
   }
 }
@@ -422,6 +429,58 @@ async function checkoutsOf(
     }
   }
   return out
+}
+
+/**
+ * Every other repository inside a read-write checkout mount (nested repos, sibling repos under an
+ * allowlisted parent) gets the same read-only hooks and config as the --repo's own.
+ */
+async function nestedCheckouts(
+  launchMounts: readonly LaunchMount[],
+  scans: ReadonlyMap<string, TreeScan>,
+  already: readonly Checkout[],
+  host: HostFacts,
+  warnings: string[],
+): Promise<Checkout[]> {
+  const rootOf = (c: Checkout): string => ('layout' in c ? c.layout.root : path.dirname(c.brokenPointer))
+  const seen = new Set(already.map(rootOf))
+  const out: Checkout[] = []
+  for (const m of launchMounts) {
+    const scan = m.mode === 'rw' && m.role !== 'git' ? scans.get(m.hostSource) : undefined
+    if (!scan) continue
+    for (const entry of scan.gitEntries) {
+      // Bare-looking folders have no checkout to mount around; the after-session check covers them.
+      if (path.basename(entry.path).toLowerCase() !== '.git') continue
+      const root = path.dirname(entry.path)
+      if (seen.has(root) || !isInsideOrSame(m.hostSource, root)) continue
+      seen.add(root)
+      const rel = path.relative(m.hostSource, root).split(path.sep).filter(Boolean)
+      const rootTarget = posix.join(m.target, ...rel)
+      // A repo whose place in the container another mount covers (--worktree's clone over the
+      // user's repo inside an allowlisted parent) is not visible there: nothing of it to protect.
+      if (launchMounts.some((o) => o !== m && o.target.startsWith(`${m.target}/`) && (rootTarget === o.target || rootTarget.startsWith(`${o.target}/`)))) continue
+      const c = await readCheckout(root, rootTarget, 'rw', host, warnings)
+      if (c) out.push(c)
+    }
+  }
+  return out
+}
+
+/**
+ * Every read-write folder the agent gets: the checkout mounts (with the scan just made; a new
+ * worktree is scanned when its baseline is taken) and read-write git dirs outside them.
+ */
+function integrityRootsOf(mounts: readonly LaunchMount[], scans: ReadonlyMap<string, TreeScan>): IntegrityRoot[] {
+  const checkouts = mounts.filter((m) => m.mode === 'rw' && m.role !== 'git')
+  const roots: IntegrityRoot[] = checkouts.map((m) => {
+    const scan = scans.get(m.hostSource)
+    return scan ? {root: m.hostSource, scan: {root: scan.root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected}} : {root: m.hostSource}
+  })
+  for (const m of mounts) {
+    if (m.mode !== 'rw' || m.role !== 'git' || checkouts.some((c) => isInsideOrSame(c.hostSource, m.hostSource))) continue
+    roots.push({root: m.hostSource, standalone: true})
+  }
+  return roots
 }
 
 /** Git dirs outside every scanned mount (a worktree's common dir) get the same hazard scan. */
