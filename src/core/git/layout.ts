@@ -12,10 +12,11 @@
  * The paths git wrote are kept as written (absolute or relative): inside the container they must
  * resolve to the same places, so they become the mount targets (see mount-plan.ts).
  */
-import {lstat, readFile, realpath} from 'node:fs/promises'
+import {lstat, realpath} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {HostPlatform} from '../host/facts.js'
+import {readRegularFile} from './ref-files.js'
 
 /** What one entry of a git dir is, by lstat (a symlink is never followed). */
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'other'
@@ -136,7 +137,9 @@ export async function readGitLayout(root: string, platform: HostPlatform): Promi
 
   let written: string | null
   try {
-    written = parseGitFile(await readFile(dotGit, 'utf8'))
+    // Never follows a link or waits on a FIFO the agent put in its place.
+    const text = await readRegularFile(dotGit)
+    written = text === null ? null : parseGitFile(text)
   } catch (error) {
     throw new GitLayoutError(`cannot read ${dotGit}: ${(error as Error).message}`, dotGit)
   }
@@ -149,7 +152,8 @@ export async function readGitLayout(root: string, platform: HostPlatform): Promi
 
   let commonWritten: string | null = null
   try {
-    commonWritten = parseCommonDir(await readFile(p.join(gitDir, 'commondir'), 'utf8'))
+    const text = await readRegularFile(p.join(gitDir, 'commondir'))
+    commonWritten = text === null ? null : parseCommonDir(text)
   } catch {
     commonWritten = null
   }

@@ -11,11 +11,12 @@
  *     names `<common>/worktrees/<name>`, whose `commondir` leads to `<common>` and whose `gitdir`
  *     names this very `.git` file. Anything else is refused.
  */
-import {lstat, readFile, realpath} from 'node:fs/promises'
+import {lstat, realpath} from 'node:fs/promises'
 import path from 'node:path'
 
 import {policyRefusal} from '../errors.js'
 import {parseCommonDir, parseGitFile} from './layout.js'
+import {readRegularFile} from './ref-files.js'
 
 const REDIRECTS = ['commondir', 'gitdir'] as const
 const MAX_POINTER_BYTES = 4096
@@ -29,10 +30,9 @@ async function kind(p: string): Promise<'dir' | 'file' | 'symlink' | 'other' | u
   }
 }
 
+/** A small regular file's text; null for anything else (a link, a FIFO, too big, missing). */
 async function readSmall(p: string): Promise<string | null> {
-  const s = await lstat(p).catch(() => null)
-  if (!s?.isFile() || s.size > MAX_POINTER_BYTES) return null
-  return readFile(p, 'utf8').catch(() => null)
+  return readRegularFile(p, MAX_POINTER_BYTES).catch(() => null)
 }
 
 function isInsideOrSame(parent: string, child: string): boolean {
@@ -95,7 +95,10 @@ export async function judgeGitEntries(entries: ReadonlyArray<{path: string}>, mo
     if (gitDir === null) continue // leads nowhere: nothing is mounted for it
     // A gitdir with a commondir is a linked worktree's: its common dir is mounted too, so it is
     // the common dir that must be inside the mounts, or the link confirmed both ways.
-    const commonText = await readSmall(path.join(gitDir, 'commondir'))
+    const commonFile = path.join(gitDir, 'commondir')
+    const commonText = await readSmall(commonFile)
+    // git reads a commondir through a symlink too: one that is not a plain small file is refused.
+    if (commonText === null && (await kind(commonFile)) !== undefined) refuse(entry, `points at ${gitDir}, whose commondir is not a plain file`)
     const common = commonText === null ? null : parseCommonDir(commonText)
     const commonDir = common === null ? null : await realpath(path.resolve(lexical, common)).catch(() => null)
     if (insideMounts(gitDir) && (common === null || (commonDir !== null && insideMounts(commonDir)))) continue

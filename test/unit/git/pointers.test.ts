@@ -88,6 +88,11 @@ describe('judgeGitEntries', () => {
     expect(await refusal([join(dev, 'sub', '.git')], [dev])).toBe('accepted')
     writeFileSync(join(dev, 'gd', 'commondir'), `${join(other, '.git')}\n`)
     expect(await refusal([join(dev, 'sub', '.git')], [dev])).toMatch(/GIT_POINTER_UNCONFIRMED/)
+    // the same through a symlinked commondir (git reads through it)
+    writeFileSync(join(dev, 'target'), `${join(other, '.git')}\n`)
+    rmSync(join(dev, 'gd', 'commondir'))
+    spawnSync('ln', ['-s', join(dev, 'target'), join(dev, 'gd', 'commondir')])
+    expect(await refusal([join(dev, 'sub', '.git')], [dev])).toMatch(/not a plain file/)
   })
 
   it('a .git symlink out of the mounts is refused', async () => {
