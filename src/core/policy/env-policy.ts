@@ -111,8 +111,9 @@ const SECRET_VALUE_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/, 'a JWT'],
   [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{20,}/, 'an HTTP Authorization value'],
   [/\bAccountKey=[A-Za-z0-9+/=]{20,}|\bSharedAccessSignature=|\bsig=[A-Za-z0-9%+/=]{20,}/i, 'an Azure connection string or SAS'],
-  [/[a-z][a-z0-9+.-]*:\/\/[^/\s@:]+:[^/\s@]+@/i, 'a URL with embedded credentials'],
+  [/[a-z][a-z0-9+.-]*:\/\/[^/\s@:]*:[^/\s@]+@/i, 'a URL with embedded credentials'],
   [/[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9._~-]{20,}@/i, 'a URL with embedded credentials'],
+  [/(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]/i, 'a connection string with a password'],
   [/[?&](access_token|auth_token|token|api_key|apikey|api-key|password|passwd|pwd|secret|client_secret|x-amz-signature|x-amz-credential|x-goog-signature)=[^&\s]{6,}/i, 'a URL with a credential in its query'],
 ]
 

@@ -86,6 +86,8 @@ describe('secretValueShape: credentials whatever the variable is called', () => 
     ['mongodb://admin:pw@db:27017/app', 'a URL with embedded credentials'],
     ['postgres://app:s3cret@localhost/db', 'a URL with embedded credentials'],
     ['mongodb+srv://u:p@cluster0.example.net', 'a URL with embedded credentials'],
+    ['redis://:s3cretpass@redis:6379/0', 'a URL with embedded credentials'],
+    ['Server=db;Database=app;User Id=sa;Password=Hunter2!;', 'a connection string with a password'],
     ['https://x-access-token-abcdefghijklmnop@github.com/o/r.git', 'a URL with embedded credentials'],
     ['https://api.example.com/v1?access_token=abcdef123456', 'a URL with a credential in its query'],
     ['https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abcdef0123', 'a URL with a credential in its query'],
@@ -108,7 +110,7 @@ describe('secretValueShape: credentials whatever the variable is called', () => 
   ])('%s → %s', (value, shape) => {
     expect(secretValueShape(value)).toBe(shape)
   })
-  it.each(['xterm-256color', 'en_US.UTF-8', 'Europe/Paris', 'https://example.com/x?page=2', 'sk-learn', 'truecolor', 'a'.repeat(40), '0123456789abcdef0123456789abcdef01234567', 'ssh://git@github.com/o/r.git', 'Bearer'])(
+  it.each(['xterm-256color', 'en_US.UTF-8', 'Europe/Paris', 'https://example.com/x?page=2', 'sk-learn', 'truecolor', 'a'.repeat(40), '0123456789abcdef0123456789abcdef01234567', 'ssh://git@github.com/o/r.git', 'Bearer', 'http://localhost:8080/x', 'Server=db;Database=app;Integrated Security=true'])(
     '%s is plain',
     (value) => {
       expect(secretValueShape(value)).toBeNull()

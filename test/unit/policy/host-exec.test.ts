@@ -99,6 +99,7 @@ describe('autostart, systemd, cron, launchd and Windows Startup', () => {
     [linux, '/etc/systemd/system'], [linux, '/usr/lib/systemd/user'], [linux, '/etc/cron.d'], [linux, '/etc/cron.daily'],
     [linux, '/etc/crontab'], [linux, '/var/spool/cron/crontabs'], [linux, '/var/spool/cron'], [linux, '/home/u/.config/autostart'],
     [linux, '/etc/xdg/autostart'], [linux, '/etc/profile.d'], [linux, '/etc/apt/apt.conf.d'], [linux, '/home/u/.config/i3'],
+    [linux, '/home/u/.local/share/applications'], [linux, '/home/u/.local/share/dbus-1/services'], [linux, '/home/u/.githooks'],
     [macos, '/Users/u/Library/LaunchAgents'], [macos, '/Library/LaunchAgents'], [macos, '/Library/LaunchDaemons'],
     [macos, '/private/etc/periodic/daily'], [macos, '/usr/lib/cron/tabs'], [macos, '/private/var/at/tabs'],
     [windows, 'C:\\Users\\Me\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup'],
