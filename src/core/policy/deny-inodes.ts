@@ -29,7 +29,7 @@
  * Link stores are not indexed: pnpm's store and bun's install cache are hard-linked into every
  * project by design (the issue: do not refuse pnpm's node_modules).
  */
-import {lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type BigIntStats, type Stats} from 'node:fs'
+import {lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats} from 'node:fs'
 import path from 'node:path'
 import type {HostFacts} from '../host/facts.js'
 import {denyPatternsFor} from './catalogue.js'
@@ -176,7 +176,7 @@ export interface DenyAliases {
 }
 
 interface CachedDir {
-  /** dev, ino, mtimeNs, ctimeNs of the folder, as strings (bigint). */
+  /** dev, ino, mtimeMs, ctimeMs of the folder (sub-microsecond fractions kept). */
   id: string
   /** Regular files: inode numbers, with the device when it differs from the folder's (overlayfs). */
   files: Array<number | [number, number]>
@@ -216,7 +216,7 @@ function writeCache(file: string, dirs: Map<string, CachedDir>): void {
   }
 }
 
-const idOf = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}`
+const idOf = (st: Stats): string => `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}`
 
 /**
  * Which `wanted` inodes (keys `${dev}:${ino}`) are files covered by a deny rule. Walks the denied
@@ -232,8 +232,9 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
   const fresh = new Map<string, CachedDir>()
   const walked = new Set<string>()
   const visited = new Set<string>()
-  const now = BigInt(Date.now()) * 1_000_000n
-  const racyNs = BigInt(opts.racyMs ?? 2000) * 1_000_000n
+  const now = Date.now()
+  const racyMs = opts.racyMs ?? 2000
+  let changed = false
   let total = 0
 
   const hit = (key: string, p: string, display: string): void => {
@@ -246,14 +247,14 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
     while (stack.length > 0) {
       const dir = stack.pop()!
       if (LINK_STORE.test(dir)) continue
-      let st: BigIntStats
+      let st: Stats
       try {
-        st = lstatSync(dir, {bigint: true})
+        st = lstatSync(dir)
       } catch {
         continue
       }
       if (!st.isDirectory()) continue
-      const dev = Number(st.dev)
+      const dev = st.dev
       const walkKey = `${st.dev}:${st.ino}`
       if (walked.has(walkKey)) continue
       walked.add(walkKey)
@@ -299,7 +300,8 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
         }
       }
       // Racy: changed so recently that a later change could keep the same time stamps.
-      if (now - st.ctimeNs >= racyNs && now - st.mtimeNs >= racyNs) fresh.set(dir, entry)
+      if (now - st.ctimeMs >= racyMs && now - st.mtimeMs >= racyMs) fresh.set(dir, entry)
+      if (entry !== cache.get(dir)) changed = true
       for (const f of entry.files) {
         const key = typeof f === 'number' ? `${dev}:${f}` : `${f[0]}:${f[1]}`
         if (wanted.has(key) && !result.hits.has(key)) result.hits.set(key, {path: nameOf(dir, typeof f === 'number' ? [dev, f] : f), display})
@@ -330,7 +332,7 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
     }
     if (result.hits.size > 0) break
   }
-  if (opts.cacheFile) {
+  if (opts.cacheFile && changed) {
     // Keep the folders not visited this time (the walk stops at the first hit); they are checked
     // against their identity and times before any use anyway.
     for (const [dir, entry] of cache) if (!visited.has(dir)) fresh.set(dir, entry)
