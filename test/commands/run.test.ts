@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, renameSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -173,6 +173,31 @@ describe('run', () => {
     expect(runner.commandLines().some((l) => l.startsWith('podman start'))).toBe(false)
     const {existsSync} = await import('node:fs')
     expect(existsSync(join(home, '.local', 'state', 'sourceosctl', 'evidence')), 'no evidence record: nothing started').toBe(false)
+  })
+
+  it('podman init failing after the repo was swapped away and back is the swap (exit 3); without a swap it stays podman’s failure (exit 1)', async () => {
+    for (const swapped of [true, false]) {
+      const {home, repo, facts} = setup()
+      const base = podmanRunner()
+      const runner = fakeRunner([
+        {
+          match: 'podman init',
+          result: () => {
+            if (swapped) {
+              renameSync(repo, join(home, 'away'))
+              renameSync(join(home, 'away'), repo)
+            }
+            return {exitCode: 125, stderr: "Error: OCI runtime error: runc: runc create failed: unable to start container process: can't get final child's PID from pipe: EOF\n"}
+          },
+        },
+        {match: () => true, result: (c, a, o) => base(c, a, o)},
+      ])
+      const attached = recordingAttached(0)
+      const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, attachedRunner: attached, hostFacts: async () => facts})
+      expect(out.exitCode, out.stderr).toBe(swapped ? 3 : 1)
+      expect(out.stderr).toMatch(swapped ? /was moved or changed while the launch checked it/ : /podman init failed/)
+      expect(attached.calls).toEqual([])
+    }
   })
 
   it.each<[string, (c: FakeContainer) => void, RegExp]>([

@@ -186,7 +186,7 @@ async function pinCreated(prepared: PreparedLaunch): Promise<void> {
 
 /** After podman failed: a pinned source that changed meanwhile is the reason (MOUNT_SWAPPED). */
 async function refuseChangedPins(prepared: PreparedLaunch): Promise<void> {
-  if (prepared.spec.verification === 'proc-root-inode') await assertPinsHold(prepared.spec.mounts)
+  if (prepared.spec.verification === 'proc-root-inode') await assertPinsHold(prepared.spec.mounts, undefined, {moved: true})
 }
 
 /** What cannot be checked when podman runs in a VM: said in the evidence and docs/threat-model.md. */

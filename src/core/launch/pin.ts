@@ -17,13 +17,19 @@ export interface MountPin {
   dev: string
   /** st_ino as a decimal string. */
   ino: string
+  /**
+   * st_ctime in nanoseconds: a rename (and RENAME_EXCHANGE) sets it on the moved inode, so a folder
+   * swapped away and back shows here. Compared only to explain a failure (it also moves when files
+   * are added to the folder).
+   */
+  ctime?: string
 }
 
 /** What a pinned source may be: a mount source is a folder, or (git internals) a regular file. */
 export type PinnedKind = 'directory' | 'file'
 
 export interface PinDeps {
-  lstat: (path: string) => Promise<{dev: bigint; ino: bigint; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean}>
+  lstat: (path: string) => Promise<{dev: bigint; ino: bigint; ctimeNs: bigint; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean}>
 }
 
 export const realPinDeps: PinDeps = {lstat: (p) => lstat(p, {bigint: true})}
@@ -46,7 +52,7 @@ export async function pinSource(resolved: string, deps: PinDeps = realPinDeps): 
   if (!s.isDirectory() && !s.isFile()) {
     throw policyRefusal('MOUNT_SOURCE_KIND', `mount source ${resolved} is neither a folder nor a regular file.`, 'mount a folder')
   }
-  return {dev: s.dev.toString(), ino: s.ino.toString()}
+  return {dev: s.dev.toString(), ino: s.ino.toString(), ctime: s.ctimeNs.toString()}
 }
 
 /** The pin of a source that may not exist yet (a plan step creates it): null when it is missing. */
@@ -66,11 +72,17 @@ export function samePin(a: MountPin, b: {dev: string | bigint; ino: string | big
 /**
  * Every pinned mount must still be what it was when it was pinned (after the tree scans, before
  * anything is created): a folder swapped while it was scanned is refused here already.
+ * `moved`: also refuse a pinned folder that was renamed away and back meanwhile (its ctime moved) —
+ * used to explain a failure (podman refusing a vanished source, a file "missing" under a folder
+ * mid-check), where a folder that merely gained a file costs nothing but the error's name.
  */
-export async function assertPinsHold(mounts: ReadonlyArray<{hostSource: string; pin?: MountPin}>, deps: PinDeps = realPinDeps): Promise<void> {
+export async function assertPinsHold(mounts: ReadonlyArray<{hostSource: string; pin?: MountPin}>, deps: PinDeps = realPinDeps, opts: {moved?: boolean} = {}): Promise<void> {
   for (const m of mounts) {
     if (!m.pin) continue
     const now = await pinSource(m.hostSource, deps)
+    if (opts.moved && m.pin.ctime !== undefined && now.ctime !== m.pin.ctime && samePin(m.pin, now)) {
+      throw policyRefusal('MOUNT_SWAPPED', `mount source ${m.hostSource} was moved or changed while the launch checked it.`, 'nothing was started; find what moves the folder (a swap back and forth?), then try again')
+    }
     if (!samePin(m.pin, now)) {
       throw policyRefusal(
         'MOUNT_SWAPPED',

@@ -113,7 +113,7 @@ export async function prepareLaunch(req: LaunchRequest): Promise<PreparedLaunch>
   } catch (error) {
     // A folder swapped while it was checked can surface as any failure (a file "missing" under it,
     // a git layout that makes no sense): when a pin no longer holds, the swap is the refusal.
-    if (!(error instanceof AgentMachineError && error.code === 'MOUNT_SWAPPED')) await assertPinsHold(pinned)
+    if (!(error instanceof AgentMachineError && error.code === 'MOUNT_SWAPPED')) await assertPinsHold(pinned, undefined, {moved: true})
     throw error
   }
 }

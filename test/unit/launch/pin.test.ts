@@ -20,9 +20,9 @@ describe('mount pins', () => {
   it('pins a folder or a regular file by (dev, ino), as exact decimal strings', async () => {
     const {repo} = tree()
     const s = statSync(repo, {bigint: true})
-    expect(await pinSource(repo)).toEqual({dev: s.dev.toString(), ino: s.ino.toString()})
+    expect(await pinSource(repo)).toEqual({dev: s.dev.toString(), ino: s.ino.toString(), ctime: s.ctimeNs.toString()})
     const f = statSync(join(repo, 'config'), {bigint: true})
-    expect(await pinSource(join(repo, 'config'))).toEqual({dev: f.dev.toString(), ino: f.ino.toString()})
+    expect(await pinSource(join(repo, 'config'))).toMatchObject({dev: f.dev.toString(), ino: f.ino.toString()})
     expect(samePin({dev: '1', ino: '18446744073709551615'}, {dev: 1n, ino: 18446744073709551615n})).toBe(true)
   })
 
@@ -58,5 +58,15 @@ describe('mount pins', () => {
     renameSync(repo, join(root, 'repo.old'))
     renameSync(ssh, repo)
     await expect(assertPinsHold([{hostSource: repo, pin}])).rejects.toMatchObject({code: 'MOUNT_SWAPPED', message: expect.stringMatching(/was replaced while the launch checked it/)})
+  })
+
+  it('assertPinsHold {moved}: a folder swapped away and back keeps its inode but not its ctime', async () => {
+    const {root, repo} = tree()
+    const pin = await pinSource(repo)
+    await new Promise((r) => setTimeout(r, 20))
+    renameSync(repo, join(root, 'repo.away'))
+    renameSync(join(root, 'repo.away'), repo)
+    await assertPinsHold([{hostSource: repo, pin}]) // the same folder: fine for a launch that is going on
+    await expect(assertPinsHold([{hostSource: repo, pin}], undefined, {moved: true})).rejects.toMatchObject({code: 'MOUNT_SWAPPED', message: expect.stringMatching(/was moved or changed/)})
   })
 })
