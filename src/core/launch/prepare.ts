@@ -508,7 +508,7 @@ function verifyWhy(method: VerificationMethod, rootless: boolean): string {
   if (method === 'inspect-paths') {
     return 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options, user namespace) with the plan; podman runs in a VM, so the container’s view cannot be read from this host'
   }
-  const fallback = rootless ? '; if the host refuses /proc/<pid>/root, the same reads run as `podman unshare sh -c …`' : ''
+  const fallback = rootless ? '; if the host refuses /proc/<pid>/root, the same reads run as `podman unshare sh -c …`, and a runtime other than runc has its OCI config read with `podman unshare cat`' : ''
   return `compare the effective configuration (env, devices, capabilities, security options, user namespace) with the plan, then read the initialized container’s view: each mount target must be the device and inode pinned when its source was judged, /proc/<pid>/mountinfo must hold nothing unplanned, /run/secrets must be empty${fallback}`
 }
 
