@@ -89,6 +89,9 @@ export function fakeContainer(): FakeContainer {
     entry.Config.Env = [...env, ...(names.has('TERM') ? [] : ['TERM=xterm']), 'container=podman', `HOSTNAME=${entry.Config.Hostname}`]
     entry.HostConfig.NetworkMode = lastCreate.includes('--network=none') ? 'none' : 'bridge'
     if (rootless) entry.HostConfig.IDMappings = {UidMap: ['0:1:1000', '1000:0:1', '1001:1001:64535'], GidMap: ['0:1:1000', '1000:0:1', '1001:1001:64535']}
+    const uidmap = lastCreate.filter((a) => a.startsWith('--uidmap=')).map((a) => a.slice('--uidmap='.length))
+    const gidmap = lastCreate.filter((a) => a.startsWith('--gidmap=')).map((a) => a.slice('--gidmap='.length))
+    if (uidmap.length > 0) entry.HostConfig.IDMappings = {UidMap: uidmap, GidMap: gidmap}
     for (const edit of inspectEdits) edit(entry)
     return JSON.stringify([entry], null, 5)
   }
@@ -111,6 +114,14 @@ export function fakeContainer(): FakeContainer {
     return `${[...lines, ...extraMountinfo].join('\n')}\n`
   }
 
+  /** The container's id map as the host reads it, from the create flags (keep-id: the fake user 1000). */
+  const idMap = (flag: 'uidmap' | 'gidmap'): string => {
+    const explicit = lastCreate.filter((a) => a.startsWith(`--${flag}=`)).map((a) => a.slice(flag.length + 3).split(':').join(' '))
+    if (explicit.length > 0) return `${explicit.join('\n')}\n`
+    if (lastCreate.includes('--userns=keep-id')) return '0 100000 1000\n1000 1000 1\n1001 101000 64535\n'
+    return '0 0 4294967295\n'
+  }
+
   const root = `/proc/${FAKE_PID}/root`
   const enoent = (p: string) => Object.assign(new Error(`ENOENT: ${p}`), {code: 'ENOENT'})
   const procFs: ProcFs = {
@@ -118,6 +129,7 @@ export function fakeContainer(): FakeContainer {
       if (p === '/proc/self/mountinfo') return '1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n'
       if (p === `/proc/${FAKE_PID}/mountinfo`) return mountinfo()
       if (p === `/proc/${FAKE_PID}/status`) return podmanFixture('podman431-container-status-initialized-rootful.txt')
+      if (p === `/proc/${FAKE_PID}/uid_map` || p === `/proc/${FAKE_PID}/gid_map`) return idMap(p.endsWith('uid_map') ? 'uidmap' : 'gidmap')
       if (p === OCI_CONFIG_PATH) return podmanFixture('podman431-container-oci-config-rootful.json')
       throw enoent(p)
     },

@@ -3,7 +3,8 @@
  * launch gets the same defaults, and only the spec's mounts and env ever reach the container.
  */
 import type {ToolName} from '../profile/schema.js'
-import {rootfulUsernsArgs, type HostOwner} from './userns.js'
+import {rootfulIdMap, rootfulUsernsArgs, type HostOwner} from './userns.js'
+import type {PlannedUserns} from './verify-mounts.js'
 import type {MountPin} from './pin.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
@@ -109,10 +110,16 @@ export function mountArg(m: LaunchMount): string {
   return `--mount=type=bind,source=${m.podmanSource},destination=${m.target},bind-nonrecursive=true,bind-propagation=private${m.mode === 'ro' ? ',ro=true' : ''}`
 }
 
-/** The user-namespace mode the hardening asks for (`--userns=`), or null when it asks for none. */
-export function plannedUserns(rootless: boolean): string | null {
-  const flag = hardeningArgs(rootless).find((a) => a.startsWith('--userns='))
-  return flag ? flag.slice('--userns='.length) : null
+/**
+ * The user namespace the hardening asks for, as the container must show it: rootless keep-id (the
+ * invoking user's uid is itself inside), rootful the explicit mapping of rootfulUsernsArgs; null
+ * when none is planned (a rootful spec without an owner).
+ */
+export function plannedUserNamespace(spec: Pick<ContainerSpec, 'rootless' | 'hostOwner'>, hostUid: number | null): PlannedUserns | null {
+  if (spec.rootless) return hostUid === null ? null : {mode: 'keep-id', uid: hostUid}
+  if (!spec.hostOwner) return null
+  const lines = (id: number) => rootfulIdMap(id).map((m) => `${m.container}:${m.host}:${m.size}`)
+  return {mode: 'map', uidMap: lines(spec.hostOwner.uid), gidMap: lines(spec.hostOwner.gid)}
 }
 
 export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {

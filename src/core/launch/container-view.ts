@@ -29,6 +29,7 @@ import path from 'node:path'
 import type {Runner} from '../exec.js'
 import {succeeded} from '../exec.js'
 import type {MountPin} from './pin.js'
+import {hostIdOf, type PlannedUserns} from './verify-mounts.js'
 
 export type EntryKind = 'directory' | 'file' | 'symlink' | 'other'
 
@@ -113,6 +114,9 @@ export interface ContainerViewRaw {
   /** Read again after the stats: a table that changed meanwhile is refused. */
   mountinfoAfter: string
   status: string
+  /** /proc/<pid>/uid_map and gid_map as the host sees them ("container host size" lines). */
+  uidMap: string
+  gidMap: string
   /** Every component of each target, outermost first. */
   walks: Array<{target: string; steps: WalkStep[]}>
   /** Entries of /run/secrets in the container; null when there is no such folder. */
@@ -208,8 +212,10 @@ async function readDirect(pid: number, targets: readonly string[], fs: ProcFs): 
     throw error
   })
   const status = await fs.readFile(`${proc}/status`)
+  const uidMap = await fs.readFile(`${proc}/uid_map`)
+  const gidMap = await fs.readFile(`${proc}/gid_map`)
   const mountinfoAfter = await fs.readFile(`${proc}/mountinfo`)
-  return {pid, via: 'direct', mountinfo, mountinfoAfter, status, walks, secrets}
+  return {pid, via: 'direct', mountinfo, mountinfoAfter, status, uidMap, gidMap, walks, secrets}
 }
 
 /**
@@ -229,6 +235,8 @@ const FALLBACK_SCRIPT = [
   'done',
   'echo @secrets; if [ -d $r/run/secrets ]; then ls -A1 $r/run/secrets; else echo @none; fi',
   'echo @status; cat /proc/$pid/status || exit 1',
+  'echo @uid_map; cat /proc/$pid/uid_map || exit 1',
+  'echo @gid_map; cat /proc/$pid/gid_map || exit 1',
   'echo @mountinfo-after; cat /proc/$pid/mountinfo || exit 1',
 ].join('\n')
 
@@ -272,6 +280,8 @@ export function parseFallbackOutput(stdout: string, pid: number, targets: readon
     mountinfo: text('@mountinfo'),
     mountinfoAfter: text('@mountinfo-after'),
     status: text('@status'),
+    uidMap: text('@uid_map'),
+    gidMap: text('@gid_map'),
     walks,
     secrets: secretLines.length === 1 && secretLines[0] === '@none' ? null : secretLines,
   }
@@ -304,6 +314,8 @@ export interface ViewContext {
   runtime: string
   /** The root file system is planned read-only. */
   readOnlyRoot: boolean
+  /** The planned user namespace (null: none planned, nothing to check). */
+  userns?: PlannedUserns | null
 }
 
 /** Files podman bind-mounts from the container's own userdata folder. */
@@ -445,12 +457,33 @@ export function checkContainerView(raw: ContainerViewRaw, ctx: ViewContext): Vie
     if (v === null || !/^0+$/.test(v)) config(`the container’s process has ${cap} ${v ?? 'unknown'}, planned no capabilities`)
   }
   if (statusField(raw.status, 'NoNewPrivs') !== '1') config('the container’s process lacks no_new_privs')
+  problems.push(...checkIdMaps(raw, ctx.userns ?? null))
   // runc loads the seccomp filter before it waits for start; crun only after, so only runc is checked here.
   if (ctx.runtime === 'runc' && statusField(raw.status, 'Seccomp') !== '2') config('the container’s process has no seccomp filter')
 
   // Unread only where the status above already shows the filter (runc) — see ContainerViewRaw.ociConfig.
   if (raw.ociConfig !== null || ctx.runtime !== 'runc') problems.push(...checkOciConfig(raw.ociConfig))
   return problems
+}
+
+/** The process's real user namespace, as the host sees it (uid_map/gid_map: container host size). */
+function checkIdMaps(raw: ContainerViewRaw, userns: PlannedUserns | null): ViewProblem[] {
+  if (!userns) return []
+  const config = (message: string): ViewProblem => ({code: 'CONTAINER_CONFIG_MISMATCH', message})
+  const lines = (t: string) => t.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter(Boolean)
+  const uid = lines(raw.uidMap)
+  const gid = lines(raw.gidMap)
+  const out: ViewProblem[] = []
+  if (hostIdOf(uid, 0) === 0) out.push(config('root in the container is root on the host (uid_map), planned a user namespace'))
+  if (userns.mode === 'keep-id') {
+    if (hostIdOf(uid, userns.uid) !== userns.uid) out.push(config(`uid ${userns.uid} in the container is not the user (uid_map ${uid.join(', ') || 'empty'}), planned keep-id`))
+  } else {
+    const want = (m: string[]) => m.map((l) => l.split(':').join(' ')).sort().join(', ')
+    if ([...uid].sort().join(', ') !== want(userns.uidMap) || [...gid].sort().join(', ') !== want(userns.gidMap)) {
+      out.push(config(`the process's user namespace maps uids ${uid.join(', ') || 'none'} and gids ${gid.join(', ') || 'none'}, planned ${want(userns.uidMap)} and ${want(userns.gidMap)}`))
+    }
+  }
+  return out
 }
 
 /** The OCI runtime config as podman wrote it: what the runtime is told, including what inspect does not show. */

@@ -9,7 +9,7 @@ import {policyRefusal, prerequisiteMissing, unexpectedFailure, type AgentMachine
 import {describeOutcome, succeeded, type AttachedRunner, type Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import type {Step} from '../plan/plan.js'
-import {AGENT_HOME, LABEL_PREFIX, containerName, plannedUserns} from './container-spec.js'
+import {AGENT_HOME, LABEL_PREFIX, containerName, plannedUserNamespace} from './container-spec.js'
 import {checkContainerView, readContainerView, type ViewProblem} from './container-view.js'
 import type {VerificationInfo} from '../evidence/record.js'
 import {assertPinsHold, pinSource} from './pin.js'
@@ -202,15 +202,14 @@ export const INSPECT_PATHS_LIMITS = [
  */
 async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, deps: ExecuteDeps): Promise<{verification: VerificationInfo; mounts: ActualMount[]}> {
   const {spec} = prepared
+  const userns = plannedUserNamespace(spec, deps.host?.uid ?? null)
   const effective = checkEffectiveConfig(inspectStdout, {
     mounts: spec.mounts,
     tmpfs: [AGENT_HOME],
     env: spec.env,
     imageEnv: prepared.image.details.env,
     network: spec.network,
-    rootless: spec.rootless,
-    userns: plannedUserns(spec.rootless),
-    hostUid: deps.host?.uid ?? null,
+    userns,
   })
   const problems = [...effective.problems]
   if (spec.verification === 'inspect-paths') {
@@ -234,7 +233,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
   } catch (error) {
     throw policyRefusal('MOUNT_UNVERIFIABLE', `cannot read the container’s view of its mounts: ${(error as Error).message.split('\n')[0]}.`, 'nothing was started; check that podman runs on this host (not a remote connection), then try again')
   }
-  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true}))
+  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true, userns}))
   refuseIfAny(problems)
   const mounts = spec.mounts.map((m) => ({target: m.target, dev: m.pin!.dev, ino: m.pin!.ino}))
   return {verification: {method: 'proc-root-inode', via: raw.via, mounts, unverified: []}, mounts: effective.mounts}

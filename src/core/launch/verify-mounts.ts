@@ -73,12 +73,15 @@ export interface EffectivePlan {
   /** The image's own Config.Env ("NAME=value"). */
   imageEnv: readonly string[]
   network: 'none' | 'default'
-  rootless: boolean
-  /** `--userns=` of the hardening (keep-id, auto, …), or null. */
-  userns: string | null
-  /** The invoking user's uid (keep-id maps it to itself). */
-  hostUid: number | null
+  /** The user namespace the hardening asks for (plannedUserNamespace), or null for none. */
+  userns: PlannedUserns | null
 }
+
+/**
+ * The planned user namespace: rootless `--userns=keep-id` (the user's uid is itself inside), or a
+ * rootful explicit mapping (`--uidmap`/`--gidmap`, userns.ts) as `container:host:size` lines.
+ */
+export type PlannedUserns = {mode: 'keep-id'; uid: number} | {mode: 'map'; uidMap: string[]; gidMap: string[]}
 
 export interface EffectiveConfig {
   problems: ViewProblem[]
@@ -103,12 +106,14 @@ function splitEnv(entry: string): [string, string] {
   return i < 0 ? [entry, ''] : [entry.slice(0, i), entry.slice(i + 1)]
 }
 
-/** `container:host:size` lines: does any range cover `id` on the host side? */
-function mapsHostId(lines: readonly string[], id: number): boolean {
-  return lines.some((line) => {
-    const [, host, size] = line.split(':').map(Number)
-    return host !== undefined && size !== undefined && host <= id && id < host + size
-  })
+/** `container:host:size` lines (or `container host size`): the host id of container id `id`, or null when unmapped. */
+export function hostIdOf(lines: readonly string[], id: number): number | null {
+  for (const line of lines) {
+    const [container, host, size] = line.trim().split(/[:\s]+/).map(Number)
+    if (container === undefined || host === undefined || size === undefined) continue
+    if (container <= id && id < container + size) return host + (id - container)
+  }
+  return null
 }
 
 export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan): EffectiveConfig {
@@ -200,13 +205,20 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
     if (/^(host|container:|ns:)/.test(mode)) configProblem(`the ${what} namespace is ${mode}, planned private`)
   }
   const uidMap = hc.IDMappings?.UidMap ?? []
-  if (plan.userns) {
-    if (/^(host|container:|ns:)/.test(hc.UsernsMode)) configProblem(`the user namespace is ${hc.UsernsMode}, planned ${plan.userns}`)
-    if (plan.userns === 'keep-id' && plan.rootless && plan.hostUid !== null) {
+  const gidMap = hc.IDMappings?.GidMap ?? []
+  const userns = plan.userns
+  if (userns) {
+    if (/^(host|container:|ns:)/.test(hc.UsernsMode)) configProblem(`the user namespace is ${hc.UsernsMode}, planned ${userns.mode}`)
+    if (userns.mode === 'keep-id') {
       // keep-id: container uid <uid> is the user itself (0 of podman's own user namespace)
-      if (!uidMap.some((line) => line === `${plan.hostUid}:0:1`)) configProblem(`the user namespace does not keep uid ${plan.hostUid} (keep-id)`)
+      if (!uidMap.some((line) => line === `${userns.uid}:0:1`)) configProblem(`the user namespace does not keep uid ${userns.uid} (keep-id)`)
+    } else {
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join()
+      if (!same(uidMap, userns.uidMap) || !same(gidMap, userns.gidMap)) {
+        configProblem(`the user namespace maps uids ${uidMap.join(' ') || 'none'} and gids ${gidMap.join(' ') || 'none'}, planned ${userns.uidMap.join(' ')} and ${userns.gidMap.join(' ')}`)
+      }
+      if (hostIdOf(uidMap, 0) === 0 || uidMap.length === 0) configProblem('root in the container is root on the host, planned a user namespace')
     }
-    if (!plan.rootless && (uidMap.length === 0 || mapsHostId(uidMap, 0))) configProblem('root in the container is root on the host, planned a user namespace')
   }
 
   return {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {buildCreateArgv, buildInitArgv, buildStartArgv, buildVerifyArgv, plannedUserns, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
+import {buildCreateArgv, buildInitArgv, buildStartArgv, buildVerifyArgv, plannedUserNamespace, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
 
 const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   runId: '0123456789abcdef',
@@ -67,9 +67,9 @@ describe('init and verify steps', () => {
     expect(buildVerifyArgv(spec({verification: 'inspect-paths'}))[1]).toBe('--method=inspect-paths')
   })
 
-  it('the planned user namespace follows the hardening flags', () => {
-    expect(plannedUserns(true)).toBe('keep-id')
-    const rootful = plannedUserns(false)
-    expect(rootful === null || typeof rootful === 'string').toBe(true)
+  it('the planned user namespace is what the hardening flags ask for', () => {
+    expect(plannedUserNamespace({rootless: true}, 1001)).toEqual({mode: 'keep-id', uid: 1001})
+    expect(plannedUserNamespace({rootless: false, hostOwner: {uid: 1001, gid: 1002}}, 0)).toEqual({mode: 'map', uidMap: ['0:1002:1000', '1000:1001:1'], gidMap: ['0:1003:1000', '1000:1002:1']})
+    expect(plannedUserNamespace({rootless: false}, 0)).toBeNull()
   })
 })

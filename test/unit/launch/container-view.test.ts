@@ -28,7 +28,14 @@ type Mode = 'rootful' | 'rootless'
 const ids = (name: string) => (JSON.parse(podmanFixture(`podman431-container-inspect-initialized-${name}.json`)) as Array<{Id: string; State: {Pid: number}}>)[0]!
 
 function ctx(name: string, over: Partial<ViewContext> = {}): ViewContext {
-  return {planned: PLANNED, tmpfs: ['/home/agent'], containerId: ids(name).Id, runtime: 'runc', readOnlyRoot: true, ...over}
+  const userns = name === 'rootless' || name === 'mounts-conf' ? ({mode: 'keep-id', uid: 1001} as const) : null
+  return {planned: PLANNED, tmpfs: ['/home/agent'], containerId: ids(name).Id, runtime: 'runc', readOnlyRoot: true, userns, ...over}
+}
+
+/** /proc/<pid>/uid_map as the host read it: rootless keep-id as uid 1001; rootful without a user namespace. */
+const ID_MAPS: Record<'rootful' | 'rootless', string> = {
+  rootless: '         0     100000       1001\n      1001       1001          1\n      1002     101001      64535\n',
+  rootful: '         0          0 4294967295\n',
 }
 
 const dir = (path: string, dev = '65024', ino = '1000') => ({path, kind: 'directory' as const, dev, ino})
@@ -48,6 +55,8 @@ function raw(mode: Mode, over: Partial<ContainerViewRaw> = {}, capture: string =
     mountinfo,
     mountinfoAfter: mountinfo,
     status: podmanFixture(`podman431-container-status-initialized-${mode}.txt`),
+    uidMap: ID_MAPS[mode],
+    gidMap: ID_MAPS[mode],
     walks: goodWalks(),
     secrets: null,
     hostMountinfo: podmanFixture(`podman431-host-mountinfo-${mode}.txt`),
@@ -159,6 +168,23 @@ describe('checkContainerView (real 4.3.1 captures)', () => {
     expect(messages(raw('rootless', {status, ociConfig}), ctx('rootless', {runtime: 'crun'}))).toEqual([])
   })
 
+  it('the process’s real user namespace (uid_map as the host sees it) must be the planned one', () => {
+    // rootless keep-id: uid 1001 inside is 1001 outside
+    const shifted = '         0     100000      65536\n'
+    expect(messages(raw('rootless', {uidMap: shifted}), ctx('rootless'))).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: uid 1001 in the container is not the user (uid_map 0 100000 65536), planned keep-id',
+    ])
+    // rootful explicit mapping (rootfulUsernsArgs for a root-owned repo: agent 1000 → 0, root → 1)
+    const map = ['0:1:1000', '1000:0:1']
+    const rootful = ctx('rootful', {userns: {mode: 'map', uidMap: map, gidMap: map}})
+    const asPlanned = '         0          1       1000\n      1000          0          1\n'
+    expect(messages(raw('rootful', {uidMap: asPlanned, gidMap: asPlanned}), rootful)).toEqual([])
+    expect(messages(raw('rootful'), rootful)).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: root in the container is root on the host (uid_map), planned a user namespace',
+      'CONTAINER_CONFIG_MISMATCH: the process\'s user namespace maps uids 0 0 4294967295 and gids 0 0 4294967295, planned 0 1 1000, 1000 0 1 and 0 1 1000, 1000 0 1',
+    ])
+  })
+
   it('a mount without a pin is refused, not skipped', () => {
     const planned = PLANNED.map((m, i) => (i === 0 ? {...m, pin: undefined} : m))
     expect(messages(raw('rootful'), ctx('rootful', {planned}))).toEqual(['MOUNT_MISMATCH: /workspace/repo has no pin to compare with'])
@@ -222,6 +248,8 @@ describe('readContainerView', () => {
     '/proc/self/mountinfo': 'HOST',
     '/proc/4242/mountinfo': 'MOUNTS',
     '/proc/4242/status': 'STATUS',
+    '/proc/4242/uid_map': 'UIDS',
+    '/proc/4242/gid_map': 'GIDS',
     '/proc/4242/root/': {kind: 'directory', dev: 1, ino: 2},
     '/proc/4242/root/workspace': {kind: 'directory', dev: 1, ino: 3},
     '/proc/4242/root/workspace/repo': {kind: 'directory', dev: 65024, ino: 2154674},
@@ -233,7 +261,7 @@ describe('readContainerView', () => {
     const fs = fakeProc(table)
     const runner = fakeRunner([])
     const view = await readContainerView({pid: 4242, targets: ['/workspace/repo', '/workspace/repo/.git/hooks'], ociConfigPath: '/cfg/config.json', runtime: 'runc', runner, podmanBinary: 'podman', fs})
-    expect(view).toMatchObject({via: 'direct', mountinfo: 'MOUNTS', mountinfoAfter: 'MOUNTS', status: 'STATUS', hostMountinfo: 'HOST', ociConfig: '{}', secrets: null})
+    expect(view).toMatchObject({via: 'direct', mountinfo: 'MOUNTS', mountinfoAfter: 'MOUNTS', status: 'STATUS', uidMap: 'UIDS', gidMap: 'GIDS', hostMountinfo: 'HOST', ociConfig: '{}', secrets: null})
     expect(view.walks[1]!.steps.map((s) => `${s.path}:${s.kind}`)).toEqual(['/workspace:directory', '/workspace/repo:directory', '/workspace/repo/.git:symlink'])
     expect(view.walks[0]!.steps[1]).toMatchObject({dev: '65024', ino: '2154674'})
     expect(runner.calls).toEqual([])
@@ -241,12 +269,12 @@ describe('readContainerView', () => {
 
   it('falls back to podman unshare when the host refuses /proc/<pid>/root, and parses its output', async () => {
     const fs = fakeProc(table, /^\/proc\/4242\/root/)
-    const out = ['@mountinfo', 'M1', '@target /workspace/repo', 'directory|99|7', 'directory|65024|2154674', '@target /workspace/repo/.git/hooks', 'directory|99|7', 'directory|65024|2154674', 'symbolic link|65024|9', '@secrets', 'ssh', '@status', 'S', '@mountinfo-after', 'M1', ''].join('\n')
+    const out = ['@mountinfo', 'M1', '@target /workspace/repo', 'directory|99|7', 'directory|65024|2154674', '@target /workspace/repo/.git/hooks', 'directory|99|7', 'directory|65024|2154674', 'symbolic link|65024|9', '@secrets', 'ssh', '@status', 'S', '@uid_map', 'U', '@gid_map', 'G', '@mountinfo-after', 'M1', ''].join('\n')
     const runner = fakeRunner([{match: 'podman unshare sh -c', result: {stdout: out}}])
     const targets = ['/workspace/repo', '/workspace/repo/.git/hooks']
     const view = await readContainerView({pid: 4242, targets, ociConfigPath: null, runtime: 'runc', runner, podmanBinary: 'podman', fs})
     expect([runner.calls[0]!.command, ...runner.calls[0]!.args]).toEqual(buildViewFallbackArgv('podman', 4242, targets))
-    expect(view).toMatchObject({via: 'podman-unshare', mountinfo: 'M1\n', mountinfoAfter: 'M1\n', status: 'S\n', secrets: ['ssh'], hostMountinfo: 'HOST'})
+    expect(view).toMatchObject({via: 'podman-unshare', mountinfo: 'M1\n', mountinfoAfter: 'M1\n', status: 'S\n', secrets: ['ssh'], uidMap: 'U\n', gidMap: 'G\n', hostMountinfo: 'HOST'})
     expect(view.walks[1]!.steps.at(-1)).toEqual({path: '/workspace/repo/.git', kind: 'symlink', dev: '65024', ino: '9'})
   })
 
@@ -258,6 +286,7 @@ describe('readContainerView', () => {
     expect(parsed.mountinfo).toBe(parsed.mountinfoAfter)
     expect(parsed.mountinfo).toMatch(/ \/ /)
     expect(parsed.status).toMatch(/^Name:/m)
+    expect(parsed.uidMap).toMatch(/^\s*0\s+0\s+4294967295/)
     expect(parsed.walks[0]!.steps).toEqual([expect.objectContaining({path: '/proc', kind: 'directory'})])
     expect(parsed.walks[1]!.steps).toEqual([{path: '/nonexistent', kind: 'missing'}])
   })

@@ -20,9 +20,8 @@ function plan(mode: 'rootful' | 'rootless', over: Partial<EffectivePlan> = {}): 
     env: [['EDITOR', 'vi'], ['HOME', '/home/agent']],
     imageEnv: ['PATH=/usr/local/bin:/usr/bin:/bin'],
     network: 'none',
-    rootless: mode === 'rootless',
-    userns: mode === 'rootless' ? 'keep-id' : null,
-    hostUid: mode === 'rootless' ? 1001 : 0,
+    // the rootful capture was made without a user namespace; the rootless one with keep-id as uid 1001
+    userns: mode === 'rootless' ? {mode: 'keep-id', uid: 1001} : null,
     ...over,
   }
 }
@@ -97,16 +96,20 @@ describe('checkEffectiveConfig (real 4.3.1 inspect of initialized containers)', 
     const broken = edited((e) => (e.HostConfig.IDMappings!.UidMap = ['0:1:65536']), 'rootless')
     expect(checkEffectiveConfig(broken, plan('rootless')).problems.map((p) => p.message).join()).toMatch(/does not keep uid 1001/)
     const hostNs = edited((e) => (e.HostConfig.UsernsMode = 'host'), 'rootless')
-    expect(checkEffectiveConfig(hostNs, plan('rootless')).problems.map((p) => p.message).join()).toMatch(/user namespace is host/)
+    expect(checkEffectiveConfig(hostNs, plan('rootless')).problems.map((p) => p.message).join()).toMatch(/user namespace is host, planned keep-id/)
   })
 
-  it('a rootful user namespace, when planned, must not map host root', () => {
-    const planned = plan('rootful', {userns: 'auto'})
-    expect(checkEffectiveConfig(inspect('rootful'), planned).problems.map((p) => p.message).join()).toMatch(/root in the container is root on the host/)
-    const mapped = edited((e) => (e.HostConfig.IDMappings = {UidMap: ['0:100000:65536'], GidMap: ['0:100000:65536']}))
+  it('a rootful user namespace, when planned, is exactly the planned mapping, and container root is never host root', () => {
+    const map = ['0:1:1000', '1000:0:1'] // rootfulUsernsArgs for a repo owned by root: the agent (1000) is the owner, root is uid 1
+    const planned = plan('rootful', {userns: {mode: 'map', uidMap: map, gidMap: map}})
+    expect(checkEffectiveConfig(inspect('rootful'), planned).problems.map((p) => p.message).join()).toMatch(/maps uids none .* planned 0:1:1000 1000:0:1/)
+    const mapped = edited((e) => (e.HostConfig.IDMappings = {UidMap: ['1000:0:1', '0:1:1000'], GidMap: map}))
     expect(checkEffectiveConfig(mapped, planned).problems).toEqual([])
-    const leaky = edited((e) => (e.HostConfig.IDMappings = {UidMap: ['0:0:1', '1:100000:65535'], GidMap: []}))
-    expect(checkEffectiveConfig(leaky, planned).problems.map((p) => p.message).join()).toMatch(/root on the host/)
+    const other = edited((e) => (e.HostConfig.IDMappings = {UidMap: ['0:100000:65536'], GidMap: ['0:100000:65536']}))
+    expect(checkEffectiveConfig(other, planned).problems.map((p) => p.message).join()).toMatch(/maps uids 0:100000:65536/)
+    const rootIsRoot = ['0:0:1', '1:1:1000']
+    const leaky = edited((e) => (e.HostConfig.IDMappings = {UidMap: rootIsRoot, GidMap: rootIsRoot}))
+    expect(checkEffectiveConfig(leaky, plan('rootful', {userns: {mode: 'map', uidMap: rootIsRoot, gidMap: rootIsRoot}})).problems.map((p) => p.message).join()).toMatch(/root in the container is root on the host/)
   })
 
   it('the image’s own env and podman’s default PATH are allowed; TERM from the plan wins', () => {
