@@ -134,22 +134,22 @@ function generateTree(dest, files) {
 }
 
 const SCAN_ONE = `
-const [root, cacheFile] = process.argv.slice(1)
+const [root, cacheFile, mode] = process.argv.slice(1)
 const {scanTree} = await import(${JSON.stringify(join(root, 'dist/core/policy/tree-scan.js'))})
 const {probeHostFacts} = await import(${JSON.stringify(join(root, 'dist/core/host/probe.js'))})
 const host = await probeHostFacts()
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
-const scan = await scanTree(root, {host, denyCacheFile: cacheFile || null})
+const scan = await scanTree(root, mode === 'walk-only' ? {} : {host, denyCacheFile: cacheFile || null})
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
 console.log(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, entries: scan.entries, refused: scan.hazards.filter((h) => h.severity === 'refuse').length}))
 `
 
-function scanSamples(name, treeRoot, n, cacheFile = '') {
+function scanSamples(name, treeRoot, n, cacheFile = '', mode = '') {
   const samples = []
   for (let i = 0; i < n; i++) {
-    const r = spawnSync('node', ['--input-type=module', '-e', SCAN_ONE, treeRoot, cacheFile], {encoding: 'utf8'})
+    const r = spawnSync('node', ['--input-type=module', '-e', SCAN_ONE, treeRoot, cacheFile, mode], {encoding: 'utf8'})
     if (r.status !== 0) throw new Error(`scan of ${treeRoot}: ${r.stderr}`)
     samples.push(JSON.parse(r.stdout.trim().split('\n').pop()))
   }
@@ -167,6 +167,8 @@ try {
     generateTree(tree, size)
     if (Date.now() - t0 > 1000) console.error(`bench: generated the ${label}-file tree in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
     scanRows.push(scanSamples(`scan ${label} files`, tree, scanRuns))
+    // For scale: the same walk without host facts (no per-file lstat, so no hard-link check).
+    if (size === 100_000) scanRows.push(scanSamples(`  walk only, ${label} files (no link counts)`, tree, scanRuns, '', 'walk-only'))
   }
   // The hard-link lookup: a tree with one file hard-linked to a file outside it (pnpm-like) makes
   // the scan look the tree's outside-linked inodes up among the deny catalogue's files on this host:
