@@ -26,6 +26,7 @@ import type {HostFacts} from '../host/facts.js'
 import {workspacePatterns} from '../policy/catalogue.js'
 import {findUnsafeChar} from '../policy/mount-policy.js'
 import {showPath} from '../policy/path-key.js'
+import {globSource} from '../policy/tree-scan.js'
 import type {LaunchMount} from './container-spec.js'
 
 /** The profile's per-mount setting (spec.mounts[].writeProtect); absent means on. */
@@ -33,17 +34,6 @@ export type WriteProtectSetting = boolean | {relax: string[]}
 
 // ---------------------------------------------------------------------------------------------
 // Matching (pure)
-
-/** Glob → regexp source over '/'-separated relative paths: `*` and `?` stay within one segment. */
-function globSource(glob: string): string {
-  let src = ''
-  for (const ch of glob) {
-    if (ch === '*') src += '[^/]*'
-    else if (ch === '?') src += '[^/]'
-    else src += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')
-  }
-  return src
-}
 
 export interface ProtectMatcher {
   /** The relative path ('/'-separated) is a protected file or directory itself. */

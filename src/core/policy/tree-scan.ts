@@ -119,7 +119,8 @@ export interface ScanOptions {
 const REFUSE_DIRS = new Set(['.ssh', '.aws', '.gnupg', '.kube', '.azure', '.oci', '.password-store'])
 const REFUSE_FILES = new Set(['.git-credentials', '.netrc', '_netrc', '.vault-token', '.pgpass'])
 
-function globSource(glob: string): string {
+/** Glob → regexp source over '/'-separated relative paths: `*` and `?` stay within one segment. */
+export function globSource(glob: string): string {
   let src = ''
   for (const ch of glob) {
     if (ch === '*') src += '[^/]*'
