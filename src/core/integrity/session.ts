@@ -9,8 +9,9 @@ import {promises as fsp} from 'node:fs'
 import path from 'node:path'
 
 import {writeFileAtomic} from '../fs-atomic.js'
-import {scanTree} from '../policy/tree-scan.js'
-import {compareSurfaces} from './compare.js'
+import type {HostFacts} from '../host/facts.js'
+import {scanTree, type Hazard} from '../policy/tree-scan.js'
+import {compareSurfaces, type Finding} from './compare.js'
 import {neutralise, type Neutralised} from './quarantine.js'
 import {collectSurface, type Surface} from './surface.js'
 
@@ -55,10 +56,29 @@ export interface IntegrityRoot {
   standalone?: boolean
 }
 
-async function rescan(root: string, standalone: boolean): Promise<RootScan> {
-  if (standalone) return {root, gitEntries: [{path: root}], writeProtected: []}
-  const scan = await scanTree(root)
-  return {root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected}
+async function rescan(root: string, standalone: boolean, host?: HostFacts): Promise<RootScan & {hazards: Hazard[]}> {
+  if (standalone) return {root, gitEntries: [{path: root}], writeProtected: [], hazards: []}
+  const scan = await scanTree(root, host ? {host, symlinksOnly: true} : {})
+  return {root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected, hazards: scan.hazards}
+}
+
+/** What the agent left that a host tool would connect to, follow, or that hides what is under it. */
+const MOVED_HAZARDS = new Set<Hazard['kind']>(['socket', 'fifo', 'device', 'symlink-sensitive', 'unreadable'])
+
+/**
+ * Refuse-level hazards found after the session are the agent's (any one present at launch would
+ * have refused it): sockets and FIFOs a host tool could talk to, symlinks into secrets a host tool
+ * could follow, folders made unreadable so their content cannot be checked — all moved away.
+ * Credential-store look-alikes are named (the next launch refuses them).
+ */
+function hazardFindings(hazards: readonly Hazard[], root: string): Finding[] {
+  const out: Finding[] = []
+  for (const h of hazards) {
+    if (h.severity !== 'refuse' || h.path === root) continue
+    if (MOVED_HAZARDS.has(h.kind)) out.push({path: h.path, change: 'new', reason: `${h.kind}: ${h.detail}`, action: 'quarantine'})
+    else if (h.kind === 'credential-store') out.push({path: h.path, change: 'new', reason: `${h.detail} (the next launch refuses it)`, action: 'report'})
+  }
+  return out
 }
 
 export async function takeBaseline(runId: string, roots: readonly IntegrityRoot[], now: Date): Promise<IntegrityBaseline> {
@@ -81,7 +101,7 @@ export function plantsOf(report: IntegrityReport): Neutralised[] {
   return report.findings.filter((f) => f.action !== 'report')
 }
 
-export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir: string): Promise<IntegrityReport> {
+export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir: string, host?: HostFacts): Promise<IntegrityReport> {
   const quarantineDir = path.join(stateDir, 'quarantine', baseline.runId)
   const findings: Neutralised[] = []
   const newWriteProtected: string[] = []
@@ -89,9 +109,10 @@ export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir
     const root = r.surface.root
     const exists = await fsp.lstat(root).then((s) => s.isDirectory(), () => false)
     if (!exists) continue
-    const scan = await rescan(root, r.standalone)
+    const scan = await rescan(root, r.standalone, host)
     const after = await collectSurface(root, scan.gitEntries.map((e) => e.path))
-    const found = compareSurfaces(r.surface, after)
+    const planted = compareSurfaces(r.surface, after)
+    const found = [...planted, ...hazardFindings(scan.hazards, root).filter((h) => !planted.some((f) => f.path === h.path || h.path.startsWith(`${f.path}/`)))]
     findings.push(...(await neutralise(found, {quarantineDir, rootIndex: index, root, before: r.surface.items})))
     const before = new Set(r.writeProtected)
     newWriteProtected.push(...scan.writeProtected.filter((p) => !before.has(p)))
@@ -140,7 +161,7 @@ function alive(pid: number): boolean {
  * Checks the baselines left by sessions whose CLI is gone (killed before its own check). Returns
  * their reports; each checked baseline is removed.
  */
-export async function recoverPending(stateDir: string): Promise<Array<{runId: string; report: IntegrityReport}>> {
+export async function recoverPending(stateDir: string, host?: HostFacts): Promise<Array<{runId: string; report: IntegrityReport}>> {
   const dir = pendingDir(stateDir)
   const names = await fsp.readdir(dir).catch(() => [] as string[])
   const out: Array<{runId: string; report: IntegrityReport}> = []
@@ -156,7 +177,7 @@ export async function recoverPending(stateDir: string): Promise<Array<{runId: st
       continue
     }
     if (baseline.version !== 1 || !RUN_ID.test(baseline.runId) || !Array.isArray(baseline.roots) || alive(baseline.pid)) continue
-    const report = await checkAgainstBaseline(baseline, stateDir)
+    const report = await checkAgainstBaseline(baseline, stateDir, host)
     await fsp.rm(file, {force: true})
     out.push({runId: baseline.runId, report})
   }

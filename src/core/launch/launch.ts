@@ -35,7 +35,7 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
   trace('launch: preparing')
   // A session whose CLI was killed never had its check: do it now, before anything reads the repos.
-  const recovered = input.dryRun ? [] : await recoverPending(stateDir(host))
+  const recovered = input.dryRun ? [] : await recoverPending(stateDir(host), host)
   const prepared = await prepareLaunch({...input, host, runner: ctx.runner, now: input.now ?? ctx.now()})
   for (const {runId, report} of recovered) prepared.warnings.push(...describeIntegrity(report).map((line) => `run ${runId} (its CLI was killed before its own check): ${line}`))
   trace('launch: prepared')
@@ -82,7 +82,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     // After the session: first neutralise what the agent planted, and only then let host git read
     // the repos again (the agent may have committed).
     if (baseline) {
-      integrity = await checkAgainstBaseline(baseline, state)
+      integrity = await checkAgainstBaseline(baseline, state, host)
       await dropPending(state, prepared.runId)
     }
     // A plant that could not be moved away stays where it is: then host git is not run at all.

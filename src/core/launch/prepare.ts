@@ -290,7 +290,11 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
       step(buildInitArgv(spec, binary), 'set the container up (mounts, namespaces) without starting anything in it', true),
       step(buildInspectArgv(spec, binary), 'read the container’s effective configuration and its init process id', false),
       step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
-      step(buildStartArgv(spec, binary), `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container`, true),
+      step(
+        buildStartArgv(spec, binary),
+        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s commit, branch and status with hardened host git (rev-parse, symbolic-ref, status)`,
+        true,
+      ),
       ...afterSteps,
     ],
   }

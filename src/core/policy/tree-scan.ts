@@ -114,6 +114,11 @@ export interface ScanOptions {
   denyPerRootBudget?: number
   /** Files lstat'ed inline before a worker thread takes over (default 20 000 when a core is free, else never). */
   linkWorkerAfter?: number
+  /**
+   * With `host`: judge symlink targets only — no hard-link or alias lookups. For the after-session
+   * check, where the agent (which sees no host file) cannot have made a link or an alias.
+   */
+  symlinksOnly?: boolean
 }
 
 const REFUSE_DIRS = new Set(['.ssh', '.aws', '.gnupg', '.kube', '.azure', '.oci', '.password-store'])
@@ -253,12 +258,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   }
 
   // --- The denied folders (and their ancestors) as inodes: is the root one of them under another name?
-  const denyDirs: Map<string, DenyDirHit> | null = host ? denyDirInodes(host) : null
+  const denyDirs: Map<string, DenyDirHit> | null = host && !opts.symlinksOnly ? denyDirInodes(host) : null
   const sameAs = (hit: DenyDirHit): string => (hit.relation === 'denied' ? `${hit.path} (${hit.display})` : hit.display)
   const rootAlias = denyDirs?.get(inodeKey(rootStat))
   if (rootAlias) add(realRoot, 'alias-sensitive', 'refuse', `this folder is the same directory as ${sameAs(rootAlias)}: a bind mount or other alias`)
   /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
-  const counter = host !== undefined ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
+  const counter = host !== undefined && !opts.symlinksOnly ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
 
   const {secret, secretExcept, protect, tail} = matchers()
   const maxDepth = opts.maxDepth ?? Infinity

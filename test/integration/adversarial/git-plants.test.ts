@@ -178,6 +178,17 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: git plants 
       expect(existsSync(marker)).toBe(false)
     })
 
+    it('a FIFO and a symlink into the host’s ~/.ssh left in the repo are moved away (a host tool would block on one, follow the other)', async () => {
+      const r = await shell(fx.repo, `cd /workspace/repo && mkfifo .git/evil.pipe && ln -s ${join(fx.home, '.ssh', 'id_ed25519')} notes.txt`)
+      expect(r.exitCode, r.stderr).toBe(6)
+      expect(existsSync(join(fx.repo, '.git', 'evil.pipe'))).toBe(false)
+      expect(existsSync(join(fx.repo, 'notes.txt'))).toBe(false)
+      expect(r.stdout + r.stderr).not.toContain(fx.secrets.ssh)
+      // and the next launch is not refused for them
+      const next = await shell(fx.repo, 'true')
+      expect(next.exitCode, next.stderr).toBe(0)
+    })
+
     it('a new .envrc (a file the user’s tools run) is named after the session, exit unchanged', async () => {
       const r = await shell(fx.repo, 'echo "export X=1" > /workspace/repo/.envrc')
       expect(r.exitCode, r.stderr).toBe(0)

@@ -1,12 +1,13 @@
 /** The after-session check on real folders and real git: plants are moved away, the repo still works. */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {createRunner} from '../../../src/core/exec.js'
 import {hostGit} from '../../../src/core/git/host-git.js'
 import {checkAgainstBaseline, plantsOf, recoverPending, savePending, takeBaseline} from '../../../src/core/integrity/session.js'
+import {fakeHostFacts} from '../../helpers/host-facts.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -99,6 +100,25 @@ describe('after-session check', () => {
     expect(existsSync(join(src, 'main.c'))).toBe(true)
     expect(spawnSync('git', ['status'], {cwd: src, encoding: 'utf8'}).status).toBe(0)
     expect(existsSync(marker)).toBe(false)
+  })
+
+  it('sockets, FIFOs and symlinks into secrets the agent left are moved away; a credential-store look-alike is named', async () => {
+    const {root, repo, state} = setup()
+    const home = join(root, '..', 'home')
+    mkdirSync(join(home, '.ssh'), {recursive: true})
+    writeFileSync(join(home, '.ssh', 'id_ed25519'), 'key')
+    const host = fakeHostFacts('linux', {homeDir: home, env: {HOME: home}})
+    const baseline = await baselineOf(root)
+    mkdirSync(join(repo, 'deep', 'node_modules', 'x'), {recursive: true})
+    spawnSync('mkfifo', [join(repo, 'deep', 'node_modules', 'x', 'pipe')])
+    spawnSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(join(repo, '.git', 'fsmonitor--daemon.ipc'))})`])
+    symlinkSync(join(home, '.ssh', 'id_ed25519'), join(repo, 'key'))
+    mkdirSync(join(repo, '.aws'))
+    const report = await checkAgainstBaseline(baseline, state, host)
+    expect(plantsOf(report).map((f) => f.path.slice(repo.length)).sort()).toEqual(['/.git/fsmonitor--daemon.ipc', '/deep/node_modules/x/pipe', '/key'])
+    for (const f of plantsOf(report)) expect(existsSync(f.path), f.path).toBe(false)
+    expect(report.findings.filter((f) => f.action === 'report').map((f) => f.path)).toEqual([join(repo, '.aws')])
+    expect(existsSync(join(home, '.ssh', 'id_ed25519'))).toBe(true)
   })
 
   it('a changed config (when it was writable) gets its original bytes back', async () => {
