@@ -18,6 +18,8 @@ import {collectSurface, type Surface} from './surface.js'
 export interface BaselineRoot {
   surface: Surface
   standalone: boolean
+  /** The mounted folder's device and inode: the check compares the folder that was mounted, not whatever is at its path now. */
+  id: string | null
   /** Write-protected files (.envrc, .vscode/tasks.json, …) that existed before the session. */
   writeProtected: string[]
 }
@@ -90,7 +92,7 @@ export async function takeBaseline(runId: string, roots: readonly IntegrityRoot[
     roots: await Promise.all(
       roots.map(async (r) => {
         const scan = r.scan ?? (await rescan(r.root, r.standalone ?? false))
-        return {surface: await collectSurface(r.root, scan.gitEntries.map((e) => e.path)), writeProtected: [...scan.writeProtected].sort(), standalone: r.standalone ?? false}
+        return {surface: await collectSurface(r.root, scan.gitEntries.map((e) => e.path)), writeProtected: [...scan.writeProtected].sort(), standalone: r.standalone ?? false, id: await identity(r.root)}
       }),
     ),
   }
@@ -109,6 +111,19 @@ export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir
     const root = r.surface.root
     const exists = await fsp.lstat(root).then((s) => s.isDirectory(), () => false)
     if (!exists) continue
+    if (typeof r.id === 'string' && (await identity(root)) !== r.id) {
+      // Something swapped the folder during the session: comparing by path would judge (and move)
+      // another folder's files, and the mounted one is somewhere else. Refuse rather than guess.
+      findings.push({
+        path: root,
+        change: 'changed',
+        reason: 'the folder at this path is not the one that was mounted (it was swapped or moved during the session), so what the agent wrote there cannot be checked',
+        action: 'quarantine',
+        quarantinedAt: null,
+        error: 'nothing was moved: find where the mounted folder went and check its .git before running git in it',
+      })
+      continue
+    }
     const scan = await rescan(root, r.standalone, host)
     const after = await collectSurface(root, scan.gitEntries.map((e) => e.path))
     const planted = compareSurfaces(r.surface, after)
@@ -147,6 +162,11 @@ export async function dropPending(stateDir: string, runId: string): Promise<void
 }
 
 const RUN_ID = /^[a-z0-9][a-z0-9-]{7,62}$/
+
+async function identity(p: string): Promise<string | null> {
+  const st = await fsp.lstat(p, {bigint: true}).catch(() => null)
+  return st ? `${st.dev}:${st.ino}` : null
+}
 
 function alive(pid: number): boolean {
   try {

@@ -1,6 +1,6 @@
 /** The after-session check on real folders and real git: plants are moved away, the repo still works. */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -119,6 +119,20 @@ describe('after-session check', () => {
     for (const f of plantsOf(report)) expect(existsSync(f.path), f.path).toBe(false)
     expect(report.findings.filter((f) => f.action === 'report').map((f) => f.path)).toEqual([join(repo, '.aws')])
     expect(existsSync(join(home, '.ssh', 'id_ed25519'))).toBe(true)
+  })
+
+  it('a mounted folder swapped during the session is not judged by its path: nothing is moved, the plant counts as not neutralised', async () => {
+    const {root, state} = setup()
+    const baseline = await baselineOf(root)
+    const decoy = join(root, '..', 'decoy')
+    mkdirSync(join(decoy, 'x', '.git', 'hooks'), {recursive: true})
+    writeFileSync(join(decoy, 'x', '.git', 'hooks', 'pre-commit'), 'user hook')
+    renameSync(root, `${root}.moved`)
+    renameSync(decoy, root)
+    const report = await checkAgainstBaseline(baseline, state)
+    expect(plantsOf(report)).toMatchObject([{path: root, quarantinedAt: null}])
+    expect(existsSync(join(root, 'x', '.git', 'hooks', 'pre-commit'))).toBe(true)
+    expect(existsSync(join(`${root}.moved`, 'repo', '.git'))).toBe(true)
   })
 
   it('a changed config (when it was writable) gets its original bytes back', async () => {
