@@ -6,7 +6,9 @@
 import type {Runner} from './exec.js'
 import type {HostFacts} from './host/facts.js'
 import {probeTool, type ToolProbe} from './host/tools.js'
+import {providerEnv, type Provider} from './machine/providers.js'
 import {PodmanAdapter, type PodmanResult, type PodmanVersionInfo, type PodmanInfo} from './podman/adapter.js'
+import {withEnv} from './podman/machine-lifecycle.js'
 import {withDeadline, type Timed} from './util/timeout.js'
 
 export type MachineProbe = Awaited<ReturnType<PodmanAdapter['machineState']>>
@@ -26,6 +28,12 @@ export interface ProbeOptions {
   host: HostFacts
   /** Machine to look for; undefined on native Linux. */
   machineName: string | undefined
+  /**
+   * The profile's machine provider: `podman machine list` then runs with CONTAINERS_MACHINE_PROVIDER
+   * set (Podman lists only the selected provider's machines). Undefined without a profile: Podman's
+   * own choice is the one to look at.
+   */
+  machineProvider?: Provider
   /** Deadline for each probe, in milliseconds. */
   timeoutMs: number
   /**
@@ -45,11 +53,14 @@ export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentP
   // The Runner's own timeout kills the program a little before the outer deadline fires.
   const runnerTimeout = Math.max(100, timeoutMs - 50)
   const podman = new PodmanAdapter(runner, host, {timeoutMs: runnerTimeout})
+  const machineReader = opts.machineProvider
+    ? new PodmanAdapter(withEnv(runner, providerEnv(host.platform, opts.machineProvider, null)), host, {timeoutMs: runnerTimeout})
+    : podman
   const [podmanCli, podmanVersion, podmanInfo, machine, git, nix] = await Promise.all([
     withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
     opts.versionReport === false ? Promise.resolve(null) : withDeadline(() => podman.version(), timeoutMs),
     withDeadline(() => podman.info(), timeoutMs),
-    machineName === undefined ? Promise.resolve(null) : withDeadline(() => podman.machineState(machineName), timeoutMs),
+    machineName === undefined ? Promise.resolve(null) : withDeadline(() => machineReader.machineState(machineName), timeoutMs),
     withDeadline(() => probeTool(runner, 'git', {timeoutMs: runnerTimeout}), timeoutMs),
     withDeadline(() => probeTool(runner, 'nix', {timeoutMs: runnerTimeout}), timeoutMs),
   ])

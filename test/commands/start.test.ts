@@ -92,9 +92,9 @@ describe('start (fake podman on PATH)', () => {
     expect(out.exitCode).toBe(0)
     expect(schemaErrors('agent-machine-start-result.schema.json', out.json)).toEqual([])
     const r = out.json as StartJson
-    expect(r.machine).toMatchObject({name: 'podman-machine-default', provider: 'applehv', env: {}, before: 'stopped', after: 'running', action: 'started'})
+    expect(r.machine).toMatchObject({name: 'podman-machine-default', provider: 'applehv', env: {CONTAINERS_MACHINE_PROVIDER: 'applehv'}, before: 'stopped', after: 'running', action: 'started'})
     expect(r.plan.steps.map((s) => s.argv.join(' '))).toEqual([
-      'podman machine start podman-machine-default',
+      'CONTAINERS_MACHINE_PROVIDER=applehv podman machine start podman-machine-default',
       'podman image inspect --format json -- localhost/sourceos/agent:latest',
     ])
     expect(r.image.status).toBe('present')
@@ -105,7 +105,7 @@ describe('start (fake podman on PATH)', () => {
     const {run, fake} = setup('macos5-stopped')
     const out = await run(['--dry-run'])
     expect(out.exitCode).toBe(0)
-    expect(out.stdout).toContain('1. podman machine start podman-machine-default')
+    expect(out.stdout).toContain('1. CONTAINERS_MACHINE_PROVIDER=applehv podman machine start podman-machine-default')
     expect(out.stdout).toContain('mutates: start the Podman machine')
     expect(out.stdout).toContain('Dry run: nothing was changed.')
     expect(startCalls(fake)).toEqual([])
@@ -139,7 +139,7 @@ describe('start (fake podman on PATH)', () => {
     const {run, repo, fake} = setup('macos5-absent')
     const out = await run([])
     expect(out.exitCode).toBe(4)
-    const init = `podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${repo}:${repo} podman-machine-default`
+    const init = `CONTAINERS_MACHINE_PROVIDER=applehv podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${repo}:${repo} podman-machine-default`
     expect(out.stdout).toContain(`  ${init}\n`)
     expect(out.stderr).toMatch(/Error: Podman machine "podman-machine-default" does not exist/)
     expect(out.stderr).toMatch(/replace Podman's default share of \/Users, \/private and \/var\/folders/)
@@ -151,7 +151,7 @@ describe('start (fake podman on PATH)', () => {
     const doc = json.json as ErrorDoc
     expect(doc.error.code).toBe('MACHINE_ABSENT')
     const rec = doc.error.details?.initCommand as {argv: string[]; env: Record<string, string>; text: string}
-    expect(rec.env).toEqual({})
+    expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'applehv'})
     expect(rec.argv.slice(0, 3)).toEqual(['podman', 'machine', 'init'])
     expect(rec.text).toMatch(/--volume \S+dev\/app:\S+dev\/app podman-machine-default$/)
   })
@@ -161,7 +161,7 @@ describe('start (fake podman on PATH)', () => {
     const out = await run([])
     expect(out.exitCode).toBe(4)
     expect(out.stderr).toMatch(/"dev-vm" is already running, and applehv runs one machine at a time/)
-    expect(out.stderr).toContain('`podman machine stop dev-vm`')
+    expect(out.stderr).toContain('`CONTAINERS_MACHINE_PROVIDER=applehv podman machine stop dev-vm`')
     expect(mutatingCalls(fake)).toEqual([])
   })
 
@@ -178,7 +178,7 @@ describe('start (fake podman on PATH)', () => {
     const {run} = setup('macos4-other-active', {machine: MACHINE('qemu')})
     const out = await run([])
     expect(out.exitCode).toBe(4)
-    expect(out.stderr).toContain('`podman machine stop dev-vm`')
+    expect(out.stderr).toContain('`CONTAINERS_MACHINE_PROVIDER=qemu podman machine stop dev-vm`')
   })
 
   it('root on Linux → explains podman machine does not run as root, before running podman', async () => {
@@ -206,7 +206,7 @@ describe('start (fake podman on PATH)', () => {
     const doc = out.json as ErrorDoc
     expect(doc.error.code).toBe('MACHINE_START_TIMEOUT')
     expect(doc.error.message).toMatch(/within 1 s\. Nothing was deleted or reset/)
-    expect(doc.error.fix).toContain('`podman machine stop podman-machine-default`')
+    expect(doc.error.fix).toContain('`CONTAINERS_MACHINE_PROVIDER=applehv podman machine stop podman-machine-default`')
     expect(fake.calls().map((c) => c.args[1])).not.toContain('stop')
     expect(fake.calls().map((c) => c.args[1])).not.toContain('rm')
   })
@@ -218,12 +218,13 @@ describe('start (fake podman on PATH)', () => {
     expect((out.json as StartJson).machine.action).toBe('already-running')
   })
 
-  it('Podman 4.x, qemu (the 4.x macOS default): starts without a provider variable', async () => {
+  it('Podman 4.x, qemu (the 4.x macOS default): the provider variable all the same (containers.conf may name another)', async () => {
     const {run, fake} = setup('macos4-stopped', {machine: MACHINE('qemu')})
     const out = await run(['--json'])
     expect(out.exitCode).toBe(0)
-    expect((out.json as StartJson).machine.env).toEqual({})
-    expect(fake.calls().find((c) => c.args[1] === 'start')).toEqual({args: ['machine', 'start', 'podman-machine-default'], provider: null})
+    expect((out.json as StartJson).machine.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
+    expect(fake.calls().find((c) => c.args[1] === 'start')).toEqual({args: ['machine', 'start', 'podman-machine-default'], provider: 'qemu'})
+    expect(fake.calls().filter((c) => c.args[0] === 'machine').every((c) => c.provider === 'qemu')).toBe(true)
   })
 
   it('libkrun (not the default): every machine command carries CONTAINERS_MACHINE_PROVIDER, and the plan shows it', async () => {
@@ -236,6 +237,16 @@ describe('start (fake podman on PATH)', () => {
     expect(out.exitCode).toBe(0)
     expect((out.json as StartJson).machine.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'libkrun'})
     expect(f.calls().filter((c) => c.args[0] === 'machine').every((c) => c.provider === 'libkrun')).toBe(true)
+  })
+
+  it('containers.conf selects libkrun (Podman Desktop): the applehv machine is found and started only because every machine call names applehv', async () => {
+    const {run, fake: f} = setup('macos58-containers-conf-libkrun', {machine: '{name: sourceos-agent, provider: applehv, cpus: 4, memoryMiB: 8192, diskGiB: 64, rootful: false}'})
+    const out = await run(['--json'])
+    expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
+    expect((out.json as StartJson).machine).toMatchObject({name: 'sourceos-agent', env: {CONTAINERS_MACHINE_PROVIDER: 'applehv'}, before: 'stopped', action: 'started'})
+    const machineCalls = f.calls().filter((c) => c.args[0] === 'machine')
+    expect(machineCalls.length).toBeGreaterThanOrEqual(2)
+    expect(machineCalls.every((c) => c.provider === 'applehv')).toBe(true)
   })
 
   it('image missing with pull: never → how to build it, exit 4', async () => {
@@ -261,7 +272,7 @@ describe('start (fake podman on PATH)', () => {
     const {run, fake} = setup('macos5-stopped-image-missing', {image: '{ref: registry.example/sourceos/agent:1, digest: null, pull: missing}'})
     const out = await run(['--json'])
     expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
-    expect((out.json as StartJson).plan.steps.map((s) => s.argv[1])).toEqual(['machine', 'image', 'pull'])
+    expect((out.json as StartJson).plan.steps.map((s) => s.argv.filter((w) => !w.includes('='))[1])).toEqual(['machine', 'image', 'pull'])
     expect(fake.commandLines().filter((l) => !l.startsWith('podman --version') && !l.startsWith('podman machine list'))).toEqual([
       'podman machine start podman-machine-default',
       'podman image inspect --format json -- registry.example/sourceos/agent:1',

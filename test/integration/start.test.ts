@@ -80,7 +80,7 @@ describe.skipIf(!podmanAvailable)('start against real podman', () => {
 
       const human = await runCli(['agent-machine', 'start'], {asUser: user, env: ws.env})
       expect(human.exitCode, human.stderr).toBe(4)
-      const init = `podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${ws.repo}:${ws.repo} ${MACHINE}`
+      const init = `CONTAINERS_MACHINE_PROVIDER=qemu podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${ws.repo}:${ws.repo} ${MACHINE}`
       expect(human.stdout).toContain(`  ${init}\n`)
       expect(human.stderr).toMatch(new RegExp(`Error: Podman machine "${MACHINE}" does not exist, and start never creates one`))
       expect(human.stderr).toMatch(/replace Podman's default share of your home folder/)
@@ -91,7 +91,7 @@ describe.skipIf(!podmanAvailable)('start against real podman', () => {
       expect(schemaErrors(ERROR_SCHEMA, doc)).toEqual([])
       expect(doc.error.code).toBe('MACHINE_ABSENT')
       expect(doc.error.details?.initCommand?.text).toBe(init)
-      expect(doc.error.details?.initCommand?.env).toEqual({})
+      expect(doc.error.details?.initCommand?.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
 
       const dry = await runCli(['agent-machine', 'start', '--dry-run'], {asUser: user, env: ws.env})
       expect(dry.exitCode).toBe(4)

@@ -32,7 +32,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 
   const mountsStarted = performance.now()
   const [probes, mounts, repo, shares] = await Promise.all([
-    probeEnvironment({runner: opts.runner, host, machineName, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host)}),
+    probeEnvironment({runner: opts.runner, host, machineName, machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host)}),
     active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
     // The machine's shared folders (read from its config; `podman machine inspect` has none).

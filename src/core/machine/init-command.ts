@@ -78,8 +78,9 @@ export function recommendInit(req: InitRequest): InitRecommendation {
     notes.push(`The profile allowlists no folders, so Podman would share its default ${DEFAULT_SHARES[host.platform](host.homeDir)}; add a repo first (\`sourceosctl agent-machine init --repo <path>\`).`)
   }
   if (env[PROVIDER_ENV]) {
+    const builtIn = defaultProvider(host.platform, req.podmanVersion)
     notes.push(
-      `${PROVIDER_ENV}=${machine.provider} selects the ${machine.provider} provider (the default here is ${defaultProvider(host.platform, req.podmanVersion)}); use it for every \`podman machine\` command on this machine, or set provider = "${machine.provider}" under [machine] in containers.conf.`,
+      `${PROVIDER_ENV}=${machine.provider} selects the ${machine.provider} provider${builtIn === machine.provider ? ` (Podman's built-in default here, but a containers.conf [machine] provider setting, as Podman Desktop and the Windows installer write, would override it)` : ` (the default here is ${builtIn})`}; use it for every \`podman machine\` command on this machine.`,
     )
   }
   if (machine.provider === 'hyperv') notes.push('Hyper-V needs an administrator terminal for `podman machine init` and `podman machine start`.')

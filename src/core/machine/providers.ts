@@ -9,7 +9,7 @@
  * Podman picks the provider from containers.conf `[machine] provider`, overridden by the
  * CONTAINERS_MACHINE_PROVIDER environment variable (no 5.x release has a `--provider` flag), and
  * lists or starts only the current provider's machines. So every machine command this CLI runs
- * for a profile whose provider is not the platform default carries that variable.
+ * (or prints) carries that variable, whatever the provider (see providerEnv).
  */
 import {prerequisiteMissing, usageError} from '../errors.js'
 import type {HostFacts, HostPlatform} from '../host/facts.js'
@@ -114,9 +114,15 @@ export function assertProviderForVersion(host: Pick<HostFacts, 'platform' | 'arc
 }
 
 /**
- * The environment that selects the profile's provider: empty when it is the platform default
- * for this Podman version, else CONTAINERS_MACHINE_PROVIDER=<provider>.
+ * The environment that selects the profile's provider: always CONTAINERS_MACHINE_PROVIDER=<provider>,
+ * also when it is the platform's built-in default. Podman reads containers.conf `[machine] provider`
+ * first (pkg/machine/provider/platform_*.go), and real setups write it: Podman Desktop writes
+ * `provider = "libkrun"` on Apple silicon, the Windows installer writes
+ * 99-podman-machine-provider.conf, and Podman 6 makes libkrun the macOS default. Without the
+ * variable `podman machine list` would not show the profile's machine and the printed `init` would
+ * create it on another provider. The platform and version are kept in the signature for callers;
+ * they no longer change the answer.
  */
-export function providerEnv(platform: HostPlatform, provider: Provider, podmanVersion: string | null): Record<string, string> {
-  return provider === defaultProvider(platform, podmanVersion) ? {} : {[PROVIDER_ENV]: provider}
+export function providerEnv(_platform: HostPlatform, provider: Provider, _podmanVersion: string | null): Record<string, string> {
+  return {[PROVIDER_ENV]: provider}
 }

@@ -40,7 +40,7 @@ describe('doctor: machine-shares and machine-exposure', () => {
     expect(exposure).toMatchObject({id: 'machine-exposure', status: 'warn', required: false})
     expect(exposure.detail).toMatch(/shares \/Users \(\/Users is the broad root/)
     expect(exposure.fix).toBe(
-      'narrow it to the allowlisted folders: recreate the machine (this deletes its disk and images, not your files): `podman machine rm podman-machine-default`, then `podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /Users/jdoe/dev/app:/Users/jdoe/dev/app podman-machine-default`',
+      'narrow it to the allowlisted folders: recreate the machine (this deletes its disk and images, not your files): `CONTAINERS_MACHINE_PROVIDER=applehv podman machine rm podman-machine-default`, then `CONTAINERS_MACHINE_PROVIDER=applehv podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /Users/jdoe/dev/app:/Users/jdoe/dev/app podman-machine-default`',
     )
   })
 

@@ -14,15 +14,17 @@ async function rootsFor(host: typeof mac, sources: string[]) {
 }
 
 describe('recommendInit: the exact `podman machine init`', () => {
-  it('macOS applehv on Podman 5: no provider variable, --volume at the same path for each allowlisted root', async () => {
+  it('macOS applehv on Podman 5: the provider variable although applehv is the default, --volume at the same path for each allowlisted root', async () => {
     const roots = await rootsFor(mac, ['/Users/dev/dev/app', '/Users/dev/dev/lib'])
     const rec = recommendInit({host: mac, machine: machineSpec(), roots, podmanVersion: '5.3.1'})
-    expect(rec.env).toEqual({})
+    expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'applehv'})
     expect(rec.argv).toEqual([
       'podman', 'machine', 'init', '--cpus', '4', '--memory', '8192', '--disk-size', '64',
       '--volume', '/Users/dev/dev/app:/Users/dev/dev/app', '--volume', '/Users/dev/dev/lib:/Users/dev/dev/lib', 'sourceos-agent',
     ])
-    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /Users/dev/dev/app:/Users/dev/dev/app --volume /Users/dev/dev/lib:/Users/dev/dev/lib sourceos-agent')
+    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=applehv podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /Users/dev/dev/app:/Users/dev/dev/app --volume /Users/dev/dev/lib:/Users/dev/dev/lib sourceos-agent')
+    // Podman Desktop writes provider = "libkrun" into containers.conf: the note says why the variable is there
+    expect(rec.notes.some((n) => /built-in default here, but a containers.conf \[machine\] provider setting/.test(n))).toBe(true)
     expect(rec.powershell).toBeNull()
     expect(rec.notes[0]).toMatch(/replace Podman's default share of \/Users, \/private and \/var\/folders/)
   })
@@ -35,9 +37,9 @@ describe('recommendInit: the exact `podman machine init`', () => {
     expect(rec.notes.some((n) => n.startsWith('CONTAINERS_MACHINE_PROVIDER=libkrun selects the libkrun provider (the default here is applehv)'))).toBe(true)
   })
 
-  it('macOS on Podman 4.x: qemu is the default, applehv needs the variable', async () => {
+  it('macOS on Podman 4.x: qemu (the default) and applehv both carry the variable', async () => {
     const roots = await rootsFor(mac, ['/Users/dev/dev/app'])
-    expect(recommendInit({host: mac, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: '4.9.5'}).env).toEqual({})
+    expect(recommendInit({host: mac, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: '4.9.5'}).env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
     expect(recommendInit({host: mac, machine: machineSpec({provider: 'applehv'}), roots, podmanVersion: '4.9.5'}).text).toMatch(/^CONTAINERS_MACHINE_PROVIDER=applehv podman machine init /)
   })
 
@@ -58,14 +60,14 @@ describe('recommendInit: the exact `podman machine init`', () => {
     const rec = recommendInit({host: win, machine: machineSpec({provider: 'wsl'}), roots, podmanVersion: '5.3.0'})
     expect(rec.argv).toEqual(['podman', 'machine', 'init', '--cpus', '4', '--memory', '8192', '--disk-size', '64', 'sourceos-agent'])
     expect(rec.volumes).toEqual([])
-    expect(rec.env).toEqual({})
+    expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'wsl'})
     expect(rec.notes[0]).toMatch(/^WSL ignores --volume/)
   })
 
   it('Linux qemu: same-path volumes in place of the default $HOME share', async () => {
     const roots = await rootsFor(linux, ['/home/dev/dev/app'])
     const rec = recommendInit({host: linux, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: '4.3.1'})
-    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /home/dev/dev/app:/home/dev/dev/app sourceos-agent')
+    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=qemu podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume /home/dev/dev/app:/home/dev/dev/app sourceos-agent')
     expect(rec.notes[0]).toMatch(/default share of your home folder \(\/home\/dev\)/)
   })
 

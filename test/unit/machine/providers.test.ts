@@ -48,14 +48,14 @@ describe('providers', () => {
     expect(supportedProviders(linux, '4.3.1')).toEqual(['qemu'])
   })
 
-  it('sets CONTAINERS_MACHINE_PROVIDER only when the provider is not the default', () => {
-    expect(providerEnv('macos', 'applehv', '5.3.1')).toEqual({})
+  it('always sets CONTAINERS_MACHINE_PROVIDER, also for the built-in default (containers.conf may select another)', () => {
+    expect(providerEnv('macos', 'applehv', '5.3.1')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'applehv'})
     expect(providerEnv('macos', 'libkrun', '5.3.1')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'libkrun'})
     expect(providerEnv('macos', 'applehv', '4.9.5')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'applehv'})
-    expect(providerEnv('macos', 'qemu', '4.9.5')).toEqual({})
+    expect(providerEnv('macos', 'qemu', '4.9.5')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
     expect(providerEnv('windows', 'hyperv', '5.3.0')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'hyperv'})
-    expect(providerEnv('windows', 'wsl', '5.3.0')).toEqual({})
-    expect(providerEnv('linux', 'qemu', '4.3.1')).toEqual({})
+    expect(providerEnv('windows', 'wsl', '5.3.0')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'wsl'})
+    expect(providerEnv('linux', 'qemu', '4.3.1')).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
   })
 
   it('only WSL runs several machines at once', () => {

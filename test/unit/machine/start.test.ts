@@ -123,7 +123,7 @@ describe('startMachine on Windows', () => {
     const p = profile('windows', machineSpec({provider: 'wsl'}), WIN_REPO)
     const {req, notes} = request(win, p, [version('5.3.1'), list('[]')])
     const rec = (await failure(req)).details?.initCommand as InitRecommendation
-    expect(rec.text).toBe('podman machine init --cpus 4 --memory 8192 --disk-size 64 sourceos-agent')
+    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=wsl podman machine init --cpus 4 --memory 8192 --disk-size 64 sourceos-agent')
     expect(notes.some((n) => n.startsWith('WSL ignores --volume'))).toBe(true)
   })
 
@@ -179,7 +179,7 @@ describe('startMachine on macOS', () => {
     })
     const error = await failure(req)
     expect(error).toMatchObject({code: 'MACHINE_START_TIMEOUT', exitCode: ExitCode.PREREQUISITE})
-    expect(error.fix).toContain('`podman machine stop podman-machine-default`')
+    expect(error.fix).toContain('`CONTAINERS_MACHINE_PROVIDER=applehv podman machine stop podman-machine-default`')
     expect(runner.commandLines().filter((l) => l.startsWith('podman machine list'))).toHaveLength(6) // 1 look + 5 polls
     expect(runner.commandLines().some((l) => / (stop|rm|start) /.test(l))).toBe(false)
   })
