@@ -223,7 +223,7 @@ describe('start (fake podman on PATH)', () => {
     const out = await run(['--json'])
     expect(out.exitCode).toBe(0)
     expect((out.json as StartJson).machine.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'qemu'})
-    expect(fake.calls().find((c) => c.args[1] === 'start')).toEqual({args: ['machine', 'start', 'podman-machine-default'], provider: 'qemu'})
+    expect(fake.calls().find((c) => c.args[1] === 'start')).toMatchObject({args: ['machine', 'start', 'podman-machine-default'], provider: 'qemu'})
     expect(fake.calls().filter((c) => c.args[0] === 'machine').every((c) => c.provider === 'qemu')).toBe(true)
   })
 

@@ -285,7 +285,9 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
           machineAction = 'started'
           break
         case 'already-running':
-          task.succeed(`Podman machine ${m.name} is already running`)
+          // Another process started it (a race): it may still be booting, so wait that out too.
+          task.succeed(`Podman machine ${m.name} is already running or starting`)
+          await waitUntilRunning(ctx, {checkFirst: true})
           machineAction = 'already-running'
           break
         case 'other-active':
@@ -351,7 +353,7 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
   return {machineRunning, machineAction}
 }
 
-async function waitUntilRunning(ctx: ExecContext): Promise<void> {
+async function waitUntilRunning(ctx: ExecContext, opts: {checkFirst?: boolean} = {}): Promise<void> {
   const {req} = ctx
   const m = ctx.machine!.spec
   const now = req.now ?? (() => Date.now())
@@ -360,12 +362,16 @@ async function waitUntilRunning(ctx: ExecContext): Promise<void> {
   const deadline = now() + req.timeoutMs
   const task = ctx.io.progress.task(`Waiting for Podman machine ${m.name} to finish starting`)
   let lastProblem: string | null = null
+  let lastSeen: MachineSummary | null = null
+  let sleepFirst = !opts.checkFirst
   for (;;) {
     if (now() >= deadline) {
-      task.fail(`Podman machine ${m.name} was still not running at the deadline`)
+      task.fail(`Podman machine ${m.name} was still not ready at the deadline`)
+      if (lastSeen?.starting) throw stuckStarting(req.host, m, req.timeoutMs, ctx.machine!.env, ctx.lifecycle.binary)
       throw startTimeout(req.host, m, req.timeoutMs, ctx.machine!.env, lastProblem)
     }
-    await sleep(Math.min(interval, Math.max(0, deadline - now())))
+    if (sleepFirst) await sleep(Math.min(interval, Math.max(0, deadline - now())))
+    sleepFirst = true
     const listed = await ctx.lifecycle.reader.machineList()
     if (!listed.ok) {
       lastProblem = listed.failure.message
@@ -376,7 +382,10 @@ async function waitUntilRunning(ctx: ExecContext): Promise<void> {
       task.fail(`Podman machine ${m.name} disappeared`)
       throw await absentError(req, m, ctx.machine!.version, ctx.lifecycle.binary, ctx.io.note)
     }
-    if (entry.running) {
+    lastSeen = entry
+    // "Running" is not "ready": Podman clears Starting only once the mounts and the API are up
+    // (shim/host.go), and lists Running: true before that. Only running and not starting is ready.
+    if (entry.running && !entry.starting) {
       task.succeed(`Podman machine ${m.name} is running`)
       return
     }
@@ -447,6 +456,23 @@ function startTimeout(host: HostFacts, machine: ProfileMachine, timeoutMs: numbe
     `Podman machine "${machine.name}" did not finish starting within ${s} s${lastProblem ? ` (last answer: ${lastProblem})` : ''}. Nothing was deleted or reset.`,
     `look at \`podman machine list\`; recover a stuck machine with \`${stop}\`, then run \`sourceosctl agent-machine start --timeout ${Math.max(600, s * 2)}\``,
     {machine: machine.name, timeoutSeconds: s, stopCommand: stop},
+  )
+}
+
+/**
+ * The machine still says Starting at the deadline. A `podman machine start` that was killed (at a
+ * timeout, a closed terminal) leaves Starting: true in its config for good (podman#24416), and
+ * every later start then reports "already starting"; `podman machine stop` clears it.
+ */
+function stuckStarting(host: HostFacts, machine: ProfileMachine, timeoutMs: number, env: Record<string, string>, binary: string): AgentMachineError {
+  const s = Math.round(timeoutMs / 1000)
+  const stop = hostCommandText(host, [binary, 'machine', 'stop', machine.name], env)
+  const start = hostCommandText(host, [binary, 'machine', 'start', machine.name], env)
+  return prerequisiteMissing(
+    'MACHINE_STUCK_STARTING',
+    `Podman machine "${machine.name}" still reports Starting after ${s} s. A \`podman machine start\` that was killed or interrupted leaves that flag set for good (podman#24416), so it may never become ready by itself. Nothing was deleted or reset.`,
+    `stop it, which clears the flag: \`${stop}\`; then start it again: \`${start}\` (or \`sourceosctl agent-machine start\`)`,
+    {machine: machine.name, timeoutSeconds: s, stopCommand: stop, startCommand: start},
   )
 }
 

@@ -178,10 +178,40 @@ describe('startMachine on macOS', () => {
       sleep: async (ms) => void (t += ms),
     })
     const error = await failure(req)
-    expect(error).toMatchObject({code: 'MACHINE_START_TIMEOUT', exitCode: ExitCode.PREREQUISITE})
+    expect(error).toMatchObject({code: 'MACHINE_STUCK_STARTING', exitCode: ExitCode.PREREQUISITE})
     expect(error.fix).toContain('`CONTAINERS_MACHINE_PROVIDER=applehv podman machine stop podman-machine-default`')
     expect(runner.commandLines().filter((l) => l.startsWith('podman machine list'))).toHaveLength(6) // 1 look + 5 polls
     expect(runner.commandLines().some((l) => / (stop|rm|start) /.test(l))).toBe(false)
+  })
+
+  it('Running is not ready: a booting machine (Running and Starting both true) is waited out before the image check', async () => {
+    let t = 0
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [
+      version('5.8.2'),
+      {...list(podmanFixture('podman58-machine-list-booting.json')), times: 3},
+      list(podmanFixture('podman5-machine-list-running.json')),
+      imageOk,
+    ], {now: () => t, sleep: async (ms) => void (t += ms)})
+    const result = await startMachine(req)
+    expect(result.machine).toMatchObject({before: 'starting', after: 'running', action: 'waited'})
+    const lines = runner.commandLines()
+    expect(lines.filter((l) => l.startsWith('podman machine list'))).toHaveLength(4) // 1 look + 2 booting polls + the ready one
+    // the image is asked only after the list said running AND not starting
+    expect(lines.findIndex((l) => l.startsWith('podman image inspect'))).toBeGreaterThan(lines.lastIndexOf('podman machine list --format json'))
+  })
+
+  it('a stuck Starting (podman#24416: a killed start leaves it set) → MACHINE_STUCK_STARTING with `machine stop` then `machine start`', async () => {
+    let t = 0
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [version('5.8.2'), list(podmanFixture('podman58-machine-list-booting.json'))], {
+      timeoutMs: 3000,
+      now: () => t,
+      sleep: async (ms) => void (t += ms),
+    })
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_STUCK_STARTING', exitCode: ExitCode.PREREQUISITE})
+    expect(error.message).toMatch(/still reports Starting after 3 s.*podman#24416/)
+    expect(error.fix).toBe('stop it, which clears the flag: `CONTAINERS_MACHINE_PROVIDER=applehv podman machine stop podman-machine-default`; then start it again: `CONTAINERS_MACHINE_PROVIDER=applehv podman machine start podman-machine-default` (or `sourceosctl agent-machine start`)')
+    expect(runner.commandLines().some((l) => /image inspect| (stop|rm|start) /.test(l))).toBe(false)
   })
 
   it('a starting machine that stops instead → MACHINE_START_FAILED', async () => {
