@@ -83,7 +83,7 @@ export function recommendInit(req: InitRequest): InitRecommendation {
       `${PROVIDER_ENV}=${machine.provider} selects the ${machine.provider} provider${builtIn === machine.provider ? ` (Podman's built-in default here, but a containers.conf [machine] provider setting, as Podman Desktop and the Windows installer write, would override it)` : ` (the default here is ${builtIn})`}; use it for every \`podman machine\` command on this machine.`,
     )
   }
-  if (machine.provider === 'hyperv') notes.push('Hyper-V needs an administrator terminal for `podman machine init` and `podman machine start`.')
+  if (machine.provider === 'hyperv') notes.push('Hyper-V needs an administrator terminal for every `podman machine` command on Podman 5.1 to 5.8 (list and inspect too, so also for `sourceosctl agent-machine start` and `doctor`).')
   return {argv, env, text, powershell, volumes, notes}
 }
 

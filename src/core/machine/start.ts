@@ -19,6 +19,7 @@ import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {step, type Plan, type Step} from '../plan/plan.js'
 import {PodmanAdapter, type ImageDetails, type MachineSummary, type PodmanFailure} from '../podman/adapter.js'
+import {classifyFailure} from '../podman/failures.js'
 import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {AgentMachineProfile, ProfileMachine} from '../profile/schema.js'
 import {hostCommandText, recommendInit, type InitRecommendation} from './init-command.js'
@@ -149,6 +150,7 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
   const listed = await lifecycle.reader.machineList()
   if (!listed.ok) {
     if (listed.failure.kind === 'machine-root-refused') throw rootRefusal(machine)
+    if (listed.failure.kind === 'machine-needs-admin') throw needsAdmin(machine, listed.failure)
     throw podmanUnavailable(listed.failure)
   }
   const entry = listed.value.find((m) => m.name === machine.name)
@@ -302,6 +304,9 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
         case 'timeout':
           task.fail(`Podman machine ${m.name} did not finish starting in time`)
           throw startTimeout(req.host, m, req.timeoutMs, ctx.machine.env)
+        case 'needs-admin':
+          task.fail(`Podman machine ${m.name} did not start`)
+          throw needsAdmin(m, classifyFailure(outcome.result, {platform: req.host.platform, machine: m.name}))
         case 'not-installed':
           task.fail('podman is not installed')
           throw podmanUnavailable({kind: 'not-installed', message: `${ctx.lifecycle.binary} is not installed or not on PATH`, fix: '', stderr: '', exitCode: null})
@@ -436,6 +441,16 @@ function otherActiveError(host: HostFacts, machine: ProfileMachine, other: strin
     `${other ? `Podman machine "${other}"${where} is` : 'another Podman machine is'} already running, and ${machine.provider} runs one machine at a time, so "${machine.name}" cannot start.`,
     other ? `stop it with \`${stop}\`, then run \`sourceosctl agent-machine start\` again` : 'find the running machine with `podman machine list` (add `--all-providers` on Podman 5.3+), stop it with `podman machine stop <name>`, then run start again',
     {machine: machine.name, other, otherProvider, stopCommand: other ? stop : null, ...(stopEnv[PROVIDER_ENV] ? {stopEnv} : {})},
+  )
+}
+
+/** Hyper-V on Podman 5.1–5.8 without elevation (failures.ts NEEDS_ADMIN). */
+function needsAdmin(machine: ProfileMachine, failure: PodmanFailure): AgentMachineError {
+  return prerequisiteMissing(
+    'MACHINE_NEEDS_ADMIN',
+    `${failure.message}; so "${machine.name}" cannot even be looked at from this terminal.`,
+    `run from an administrator terminal (right-click Windows Terminal or PowerShell → Run as administrator): \`sourceosctl agent-machine start\`; the Podman command that needs it: ${failure.fix.replace(/^run from an administrator terminal[^:]*: /, '')}`,
+    {machine: machine.name, provider: machine.provider, podmanCommand: failure.fix.replace(/^[^`]*`|`$/g, '')},
   )
 }
 

@@ -17,6 +17,10 @@ export interface FailureContext {
 
 // `rootlessOnly` in cmd/podman/machine (4.x to 6.x): `cannot run command "podman machine list" as root`.
 const ROOT_REFUSED = /cannot run command "[^"]*\bmachine\b[^"]*" as root/i
+// Hyper-V without elevation: pkg/machine/provider/platform_windows.go `Get()` returns
+// `hyperv machines require admin authority` for EVERY machine command (list and inspect too) from
+// v5.1.0 to v5.8.x; main (6.0-dev) words it `Hyper-V machines require … admin rights …`.
+const NEEDS_ADMIN = /hyperv machines require admin authority|Hyper-V machines require (?:Hyper-V )?admin rights/i
 const MACHINE_MISSING = /VM does not exist/i
 const CONNECTION_FAILED = [
   /Cannot connect to Podman/i,
@@ -76,12 +80,31 @@ export function classifyFailure(result: RunResult, ctx: FailureContext): PodmanF
       : 'Run as your normal user, not root or sudo: Podman machines are per-user.'
     return failure('machine-root-refused', `podman refuses machine commands as root: ${line}`, fix, result)
   }
+  if (NEEDS_ADMIN.test(stderr)) return needsAdminFailure(result, line)
   if (MACHINE_MISSING.test(stderr)) return machineMissingFailure(result, ctx)
   if (CONNECTION_FAILED.some((pattern) => pattern.test(stderr))) {
     return failure('connection-failed', `cannot connect to Podman: ${line}`, connectionFix(ctx), result)
   }
   if (IMAGE_MISSING.test(stderr)) return imageMissingFailure(result, ctx)
   return failure('failed', `${commandLine(result)} failed (exit ${result.exitCode ?? 'none'}): ${line}`, `Run \`${commandLine(result)}\` yourself to see the full error.`, result)
+}
+
+/**
+ * The exact command to repeat in an administrator terminal, in PowerShell form with the provider
+ * (the error only comes from the hyperv provider, so the variable is always hyperv).
+ */
+export function adminCommand(result: Pick<RunResult, 'command' | 'args'>): string {
+  const words = [result.command, ...result.args].map((w) => (/^[A-Za-z0-9_@%+=:,./\\-]+$/.test(w) ? w : `'${w.replace(/'/g, "''")}'`))
+  return `$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; ${words.join(' ')}`
+}
+
+function needsAdminFailure(result: RunResult, line: string): PodmanFailure {
+  return failure(
+    'machine-needs-admin',
+    `Hyper-V machines need an administrator terminal for every \`podman machine\` command on Podman 5.1 to 5.8, list and inspect too (podman: ${line})`,
+    `run from an administrator terminal (right-click Windows Terminal or PowerShell → Run as administrator): \`${adminCommand(result)}\``,
+    result,
+  )
 }
 
 export function machineMissingFailure(result: RunResult, ctx: FailureContext): PodmanFailure {

@@ -18,6 +18,7 @@
  *              unable to start "<n>": <o> already starting or running: only one VM can be active at a time
  *              unable to start: <o> already starting or running on the <p> provider: only one VM can be active at a time
  *   all        <n>: VM does not exist;  cannot run command "podman machine start" as root
+ *   5.1–5.8    hyperv machines require admin authority        (Hyper-V, any machine command, not elevated)
  */
 import {z} from 'zod'
 
@@ -36,6 +37,8 @@ export type StartOutcome =
   | {kind: 'other-active'; other: string | null; otherProvider: string | null; result: RunResult}
   | {kind: 'absent'; result: RunResult}
   | {kind: 'root-refused'; result: RunResult}
+  /** Hyper-V on Podman 5.1–5.8 without an administrator terminal. */
+  | {kind: 'needs-admin'; result: RunResult}
   | {kind: 'timeout'; result: RunResult}
   | {kind: 'not-installed'; result: RunResult}
   | {kind: 'provider-unsupported'; message: string; result: RunResult}
@@ -65,6 +68,7 @@ export function classifyStartResult(result: RunResult, name: string): StartOutco
   const stderr = result.stderr
   const generic = classifyFailure(result, {platform: 'linux', machine: name})
   if (generic.kind === 'machine-root-refused') return {kind: 'root-refused', result}
+  if (generic.kind === 'machine-needs-admin') return {kind: 'needs-admin', result}
   if (generic.kind === 'machine-missing') return {kind: 'absent', result}
   if (PROVIDER_UNSUPPORTED.test(stderr)) return {kind: 'provider-unsupported', message: errorLine(stderr) ?? generic.message, result}
   for (const pattern of OTHER_ACTIVE) {

@@ -7,6 +7,8 @@ export type PodmanFailureKind =
   | 'not-installed'
   | 'timeout'
   | 'machine-root-refused'
+  /** Hyper-V on Podman 5.1–5.8: every `podman machine` command needs an administrator terminal. */
+  | 'machine-needs-admin'
   | 'connection-failed'
   | 'machine-missing'
   | 'image-missing'

@@ -87,6 +87,29 @@ describe('startMachine on Windows', () => {
     expect(runner.commandLines().some((l) => l.includes('init'))).toBe(false)
   })
 
+  it('Hyper-V without elevation (5.1–5.8 refuse even `machine list`) → MACHINE_NEEDS_ADMIN: "run from an administrator terminal" with the exact command', async () => {
+    const p = profile('windows', machineSpec({provider: 'hyperv', name: 'podman-machine-default'}), WIN_REPO)
+    const {req} = request(win, p, [version('5.8.2'), {match: 'podman machine list', result: {exitCode: 125, stderr: podmanFixture('podman58-hyperv-not-admin.stderr.txt')}}])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_NEEDS_ADMIN', exitCode: ExitCode.PREREQUISITE})
+    expect(error.message).toMatch(/administrator terminal for every `podman machine` command on Podman 5\.1 to 5\.8, list and inspect too/)
+    expect(error.fix).toMatch(/^run from an administrator terminal/)
+    expect(error.fix).toContain("`$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine list --format json`")
+    expect(error.details?.podmanCommand).toBe("$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine list --format json")
+  })
+
+  it('Hyper-V without elevation at `machine start` → the same MACHINE_NEEDS_ADMIN', async () => {
+    const p = profile('windows', machineSpec({provider: 'hyperv', name: 'podman-machine-default'}), WIN_REPO)
+    const {req} = request(win, p, [
+      version('5.8.2'),
+      list(podmanFixture('podman5-hyperv-machine-list-stopped.json')),
+      {match: 'podman machine start', result: {exitCode: 125, stderr: podmanFixture('podman58-hyperv-not-admin.stderr.txt')}},
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_NEEDS_ADMIN'})
+    expect(error.fix).toContain("podman machine start podman-machine-default`")
+  })
+
   it('Hyper-V on Podman 5.2 → exit 4 naming 5.3.0, before touching any machine', async () => {
     const {req, runner} = request(win, profile('windows', machineSpec({provider: 'hyperv'}), WIN_REPO), [version('5.2.5')])
     const error = await failure(req)

@@ -31,6 +31,15 @@ describe('classifyFailure', () => {
     expect(f.fix).toContain('podman machine start sourceos-agent')
   })
 
+  it('Hyper-V without elevation (5.1–5.8, any machine command, inspect too): its own kind, "run from an administrator terminal" with the exact command', () => {
+    const result = runResult('podman', ['machine', 'inspect', '--', 'sourceos-agent'], {exitCode: 125, stderr: podmanFixture('podman58-hyperv-not-admin.stderr.txt')})
+    const f = classifyFailure(result, {platform: 'windows', machine: 'sourceos-agent'})
+    expect(f.kind).toBe('machine-needs-admin')
+    expect(f.fix).toBe("run from an administrator terminal (right-click Windows Terminal or PowerShell → Run as administrator): `$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'; podman machine inspect -- sourceos-agent`")
+    // main (6.0-dev) words it differently (pkg/machine/hyperv): still recognised
+    expect(classifyFailure(failed('Error: Hyper-V machines require Hyper-V admin rights to be managed. Please add the current user to the Hyper-V Administrators group or run Podman as an administrator'), {platform: 'windows'}).kind).toBe('machine-needs-admin')
+  })
+
   it('keeps stderr and the exit code', () => {
     const stderr = podmanFixture('podman431-machine-inspect-missing.stderr.txt')
     expect(classifyFailure(failed(stderr), {platform: 'linux', machine: 'nosuch'})).toMatchObject({kind: 'machine-missing', stderr, exitCode: 125})
