@@ -90,8 +90,13 @@ interface LaunchJson {
 /** The plan's governed-container steps: create … start (a tool-version probe may come first). */
 function containerSteps(json: unknown): Array<{argv: string[]; mutates: boolean}> {
   const steps = (json as LaunchJson).plan.steps
-  const first = steps.findIndex((s) => s.argv[1] === 'create')
+  const first = steps.findIndex((s) => podmanVerb(s.argv) === 'create')
   return steps.slice(first, first + 5)
+}
+
+/** The podman subcommand of an argv, after a global `--connection <name>` if any. */
+function podmanVerb(argv: readonly string[]): string | undefined {
+  return argv[1] === '--connection' ? argv[3] : argv[1]
 }
 
 describe('run', () => {
@@ -307,7 +312,7 @@ describe('run on macOS: the machine’s real shared folders decide what can be m
     const steps = containerSteps(out.json)
     expect(steps[0]!.argv).toContain(`--mount=type=bind,source=${repo},destination=/workspace/app,bind-nonrecursive=true,bind-propagation=private`)
     // podman runs in a VM: the container's /proc cannot be read from the host, and the plan says so
-    expect(steps.map((s) => s.argv[0] === 'podman' ? s.argv[1] : s.argv.slice(0, 2).join(' '))).toEqual(['create', 'init', 'container', 'sourceosctl:verify-container --method=inspect-paths', 'start'])
+    expect(steps.map((s) => s.argv[0] === 'podman' ? podmanVerb(s.argv) : s.argv.slice(0, 2).join(' '))).toEqual(['create', 'init', 'container', 'sourceosctl:verify-container --method=inspect-paths', 'start'])
   })
 
   it('a repo the machine does not share is a clear error naming the volume to add (exit 4)', async () => {
@@ -315,6 +320,59 @@ describe('run on macOS: the machine’s real shared folders decide what can be m
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner, hostFacts: async () => mac})
     expect(out.exitCode).toBe(4)
     expect(out.stderr).toMatch(/not shared with the Podman machine podman-machine-default.*--volume/)
+  })
+})
+
+describe('run on macOS: every container-side call goes to the profile’s machine, not the default connection (issue 11, defect 3)', () => {
+  // A Podman Desktop user: podman-machine-default exists and its -root connection is the default
+  // (test/fixtures/podman/podman5-system-connection-list-desktop-default.json); the profile's
+  // machine is sourceos-agent.
+  function pinnedSetup(rootful: boolean) {
+    const base = setup((y) => y.replace('platform: linux', `platform: macos\n  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}`))
+    const configDir = mkdtempSync(join(tmpdir(), 'machine-config-'))
+    writeFileSync(join(configDir, 'sourceos-agent.json'), JSON.stringify({Mounts: [{Source: base.repo, Target: base.repo, ReadOnly: false}]}))
+    const list = JSON.parse(podmanFixture('podman5-machine-list-running.json')) as Array<{Name: string; Default: boolean}>
+    list[0]!.Name = 'sourceos-agent'
+    list[0]!.Default = false
+    const inspect = JSON.parse(podmanFixture('podman5-machine-inspect-running.json')) as Array<{Name: string; ConfigDir: {Path: string}}>
+    inspect[0]!.Name = 'sourceos-agent'
+    inspect[0]!.ConfigDir.Path = configDir
+    const connected = (cmd: string, args: readonly string[], verb: string) => cmd === 'podman' && args[0] === '--connection' && args[2] === verb
+    const runner = fakeRunner([
+      {match: (cmd, args) => cmd === 'podman' && args[0] === 'machine' && args[1] === 'list', result: {stdout: JSON.stringify(list)}},
+      {match: (cmd, args) => cmd === 'podman' && args[0] === 'machine' && args[1] === 'inspect', result: {stdout: JSON.stringify(inspect)}},
+      {match: (cmd, args) => cmd === 'podman' && args[0] === '--version', result: {stdout: 'podman version 5.3.1\n'}},
+      // only through the machine's connection does the image exist: the default connection's VM is another one
+      {match: (cmd, args) => connected(cmd, args, 'image'), result: {stdout: podmanFixture('podman431-image-inspect.json')}},
+      {match: 'podman image inspect', result: {exitCode: 125, stderr: 'Error: failed to find image localhost/test-bb:1: localhost/test-bb:1: image not known\n'}},
+    ])
+    return {...base, runner, mac: fakeHostFacts('macos', {env: base.facts.env})}
+  }
+
+  it.each([
+    [false, 'sourceos-agent'],
+    [true, 'sourceos-agent-root'],
+  ])('rootful %s: every container-side argv of the dry-run plan and every container-side call carries --connection %s; machine calls carry none', async (rootful, connection) => {
+    const {repo, runner, mac} = pinnedSetup(rootful)
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner, hostFacts: async () => mac})
+    expect(out.exitCode, out.stderr).toBe(0)
+    const podmanSteps = (out.json as LaunchJson).plan.steps.filter((s) => s.argv[0] === 'podman')
+    // create, init, inspect, start, and the tool-version probe (`podman run`, not cached yet)
+    expect(podmanSteps.map((s) => podmanVerb(s.argv))).toEqual(['run', 'create', 'init', 'container', 'start'])
+    for (const s of podmanSteps) expect(s.argv.slice(0, 3)).toEqual(['podman', '--connection', connection])
+    const calls = runner.calls.filter((c) => c.command === 'podman')
+    expect(calls.find((c) => c.args.includes('image'))?.args.slice(0, 4)).toEqual(['--connection', connection, 'image', 'inspect'])
+    for (const c of calls.filter((x) => x.args.includes('machine') || x.args[0] === '--version')) expect(c.args).not.toContain('--connection')
+  })
+
+  it('a Linux-native profile: no --connection anywhere in the plan or the calls', async () => {
+    const {repo, facts} = setup()
+    const runner = podmanRunner()
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner, hostFacts: async () => facts})
+    expect(out.exitCode, out.stderr).toBe(0)
+    const argvs = (out.json as LaunchJson).plan.steps.map((s) => s.argv)
+    expect(argvs.flat().some((a) => a.startsWith('--connection'))).toBe(false)
+    expect(runner.calls.flatMap((c) => c.args).some((a) => a.startsWith('--connection'))).toBe(false)
   })
 })
 

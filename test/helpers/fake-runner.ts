@@ -22,7 +22,9 @@ export interface FakeRoute {
   /**
    * A command-line prefix matched on whole words ('podman machine list' matches
    * `podman machine list --format json`, not `podman machine listx`), or a predicate.
-   * A string also matches when the command is a path whose basename fits ('/opt/bin/podman …').
+   * A string also matches when the command is a path whose basename fits ('/opt/bin/podman …'),
+   * and when a leading podman global `--connection <name>` is left out of it ('podman info' matches
+   * `podman --connection sourceos-agent info`; tests that care assert the argv itself).
    */
   match: RouteMatch
   /** Fields to override on a successful default result (exit 0, empty output). */
@@ -78,7 +80,8 @@ function startsWithWords(line: string, prefix: string): boolean {
 
 function matches(match: RouteMatch, command: string, args: readonly string[]): boolean {
   if (typeof match === 'function') return match(command, args)
-  return startsWithWords([command, ...args].join(' '), match) || startsWithWords([basename(command), ...args].join(' '), match)
+  const bare = args[0] === '--connection' && !match.includes('--connection') ? args.slice(2) : args
+  return startsWithWords([command, ...bare].join(' '), match) || startsWithWords([basename(command), ...bare].join(' '), match)
 }
 
 export function fakeRunner(routes: FakeRoute[], opts: FakeRunnerOptions = {}): FakeRunner {

@@ -236,6 +236,14 @@ export const VerificationSchema = z
   })
   .strict()
 
+export const PodmanConnectionSchema = z
+  .object({
+    name: z.string().min(1).describe('The connection every container-side podman call named (`--connection`): the machine’s `<name>`, or `<name>-root` for a rootful machine.'),
+    uri: z.string().nullable().describe('Its URI as `podman system connection list` reported it (ssh://…, unix://…); null when the list did not have it or could not be read.'),
+    serverVersion: z.string().nullable().describe('The Podman version of the service behind the connection (`podman version` Server), null when unknown.'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
@@ -263,6 +271,7 @@ export const EvidencePredicateSchema = z
       .describe('How the tool is set to run inside this outer sandbox, as the image declares it (label dev.sourceos.agent-machine.<tool>.sandbox, e.g. Codex danger-full-access); null when the image does not say. Absent for shell.'),
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
     verification: VerificationSchema.optional().describe('How the container’s mounts and configuration were verified before the agent started (docs/threat-model.md, “Mount swaps and the effective configuration”). Absent in records of older CLIs.'),
+    podmanConnection: PodmanConnectionSchema.optional().describe('Machine profiles: the Podman connection the container ran through, its URI and the server version. Absent for native podman (no connection named) and in records of older CLIs.'),
     integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
   })
   .strict()
@@ -288,6 +297,7 @@ export type RecordMount = z.infer<typeof MountSchema>
 export type WorktreeInfo = z.infer<typeof WorktreeInfoSchema>
 export type VerificationInfo = z.infer<typeof VerificationSchema>
 export type Subject = z.infer<typeof SubjectSchema>
+export type PodmanConnectionInfo = z.infer<typeof PodmanConnectionSchema>
 export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
 
 /** The exact file content of a record: JCS + one newline. */

@@ -53,6 +53,7 @@ import {
   type RecordMount,
   type ToolVersions,
   type VerificationInfo,
+  type PodmanConnectionInfo,
   type WorktreeInfo,
 } from './record.js'
 
@@ -83,6 +84,8 @@ export interface RecordDraft {
   toolSandbox?: string | null
   /** How the container was verified before it started. */
   verification?: VerificationInfo
+  /** Machine profiles: the connection every container-side call named, its URI, the server version. */
+  podmanConnection?: PodmanConnectionInfo
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -182,6 +185,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         ...(draft.toolSandbox !== undefined ? {toolSandbox: draft.toolSandbox} : {}),
         ...(draft.worktree ? {worktree: {...draft.worktree}} : {}),
         ...(draft.verification ? {verification: structuredClone(draft.verification)} : {}),
+        ...(draft.podmanConnection ? {podmanConnection: {...draft.podmanConnection}} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)

@@ -2,6 +2,7 @@
  * The governed container (ARCHITECTURE §5) as pure data → argv. Hardening is not optional: every
  * launch gets the same defaults, and only the spec's mounts and env ever reach the container.
  */
+import {podmanArgv, type PodmanContext} from '../podman/context.js'
 import type {ToolName} from '../profile/schema.js'
 import {rootfulIdMap, rootfulUsernsArgs, type HostOwner} from './userns.js'
 import type {PlannedUserns} from './verify-mounts.js'
@@ -122,7 +123,10 @@ export function plannedUserNamespace(spec: Pick<ContainerSpec, 'rootless' | 'hos
   return {mode: 'map', uidMap: lines(spec.hostOwner.uid), gidMap: lines(spec.hostOwner.gid)}
 }
 
-export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
+/** What a container-side argv starts with: the program and the command's connection (context.ts). */
+export type PodmanTarget = Pick<PodmanContext, 'binary' | 'connection'>
+
+export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[] {
   const labels: Array<[string, string]> = [
     ['run-id', spec.runId],
     ['verb', spec.verb],
@@ -130,8 +134,7 @@ export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
     ['profile', spec.profileName],
     ['policy-hash', spec.policyHash],
   ]
-  return [
-    binary,
+  return podmanArgv(ctx, [
     'create',
     `--name=${containerName(spec.runId)}`,
     ...hardeningArgs(spec.rootless, spec.hostOwner),
@@ -147,16 +150,16 @@ export function buildCreateArgv(spec: ContainerSpec, binary: string): string[] {
     ...(spec.tty ? ['--tty'] : []),
     spec.image,
     ...spec.command,
-  ]
+  ])
 }
 
-export function buildInspectArgv(spec: ContainerSpec, binary: string): string[] {
-  return [binary, 'container', 'inspect', '--format', 'json', containerName(spec.runId)]
+export function buildInspectArgv(spec: ContainerSpec, ctx: PodmanTarget): string[] {
+  return podmanArgv(ctx, ['container', 'inspect', '--format', 'json', containerName(spec.runId)])
 }
 
 /** `podman init`: the runtime sets up mounts and namespaces; no process of the agent runs yet. */
-export function buildInitArgv(spec: ContainerSpec, binary: string): string[] {
-  return [binary, 'init', containerName(spec.runId)]
+export function buildInitArgv(spec: ContainerSpec, ctx: PodmanTarget): string[] {
+  return podmanArgv(ctx, ['init', containerName(spec.runId)])
 }
 
 /** The CLI's own check of the initialized container (see VerificationMethod). */
@@ -164,6 +167,6 @@ export function buildVerifyArgv(spec: ContainerSpec): string[] {
   return [VERIFY_CONTAINER, `--method=${spec.verification}`, containerName(spec.runId)]
 }
 
-export function buildStartArgv(spec: ContainerSpec, binary: string): string[] {
-  return [binary, 'start', '--attach', ...(spec.interactive ? ['--interactive'] : []), containerName(spec.runId)]
+export function buildStartArgv(spec: ContainerSpec, ctx: PodmanTarget): string[] {
+  return podmanArgv(ctx, ['start', '--attach', ...(spec.interactive ? ['--interactive'] : []), containerName(spec.runId)])
 }

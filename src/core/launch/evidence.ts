@@ -14,31 +14,38 @@ import {stateDir} from '../profile/location.js'
 import type {PreparedLaunch} from './prepare.js'
 import {toolVersionInImage} from './tool-version.js'
 
-type Facts = Pick<RecordDraft, 'git' | 'toolVersions'>
+type Facts = Pick<RecordDraft, 'git' | 'toolVersions' | 'podmanConnection'>
 
 export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runner, host: HostFacts): Promise<Facts> {
-  const podman = new PodmanAdapter(runner, host)
+  // The launch's own context: `podman version` asks the service behind the launch's connection.
+  const podman = new PodmanAdapter(runner, host, {context: prepared.podman})
+  const connection = prepared.podman.connection
   const tool = prepared.spec.tool
   const toolEntry = tool ? (prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool] : undefined
-  const [git, client, version, gitTool, nix, toolVersion] = await Promise.all([
+  const [git, client, version, gitTool, nix, toolVersion, connections] = await Promise.all([
     gitStates(prepared, runner),
     // The launch may have asked already; otherwise the same podman the launch uses is asked.
     prepared.podmanVersion ?? probeTool(runner, 'podman', {binary: prepared.podmanBinary}).then((t) => t.version),
-    host.platform === 'linux' ? Promise.resolve(null) : podman.version(),
+    host.platform === 'linux' && !connection ? Promise.resolve(null) : podman.version(),
     probeTool(runner, 'git'),
     probeTool(runner, 'nix'),
     tool && toolEntry
       ? toolVersionInImage({runner, imageId: prepared.image.details.id, tool, stateDir: stateDir(host), probe: prepared.probe?.argv ?? null})
       : Promise.resolve(null),
+    // Read once, on the client: the URI behind the connection's name.
+    connection ? podman.connectionList() : Promise.resolve(null),
   ])
+  const server = version && version.ok ? (version.value.server?.version ?? null) : null
+  const listed = connections && connections.ok ? connections.value.find((c) => c.name === connection) : undefined
   return {
     git,
     toolVersions: {
-      podman: {client: client ?? 'unknown', server: version && version.ok ? (version.value.server?.version ?? null) : null},
+      podman: {client: client ?? 'unknown', server},
       git: gitTool.version,
       nix: nix.version,
       tool: toolVersion,
     },
+    ...(connection ? {podmanConnection: {name: connection, uri: listed?.uri ?? null, serverVersion: server}} : {}),
   }
 }
 
@@ -66,6 +73,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
     ...(verification ? {verification} : {}),
+    ...(facts.podmanConnection ? {podmanConnection: facts.podmanConnection} : {}),
   })
 }
 

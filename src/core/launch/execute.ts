@@ -9,6 +9,7 @@ import {policyRefusal, prerequisiteMissing, unexpectedFailure, type AgentMachine
 import {describeOutcome, succeeded, type AttachedRunner, type Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import type {Step} from '../plan/plan.js'
+import {podmanArgs, type PodmanContext} from '../podman/context.js'
 import {AGENT_HOME, LABEL_PREFIX, containerName, plannedUserNamespace} from './container-spec.js'
 import {checkContainerView, readContainerView, type ViewProblem} from './container-view.js'
 import type {VerificationInfo} from '../evidence/record.js'
@@ -57,7 +58,8 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   const hostSteps = steps.slice(0, -5)
   const [create, init, inspect, , start] = steps.slice(-5) as [Step, Step, Step, Step, Step]
   const name = containerName(prepared.runId)
-  const binary = prepared.podmanBinary
+  // kill, ps and rm go through the launch's connection like every step of the plan (context.ts).
+  const podman = prepared.podman
   const startedAt = deps.now()
 
   // Until the tool runs, a signal must not kill the CLI between `podman create` and the cleanup
@@ -76,7 +78,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   })
   // Signals reach the tool through podman itself (`podman kill`): see AttachedOptions.forwardSignal.
   const killContainer = (signal: NodeJS.Signals): void => {
-    void deps.runner(binary, ['kill', `--signal=${signal}`, name], {timeoutMs: 15_000})
+    void deps.runner(podman.binary, podmanArgs(podman, ['kill', `--signal=${signal}`, name]), {timeoutMs: 15_000})
   }
 
   try {
@@ -136,7 +138,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     return {exitCode, container: name, startedAt, finishedAt: deps.now(), mountsVerified: mounts, verification}
   } finally {
     stopEarly()
-    if (!clean) await removeContainer(deps.runner, binary, name, prepared.runId)
+    if (!clean) await removeContainer(deps.runner, podman, name, prepared.runId)
   }
 }
 
@@ -228,7 +230,8 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
       ociConfigPath: effective.ociConfigPath,
       runtime: effective.runtime,
       runner: deps.runner,
-      podmanBinary: prepared.podmanBinary,
+      // `podman unshare` runs only where podman is local (proc-root-inode: no machine, no connection).
+      podmanBinary: prepared.podman.binary,
     })
   } catch (error) {
     throw policyRefusal('MOUNT_UNVERIFIABLE', `cannot read the container’s view of its mounts: ${(error as Error).message.split('\n')[0]}.`, 'nothing was started; check that podman runs on this host (not a remote connection), then try again')
@@ -269,8 +272,8 @@ function refuseIfAny(problems: readonly ViewProblem[]): void {
  * `--rm` normally removes the container; this covers interrupts and failures before start. Only a
  * container with our name AND our run-id label is removed, never another run's.
  */
-async function removeContainer(runner: Runner, binary: string, name: string, runId: string): Promise<void> {
-  const found = await runner(binary, ['ps', '--all', '--quiet', '--no-trunc', `--filter=name=^${name}$`, `--filter=label=${LABEL_PREFIX}.run-id=${runId}`], {timeoutMs: 15_000})
+async function removeContainer(runner: Runner, podman: PodmanContext, name: string, runId: string): Promise<void> {
+  const found = await runner(podman.binary, podmanArgs(podman, ['ps', '--all', '--quiet', '--no-trunc', `--filter=name=^${name}$`, `--filter=label=${LABEL_PREFIX}.run-id=${runId}`]), {timeoutMs: 15_000})
   const ids = found.stdout.split('\n').map((line) => line.trim()).filter(Boolean)
-  if (ids.length > 0) await runner(binary, ['rm', '--force', '--time=2', ...ids], {timeoutMs: 30_000})
+  if (ids.length > 0) await runner(podman.binary, podmanArgs(podman, ['rm', '--force', '--time=2', ...ids]), {timeoutMs: 30_000})
 }

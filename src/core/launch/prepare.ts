@@ -17,8 +17,8 @@ import type {HostFacts} from '../host/facts.js'
 import {checkDirectory} from '../host/readable.js'
 import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
 import {readMachineShares} from '../machine/shares.js'
-import {providerEnv} from '../machine/providers.js'
 import {PodmanAdapter} from '../podman/adapter.js'
+import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
 import {mountHolding} from '../policy/catalogue.js'
@@ -73,6 +73,11 @@ export interface PreparedLaunch {
   policyHash: string
   image: {ref: string; details: ImageDetails}
   podmanBinary: string
+  /**
+   * The launch's machine context (podman/context.ts): every container-side step names its
+   * connection (`--connection <machine>` or `<machine>-root`), every machine call its provider.
+   */
+  podman: PodmanContext
   /** Which allowlisted mount the --repo is, and the repo's resolved host path. */
   repo: {resolved: string; mount: LaunchMount}
   /** What `--worktree` creates (null without it). */
@@ -132,16 +137,23 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const warnings: string[] = []
 
   // Podman is asked in parallel with the filesystem checks below; its answers are used after them.
-  const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs})
   const machine = profile.spec.machine
-  const cliVersionP = host.platform === 'linux' ? Promise.resolve(null) : podman.cliVersion()
-  const podmanFacts = Promise.all([
-    machine ? podman.machineState(machine.name) : Promise.resolve(null),
-    podman.imageInspect(profile.spec.image.ref),
-    cliVersionP,
-    // macOS: the folders the machine really shares (a narrowed machine shares only the repos).
-    host.platform === 'macos' && machine ? cliVersionP.then((v) => machineSharedFolders(req.runner, host, machine, v && v.ok ? v.value : null, req.timeoutMs)) : Promise.resolve(null),
-  ])
+  const cliVersionP = host.platform === 'linux' ? Promise.resolve(null) : new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs}).cliVersion()
+  // One machine context for every podman call of this launch (podman/context.ts): the profile's
+  // connection on each container-side call; its provider on each `podman machine` call (a
+  // containers.conf setting may select another).
+  const podmanFacts = cliVersionP.then((v) => {
+    const ctx = podmanContext({host, machine, podmanVersion: v && v.ok ? v.value : null})
+    const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs, context: ctx})
+    return Promise.all([
+      machine ? podman.machineState(machine.name) : Promise.resolve(null),
+      podman.imageInspect(profile.spec.image.ref),
+      v,
+      // macOS: the folders the machine really shares (a narrowed machine shares only the repos).
+      host.platform === 'macos' && machine ? machineSharedFolders(req.runner, host, ctx, req.timeoutMs) : Promise.resolve(null),
+      ctx,
+    ] as const)
+  })
   podmanFacts.catch(() => {}) // awaited below, after the mount checks; never an unobserved rejection
 
   // Every allowlisted mount is resolved and judged again now: the profile may be old, and the
@@ -187,7 +199,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
 
-  const [machineState, imageResult, cliVersion, sharedVolumes] = await podmanFacts
+  const [machineState, imageResult, cliVersion, sharedVolumes, podmanCtx] = await podmanFacts
   if (machine && machineState && machineState.state !== 'running') {
     throw prerequisiteMissing(
       'MACHINE_NOT_RUNNING',
@@ -273,25 +285,24 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     command: [...toolCommand, ...req.args],
     verification,
   }
-  const binary = podman.binary
   const hostSteps: Step[] = wt ? worktreeHostSteps(wt.steps).map((s) => s.step) : []
   for (const dir of git.ensureDirs) {
     const why = path.basename(dir) === 'hooks' ? `create the missing hooks folder (empty) so it is mounted read-only: otherwise the agent could add hooks the host runs` : `create the missing folder ${dir} that commits in the container write to`
     hostSteps.push(step([ENSURE_DIR, dir], why, true))
   }
-  const probe = await toolVersionProbe(req, toolCommand, binary, image.id, rootless)
+  const probe = await toolVersionProbe(req, toolCommand, podmanCtx, image.id, rootless)
   const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
   const plan: Plan = {
     verb: req.verb,
     steps: [
       ...(probe ? [probe] : []),
       ...hostSteps,
-      step(buildCreateArgv(spec, binary), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
-      step(buildInitArgv(spec, binary), 'set the container up (mounts, namespaces) without starting anything in it', true),
-      step(buildInspectArgv(spec, binary), 'read the container’s effective configuration and its init process id', false),
+      step(buildCreateArgv(spec, podmanCtx), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
+      step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
+      step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
       step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
       step(
-        buildStartArgv(spec, binary),
+        buildStartArgv(spec, podmanCtx),
         `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s commit, branch and status with hardened host git (rev-parse, symbolic-ref, status)`,
         true,
       ),
@@ -306,7 +317,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     policy,
     policyHash: hash,
     image: {ref: profile.spec.image.ref, details: image},
-    podmanBinary: binary,
+    podmanBinary: podmanCtx.binary,
+    podman: podmanCtx,
     repo: {resolved: repoResolved, mount: repoLaunchMount},
     worktree: wt?.facts ?? null,
     worktreeSteps: wt?.steps ?? null,
@@ -386,11 +398,11 @@ function worktreeMounts(wt: PlannedWorktree, others: readonly LaunchMount[], hos
 }
 
 /** The tool-version probe step (tool-version.ts), when the state dir has no version of this tool for this image. */
-async function toolVersionProbe(req: LaunchRequest, toolCommand: string[], binary: string, imageId: string, rootless: boolean): Promise<Step | null> {
+async function toolVersionProbe(req: LaunchRequest, toolCommand: string[], podman: PodmanContext, imageId: string, rootless: boolean): Promise<Step | null> {
   if (req.verb !== 'run' || !req.tool) return null
   if (await cachedToolVersion(stateDir(req.host), imageId, req.tool)) return null
   return step(
-    toolVersionProbeArgv({binary, imageId, command: toolCommand, rootless}),
+    toolVersionProbeArgv({podman, imageId, command: toolCommand, rootless}),
     `read the ${req.tool} version inside the image for the evidence: it is not cached for this image yet (once per image; runs alongside the next steps, with no mounts and no network)`,
     true,
   )
@@ -646,8 +658,10 @@ function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile): Age
  * The host folders a macOS machine shares at the same path, from its config file; null when they
  * cannot be read (then Podman's defaults are assumed and a wrong guess fails at `podman create`).
  */
-async function machineSharedFolders(runner: Runner, host: HostFacts, machine: ProfileMachine, podmanVersion: string | null, timeoutMs: number): Promise<string[] | null> {
-  const lifecycle = new MachineLifecycle(runner, host, {env: providerEnv(host.platform, machine.provider, podmanVersion), timeoutMs})
+async function machineSharedFolders(runner: Runner, host: HostFacts, ctx: PodmanContext, timeoutMs: number): Promise<string[] | null> {
+  const machine = ctx.machine
+  if (!machine) return null
+  const lifecycle = new MachineLifecycle(runner, host, {binary: ctx.binary, env: ctx.machineEnv, timeoutMs})
   const info = await readMachineShares({lifecycle, name: machine.name, provider: machine.provider}).catch(() => null)
   if (info?.status !== 'known') return null
   return info.shares.filter((share) => share.source === share.target).map((share) => share.source)

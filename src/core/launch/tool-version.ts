@@ -9,13 +9,14 @@ import {join} from 'node:path'
 
 import {succeeded, type Runner} from '../exec.js'
 import {writeFileAtomic} from '../fs-atomic.js'
-import {AGENT_HOME, hardeningArgs} from './container-spec.js'
+import {podmanArgv} from '../podman/context.js'
+import {AGENT_HOME, hardeningArgs, type PodmanTarget} from './container-spec.js'
 
 type Cache = Record<string, Record<string, string>>
 
 /** The probe: the image with no mounts, no network, the launch's hardening, `<command> --version`. */
-export function toolVersionProbeArgv(opts: {binary: string; imageId: string; command: readonly string[]; rootless: boolean}): string[] {
-  return [opts.binary, 'run', ...hardeningArgs(opts.rootless), '--network=none', `--env=HOME=${AGENT_HOME}`, opts.imageId, ...opts.command, '--version']
+export function toolVersionProbeArgv(opts: {podman: PodmanTarget; imageId: string; command: readonly string[]; rootless: boolean}): string[] {
+  return podmanArgv(opts.podman, ['run', ...hardeningArgs(opts.rootless), '--network=none', `--env=HOME=${AGENT_HOME}`, opts.imageId, ...opts.command, '--version'])
 }
 
 /** The cached version of `tool` in the image, or null (read-only: a dry run may ask). */

@@ -3,7 +3,7 @@
  * machine state a profile cares about. Every call goes through the injected Runner with a timeout,
  * and every failure comes back as a classified value (see failures.ts), never as an exception.
  */
-import type {z} from 'zod'
+import {z} from 'zod'
 import {succeeded, type RunResult, type Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {parseToolVersion} from '../host/tools.js'
@@ -30,6 +30,7 @@ import {
   RawMachineListSchema,
   RawVersionReportSchema,
 } from './schemas.js'
+import {connectionArgs, nativeContext, PODMAN_PROGRAM_ENV, type PodmanContext} from './context.js'
 import type {
   ImageDetails,
   MachineDetails,
@@ -58,33 +59,56 @@ export type {
 
 export const DEFAULT_PODMAN_TIMEOUT_MS = 10_000
 /** Overrides the podman program (a path or another name), e.g. for a side-by-side install. */
-export const PODMAN_BINARY_ENV = 'SOURCEOSCTL_PODMAN'
+export const PODMAN_BINARY_ENV = PODMAN_PROGRAM_ENV
 
 export interface PodmanAdapterOptions {
-  /** Program to run; defaults to $SOURCEOSCTL_PODMAN, then `podman`. */
+  /** Program to run; defaults to the context's, then $SOURCEOSCTL_PODMAN, then `podman`. */
   binary?: string
   /** Per-call timeout; default 10 s. */
   timeoutMs?: number
+  /**
+   * The command's machine context (context.ts): its connection goes on every container-side call
+   * (version, info, image inspect), its provider environment on every `podman machine` call.
+   * Without one: native podman, no connection, no provider environment.
+   */
+  context?: PodmanContext
 }
+
+/** One entry of `podman system connection list --format json` (4.x: Name, URI, Identity, IsMachine, Default; 5.x adds ReadWrite). */
+export interface PodmanConnection {
+  name: string
+  uri: string
+  identity: string | null
+  isMachine: boolean
+  default: boolean
+}
+
+const RawConnectionListSchema = z.array(
+  z.looseObject({Name: z.string(), URI: z.string(), Identity: z.string().nullish(), IsMachine: z.boolean().nullish(), Default: z.boolean().nullish()}),
+)
 
 const ok = <T>(value: T): PodmanResult<T> => ({ok: true, value})
 
 export class PodmanAdapter {
   readonly binary: string
   readonly timeoutMs: number
+  /** The machine context every call follows (a native one when none was given). */
+  readonly context: PodmanContext
 
   constructor(
     private readonly runner: Runner,
     private readonly host: HostFacts,
     opts: PodmanAdapterOptions = {},
   ) {
-    this.binary = opts.binary || host.env[PODMAN_BINARY_ENV] || 'podman'
+    const ctx = opts.context ?? nativeContext(host)
+    this.binary = opts.binary || ctx.binary || host.env[PODMAN_BINARY_ENV] || 'podman'
+    this.context = {...ctx, binary: this.binary}
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PODMAN_TIMEOUT_MS
   }
 
   /** `podman --version`: works without a connection to the service. */
   async cliVersion(): Promise<PodmanResult<string>> {
-    const result = await this.run(['--version'])
+    const result = await this.runClient(['--version'])
     if (!succeeded(result)) return this.fail(result)
     const version = parseToolVersion('podman', result.stdout)
     return version ? ok(version) : {ok: false, failure: unparseableFailure(result, 'no version in the output')}
@@ -102,7 +126,22 @@ export class PodmanAdapter {
 
   /** `podman machine list --format json`: `[]` when there are none. */
   async machineList(): Promise<PodmanResult<MachineSummary[]>> {
-    return this.json(['machine', 'list', '--format', 'json'], RawMachineListSchema, {}, (raw) => ok(raw.map(toMachineSummary)))
+    return this.json(['machine', 'list', '--format', 'json'], RawMachineListSchema, {}, (raw) => ok(raw.map(toMachineSummary)), 'machine')
+  }
+
+  /**
+   * `podman system connection list --format json`: the connections the client knows, which one is
+   * the default. Read on the client (no connection needed, nothing started).
+   */
+  async connectionList(): Promise<PodmanResult<PodmanConnection[]>> {
+    const toConnection = (c: z.infer<typeof RawConnectionListSchema>[number]): PodmanConnection => ({
+      name: c.Name,
+      uri: c.URI,
+      identity: c.Identity ? c.Identity : null,
+      isMachine: c.IsMachine ?? false,
+      default: c.Default ?? false,
+    })
+    return this.json(['system', 'connection', 'list', '--format', 'json'], RawConnectionListSchema, {}, (raw) => ok(raw.map(toConnection)), 'client')
   }
 
   /** `podman machine inspect <name>` (4.x and 5.x shapes). */
@@ -112,9 +151,9 @@ export class PodmanAdapter {
     return this.json(args, RawMachineInspectSchema, {machine: name}, (raw, result) => {
       const entry = raw.find((machine) => machine.Name === name) ?? raw[0]
       // Exit 0 with `[]` is not expected, but it can only mean the machine is not there.
-      if (!entry) return {ok: false, failure: machineMissingFailure(result, this.context({machine: name}))}
+      if (!entry) return {ok: false, failure: machineMissingFailure(result, this.failureContext({machine: name}))}
       return ok(toMachineDetails(entry))
-    })
+    }, 'machine')
   }
 
   /** `podman image inspect --format json <ref>`: local storage only, never pulls. */
@@ -122,7 +161,7 @@ export class PodmanAdapter {
     const args = ['image', 'inspect', '--format', 'json', '--', ref]
     return this.json(args, RawImageInspectSchema, {imageRef: ref}, (raw, result) => {
       const entry = raw[0]
-      if (!entry) return {ok: false, failure: imageMissingFailure(result, this.context({imageRef: ref}))}
+      if (!entry) return {ok: false, failure: imageMissingFailure(result, this.failureContext({imageRef: ref}))}
       const id = bareImageId(entry.Id)
       return id ? ok(toImageDetails(entry, id)) : {ok: false, failure: unparseableFailure(result, `image ID "${entry.Id}" is not 64 hex characters`)}
     })
@@ -149,16 +188,33 @@ export class PodmanAdapter {
     return {...describeMachine(machine), machine}
   }
 
-  private context(extra: Omit<FailureContext, 'platform'>): FailureContext {
+  /** The argv of a container-side call: the program, `--connection <name>` when the context has one, `args`. */
+  argv(args: readonly string[]): string[] {
+    return [this.binary, ...connectionArgs(this.context), ...args]
+  }
+
+  private failureContext(extra: Omit<FailureContext, 'platform'>): FailureContext {
     return {platform: this.host.platform, ...extra}
   }
 
+  /** A container-side call: through the context's connection. */
   private run(args: string[]): Promise<RunResult> {
+    return this.runner(this.binary, [...connectionArgs(this.context), ...args], {timeoutMs: this.timeoutMs})
+  }
+
+  /** A call on the client alone (`--version`, `system connection list`): no connection. */
+  private runClient(args: string[]): Promise<RunResult> {
     return this.runner(this.binary, args, {timeoutMs: this.timeoutMs})
   }
 
+  /** A `podman machine …` call: no connection, the context's provider environment. */
+  private runMachine(args: string[]): Promise<RunResult> {
+    const env = this.context.machineEnv
+    return this.runner(this.binary, args, {timeoutMs: this.timeoutMs, ...(Object.keys(env).length > 0 ? {env: {...env}} : {})})
+  }
+
   private fail<T>(result: RunResult, extra: Omit<FailureContext, 'platform'> = {}): PodmanResult<T> {
-    return {ok: false, failure: classifyFailure(result, this.context(extra))}
+    return {ok: false, failure: classifyFailure(result, this.failureContext(extra))}
   }
 
   /**
@@ -170,8 +226,9 @@ export class PodmanAdapter {
     schema: S,
     extra: Omit<FailureContext, 'platform'>,
     convert: (raw: z.infer<S>, result: RunResult) => PodmanResult<T>,
+    side: 'container' | 'machine' | 'client' = 'container',
   ): Promise<PodmanResult<T>> {
-    const result = await this.run(args)
+    const result = await (side === 'machine' ? this.runMachine(args) : side === 'client' ? this.runClient(args) : this.run(args))
     if (!succeeded(result)) return this.fail(result, extra)
     const parsed = parseJsonOutput(result.stdout, schema)
     if (!parsed.ok) return {ok: false, failure: unparseableFailure(result, parsed.reason)}

@@ -12,18 +12,31 @@
 // Scenario file:
 //   {"description": "…", "state": {"machine": "stopped"},
 //    "rules": [{"args": ["--version"], "stdout": "podman version 5.3.1\n"},
+//              {"prefix": ["info"], "connection": "sourceos-agent", "stdoutFile": "…"},
 //              {"prefix": ["machine", "list"], "when": {"machine": "stopped"}, "whenEnv": {"CONTAINERS_MACHINE_PROVIDER": "libkrun"},
 //               "stdoutFile": "podman5-machine-list-stopped.json", "stderrFile": "…", "exit": 0, "delayMs": 0,
 //               "set": {"machine": "running"}}]}
 // The first rule whose args (exact) or prefix, `when` (state) and `whenEnv` (environment; null
 // means unset) match answers. No match: exit 125 with `Error: fake podman: no rule for …`.
+// A leading global `--connection <name>` (or `--connection=<name>`, `-c <name>`) is taken off the
+// args before matching, logged as `connection`, and matched by a rule's "connection" (a name, or
+// null for none; a rule without the key matches any).
 import {appendFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, isAbsolute, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const args = process.argv.slice(2)
+const argv = process.argv.slice(2)
 const env = process.env
+let connection = null
+let args = argv
+if (argv[0] === '--connection' || argv[0] === '-c') {
+  connection = argv[1] ?? null
+  args = argv.slice(2)
+} else if (argv[0]?.startsWith('--connection=')) {
+  connection = argv[0].slice('--connection='.length)
+  args = argv.slice(1)
+}
 
 function fail(message) {
   process.stderr.write(`Error: fake podman: ${message}\n`)
@@ -42,7 +55,7 @@ const statePath = stateDir ? join(stateDir, 'state.json') : null
 const state = statePath && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {...(scenario.state ?? {})}
 
 if (stateDir) {
-  appendFileSync(join(stateDir, 'calls.jsonl'), `${JSON.stringify({args, provider: env.CONTAINERS_MACHINE_PROVIDER ?? null})}\n`)
+  appendFileSync(join(stateDir, 'calls.jsonl'), `${JSON.stringify({args, provider: env.CONTAINERS_MACHINE_PROVIDER ?? null, ...(connection === null ? {} : {connection})})}\n`)
 }
 
 const sameArgs = (a, b) => a.length === b.length && a.every((x, i) => x === b[i])
@@ -52,11 +65,12 @@ const rule = (scenario.rules ?? []).find((r) => {
   if (r.args && !sameArgs(args, r.args)) return false
   if (r.prefix && !startsWith(args, r.prefix)) return false
   if (!r.args && !r.prefix) return false
+  if (r.connection !== undefined && r.connection !== connection) return false
   for (const [k, v] of Object.entries(r.when ?? {})) if (state[k] !== v) return false
   for (const [k, v] of Object.entries(r.whenEnv ?? {})) if ((env[k] ?? null) !== v) return false
   return true
 })
-if (!rule) fail(`no rule for \`podman ${args.join(' ')}\` in ${scenarioPath} (state ${JSON.stringify(state)})`)
+if (!rule) fail(`no rule for \`podman ${argv.join(' ')}\` in ${scenarioPath} (state ${JSON.stringify(state)})`)
 
 const text = (inline, file) => (file ? readFileSync(join(fixtures, file), 'utf8') : (inline ?? ''))
 

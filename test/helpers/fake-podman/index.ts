@@ -14,6 +14,8 @@ export interface FakePodmanCall {
   args: string[]
   /** CONTAINERS_MACHINE_PROVIDER as the fake saw it. */
   provider: string | null
+  /** The global `--connection` the call named (taken off args); absent when it named none. */
+  connection?: string
 }
 
 export interface FakePodman {
@@ -48,7 +50,7 @@ export function fakePodman(scenario: string): Omit<FakePodman, 'restore'> & {cle
     env,
     stateDir,
     calls,
-    commandLines: () => calls().map((c) => ['podman', ...c.args].join(' ')),
+    commandLines: () => calls().map((c) => ['podman', ...(c.connection ? ['--connection', c.connection] : []), ...c.args].join(' ')),
     cleanup: () => rmSync(stateDir, {recursive: true, force: true}),
   }
 }

@@ -1,6 +1,11 @@
 import {describe, expect, it} from 'vitest'
 
-import {buildCreateArgv, buildInitArgv, buildStartArgv, buildVerifyArgv, plannedUserNamespace, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
+import {buildCreateArgv, buildInitArgv, buildInspectArgv, buildStartArgv, buildVerifyArgv, plannedUserNamespace, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
+import {toolVersionProbeArgv} from '../../../src/core/launch/tool-version.js'
+import {podmanContext} from '../../../src/core/podman/context.js'
+
+/** A native Linux profile: no machine, so no connection. */
+const NATIVE = {binary: 'podman', connection: null}
 
 const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   runId: '0123456789abcdef',
@@ -27,7 +32,7 @@ const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
 
 describe('governed container argv', () => {
   it('always carries the hardening defaults and never host-wide flags', () => {
-    const argv = buildCreateArgv(spec(), 'podman')
+    const argv = buildCreateArgv(spec(), NATIVE)
     for (const flag of ['--rm', '--init', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--http-proxy=false', '--pull=never', '--userns=keep-id']) {
       expect(argv).toContain(flag)
     }
@@ -36,7 +41,7 @@ describe('governed container argv', () => {
   })
 
   it('mounts exactly the spec’s mounts, ro where asked, with the workdir and labels', () => {
-    const argv = buildCreateArgv(spec(), 'podman')
+    const argv = buildCreateArgv(spec(), NATIVE)
     expect(argv.filter((a) => a.startsWith('--mount='))).toEqual([
       '--mount=type=bind,source=/home/dev/app,destination=/workspace/app,bind-nonrecursive=true,bind-propagation=private',
       '--mount=type=bind,source=/home/dev/docs,destination=/workspace/docs,bind-nonrecursive=true,bind-propagation=private,ro=true',
@@ -47,22 +52,61 @@ describe('governed container argv', () => {
   })
 
   it('rootful omits keep-id; network none and TTY are honoured', () => {
-    const argv = buildCreateArgv(spec({rootless: false, network: 'none', tty: true}), 'podman')
+    const argv = buildCreateArgv(spec({rootless: false, network: 'none', tty: true}), NATIVE)
     expect(argv).not.toContain('--userns=keep-id')
     expect(argv).toContain('--network=none')
     expect(argv).toContain('--tty')
-    expect(buildStartArgv(spec(), 'podman')).toEqual(['podman', 'start', '--attach', '--interactive', 'sourceos-agent-0123456789abcdef'])
+    expect(buildStartArgv(spec(), NATIVE)).toEqual(['podman', 'start', '--attach', '--interactive', 'sourceos-agent-0123456789abcdef'])
   })
 
   it('passes only the allowlisted env as explicit values', () => {
-    const argv = buildCreateArgv(spec(), 'podman')
+    const argv = buildCreateArgv(spec(), NATIVE)
     expect(argv.filter((a) => a.startsWith('--env'))).toEqual(['--env=TERM=xterm', '--env=HOME=/home/agent'])
+  })
+})
+
+describe('every container-side argv names the profile’s connection (issue 11, defect 3)', () => {
+  const env = {}
+  const machine = {name: 'sourceos-agent', provider: 'applehv' as const, rootful: false}
+  const all = (ctx: {binary: string; connection: string | null}) => [
+    buildCreateArgv(spec(), ctx),
+    buildInitArgv(spec(), ctx),
+    buildInspectArgv(spec(), ctx),
+    buildStartArgv(spec(), ctx),
+    toolVersionProbeArgv({podman: ctx, imageId: 'f'.repeat(64), command: ['codex'], rootless: true}),
+  ]
+
+  it('a machine profile: `--connection <machine>` right after the program, on create, init, inspect, start and the probe', () => {
+    const ctx = podmanContext({host: {platform: 'macos', env}, machine})
+    expect(ctx.connection).toBe('sourceos-agent')
+    for (const argv of all(ctx)) expect(argv.slice(0, 3)).toEqual(['podman', '--connection', 'sourceos-agent'])
+  })
+
+  it('a rootful machine: its `<name>-root` connection (the one `machine init` adds for root in the VM)', () => {
+    const ctx = podmanContext({host: {platform: 'macos', env}, machine: {...machine, rootful: true}})
+    for (const argv of all(ctx)) expect(argv.slice(0, 3)).toEqual(['podman', '--connection', 'sourceos-agent-root'])
+  })
+
+  it('a Linux-native profile: no --connection anywhere (podman’s own choice, CONTAINER_CONNECTION included)', () => {
+    const ctx = podmanContext({host: {platform: 'linux', env}, machine: null})
+    expect(ctx.connection).toBeNull()
+    for (const argv of all(ctx)) expect(argv.some((a) => a.startsWith('--connection'))).toBe(false)
+  })
+
+  it('a linux-podman-machine profile is pinned too (a full Linux podman is otherwise local: containers on the host kernel)', () => {
+    const ctx = podmanContext({host: {platform: 'linux', env}, machine: {...machine, provider: 'qemu'}})
+    for (const argv of all(ctx)) expect(argv.slice(1, 3)).toEqual(['--connection', 'sourceos-agent'])
+  })
+
+  it('$SOURCEOSCTL_PODMAN names the program; the connection still follows it', () => {
+    const ctx = podmanContext({host: {platform: 'macos', env: {SOURCEOSCTL_PODMAN: '/opt/podman/bin/podman'}}, machine})
+    expect(buildInitArgv(spec(), ctx)).toEqual(['/opt/podman/bin/podman', '--connection', 'sourceos-agent', 'init', 'sourceos-agent-0123456789abcdef'])
   })
 })
 
 describe('init and verify steps', () => {
   it('init names the container; verify is the CLI’s own step and says how it verifies', () => {
-    expect(buildInitArgv(spec(), 'podman')).toEqual(['podman', 'init', 'sourceos-agent-0123456789abcdef'])
+    expect(buildInitArgv(spec(), NATIVE)).toEqual(['podman', 'init', 'sourceos-agent-0123456789abcdef'])
     expect(buildVerifyArgv(spec())).toEqual(['sourceosctl:verify-container', '--method=proc-root-inode', 'sourceos-agent-0123456789abcdef'])
     expect(buildVerifyArgv(spec({verification: 'inspect-paths'}))[1]).toBe('--method=inspect-paths')
   })

@@ -8,6 +8,9 @@ import {describe, expect, it} from 'vitest'
 import {buildCreateArgv, hardeningArgs, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
 import {AGENT_ID, expectedIdMapLines, mappableOwner, ownerOfNearest, rootfulIdMap, rootfulUsernsArgs} from '../../../src/core/launch/userns.js'
 
+/** A native Linux profile: no machine, so no connection. */
+const NATIVE = {binary: 'podman', connection: null}
+
 describe('rootful id mapping', () => {
   it('maps the agent (1000) to the owner and container 0…999 just above it', () => {
     expect(AGENT_ID).toBe(1000)
@@ -63,7 +66,7 @@ describe('hardening with a user namespace', () => {
     expect(hardeningArgs(true)).toContain('--userns=keep-id')
     expect(hardeningArgs(true).some((a) => a.startsWith('--uidmap') || a.startsWith('--user='))).toBe(false)
     expect(hardeningArgs(false)).toEqual(expect.arrayContaining(['--uidmap=0:1:1000', '--uidmap=1000:0:1', '--user=1000:1000']))
-    const argv = buildCreateArgv(spec({hostOwner: {uid: 1001, gid: 1001}}), 'podman')
+    const argv = buildCreateArgv(spec({hostOwner: {uid: 1001, gid: 1001}}), NATIVE)
     expect(argv).toEqual(expect.arrayContaining(['--uidmap=0:1002:1000', '--uidmap=1000:1001:1', '--gidmap=0:1002:1000', '--gidmap=1000:1001:1', '--user=1000:1000']))
     expect(argv.indexOf('--user=1000:1000')).toBeLessThan(argv.indexOf('f'.repeat(64)))
     expect(argv).not.toContain('--userns=keep-id')
