@@ -2,11 +2,12 @@
  * The one exec boundary. Every external program (podman, git, nix, …) runs through a Runner.
  * Tests inject a fake Runner; real runs always carry a timeout, and a non-zero exit never throws.
  */
+import {readdirSync, readFileSync} from 'node:fs'
 
 export const DEFAULT_TIMEOUT_MS = 15_000
 
 export interface RunOptions {
-  /** Kill the process after this many milliseconds (SIGTERM, then SIGKILL). Always set. */
+  /** End the process tree after this many milliseconds (SIGTERM, then SIGKILL; see createRunner). Always set. */
   timeoutMs?: number
   cwd?: string
   /** Extra environment. With `cleanEnv`, this is the whole environment. */
@@ -48,37 +49,241 @@ export function describeOutcome(result: RunResult): string {
   return `${result.command} ${result.args.slice(0, 3).join(' ')} exited ${result.exitCode}${firstLine ? `: ${firstLine}` : ''}`
 }
 
-/** The real Runner, backed by execa (imported lazily to keep CLI start-up cheap). */
+/** After a timeout's SIGTERM, how long the tree has to exit before SIGKILL. */
+export const KILL_GRACE_MS = 2000
+/**
+ * How long the pipes may stay open once the child has exited (on its own, or after SIGKILL): a
+ * descendant that escaped the tree (a daemon) can hold them for ever; we stop reading then.
+ */
+export const PIPE_DRAIN_MS = 500
+/** Output kept per stream (as execa's default maxBuffer); beyond it the tree is ended. */
+const MAX_OUTPUT_BYTES = 100_000_000
+
+/**
+ * The real Runner, backed by execa (imported lazily to keep CLI start-up cheap).
+ *
+ * On POSIX each child starts in its own process group and session (`detached`), so a timeout ends
+ * the WHOLE tree: SIGTERM to the group (and, on Linux, to descendants that left it with setsid
+ * while their parent still ran), then SIGKILL after KILL_GRACE_MS. A wrapper (a shell shim,
+ * `flatpak-spawn --host`, a `podman` script) therefore cannot leave its real program behind
+ * holding our pipes. The call never waits on pipes it has given up on: once the child has exited
+ * (or the SIGKILL is sent) the pipes get PIPE_DRAIN_MS, then they are destroyed and the call
+ * returns what was read. A daemon that double-forked out of the tree before the timeout is out of
+ * reach; it keeps running, but no longer holds the CLI.
+ *
+ * Side effects of the own session: a terminal's Ctrl-C (sent to the foreground group) no longer
+ * reaches these children directly; when the CLI dies of a signal or exits, the groups of children
+ * still running get SIGTERM (as execa's `cleanup` did for the child alone). A handler that keeps
+ * the CLI alive on a signal (a launch's early-signal handler) lets the running step finish. The
+ * children have no controlling terminal: a prompt on /dev/tty fails at once instead of hanging
+ * until the timeout.
+ *
+ * Windows has no process groups: there the child alone is killed (`TerminateProcess`), its own
+ * children are not; the bounded wait on the pipes holds the same.
+ */
 export function createRunner(defaults: {timeoutMs?: number} = {}): Runner {
   return async (command, args, options = {}) => {
-    const {execa} = await import('execa')
+    const [{execa}, {onExit}] = await Promise.all([import('execa'), import('signal-exit')])
     const timeout = options.timeoutMs ?? defaults.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const ownGroup = process.platform !== 'win32'
     const started = performance.now()
-    const result = await execa(command, [...args], {
+    const subprocess = execa(command, [...args], {
       cwd: options.cwd,
       env: options.env,
       extendEnv: !options.cleanEnv,
       input: options.input,
       stdin: options.input === undefined ? 'ignore' : undefined,
       reject: false,
-      timeout,
-      forceKillAfterDelay: 2000,
+      // read here, so the pipes can be let go of (execa would wait for their end)
+      buffer: false,
       stripFinalNewline: false,
-      encoding: 'utf8',
       windowsHide: true,
+      detached: ownGroup,
     })
-    const notFound = result.code === 'ENOENT' || (result.failed && /ENOENT/.test(String(result.originalMessage ?? '')))
-    return {
-      command,
-      args: [...args],
-      exitCode: notFound || result.timedOut ? null : (result.exitCode ?? null),
-      stdout: typeof result.stdout === 'string' ? result.stdout : '',
-      stderr: typeof result.stderr === 'string' ? result.stderr : '',
-      notFound,
-      timedOut: Boolean(result.timedOut),
-      signal: result.signal ?? undefined,
-      durationMs: Math.round(performance.now() - started),
+    const pid = subprocess.pid
+
+    const out = collector()
+    const err = collector()
+    let killedFor: 'timeout' | 'output' | undefined
+    let exited: {code: number | null; signal: NodeJS.Signals | null} | undefined
+    let seen: TreeMember[] = []
+    const timers: NodeJS.Timeout[] = []
+    const after = (ms: number, fn: () => void): void => {
+      timers.push(setTimeout(fn, ms))
     }
+
+    const signalTree = (signal: NodeJS.Signals): void => {
+      if (pid === undefined) return
+      if (!ownGroup) {
+        subprocess.kill(signal)
+        return
+      }
+      if (!exited) seen = mergeMembers(seen, linuxDescendants(pid))
+      try {
+        process.kill(-pid, signal)
+      } catch {
+        // the group is gone
+      }
+      for (const member of seen) if (stillSame(member)) trySignal(member.pid, signal)
+    }
+    // While the child runs, the CLI's exit (or death by a signal) ends its tree too.
+    const removeExitHook = ownGroup && pid !== undefined ? onExit(() => signalTree(killedFor ? 'SIGKILL' : 'SIGTERM')) : () => {}
+
+    return new Promise<RunResult>((resolve) => {
+      let settled = false
+      let killAt = Infinity
+      const finish = (result: Omit<RunResult, 'command' | 'args' | 'stdout' | 'stderr' | 'durationMs'>): void => {
+        if (settled) return
+        settled = true
+        for (const t of timers) clearTimeout(t)
+        if (killedFor && ownGroup) {
+          // the SIGKILL still follows the grace, without holding the CLI; until then the exit hook stays
+          const force = setTimeout(() => (signalTree('SIGKILL'), removeExitHook()), Math.max(0, killAt - performance.now()))
+          force.unref()
+        } else {
+          removeExitHook()
+        }
+        // let go of pipes an escaped descendant may still hold
+        subprocess.stdout?.destroy()
+        subprocess.stderr?.destroy()
+        subprocess.stdin?.destroy()
+        resolve({command, args: [...args], stdout: out.text(), stderr: err.text(), durationMs: Math.round(performance.now() - started), ...result})
+      }
+      const fromExit = (): void => {
+        finish({
+          exitCode: killedFor || !exited ? null : exited.code,
+          notFound: false,
+          timedOut: killedFor === 'timeout',
+          signal: exited?.signal ?? undefined,
+        })
+      }
+
+      const endTree = (reason: 'timeout' | 'output'): void => {
+        if (killedFor || settled) return
+        killedFor = reason
+        signalTree('SIGTERM')
+        killAt = performance.now() + KILL_GRACE_MS
+        after(KILL_GRACE_MS, () => {
+          signalTree('SIGKILL')
+          // not even SIGKILL made the pipes close (or the child exit): stop waiting
+          after(PIPE_DRAIN_MS, fromExit)
+        })
+      }
+
+      subprocess.stdout?.on('data', (chunk: Buffer | string) => {
+        if (!out.add(chunk)) endTree('output')
+      })
+      subprocess.stderr?.on('data', (chunk: Buffer | string) => {
+        if (!err.add(chunk)) endTree('output')
+      })
+      subprocess.once('exit', (code, signal) => {
+        exited = {code, signal}
+        // its output is in the pipes now; more can only come from a descendant that outlives it
+        after(PIPE_DRAIN_MS, fromExit)
+      })
+      after(timeout, () => {
+        if (!exited) endTree('timeout')
+      })
+
+      subprocess.then(
+        (result) => {
+          const notFound = result.code === 'ENOENT' || (result.failed && /ENOENT/.test(String(result.originalMessage ?? '')))
+          finish({
+            exitCode: notFound || killedFor ? null : (result.exitCode ?? exited?.code ?? null),
+            notFound,
+            timedOut: killedFor === 'timeout',
+            signal: result.signal ?? exited?.signal ?? undefined,
+          })
+        },
+        () => fromExit(),
+      )
+    })
+  }
+}
+
+interface TreeMember {
+  pid: number
+  /** /proc/<pid>/stat's start time: tells the process apart from a later one with its pid. */
+  start: string
+}
+
+/**
+ * The descendants of `root` (Linux, from /proc), including those that left its process group
+ * with setsid/setpgid while their parent still runs. Best effort: empty elsewhere or on error.
+ */
+function linuxDescendants(root: number): TreeMember[] {
+  if (process.platform !== 'linux') return []
+  let names: string[]
+  try {
+    names = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  const children = new Map<number, TreeMember[]>()
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue
+    const fields = statFields(Number(name))
+    if (!fields) continue
+    const ppid = Number(fields[1])
+    const list = children.get(ppid) ?? []
+    list.push({pid: Number(name), start: fields[19] ?? ''})
+    children.set(ppid, list)
+  }
+  const found: TreeMember[] = []
+  const queue = [root]
+  const visited = new Set<number>([root])
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      if (visited.has(child.pid)) continue
+      visited.add(child.pid)
+      found.push(child)
+      queue.push(child.pid)
+    }
+  }
+  return found
+}
+
+/** Fields 3… of /proc/<pid>/stat (after the command name): [state, ppid, …, starttime at 19]. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+function stillSame(member: TreeMember): boolean {
+  return statFields(member.pid)?.[19] === member.start
+}
+
+function mergeMembers(known: TreeMember[], more: TreeMember[]): TreeMember[] {
+  const merged = [...known]
+  for (const m of more) if (!merged.some((k) => k.pid === m.pid && k.start === m.start)) merged.push(m)
+  return merged
+}
+
+function trySignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/** A stream's bytes, decoded once at the end (a multi-byte character may span chunks). */
+function collector(): {add: (chunk: Buffer | string) => boolean; text: () => string} {
+  const chunks: Buffer[] = []
+  let size = 0
+  return {
+    add(chunk) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      if (size + buffer.length > MAX_OUTPUT_BYTES) return false
+      chunks.push(buffer)
+      size += buffer.length
+      return true
+    },
+    text: () => Buffer.concat(chunks).toString('utf8'),
   }
 }
 
