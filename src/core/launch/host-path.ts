@@ -2,7 +2,8 @@
  * Host path → the path Podman sees. On native Linux they are the same. On macOS and Windows the
  * container runs inside a Podman machine, so a bind source is a path *inside the VM*: macOS shares
  * host folders at the same path (only those under the machine's volumes exist there); Windows maps
- * `C:\x` to `/mnt/c/x` (WSL always; Hyper-V only from Podman 5.3, when `C:\` became a volume).
+ * `C:\x` to `/mnt/c/x` (WSL always; Hyper-V from Podman 5.0 for folders shared with `--volume C:\x:/mnt/c/x`,
+ * and by default from 5.3, when `C:\` became a volume).
  */
 import {posix, win32} from 'node:path'
 
@@ -16,7 +17,7 @@ export const MACOS_DEFAULT_VOLUMES = ['/Users', '/private', '/var/folders']
 export interface PodmanPathContext {
   /** Provider of the machine, or null for native Linux. */
   provider: string | null
-  /** Podman client version, for version-gated behaviour (Hyper-V drive mounts from 5.3). */
+  /** Podman client version, for version-gated behaviour (Hyper-V drive mounts from 5.0). */
   podmanVersion: string | null
   /** Host folders the machine shares; null when unknown (the platform defaults are assumed). */
   sharedVolumes: readonly string[] | null
@@ -53,11 +54,13 @@ function windowsToMachinePath(hostPath: string, ctx: PodmanPathContext): string 
   }
   const drive = /^([A-Za-z]):[\\/]?(.*)$/.exec(p)
   if (!drive) throw policyRefusal('PATH_NOT_LOCAL', `${hostPath} is not a drive path like C:\\...`, 'use a path on a local drive')
-  if (ctx.provider === 'hyperv' && ctx.podmanVersion && compareVersions(ctx.podmanVersion, '5.3.0') < 0) {
+  // 5.0 parses `--volume C:\x:/mnt/c/x`, which the narrowed init uses (Podman's own default C:\
+  // share arrives in 5.3; doctor's machine-shares check tells a machine without it).
+  if (ctx.provider === 'hyperv' && ctx.podmanVersion && compareVersions(ctx.podmanVersion, '5.0.0') < 0) {
     throw prerequisiteMissing(
       'PODMAN_TOO_OLD',
-      `Hyper-V machines mount drives at /mnt/<drive> only from Podman 5.3; this is Podman ${ctx.podmanVersion}.`,
-      'upgrade Podman to 5.3 or newer, or use the WSL provider',
+      `Hyper-V machines share drive folders at /mnt/<drive> from Podman 5.0; this is Podman ${ctx.podmanVersion}.`,
+      'upgrade Podman to 5.0 or newer (5.5 for folders with spaces in their path), or use the WSL provider',
     )
   }
   const letter = drive[1]!.toLowerCase()

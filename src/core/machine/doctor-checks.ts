@@ -143,7 +143,7 @@ export function machineExposureCheck(probe: Timed<SharesProbe> | null, host: Hos
   const ms = probe.durationMs
   if (p.shares.status === 'all-drives') {
     const fix = p.machine && p.roots
-      ? `WSL cannot narrow this (it ignores --volume); the container still gets only the allowlisted mounts. For a VM that shares only them, ${recreateFix(p, host, 'hyperv')} (Podman 5.3+, administrator terminal)`
+      ? `WSL cannot narrow this (it ignores --volume); the container still gets only the allowlisted mounts. For a VM that shares only them, ${recreateFix(p, host, 'hyperv')} (Podman 5.0+, 5.5+ for folders with spaces; administrator terminal)`
       : 'WSL cannot narrow this (it ignores --volume); a Hyper-V machine created with --volume for each repo shares only those'
     return check(id, title, 'warn', false, `WSL machine ${p.name} sees every Windows drive under /mnt/<drive>, your whole home folder included`, fix, ms)
   }

@@ -7,7 +7,8 @@
 import type {HostFacts} from '../host/facts.js'
 import {formatArgv} from '../plan/plan.js'
 import type {ProfileMachine} from '../profile/schema.js'
-import {defaultProvider, PROVIDER_ENV, providerEnv} from './providers.js'
+import {defaultProvider, HOME_SHARE_VERSION, MACOS_BROAD_SHARES_VERSION, PROVIDER_ENV, providerEnv} from './providers.js'
+import {atLeast} from './versions.js'
 import type {MachineRoot} from './vm-paths.js'
 
 export interface InitVolume {
@@ -42,10 +43,12 @@ export interface InitRequest {
   binary?: string
 }
 
-const DEFAULT_SHARES: Record<HostFacts['platform'], (home: string) => string> = {
-  macos: () => '/Users, /private and /var/folders',
-  linux: (home) => `your home folder (${home})`,
-  windows: (home) => `your home folder (${home}) and, from Podman 5.3, the whole drive`,
+/** What Podman shares when init gets no --volume, by platform and version (providers.ts). */
+export function defaultShareText(platform: HostFacts['platform'], home: string, podmanVersion: string | null): string {
+  if (platform === 'windows') return `your home folder (${home}) and, from Podman 5.3, the whole drive`
+  if (podmanVersion !== null && !atLeast(podmanVersion, HOME_SHARE_VERSION)) return 'nothing (Podman 4.0 shares no folder by default)'
+  if (platform === 'macos' && (podmanVersion === null || atLeast(podmanVersion, MACOS_BROAD_SHARES_VERSION))) return '/Users, /private and /var/folders'
+  return `your home folder (${home})`
 }
 
 export function recommendInit(req: InitRequest): InitRecommendation {
@@ -57,9 +60,9 @@ export function recommendInit(req: InitRequest): InitRecommendation {
 
   const argv = [
     binary, 'machine', 'init',
-    '--cpus', String(machine.cpus),
-    '--memory', String(machine.memoryMiB),
-    '--disk-size', String(machine.diskGiB),
+    // WSL ignores all three (WSL 2 sizes every distribution from .wslconfig; pkg/machine/wsl), so
+    // they are not printed for it: a flag that does nothing would read as a promise.
+    ...(wsl ? [] : ['--cpus', String(machine.cpus), '--memory', String(machine.memoryMiB), '--disk-size', String(machine.diskGiB)]),
     ...(machine.rootful ? ['--rootful'] : []),
     ...volumes.flatMap((v) => ['--volume', v.spec]),
     machine.name,
@@ -70,12 +73,15 @@ export function recommendInit(req: InitRequest): InitRecommendation {
   const notes: string[] = []
   if (wsl) {
     notes.push(
-      'WSL ignores --volume: every Windows drive is visible inside the VM under /mnt/<drive>. The container still gets only the allowlisted mounts, but the VM layer narrows nothing; for a VM that shares only the allowlisted folders use provider: hyperv (Podman 5.3+, administrator terminal).',
+      `WSL ignores --cpus, --memory and --disk-size (every WSL 2 distribution shares the limits in %USERPROFILE%\\.wslconfig), so the profile's cpus: ${machine.cpus}, memoryMiB: ${machine.memoryMiB} and diskGiB: ${machine.diskGiB} are not passed; set processors= and memory= under [wsl2] in .wslconfig instead.`,
+    )
+    notes.push(
+      'WSL ignores --volume: every Windows drive is visible inside the VM under /mnt/<drive>. The container still gets only the allowlisted mounts, but the VM layer narrows nothing; for a VM that shares only the allowlisted folders use provider: hyperv (Podman 5.0+, 5.5+ for folders with spaces; administrator terminal).',
     )
   } else if (volumes.length > 0) {
-    notes.push(`The --volume flags replace Podman's default share of ${DEFAULT_SHARES[host.platform](host.homeDir)}: the VM sees only the allowlisted folders${host.platform === 'windows' ? ' (C:\\x appears at /mnt/c/x, where `podman run -v` looks)' : ', at the same paths'}.`)
+    notes.push(`The --volume flags replace Podman's default share of ${defaultShareText(host.platform, host.homeDir, req.podmanVersion)}: the VM sees only the allowlisted folders${host.platform === 'windows' ? ' (C:\\x appears at /mnt/c/x, where `podman run -v` looks)' : ', at the same paths'}.`)
   } else {
-    notes.push(`The profile allowlists no folders, so Podman would share its default ${DEFAULT_SHARES[host.platform](host.homeDir)}; add a repo first (\`sourceosctl agent-machine init --repo <path>\`).`)
+    notes.push(`The profile allowlists no folders, so Podman would share its default ${defaultShareText(host.platform, host.homeDir, req.podmanVersion)}; add a repo first (\`sourceosctl agent-machine init --repo <path>\`).`)
   }
   if (env[PROVIDER_ENV]) {
     const builtIn = defaultProvider(host.platform, req.podmanVersion)

@@ -38,10 +38,31 @@ const MINIMUM: Record<Provider, {version: string; reason: string}> = {
   wsl: {version: MIN_MACHINE_VERSION, reason: '`podman machine init` with --rootful'},
   applehv: {version: '4.7.0', reason: 'the applehv provider (CONTAINERS_MACHINE_PROVIDER=applehv)'},
   libkrun: {version: '5.1.0', reason: 'the libkrun provider'},
-  // The client maps `-v C:\x` to /mnt/c/x; Hyper-V machines follow that convention from 5.3, and
-  // the launch verbs refuse older Hyper-V machines, so start does too.
-  hyperv: {version: '5.3.0', reason: 'Hyper-V machines sharing drives at /mnt/<drive>, where `podman run -v C:\\…` points'},
+  // 5.0 already parses a drive letter in `--volume C:\x:/mnt/c/x` (pkg/specgen/winpath.go), which
+  // is how the narrowed init shares each repo where `podman run -v C:\…` points. (Podman's own
+  // default `C:\` → /mnt/c share arrives only in 5.3, so a 5.0–5.2 machine created without
+  // --volume does not cover the repos: doctor's machine-shares check says so.) Folders with a
+  // space in their path need 5.5 (SPACES_IN_VOLUMES_VERSION).
+  hyperv: {version: '5.0.0', reason: 'Hyper-V machines that share drive folders with `--volume C:\\…:/mnt/c/…`'},
 }
+
+/**
+ * Machine volumes whose host path has a space break before Podman 5.5.0 (podman commit
+ * 8e6ecb97c9, backported as d358e91817 into v5.5.0; issue #25500): Hyper-V fails to start, and on
+ * macOS and Linux the share silently goes missing. WSL ignores volumes altogether.
+ */
+export const SPACES_IN_VOLUMES_VERSION = '5.5.0'
+
+/** Podman 4.7–4.9 have applehv on Apple silicon only; Intel Macs get it from 5.0. */
+const INTEL_APPLEHV_VERSION = '5.0.0'
+
+/**
+ * Podman's default machine share (containers/common pkg/config, as vendored by each Podman tag):
+ * 4.0 shares nothing (`Volumes: []string{}`); 4.1 to 4.3 share `$HOME:$HOME`; from 4.4 macOS
+ * shares /Users, /private and /var/folders (default_darwin.go), Linux still `$HOME`.
+ */
+export const HOME_SHARE_VERSION = '4.1.0'
+export const MACOS_BROAD_SHARES_VERSION = '4.4.0'
 
 export function platformName(platform: HostPlatform): string {
   return PLATFORM_NAMES[platform]
@@ -63,6 +84,7 @@ export function supportedProviders(host: Pick<HostFacts, 'platform' | 'arch'>, p
     if (p === 'libkrun' && host.arch !== 'arm64') return false
     if (podmanVersion === null || host.platform !== 'macos') return true
     const five = majorOf(podmanVersion) >= 5
+    if (p === 'applehv' && host.arch !== 'arm64' && !five) return false // 4.7–4.9: Apple silicon only
     return p === 'qemu' ? !five : p === 'libkrun' ? five : true
   })
 }
@@ -93,7 +115,10 @@ export function assertProviderOnPlatform(host: Pick<HostFacts, 'platform' | 'arc
  * would support the provider, exit 2 when this Podman line dropped it (qemu on macOS from 5.0).
  */
 export function assertProviderForVersion(host: Pick<HostFacts, 'platform' | 'arch'>, machine: ProfileMachine, podmanVersion: string, profilePath: string): void {
-  const need = MINIMUM[machine.provider]
+  const intelApplehv = machine.provider === 'applehv' && host.platform === 'macos' && host.arch !== 'arm64'
+  const need = intelApplehv && !atLeast(podmanVersion, INTEL_APPLEHV_VERSION)
+    ? {version: INTEL_APPLEHV_VERSION, reason: 'the applehv provider on an Intel Mac (Podman 4.7 to 4.9 have it on Apple silicon only)'}
+    : MINIMUM[machine.provider]
   if (!atLeast(podmanVersion, need.version)) {
     throw prerequisiteMissing(
       'PODMAN_TOO_OLD',

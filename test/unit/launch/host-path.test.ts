@@ -30,12 +30,12 @@ describe('toPodmanPath', () => {
     expect(toPodmanPath(input, fakeHostFacts('windows'), machine('wsl', '4.9.5'))).toBe(expected)
   })
 
-  it('Windows Hyper-V maps drives from Podman 5.3 and refuses older versions, naming the minimum', () => {
-    expect(toPodmanPath('C:\\Users\\dev\\repo', fakeHostFacts('windows'), machine('hyperv', '5.3.0'))).toBe('/mnt/c/Users/dev/repo')
-    const e = errorOf(() => toPodmanPath('C:\\Users\\dev\\repo', fakeHostFacts('windows'), machine('hyperv', '5.2.5')))
+  it('Windows Hyper-V maps drives from Podman 5.0 (it parses `--volume C:\\x:/mnt/c/x`) and refuses older versions, naming the minimum', () => {
+    expect(toPodmanPath('C:\\Users\\dev\\repo', fakeHostFacts('windows'), machine('hyperv', '5.0.0'))).toBe('/mnt/c/Users/dev/repo')
+    const e = errorOf(() => toPodmanPath('C:\\Users\\dev\\repo', fakeHostFacts('windows'), machine('hyperv', '4.9.5')))
     expect(e.code).toBe('PODMAN_TOO_OLD')
     expect(e.exitCode).toBe(4)
-    expect(e.message).toMatch(/5\.3/)
+    expect(e.message).toMatch(/5\.0/)
   })
 
   it.each(['\\\\server\\share\\repo', '//server/share/repo'])('refuses the UNC path %s with exit 3', (input) => {

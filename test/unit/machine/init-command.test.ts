@@ -58,10 +58,20 @@ describe('recommendInit: the exact `podman machine init`', () => {
   it('Windows WSL: no --volume (WSL ignores it), and says so', async () => {
     const roots = await rootsFor(win, ['C:\\Users\\dev\\dev\\app'])
     const rec = recommendInit({host: win, machine: machineSpec({provider: 'wsl'}), roots, podmanVersion: '5.3.0'})
-    expect(rec.argv).toEqual(['podman', 'machine', 'init', '--cpus', '4', '--memory', '8192', '--disk-size', '64', 'sourceos-agent'])
+    // WSL ignores --cpus, --memory and --disk-size too: not printed, and the note says so
+    expect(rec.argv).toEqual(['podman', 'machine', 'init', 'sourceos-agent'])
     expect(rec.volumes).toEqual([])
     expect(rec.env).toEqual({CONTAINERS_MACHINE_PROVIDER: 'wsl'})
-    expect(rec.notes[0]).toMatch(/^WSL ignores --volume/)
+    expect(rec.notes[0]).toMatch(/^WSL ignores --cpus, --memory and --disk-size .*cpus: 4, memoryMiB: 8192 and diskGiB: 64 are not passed; set processors= and memory= under \[wsl2\] in \.wslconfig/)
+    expect(rec.notes.some((n) => /^WSL ignores --volume/.test(n))).toBe(true)
+  })
+
+  it('the default-share text follows the Podman version: 4.0 shares nothing, 4.1–4.3 $HOME (macOS too), 4.4+ /Users, /private, /var/folders on macOS', async () => {
+    const roots = await rootsFor(mac, ['/Users/dev/dev/app'])
+    const note = (v: string) => recommendInit({host: mac, machine: machineSpec({provider: 'qemu'}), roots, podmanVersion: v}).notes[0]
+    expect(note('4.0.3')).toMatch(/default share of nothing/)
+    expect(note('4.3.1')).toMatch(/default share of your home folder \(\/Users\/dev\)/)
+    expect(note('4.4.0')).toMatch(/default share of \/Users, \/private and \/var\/folders/)
   })
 
   it('Linux qemu: same-path volumes in place of the default $HOME share', async () => {

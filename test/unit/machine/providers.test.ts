@@ -81,7 +81,17 @@ describe('providers', () => {
     }
     expect(tooOld(mac, 'libkrun', '5.0.1')).toMatchObject({code: 'PODMAN_TOO_OLD', exitCode: ExitCode.PREREQUISITE, details: {minimumVersion: '5.1.0'}})
     expect(tooOld(mac, 'applehv', '4.6.2')).toMatchObject({code: 'PODMAN_TOO_OLD', details: {minimumVersion: '4.7.0'}})
-    expect(tooOld(win, 'hyperv', '5.2.5')?.message).toMatch(/needs Podman 5\.3\.0 or newer/)
+    // Hyper-V: 5.0 already parses drive letters in --volume (the floor), not 5.3
+    expect(tooOld(win, 'hyperv', '4.9.5')?.message).toMatch(/needs Podman 5\.0\.0 or newer/)
+    expect(tooOld(win, 'hyperv', '5.0.0')).toBeNull()
+    expect(tooOld(win, 'hyperv', '5.2.5')).toBeNull()
+    // Intel Macs: 4.7–4.9 build applehv for Apple silicon only; 5.0 has it on Intel too
+    const intel = fakeHostFacts('macos', {arch: 'x64'})
+    expect(tooOld(intel, 'applehv', '4.9.5')).toMatchObject({code: 'PODMAN_TOO_OLD', details: {minimumVersion: '5.0.0'}})
+    expect(tooOld(intel, 'applehv', '4.9.5')?.message).toMatch(/applehv provider on an Intel Mac/)
+    expect(tooOld(mac, 'applehv', '4.9.5')).toBeNull()
+    expect(tooOld(intel, 'applehv', '5.0.0')).toBeNull()
+    expect(supportedProviders(intel, '4.9.5')).toEqual(['qemu'])
     expect(tooOld(linux, 'qemu', '3.4.4')).toMatchObject({code: 'PODMAN_TOO_OLD', details: {minimumVersion: '4.0.0'}})
     // Podman 5 dropped qemu on macOS: no upgrade helps, so it is a usage error.
     expect(tooOld(mac, 'qemu', '5.0.0')).toMatchObject({code: 'PROVIDER_UNSUPPORTED', exitCode: ExitCode.USAGE})

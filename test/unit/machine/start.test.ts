@@ -110,10 +110,10 @@ describe('startMachine on Windows', () => {
     expect(error.fix).toContain("podman machine start podman-machine-default`")
   })
 
-  it('Hyper-V on Podman 5.2 → exit 4 naming 5.3.0, before touching any machine', async () => {
-    const {req, runner} = request(win, profile('windows', machineSpec({provider: 'hyperv'}), WIN_REPO), [version('5.2.5')])
+  it('Hyper-V on Podman 4.9 → exit 4 naming 5.0.0 (5.0 parses drive letters), before touching any machine', async () => {
+    const {req, runner} = request(win, profile('windows', machineSpec({provider: 'hyperv'}), WIN_REPO), [version('4.9.5')])
     const error = await failure(req)
-    expect(error).toMatchObject({code: 'PODMAN_TOO_OLD', exitCode: ExitCode.PREREQUISITE, details: {minimumVersion: '5.3.0'}})
+    expect(error).toMatchObject({code: 'PODMAN_TOO_OLD', exitCode: ExitCode.PREREQUISITE, details: {minimumVersion: '5.0.0'}})
     expect(runner.commandLines()).toEqual(['podman --version'])
   })
 
@@ -146,7 +146,7 @@ describe('startMachine on Windows', () => {
     const p = profile('windows', machineSpec({provider: 'wsl'}), WIN_REPO)
     const {req, notes} = request(win, p, [version('5.3.1'), list('[]')])
     const rec = (await failure(req)).details?.initCommand as InitRecommendation
-    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=wsl podman machine init --cpus 4 --memory 8192 --disk-size 64 sourceos-agent')
+    expect(rec.text).toBe('CONTAINERS_MACHINE_PROVIDER=wsl podman machine init sourceos-agent')
     expect(notes.some((n) => n.startsWith('WSL ignores --volume'))).toBe(true)
   })
 
