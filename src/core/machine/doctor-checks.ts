@@ -17,7 +17,7 @@ import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {AgentMachineProfile, ProfileMachine} from '../profile/schema.js'
 import type {Timed} from '../util/timeout.js'
 import {hostCommandText, recommendInit} from './init-command.js'
-import {defaultProvider, providerEnv, type Provider} from './providers.js'
+import {defaultProvider, hasSpace, providerEnv, SPACES_IN_VOLUMES_VERSION, spacesInVolumesWork, volumeSpacesRefusal, type Provider} from './providers.js'
 import {coverage, exposedShares, readMachineShares, type SharesInfo} from './shares.js'
 import {machineRoots, realRootsDeps, type RootsDeps, type RootsResult} from './vm-paths.js'
 
@@ -120,8 +120,25 @@ export function machineSharesCheck(probe: Timed<SharesProbe> | null, host: HostF
     return check(id, title, 'warn', false, `cannot tell which folders machine ${p.name} shares: ${p.shares.reason}`, `look at \`podman machine inspect ${p.name}\` and its config file; if a repo is not shared, ${recreateFix(p, host)}`, ms)
   }
   if (p.shares.status !== 'known') return check(id, title, 'skip', false, 'no machine', null, ms)
-  const {uncovered} = coverage(needed, p.shares.shares, host)
+  // Before Podman 5.5 a share whose path has a space is silently not mounted (Hyper-V: the machine
+  // does not start): it covers nothing, whatever the config says.
+  const spaced = p.provider !== 'wsl' && !spacesInVolumesWork(p.podmanVersion) ? p.shares.shares.filter((s) => hasSpace(s.source) || hasSpace(s.target)) : []
+  const working = p.shares.shares.filter((s) => !spaced.includes(s))
+  const {uncovered} = coverage(needed, working, host)
   const shared = p.shares.shares.map((s) => (s.source === s.target ? s.source : `${s.source} → ${s.target}`))
+  const lostToSpaces = uncovered.filter((r) => coverage([r], p.shares.status === 'known' ? p.shares.shares : [], host).uncovered.length === 0)
+  if (lostToSpaces.length > 0) {
+    const refusal = volumeSpacesRefusal(host, p.provider, p.podmanVersion, spaced.map((s) => s.source))
+    return check(
+      id,
+      title,
+      'fail',
+      true,
+      `machine ${p.name} shares ${list(spaced.map((s) => `"${s.source}"`))}, but Podman ${p.podmanVersion} does not mount a machine volume whose path has a space (fixed in ${SPACES_IN_VOLUMES_VERSION}), so ${list(lostToSpaces.map((r) => r.hostPath))} ${lostToSpaces.length === 1 ? 'is' : 'are'} missing in the VM`,
+      refusal?.fix ?? `upgrade Podman to ${SPACES_IN_VOLUMES_VERSION} or newer`,
+      ms,
+    )
+  }
   if (uncovered.length === 0) return check(id, title, 'ok', true, `machine ${p.name} shares ${list(shared)}, which covers every allowlisted repo`, null, ms)
   return check(
     id,

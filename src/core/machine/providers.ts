@@ -11,7 +11,7 @@
  * lists or starts only the current provider's machines. So every machine command this CLI runs
  * (or prints) carries that variable, whatever the provider (see providerEnv).
  */
-import {prerequisiteMissing, usageError} from '../errors.js'
+import {prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
 import type {HostFacts, HostPlatform} from '../host/facts.js'
 import type {ProfileMachine} from '../profile/schema.js'
 import {atLeast, majorOf} from './versions.js'
@@ -150,4 +150,32 @@ export function assertProviderForVersion(host: Pick<HostFacts, 'platform' | 'arc
  */
 export function providerEnv(_platform: HostPlatform, provider: Provider, _podmanVersion: string | null): Record<string, string> {
   return {[PROVIDER_ENV]: provider}
+}
+
+/** Does this Podman mount machine volumes whose path has a space (see SPACES_IN_VOLUMES_VERSION)? */
+export function spacesInVolumesWork(podmanVersion: string | null): boolean {
+  return podmanVersion === null || atLeast(podmanVersion, SPACES_IN_VOLUMES_VERSION)
+}
+
+/** A share or --volume path Podman before 5.5 mangles: any whitespace in it. */
+export function hasSpace(path: string): boolean {
+  return /\s/.test(path)
+}
+
+/**
+ * The refusal for machine volumes with a space on Podman < 5.5 (null when fine): Hyper-V would
+ * fail to start and macOS/Linux would silently lose the share, so the repo would be missing in
+ * the VM while everything looked fine. WSL ignores volumes, so it is never affected.
+ */
+export function volumeSpacesRefusal(host: Pick<HostFacts, 'platform'>, provider: Provider, podmanVersion: string | null, paths: readonly string[]): AgentMachineError | null {
+  if (provider === 'wsl' || spacesInVolumesWork(podmanVersion)) return null
+  const bad = paths.filter(hasSpace)
+  if (bad.length === 0) return null
+  const upgrade = host.platform === 'macos' ? ' (`brew upgrade podman` or the installer from podman.io)' : host.platform === 'windows' ? ' (`winget upgrade RedHat.Podman`)' : ''
+  return prerequisiteMissing(
+    'MACHINE_VOLUME_SPACES',
+    `Podman ${podmanVersion} cannot share ${bad.map((p) => `"${p}"`).join(', ')} with the machine: a machine volume whose path has a space ${provider === 'hyperv' ? 'makes the Hyper-V machine fail to start' : 'silently goes missing in the VM'} before Podman ${SPACES_IN_VOLUMES_VERSION} (podman#25500).`,
+    `upgrade Podman to ${SPACES_IN_VOLUMES_VERSION} or newer${upgrade}, or move the repo to a path without spaces and allow it with \`sourceosctl agent-machine init --repo <new path> --force\``,
+    {paths: bad, podmanVersion, minimumVersion: SPACES_IN_VOLUMES_VERSION, provider},
+  )
 }

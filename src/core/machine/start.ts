@@ -31,6 +31,7 @@ import {
   platformName,
   providerEnv,
   PROVIDER_ENV,
+  volumeSpacesRefusal,
   type Provider,
 } from './providers.js'
 import type {MachineRunStateValue, StartResult} from './result.js'
@@ -422,6 +423,9 @@ async function absentError(req: StartRequest, machine: ProfileMachine, version: 
   const {roots, warnings} = await machineRoots(req.profile.spec.mounts, req.host, req.rootsDeps ?? realRootsDeps(req.cwd))
   const rec: InitRecommendation = recommendInit({host: req.host, machine, roots, podmanVersion: version, binary})
   for (const w of warnings) note(w)
+  // Printing an init whose --volume Podman < 5.5 would break is worse than saying so now.
+  const spaces = volumeSpacesRefusal(req.host, machine.provider, version, rec.volumes.map((v) => v.hostPath))
+  if (spaces) return spaces
   for (const n of rec.notes) note(n)
   const shown = req.host.platform === 'windows' && rec.powershell ? rec.powershell : rec.text
   return prerequisiteMissing(

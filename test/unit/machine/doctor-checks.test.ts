@@ -33,6 +33,17 @@ const known = (file: string): SharesInfo => {
 }
 
 describe('doctor: machine-shares and machine-exposure', () => {
+  it('Podman < 5.5: a share whose path has a space is not mounted (podman#25500) → fail with the version needed; 5.5 → ok', () => {
+    const spaced = '/Users/jdoe/My Projects/app'
+    const shares: SharesInfo = {status: 'known', configFile: '/x.json', shares: [{source: spaced, target: spaced, readOnly: false}]}
+    const roots = {roots: [{hostPath: spaced, vmPath: spaced, reason: 'mount' as const, targets: ['/workspace/app']}], warnings: []}
+    const old = machineSharesCheck(probe(shares, {podmanVersion: '5.4.2', roots}), mac)
+    expect(old).toMatchObject({status: 'fail', required: true})
+    expect(old.detail).toMatch(/Podman 5\.4\.2 does not mount a machine volume whose path has a space \(fixed in 5\.5\.0\)/)
+    expect(old.fix).toMatch(/^upgrade Podman to 5\.5\.0 or newer .*or move the repo to a path without spaces/)
+    expect(machineSharesCheck(probe(shares, {podmanVersion: '5.5.0', roots}), mac).status).toBe('ok')
+  })
+
   it('Podman\'s macOS defaults: the repo is covered, but /Users, /private and /var/folders are exposed (warn, with the narrowing command)', () => {
     const p = probe(known('podman5-machine-config-applehv-default.json'))
     expect(machineSharesCheck(p, mac)).toMatchObject({id: 'machine-shares', status: 'ok', required: true})

@@ -171,6 +171,27 @@ describe('startMachine on Windows', () => {
 })
 
 describe('startMachine on macOS', () => {
+  it('absent, Podman < 5.5, a repo path with a space → MACHINE_VOLUME_SPACES naming 5.5.0 instead of an init that would lose the share', async () => {
+    const spaced = '/Users/dev/My Projects/app'
+    const {req} = request(mac, profile('macos', machineSpec(), spaced), [version('5.4.2'), list('[]')])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_VOLUME_SPACES', exitCode: ExitCode.PREREQUISITE, details: {paths: [spaced], minimumVersion: '5.5.0'}})
+    expect(error.message).toMatch(/silently goes missing in the VM before Podman 5\.5\.0/)
+    expect(error.fix).toMatch(/^upgrade Podman to 5\.5\.0 or newer/)
+    // 5.5 prints the init, quoted
+    const ok = request(mac, profile('macos', machineSpec(), spaced), [version('5.5.0'), list('[]')])
+    const absent = await failure(ok.req)
+    expect(absent.code).toBe('MACHINE_ABSENT')
+    expect((absent.details?.initCommand as InitRecommendation).text).toContain(`--volume '${spaced}:${spaced}'`)
+  })
+
+  it('Hyper-V, absent, Podman 5.4 with a space in the repo path → the start would fail: MACHINE_VOLUME_SPACES', async () => {
+    const {req} = request(win, profile('windows', machineSpec({provider: 'hyperv'}), 'C:\\Users\\dev\\My Repo'), [version('5.4.0'), list('[]')])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_VOLUME_SPACES'})
+    expect(error.message).toMatch(/makes the Hyper-V machine fail to start/)
+  })
+
   it('libkrun on an Intel Mac → exit 2 before running podman', async () => {
     const {req, runner} = request(fakeHostFacts('macos', {arch: 'x64'}), profile('macos', machineSpec({provider: 'libkrun'}), MAC_REPO), [])
     expect(await failure(req)).toMatchObject({code: 'PROVIDER_UNSUPPORTED', exitCode: ExitCode.USAGE, message: expect.stringMatching(/supported here: applehv, qemu/)})
