@@ -7,7 +7,8 @@ import type {Runner} from './exec.js'
 import type {HostFacts} from './host/facts.js'
 import {probeTool, type ToolProbe} from './host/tools.js'
 import {providerEnv, type Provider} from './machine/providers.js'
-import {PodmanAdapter, type PodmanResult, type PodmanVersionInfo, type PodmanInfo} from './podman/adapter.js'
+import {PodmanAdapter, type PodmanConnection, type PodmanResult, type PodmanVersionInfo, type PodmanInfo} from './podman/adapter.js'
+import type {PodmanContext} from './podman/context.js'
 import {withEnv} from './podman/machine-lifecycle.js'
 import {withDeadline, type Timed} from './util/timeout.js'
 
@@ -19,6 +20,8 @@ export interface EnvironmentProbes {
   podmanInfo: Timed<PodmanResult<PodmanInfo>>
   /** Absent when the profile has no machine and the platform needs none (native Linux). */
   machine: Timed<MachineProbe> | null
+  /** `podman system connection list`: null when not asked (see ProbeOptions.connections). */
+  connections: Timed<PodmanResult<PodmanConnection[]>> | null
   git: Timed<ToolProbe>
   nix: Timed<ToolProbe>
 }
@@ -41,6 +44,14 @@ export interface ProbeOptions {
    * duplicates `podman info` and, run beside it, slows both (they contend for the store).
    */
   versionReport?: boolean
+  /**
+   * The command's machine context (podman/context.ts): `podman info` and `podman version` go
+   * through its connection, `podman machine` calls carry its provider environment. Without one,
+   * podman's own default connection answers.
+   */
+  context?: PodmanContext
+  /** Read `podman system connection list` too (which connections exist, which is the default). */
+  connections?: boolean
 }
 
 /** Whether the client may be remote: always on macOS/Windows; on Linux only when told so. */
@@ -52,19 +63,20 @@ export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentP
   const {runner, host, machineName, timeoutMs} = opts
   // The Runner's own timeout kills the program a little before the outer deadline fires.
   const runnerTimeout = Math.max(100, timeoutMs - 50)
-  const podman = new PodmanAdapter(runner, host, {timeoutMs: runnerTimeout})
-  const machineReader = opts.machineProvider
+  const podman = new PodmanAdapter(runner, host, {timeoutMs: runnerTimeout, ...(opts.context ? {context: opts.context} : {})})
+  const machineReader = opts.machineProvider && !opts.context
     ? new PodmanAdapter(withEnv(runner, providerEnv(host.platform, opts.machineProvider, null)), host, {timeoutMs: runnerTimeout})
     : podman
-  const [podmanCli, podmanVersion, podmanInfo, machine, git, nix] = await Promise.all([
+  const [podmanCli, podmanVersion, podmanInfo, machine, git, nix, connections] = await Promise.all([
     withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
     opts.versionReport === false ? Promise.resolve(null) : withDeadline(() => podman.version(), timeoutMs),
     withDeadline(() => podman.info(), timeoutMs),
     machineName === undefined ? Promise.resolve(null) : withDeadline(() => machineReader.machineState(machineName), timeoutMs),
     withDeadline(() => probeTool(runner, 'git', {timeoutMs: runnerTimeout}), timeoutMs),
     withDeadline(() => probeTool(runner, 'nix', {timeoutMs: runnerTimeout}), timeoutMs),
+    opts.connections ? withDeadline(() => podman.connectionList(), timeoutMs) : Promise.resolve(null),
   ])
-  return {podmanCli, podmanVersion, podmanInfo, machine, git, nix}
+  return {podmanCli, podmanVersion, podmanInfo, machine, git, nix, connections}
 }
 
 /** The value of a finished probe, or undefined when it timed out or threw. */

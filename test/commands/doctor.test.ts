@@ -4,7 +4,8 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import Doctor from '../../src/commands/agent-machine/doctor.js'
-import {fakeRunner} from '../helpers/fake-runner.js'
+import {fakeRunner, type FakeRoute} from '../helpers/fake-runner.js'
+import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {linuxNativeRoutes, macosRoutes} from '../helpers/podman-scenarios.js'
@@ -156,5 +157,106 @@ describe('doctor', () => {
     const out = await runCommand(Doctor, [], {runner: fakeRunner(linuxNativeRoutes()), hostFacts: async () => linuxFacts(home, {SOURCEOSCTL_PROFILE: profile})})
     expect(out.exitCode).toBe(4)
     expect(out.stdout).toMatch(/profile\.yaml:\d+:\d+/)
+  })
+})
+
+describe('doctor: the connection of the machine in use (issue 11, defect 3)', () => {
+  // A Podman Desktop user's Mac: podman-machine-default-root is the default connection, the
+  // profile's machine is sourceos-agent (test/fixtures/podman/README.md, "Connections").
+  function macProfile(rootful: boolean) {
+    const home = tempHome()
+    const profile = writeProfile(home, nativeProfile(home).replace('platform: linux', `platform: macos\n  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}`))
+    return fakeHostFacts('macos', {homeDir: '/Users/jdoe', env: {HOME: '/Users/jdoe', SOURCEOSCTL_PROFILE: profile}})
+  }
+  const list = JSON.parse(podmanFixture('podman5-machine-list-running.json')) as Array<{Name: string; Default: boolean}>
+  list[0]!.Name = 'sourceos-agent'
+  list[0]!.Default = false
+  const via = (connection: string, verb: string) => (cmd: string, args: readonly string[]) => cmd === 'podman' && args[0] === '--connection' && args[1] === connection && args[2] === verb
+  function routes(connection: string, info: string, connections = podmanFixture('podman58-system-connection-list-desktop-default.json')): FakeRoute[] {
+    return [
+      {match: (cmd, args) => cmd === 'podman' && args[0] === '--version', result: {stdout: 'podman version 5.3.1\n'}},
+      {match: via(connection, 'info'), result: {stdout: podmanFixture(info)}},
+      {match: via(connection, 'version'), result: {stdout: podmanFixture('podman5-version-remote-macos.json')}},
+      // plain podman (the default connection) is another VM: any call that lands there fails loudly
+      {match: (cmd, args) => cmd === 'podman' && (args[0] === 'info' || args[0] === 'version'), result: {exitCode: 125, stderr: 'Error: this is podman-machine-default-root, not the profile’s machine\n'}},
+      {match: (cmd, args) => cmd === 'podman' && args[0] === 'machine' && args[1] === 'list', result: {stdout: JSON.stringify(list)}},
+      {match: (cmd, args) => cmd === 'podman' && args[0] === 'machine' && args[1] === 'inspect', result: {stdout: podmanFixture('podman5-machine-inspect-running.json').replace(/podman-machine-default/g, 'sourceos-agent')}},
+      {match: (cmd, args) => cmd === 'podman' && args.join(' ') === 'system connection list --format json', result: {stdout: connections}},
+      {match: 'git --version', result: {stdout: 'git version 2.39.3 (Apple Git-145)\n'}},
+      {match: 'nix --version', result: {exitCode: null, notFound: true}},
+    ]
+  }
+  const find = (report: DoctorJson, id: string) => report.checks.find((c) => c.id === id) as (DoctorJson['checks'][number] & {detail: string}) | undefined
+
+  it.each([
+    [false, 'sourceos-agent', 'podman5-info-remote-macos.json', 'ssh://core@127.0.0.1:61022/run/user/501/podman/podman.sock', 'rootless'],
+    [true, 'sourceos-agent-root', 'podman58-info-connection-sourceos-agent-root.json', 'ssh://root@127.0.0.1:61022/run/podman/podman.sock', 'rootful'],
+  ])('rootful %s: info and version go through --connection %s, the connection exists and answers, and doctor warns that the default differs', async (rootful, connection, info, uri, mode) => {
+    const runner = fakeRunner(routes(connection, info))
+    const out = await runCommand(Doctor, ['--json'], {runner, hostFacts: async () => macProfile(rootful)})
+    const report = out.json as DoctorJson
+    expect(schemaErrors('agent-machine-doctor-result.schema.json', report)).toEqual([])
+    const calls = runner.calls.filter((c) => c.command === 'podman')
+    for (const c of calls.filter((x) => ['info', 'version'].includes(x.args[2] ?? x.args[0]!))) expect(c.args.slice(0, 2)).toEqual(['--connection', connection])
+    for (const c of calls.filter((x) => x.args[0] === 'machine' || x.args[0] === 'system' || x.args[0] === '--version')) expect(c.args).not.toContain('--connection')
+    expect(report.podman.remote).toBe(true)
+    const conn = find(report, 'podman-connection')
+    expect(conn?.status).toBe('ok')
+    expect(conn?.detail).toContain(`${connection} → ${uri}`)
+    expect(conn?.detail).toContain(mode)
+    const def = find(report, 'podman-default-connection')
+    expect(def?.status).toBe('warn')
+    expect(def?.detail).toMatch(new RegExp(`default connection is podman-machine-default-root .* not ${connection}`))
+    expect(def?.fix).toContain(`podman system connection default ${connection}`)
+    expect(def?.required).toBe(false)
+  })
+
+  it('the default is the profile’s machine: ok, no warning', async () => {
+    const desk = JSON.parse(podmanFixture('podman58-system-connection-list-desktop-default.json')) as Array<{Name: string; Default: boolean}>
+    for (const c of desk) c.Default = c.Name === 'sourceos-agent'
+    const runner = fakeRunner(routes('sourceos-agent', 'podman5-info-remote-macos.json', JSON.stringify(desk)))
+    const report = (await runCommand(Doctor, ['--json'], {runner, hostFacts: async () => macProfile(false)})).json as DoctorJson
+    expect(find(report, 'podman-default-connection')?.status).toBe('ok')
+  })
+
+  it('a connection that does not exist fails with the init that creates it (4.x list shape)', async () => {
+    const old = JSON.parse(podmanFixture('podman49-system-connection-list-desktop-default.json')) as Array<{Name: string}>
+    const runner = fakeRunner(routes('sourceos-agent', 'podman5-info-remote-macos.json', JSON.stringify(old.filter((c) => !c.Name.startsWith('sourceos-agent')))))
+    const out = await runCommand(Doctor, ['--json'], {runner, hostFacts: async () => macProfile(false)})
+    const conn = find(out.json as DoctorJson, 'podman-connection')
+    expect(conn?.status).toBe('fail')
+    expect(conn?.detail).toMatch(/no connection named sourceos-agent \(there are: podman-machine-default, podman-machine-default-root\)/)
+    expect(conn?.fix).toContain('podman machine init sourceos-agent')
+    expect(out.exitCode).toBe(4)
+  })
+
+  it('a connection that answers as a local service (containers on this host, not in the VM) fails', async () => {
+    const runner = fakeRunner(routes('sourceos-agent', 'podman431-info-rootless.json'))
+    const out = await runCommand(Doctor, ['--json'], {runner, hostFacts: async () => macProfile(false)})
+    const conn = find(out.json as DoctorJson, 'podman-connection')
+    expect(conn?.status).toBe('fail')
+    expect(conn?.detail).toMatch(/local service .*not in machine sourceos-agent/)
+  })
+
+  it('a connection that exists but does not answer (machine stopped) fails with how to start it', async () => {
+    const r = routes('sourceos-agent', 'podman5-info-remote-macos.json')
+    r.unshift({match: via('sourceos-agent', 'info'), result: {exitCode: 125, stdout: podmanFixture('podman5-info-connection-failed.stdout.yaml'), stderr: podmanFixture('podman5-connection-failed.stderr.txt')}})
+    const out = await runCommand(Doctor, ['--json'], {runner: fakeRunner(r), hostFacts: async () => macProfile(false)})
+    const conn = find(out.json as DoctorJson, 'podman-connection')
+    expect(conn?.status).toBe('fail')
+    expect(conn?.detail).toMatch(/exists but does not answer/)
+    expect(conn?.fix).toContain('sourceosctl agent-machine start')
+  })
+
+  it('a Linux-native profile: no --connection on any call, no connection list, both connection checks skipped', async () => {
+    const home = tempHome()
+    const profile = writeProfile(home, nativeProfile(home))
+    const runner = fakeRunner([...linuxNativeRoutes({rootless: true}), {match: 'nix --version', result: {exitCode: null, notFound: true}}])
+    const out = await runCommand(Doctor, ['--json'], {runner, hostFacts: async () => linuxFacts(home, {SOURCEOSCTL_PROFILE: profile})})
+    const report = out.json as DoctorJson
+    expect(runner.calls.flatMap((c) => c.args).some((a) => a.startsWith('--connection'))).toBe(false)
+    expect(runner.commandLines().some((l) => l.includes('system connection'))).toBe(false)
+    expect(find(report, 'podman-connection')?.status).toBe('skip')
+    expect(find(report, 'podman-default-connection')?.status).toBe('skip')
   })
 })

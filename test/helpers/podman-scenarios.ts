@@ -26,5 +26,7 @@ export const macosRoutes = (machine: 'running' | 'stopped' | 'none'): FakeRoute[
   machine === 'none'
     ? {match: 'podman machine inspect', result: {exitCode: 125, stdout: podmanFixture('podman5-machine-inspect-missing.stdout.json'), stderr: podmanFixture('podman5-machine-inspect-missing.stderr.txt')}}
     : {match: 'podman machine inspect', result: {stdout: podmanFixture(machine === 'running' ? 'podman5-machine-inspect-running.json' : 'podman5-machine-inspect-stopped.json')}},
+  // A Podman Desktop user: podman-machine-default-root is the default connection (issue 11, defect 3).
+  {match: 'podman system connection list', result: {stdout: podmanFixture('podman58-system-connection-list-desktop-default.json')}},
   {match: 'git --version', result: {stdout: 'git version 2.39.3 (Apple Git-145)\n'}},
 ]

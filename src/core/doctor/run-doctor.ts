@@ -10,6 +10,7 @@ import type {ToolProbe} from '../host/tools.js'
 import {machineExposureCheck, machineSharesCheck, probeMachineShares} from '../machine/doctor-checks.js'
 import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
 import type {PodmanFailure} from '../podman/adapter.js'
+import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {stateDir} from '../profile/location.js'
 import {withDeadline, type Timed} from '../util/timeout.js'
 import type {Check, CheckStatus, DoctorReport} from './report.js'
@@ -29,10 +30,17 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const active = await readActiveProfile(host, opts.profilePath, opts.cwd)
   const profileMs = Math.round(performance.now() - profileStarted)
   const machineName = machineNameFor(host, active)
+  // The same machine context a launch uses: info and version go through the profile's machine
+  // connection, so doctor checks the service that would run the containers (podman/context.ts).
+  const context = podmanContext({host, machine: active.status === 'loaded' ? active.profile.spec.machine : null})
 
   const mountsStarted = performance.now()
   const [probes, mounts, repo, shares] = await Promise.all([
-    probeEnvironment({runner: opts.runner, host, machineName, machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host)}),
+    probeEnvironment({
+      runner: opts.runner, host, machineName, context, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host) || context.connection !== null,
+      machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined,
+      connections: mayBeRemote(host) || context.connection !== null,
+    }),
     active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
     // The machine's shared folders (read from its config; `podman machine inspect` has none).
@@ -50,6 +58,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     profileCheck(active, profileMs),
     toolCheck('podman-cli', 'Podman CLI', probes.podmanCli, true, podmanInstallFix(host)),
     podmanServiceCheck(probes, host),
+    connectionCheck(probes, context),
+    defaultConnectionCheck(probes, context),
     machineCheck(probes, machineName, host),
     machineSharesCheck(shares, host),
     machineExposureCheck(shares, host),
@@ -137,6 +147,80 @@ function podmanServiceCheck(probes: EnvironmentProbes, host: HostFacts): Check {
   const mode = info.remote ? 'remote client → server' : 'native (local service)'
   const server = info.serverVersion ? `, server ${info.serverVersion}` : ''
   return check(id, title, 'ok', true, `${mode}${server}, ${info.rootless ? 'rootless' : 'rootful'}`, null, p.durationMs)
+}
+
+/**
+ * The connection the profile's machine runs its containers through (`<machine>`, or
+ * `<machine>-root` when rootful): it must exist (`podman system connection list`) and answer
+ * (`podman --connection <it> info`, remote). Every container-side call of a launch names it.
+ */
+function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
+  const id = 'podman-connection'
+  const conn = ctx.connection
+  if (!conn || !ctx.machine) return check(id, 'Podman connection of the machine', 'skip', false, 'not applicable: no machine in the profile, so no connection is named (podman’s own choice)', null, 0)
+  const title = `Podman connection ${conn}`
+  const machine = ctx.machine.name
+  const listed = probes.connections
+  if (!listed) return check(id, title, 'skip', false, 'the connection list was not read', null, 0)
+  if (listed.status === 'timeout') return check(id, title, 'timeout', true, 'no answer from `podman system connection list` within the deadline', 'check `podman system connection list` by hand; rerun with a longer --timeout', listed.durationMs)
+  if (listed.status === 'error') return check(id, title, 'fail', true, listed.error.message, 'rerun with DEBUG=1 and report it', listed.durationMs)
+  if (!listed.value.ok) return failureCheck(id, title, listed.value.failure, listed.durationMs)
+  const found = listed.value.value.find((c) => c.name === conn)
+  if (!found) {
+    const names = listed.value.value.map((c) => c.name)
+    return check(
+      id,
+      title,
+      'fail',
+      true,
+      `no connection named ${conn} (${names.length > 0 ? `there are: ${names.join(', ')}` : 'there are none'}): every container-side call of a launch names it, so run and shell cannot reach machine ${machine}`,
+      `\`podman machine init ${machine}\` creates ${machine} and ${machine}-root (\`sourceosctl agent-machine start\` prints the init command); if the machine exists but its connections were removed, recreate it (\`podman machine rm ${machine}\`, then init)`,
+      listed.durationMs,
+    )
+  }
+  const ms = listed.durationMs + probes.podmanInfo.durationMs
+  const info = probes.podmanInfo
+  if (info.status === 'timeout') return check(id, title, 'timeout', true, `${conn} → ${found.uri} exists but did not answer \`podman --connection ${conn} info\` within the deadline`, `check machine ${machine} with \`podman machine list\`; restart it with \`podman machine stop ${machine}\` then \`sourceosctl agent-machine start\``, ms)
+  if (info.status === 'error') return check(id, title, 'fail', true, info.error.message, 'rerun with DEBUG=1 and report it', ms)
+  if (!info.value.ok) {
+    return check(id, title, info.value.failure.kind === 'timeout' ? 'timeout' : 'fail', true, `${conn} → ${found.uri} exists but does not answer: ${info.value.failure.message}`, `start machine ${machine}: \`sourceosctl agent-machine start\` (${info.value.failure.fix})`, ms)
+  }
+  const answered = info.value.value
+  if (!answered.remote) {
+    return check(id, title, 'fail', true, `${conn} → ${found.uri} answers, but as a local service (serviceIsRemote false): containers would run on this host, not in machine ${machine}`, `point ${conn} at the machine again: \`podman system connection rm ${conn}\`, then recreate machine ${machine} (\`podman machine rm ${machine}\`, then \`sourceosctl agent-machine start\` for the init command)`, ms)
+  }
+  const server = answered.serverVersion ? `, server ${answered.serverVersion}` : ''
+  return check(id, title, 'ok', true, `${conn} → ${found.uri} answers (remote${server}, ${answered.rootless ? 'rootless' : 'rootful'}); every container-side call names it`, null, ms)
+}
+
+/**
+ * Which connection plain `podman` uses, and whether it differs from the profile's machine (a Podman
+ * Desktop user's default is `podman-machine-default-root`): this CLI names its own connection on
+ * every call, so a different default only matters for the podman commands a user types.
+ */
+function defaultConnectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
+  const id = 'podman-default-connection'
+  const title = 'Default Podman connection'
+  const listed = probes.connections
+  if (!listed) return check(id, title, 'skip', false, 'not applicable: native podman, no connection is named', null, 0)
+  if (listed.status !== 'done' || !listed.value.ok) return check(id, title, 'skip', false, 'the connection list could not be read (see the connection check)', null, listed.durationMs)
+  const all = listed.value.value
+  const def = all.find((c) => c.default) ?? null
+  const conn = ctx.connection
+  if (!conn) {
+    const detail = def ? `${def.name} → ${def.uri}` : all.length === 0 ? 'no connections' : 'none of the connections is the default'
+    return check(id, title, 'ok', false, `${detail}; no machine in the profile, so plain podman’s choice is used`, null, listed.durationMs)
+  }
+  if (def?.name === conn) return check(id, title, 'ok', false, `${conn} (the profile’s machine) is the default`, null, listed.durationMs)
+  return check(
+    id,
+    title,
+    'warn',
+    false,
+    `the default connection is ${def ? `${def.name} → ${def.uri}` : 'not set'}, not ${conn} (machine ${ctx.machine?.name ?? conn}): sourceosctl names ${conn} on every call, but a plain \`podman\` you type (podman ps, podman images) goes to ${def ? def.name : 'podman’s fallback'}`,
+    `nothing to do for sourceosctl; to make plain podman match, \`podman system connection default ${conn}\` (Podman Desktop may set its own default again), or pass \`--connection ${conn}\` to podman`,
+    listed.durationMs,
+  )
 }
 
 function failureCheck(id: string, title: string, failure: PodmanFailure, durationMs: number): Check {

@@ -8,6 +8,7 @@ import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {inspectMounts} from '../mounts.js'
 import {PodmanAdapter} from '../podman/adapter.js'
+import {podmanContext} from '../podman/context.js'
 import {buildEffectivePolicy, canonicalJson, policyHash} from '../policy/hash.js'
 import {sha256Prefixed} from '../util/digest.js'
 import {withDeadline} from '../util/timeout.js'
@@ -27,11 +28,13 @@ export async function collectFingerprint(opts: FingerprintOptions): Promise<Agen
   const active = await readActiveProfile(host, opts.profilePath, opts.cwd)
   const profile = active.status === 'loaded' ? active.profile : undefined
   const machineName = machineNameFor(host, active)
-  const podman = new PodmanAdapter(runner, host, {timeoutMs: opts.timeoutMs})
+  // The launch's machine context: the image, info and version of the machine that runs the containers.
+  const context = podmanContext({host, machine: profile?.spec.machine ?? null})
+  const podman = new PodmanAdapter(runner, host, {timeoutMs: opts.timeoutMs, context})
   const imageRef = profile?.spec.image.ref ?? null
 
   const [probes, mounts, image] = await Promise.all([
-    probeEnvironment({runner, host, machineName, timeoutMs: opts.timeoutMs}),
+    probeEnvironment({runner, host, machineName, timeoutMs: opts.timeoutMs, context}),
     profile ? inspectMounts(profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     imageRef ? withDeadline(() => podman.imageInspect(imageRef), opts.timeoutMs) : Promise.resolve(null),
   ])
