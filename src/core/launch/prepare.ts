@@ -589,8 +589,10 @@ async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFact
   const scans = new Map<string, TreeScan>()
   // The hard-link check's cache of the denied folders: under the state dir, never inside a mount.
   const denyCacheFile = path.join(stateDir(host), 'scan-cache', 'deny-inodes.json')
+  // The tree scan's per-folder cache (names and types of folders unchanged since the last launch).
+  const treeCacheDir = path.join(stateDir(host), 'scan-cache')
   for (const m of mounts) {
-    const scan = await scanTree(m.hostSource, {host, denyCacheFile})
+    const scan = await scanTree(m.hostSource, {host, denyCacheFile, treeCacheDir})
     scans.set(m.hostSource, scan)
     const hazards = scan.hazards
     const refused = hazards.filter((h) => h.severity === 'refuse')

@@ -42,6 +42,7 @@ import {workspacePatterns} from './catalogue.js'
 import {denyDirInodes, findDenyAliases, inodeKey, type DenyDirHit} from './deny-inodes.js'
 import {LinkCounter} from './link-counts.js'
 import {mountPointsUnder, otherNamesOf, readMountinfo, type MountInfoEntry} from './mountinfo.js'
+import {cacheableFileSystem, folderId, RACY_MS, readTreeCache, treeCacheFile, writeTreeCache, type EntryType, type FolderEntries} from './tree-cache.js'
 
 export type HazardKind =
   | 'socket'
@@ -94,6 +95,8 @@ export interface TreeScan {
   writeProtected: string[]
   /** Directory entries visited. */
   entries: number
+  /** Present when a tree cache was given and could be used on this file system. */
+  cache?: TreeCacheStats
 }
 
 export interface ScanOptions {
@@ -119,6 +122,24 @@ export interface ScanOptions {
    * check, where the agent (which sees no host file) cannot have made a link or an alias.
    */
   symlinksOnly?: boolean
+  /**
+   * A folder under the CLI's state dir (never inside a mount) for the per-folder cache of this
+   * tree's entries (tree-cache.ts): a folder unchanged since the last scan is not read again. Used
+   * only with `host` and without `symlinksOnly`. None: every folder is read afresh.
+   */
+  treeCacheDir?: string | null
+  /** A folder changed less than this before the scan started is not cached (default 2 000 ms; tests). */
+  treeCacheRacyMs?: number
+}
+
+/** What the scan took from the tree cache (for tests and the bench). */
+export interface TreeCacheStats {
+  /** Folders answered from the cache (no readdir, no lstat of their files). */
+  cachedDirs: number
+  /** Folders read from disk. */
+  readDirs: number
+  /** The cache file was rewritten. */
+  written: boolean
 }
 
 const REFUSE_DIRS = new Set(['.ssh', '.aws', '.gnupg', '.kube', '.azure', '.oci', '.password-store'])
@@ -187,18 +208,24 @@ function isGitName(name: string, caseInsensitive: boolean): boolean {
  * Git's own test (setup.c is_git_directory): HEAD, plus objects/ and refs/ or a commondir. Git
  * run in such a folder uses it as its git dir, whatever the folder is called.
  */
-function looksLikeGitDir(entries: readonly Dirent[]): boolean {
+function looksLikeGitDir(names: readonly string[], types: string): boolean {
   let head = false
   let objects = false
   let refs = false
   let commondir = false
-  for (const e of entries) {
-    if (e.name === 'HEAD') head = e.isFile() || e.isSymbolicLink()
-    else if (e.name === 'objects') objects = e.isDirectory() || e.isSymbolicLink()
-    else if (e.name === 'refs') refs = e.isDirectory() || e.isSymbolicLink()
-    else if (e.name === 'commondir') commondir = true
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!
+    const t = types[k]
+    if (name === 'HEAD') head = t === 'f' || t === 'l'
+    else if (name === 'objects') objects = t === 'd' || t === 'l'
+    else if (name === 'refs') refs = t === 'd' || t === 'l'
+    else if (name === 'commondir') commondir = true
   }
   return head && ((objects && refs) || commondir)
+}
+
+function typeOf(e: Dirent): EntryType {
+  return e.isFile() ? 'f' : e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : e.isSocket() ? 's' : e.isFIFO() ? 'p' : e.isBlockDevice() ? 'b' : e.isCharacterDevice() ? 'c' : 'o'
 }
 
 function isInside(root: string, p: string): boolean {
@@ -262,6 +289,18 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   const sameAs = (hit: DenyDirHit): string => (hit.relation === 'denied' ? `${hit.path} (${hit.display})` : hit.display)
   const rootAlias = denyDirs?.get(inodeKey(rootStat))
   if (rootAlias) add(realRoot, 'alias-sensitive', 'refuse', `this folder is the same directory as ${sameAs(rootAlias)}: a bind mount or other alias`)
+  // --- The tree cache (tree-cache.ts): folders unchanged since the last scan are not read again.
+  const startedAt = Date.now()
+  const racyMs = opts.treeCacheRacyMs ?? RACY_MS
+  const cacheFile =
+    opts.treeCacheDir && host !== undefined && !opts.symlinksOnly && rootStat.isDirectory() && cacheableFileSystem(realRoot) ? treeCacheFile(opts.treeCacheDir, realRoot) : null
+  const oldCache = cacheFile ? readTreeCache(cacheFile, realRoot) : new Map<string, FolderEntries & {id: string}>()
+  const newCache = new Map<string, FolderEntries & {id: string}>()
+  let cachedDirs = 0
+  let readDirs = 0
+  let added = 0
+  const cacheable = (st: Stats): boolean => startedAt - st.ctimeMs >= racyMs
+
   /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
   const counter = host !== undefined && !opts.symlinksOnly ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
 
@@ -293,43 +332,70 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     names: boolean
     /** Owner of the folder. */
     uid: number
+    /** folderId() of its lstat (taken before its readdir), when a cache is kept. */
+    id: string | null
+    /** Changed long enough before the scan started to be cached. */
+    cacheable: boolean
   }
-  const stack: Frame[] = rootStat.isDirectory() ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true, uid: rootStat.uid}] : []
+  const frameId = (st: Stats): string | null => (cacheFile ? folderId(st) : null)
+  const stack: Frame[] = rootStat.isDirectory()
+    ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true, uid: rootStat.uid, id: frameId(rootStat), cacheable: cacheable(rootStat)}]
+    : []
 
   walk: while (stack.length > 0) {
     const frame = stack.pop()!
     const {dir, dev, depth, segs, names} = frame
-    let entries: Dirent[]
-    try {
-      entries = readdirSync(dir, {withFileTypes: true})
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if ((code === 'EACCES' || code === 'EPERM') && frame.uid !== process.getuid?.()) {
-        // Another user's folder: unreadable to the scan is unreadable to the container's user too.
-        add(dir, 'unreadable', 'warn', `cannot read directory (${code}): its contents were not checked`)
-      } else if (code === 'EACCES' || code === 'EPERM') {
-        // Ours: the agent runs as the same user and can chmod it open.
-        add(dir, 'unreadable', 'refuse', `a folder the scan cannot read (${code}) but its owner can open up, and the agent runs as its owner: chmod u+rx it so it can be checked, or remove it`)
-      } else if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-        unexaminable(dir, code)
+    let entryNames: string[]
+    let types: string
+    const cached = frame.id !== null ? oldCache.get(dir) : undefined
+    if (cached !== undefined && cached.id === frame.id && frame.cacheable) {
+      // Unchanged since it was read (same identity, mtime and ctime; and, as when it was written,
+      // changed more than the racy window ago): the same names and types.
+      entryNames = cached.names
+      types = cached.types
+      cachedDirs++
+      newCache.set(dir, cached)
+    } else {
+      let entries: Dirent[]
+      try {
+        entries = readdirSync(dir, {withFileTypes: true})
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if ((code === 'EACCES' || code === 'EPERM') && frame.uid !== process.getuid?.()) {
+          // Another user's folder: unreadable to the scan is unreadable to the container's user too.
+          add(dir, 'unreadable', 'warn', `cannot read directory (${code}): its contents were not checked`)
+        } else if (code === 'EACCES' || code === 'EPERM') {
+          // Ours: the agent runs as the same user and can chmod it open.
+          add(dir, 'unreadable', 'refuse', `a folder the scan cannot read (${code}) but its owner can open up, and the agent runs as its owner: chmod u+rx it so it can be checked, or remove it`)
+        } else if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+          unexaminable(dir, code)
+        }
+        continue
       }
-      continue
+      readDirs++
+      entryNames = entries.map((e) => e.name)
+      types = entries.map(typeOf).join('')
+      if (frame.id !== null && frame.cacheable && !entryNames.some((n) => n.includes('\uFFFD'))) {
+        newCache.set(dir, {id: frame.id, names: entryNames, types})
+        added++
+      }
     }
     const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
     const prefix = segs.length > 0 ? segs.join('/') + '/' : ''
     // A folder git would take as a repository when run inside it (a bare repo, or one the agent
     // made look like one): its config is as live as a .git's.
-    if (looksLikeGitDir(entries) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
-    for (const entry of entries) {
+    if (looksLikeGitDir(entryNames, types) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
+    for (let k = 0; k < entryNames.length; k++) {
       if (++seen > maxEntries) {
         truncated = true
         break walk
       }
-      const name = entry.name
+      const name = entryNames[k]!
+      const type = types[k]
       const abs = dir === '/' ? `/${name}` : `${dir}/${name}`
       // A name that is not valid UTF-8 comes back with U+FFFD in it and names nothing: the folder,
       // file or link behind it could not be followed, so it is refused (its type alone is judged).
-      if (name.includes('\uFFFD') && !entry.isSocket() && !entry.isFIFO() && !entry.isBlockDevice() && !entry.isCharacterDevice()) {
+      if (name.includes('\uFFFD') && type !== 's' && type !== 'p' && type !== 'b' && type !== 'c') {
         let exists: boolean
         try {
           exists = lstatSync(abs, {throwIfNoEntry: false}) !== undefined
@@ -342,9 +408,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         }
       }
       if (isGitName(name, caseInsensitive)) {
-        gitEntries.push({path: abs, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'})
+        gitEntries.push({path: abs, kind: type === 'd' ? 'dir' : type === 'f' ? 'file' : type === 'l' ? 'symlink' : 'other'})
       }
-      if (entry.isDirectory()) {
+      if (type === 'd') {
         if (mountPoints.has(abs)) continue
         const lower = name.toLowerCase()
         if (names && REFUSE_DIRS.has(lower)) {
@@ -360,7 +426,8 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         }
         if (!st) continue // raced away
         if (!st.isDirectory()) {
-          // Replaced between readdir and lstat: judge what is there now.
+          // Replaced between readdir and lstat: judge what is there now (and do not cache the folder).
+          newCache.delete(dir)
           if (st.isSocket()) add(abs, 'socket', 'refuse', 'a unix socket (swapped in while the tree was scanned)')
           else if (st.isFIFO()) add(abs, 'fifo', 'refuse', 'a named pipe (swapped in while the tree was scanned)')
           else if (st.isBlockDevice() || st.isCharacterDevice()) add(abs, 'device', 'refuse', 'a device node (swapped in while the tree was scanned)')
@@ -384,8 +451,8 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         }
         const childNames = names && lower !== 'node_modules' && !(lower === 'objects' && parentName === '.git')
         const childSegs = tail > 1 ? [...segs, name].slice(-(tail - 1)) : segs
-        stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames, uid: st.uid})
-      } else if (entry.isFile()) {
+        stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames, uid: st.uid, id: frameId(st), cacheable: cacheable(st)})
+      } else if (type === 'f') {
         if (names) {
           const lower = name.toLowerCase()
           const rel = prefix + name
@@ -397,13 +464,13 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
           if (protect?.test(rel)) writeProtected.push(abs)
         }
         counter?.add(abs)
-      } else if (entry.isSymbolicLink()) {
+      } else if (type === 'l') {
         links.push(abs)
-      } else if (entry.isSocket()) {
+      } else if (type === 's') {
         add(abs, 'socket', 'refuse', 'a unix socket: the container could talk to the process listening on it')
-      } else if (entry.isFIFO()) {
+      } else if (type === 'p') {
         add(abs, 'fifo', 'refuse', 'a named pipe (FIFO) shared with host processes')
-      } else if (entry.isBlockDevice() || entry.isCharacterDevice()) {
+      } else if (type === 'b' || type === 'c') {
         add(abs, 'device', 'refuse', 'a device node')
       }
     }
@@ -437,6 +504,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       }
     }
   }
+  let cacheStats: TreeCacheStats | undefined
+  if (cacheFile) {
+    // A truncated walk did not see every folder; otherwise rewrite when a folder was added or dropped.
+    const written = !truncated && (added > 0 || cachedDirs !== oldCache.size) && writeTreeCache(cacheFile, realRoot, newCache)
+    cacheStats = {cachedDirs, readDirs, written}
+  }
   if (truncated) add(realRoot, 'truncated', 'warn', `scan stopped after ${maxEntries} entries; the rest of the tree was not checked`)
   else if (depthLimited) add(realRoot, 'truncated', 'warn', `scan stopped at depth ${maxDepth}; deeper folders were not checked`)
 
@@ -445,7 +518,16 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   hazards.sort((a, b) => order(a) - order(b) || byString(a.relPath, b.relPath) || byString(a.kind, b.kind))
   gitEntries.sort((a, b) => byString(a.path, b.path))
   writeProtected.sort(byString)
-  return {root: realRoot, rootDev: rootStat.dev, rootIno: rootStat.ino, hazards, gitEntries, writeProtected, entries: Math.min(seen, maxEntries)}
+  return {
+    root: realRoot,
+    rootDev: rootStat.dev,
+    rootIno: rootStat.ino,
+    hazards,
+    gitEntries,
+    writeProtected,
+    entries: Math.min(seen, maxEntries),
+    ...(cacheStats ? {cache: cacheStats} : {}),
+  }
 }
 
 /**
