@@ -26,6 +26,7 @@ import {succeeded, type RunOptions, type RunResult, type Runner} from '../exec.j
 import type {HostFacts} from '../host/facts.js'
 import {pathApi} from '../policy/path-key.js'
 import {PODMAN_BINARY_ENV, PodmanAdapter} from './adapter.js'
+import {podmanArgv} from './context.js'
 import {classifyFailure, errorLine, unparseableFailure} from './failures.js'
 import {parseJsonOutput} from './parse.js'
 import {RawMachineInspectEntrySchema} from './schemas.js'
@@ -109,20 +110,28 @@ export interface MachineLifecycleOptions {
   env?: Readonly<Record<string, string>>
   /** Timeout of the read calls (inspect); default 10 s. */
   timeoutMs?: number
+  /**
+   * The connection of the machine's containers (context.ts `machineConnectionName`): the image
+   * check and the pull name it, like every container-side call; machine commands never do.
+   */
+  connection?: string | null
 }
 
 export class MachineLifecycle {
   readonly binary: string
   readonly env: Readonly<Record<string, string>>
-  /** The read side, with the same program and environment. */
+  /** `--connection` of the container-side calls (image check, pull); null: podman's default. */
+  readonly connection: string | null
+  /** The read side, with the same program, environment and connection. */
   readonly reader: PodmanAdapter
   private readonly runner: Runner
 
   constructor(runner: Runner, private readonly host: HostFacts, opts: MachineLifecycleOptions = {}) {
     this.binary = opts.binary || host.env[PODMAN_BINARY_ENV] || 'podman'
     this.env = opts.env ?? {}
+    this.connection = opts.connection ?? null
     this.runner = withEnv(runner, this.env)
-    this.reader = new PodmanAdapter(this.runner, host, {binary: this.binary, timeoutMs: opts.timeoutMs})
+    this.reader = new PodmanAdapter(this.runner, host, {binary: this.binary, timeoutMs: opts.timeoutMs, context: {binary: this.binary, connection: this.connection, machine: null, machineEnv: {}}})
   }
 
   startArgv(name: string): string[] {
@@ -134,11 +143,11 @@ export class MachineLifecycle {
   }
 
   imageInspectArgv(ref: string): string[] {
-    return [this.binary, 'image', 'inspect', '--format', 'json', '--', ref]
+    return podmanArgv(this, ['image', 'inspect', '--format', 'json', '--', ref])
   }
 
   pullArgv(ref: string): string[] {
-    return [this.binary, 'pull', '--', ref]
+    return podmanArgv(this, ['pull', '--', ref])
   }
 
   /** `podman machine start <name>`, killed after timeoutMs; the outcome is classified, never thrown. */
