@@ -80,7 +80,9 @@ describe.skipIf(!podmanAvailable)('start against real podman', () => {
 
       const human = await runCli(['agent-machine', 'start'], {asUser: user, env: ws.env})
       expect(human.exitCode, human.stderr).toBe(4)
-      const init = `CONTAINERS_MACHINE_PROVIDER=qemu podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${ws.repo}:${ws.repo} ${MACHINE}`
+      // the provider is always named; the state dir's --worktree clones folder is shared too (and created)
+      const clones = join(ws.dir, 'state', 'sourceosctl', 'worktrees')
+      const init = `CONTAINERS_MACHINE_PROVIDER=qemu podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${ws.repo}:${ws.repo} --volume ${clones}:${clones} ${MACHINE}`
       expect(human.stdout).toContain(`  ${init}\n`)
       expect(human.stderr).toMatch(new RegExp(`Error: Podman machine "${MACHINE}" does not exist, and start never creates one`))
       expect(human.stderr).toMatch(/replace Podman's default share of your home folder/)

@@ -8,7 +8,7 @@ import {AgentMachineError} from '../../core/errors.js'
 import type {InitRecommendation} from '../../core/machine/init-command.js'
 import {createProgress, silentProgress} from '../../core/machine/progress.js'
 import type {StartResult} from '../../core/machine/result.js'
-import {DEFAULT_START_TIMEOUT_S, startMachine} from '../../core/machine/start.js'
+import {DEFAULT_START_TIMEOUT_S, ensureDirectory, startMachine} from '../../core/machine/start.js'
 import {renderPlan} from '../../core/plan/plan.js'
 
 export default class Start extends AgentMachineCommand {
@@ -63,6 +63,7 @@ ${AgentMachineCommand.exitCodesSection}`
         machineFlag: flags.machine,
         timeoutMs: flags.timeout * 1000,
         dryRun: flags['dry-run'],
+        ensureDir: ensureDirectory,
         io: {
           progress: json ? silentProgress : createProgress(process.stderr),
           note: (text) => this.note(`${c.yellow('note:')} ${text}`),

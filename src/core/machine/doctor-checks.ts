@@ -19,7 +19,7 @@ import type {Timed} from '../util/timeout.js'
 import {hostCommandText, recommendInit} from './init-command.js'
 import {defaultProvider, hasSpace, providerEnv, SPACES_IN_VOLUMES_VERSION, spacesInVolumesWork, volumeSpacesRefusal, type Provider} from './providers.js'
 import {coverage, exposedShares, readMachineShares, type SharesInfo} from './shares.js'
-import {machineRoots, realRootsDeps, type RootsDeps, type RootsResult} from './vm-paths.js'
+import {machineRoots, realRootsDeps, worktreeClonesRoot, type MachineRoot, type RootsDeps, type RootsResult} from './vm-paths.js'
 
 export interface SharesProbe {
   name: string
@@ -32,6 +32,8 @@ export interface SharesProbe {
   rootsError: string | null
   /** Set when the shares were not looked at, e.g. as root on Linux (podman machine refuses root). */
   skipped: string | null
+  /** The state dir's folder for `--worktree` clones, which the machine should share too (null: not applicable). */
+  clones?: MachineRoot | null
 }
 
 export interface SharesProbeOptions {
@@ -66,9 +68,13 @@ export async function probeMachineShares(opts: SharesProbeOptions): Promise<Shar
       rootsError = error instanceof Error ? error.message : String(error)
     }
   }
+  const readClones = async (): Promise<MachineRoot | null> => {
+    if (!opts.profile || provider === 'wsl') return null
+    return worktreeClonesRoot(host, opts.rootsDeps ?? realRootsDeps(opts.cwd)).catch(() => null)
+  }
   // Together, so a failing shares read is never a rejection nobody is listening to yet.
-  const [shares] = await Promise.all([readMachineShares({lifecycle, name: opts.machineName, provider, readFile: opts.readFile}), readRoots()])
-  return {name: opts.machineName, provider, machine, podmanVersion, shares, roots, rootsError, skipped: null}
+  const [shares, , clones] = await Promise.all([readMachineShares({lifecycle, name: opts.machineName, provider, readFile: opts.readFile}), readRoots(), readClones()])
+  return {name: opts.machineName, provider, machine, podmanVersion, shares, roots, rootsError, skipped: null, clones}
 }
 
 function check(id: string, title: string, status: CheckStatus, required: boolean, detail: string, fix: string | null, durationMs: number): Check {
@@ -80,7 +86,8 @@ function recreateFix(p: SharesProbe, host: HostFacts, provider: Provider = p.pro
   if (!p.machine || !p.roots) {
     return 'create a profile that allowlists your repos (`sourceosctl agent-machine init --repo <path>`); `sourceosctl agent-machine start` then prints the narrowed `podman machine init` command'
   }
-  const rec = recommendInit({host, machine: {...p.machine, provider}, roots: p.roots.roots, podmanVersion: p.podmanVersion})
+  const clones = p.clones && provider !== 'wsl' && (spacesInVolumesWork(p.podmanVersion) || !hasSpace(p.clones.hostPath)) ? [p.clones] : []
+  const rec = recommendInit({host, machine: {...p.machine, provider}, roots: [...p.roots.roots, ...clones], podmanVersion: p.podmanVersion})
   const init = host.platform === 'windows' && rec.powershell ? rec.powershell : rec.text
   const rm = hostCommandText(host, ['podman', 'machine', 'rm', p.name], rec.env)
   return provider === p.provider
@@ -139,7 +146,25 @@ export function machineSharesCheck(probe: Timed<SharesProbe> | null, host: HostF
       ms,
     )
   }
-  if (uncovered.length === 0) return check(id, title, 'ok', true, `machine ${p.name} shares ${list(shared)}, which covers every allowlisted repo`, null, ms)
+  if (uncovered.length === 0) {
+    // `run/shell --worktree` mount a clone from the state dir's worktrees folder: without that share
+    // only --worktree fails, so it is a warning.
+    if (p.clones && coverage([p.clones], working, host).uncovered.length > 0) {
+      const why = hasSpace(p.clones.hostPath) && !spacesInVolumesWork(p.podmanVersion)
+        ? `; that path has a space, which Podman ${p.podmanVersion} cannot share (fixed in ${SPACES_IN_VOLUMES_VERSION}): upgrade Podman, or set SOURCEOSCTL_STATE_DIR to a folder without spaces`
+        : ''
+      return check(
+        id,
+        title,
+        'warn',
+        false,
+        `machine ${p.name} shares ${list(shared)}, which covers every allowlisted repo, but not ${p.clones.hostPath}, where run/shell --worktree put their clones: --worktree will fail on this machine${why}`,
+        why ? `upgrade Podman to ${SPACES_IN_VOLUMES_VERSION} or newer, or set SOURCEOSCTL_STATE_DIR to a folder without spaces; then ${recreateFix(p, host)}` : recreateFix(p, host),
+        ms,
+      )
+    }
+    return check(id, title, 'ok', true, `machine ${p.name} shares ${list(shared)}, which covers every allowlisted repo${p.clones ? ' and the --worktree clones folder' : ''}`, null, ms)
+  }
   return check(
     id,
     title,
@@ -168,7 +193,8 @@ export function machineExposureCheck(probe: Timed<SharesProbe> | null, host: Hos
     return check(id, title, 'warn', false, `cannot tell which folders machine ${p.name} shares: ${p.shares.reason}`, 'look at `podman machine inspect` and the machine\'s config file; Podman\'s default shares the whole home folder', ms)
   }
   if (p.shares.status !== 'known') return check(id, title, 'skip', false, 'no machine', null, ms)
-  const exposed = exposedShares(p.shares.shares, host)
+  // The --worktree clones folder is shared on purpose (each clone is a mountable folder by policy).
+  const exposed = exposedShares(p.shares.shares, host).filter((e) => !(p.clones && e.share.source === p.clones.hostPath))
   if (exposed.length === 0) {
     return check(id, title, 'ok', false, `machine ${p.name} shares only ${list(p.shares.shares.map((s) => s.source))}`, null, ms)
   }

@@ -18,6 +18,7 @@ import type {HostFacts} from '../host/facts.js'
 import {assertMountAllowed, judgeMountSource} from '../policy/mount-policy.js'
 import {keyEquals, keyIsAncestor, pathApi, showPath, toKey} from '../policy/path-key.js'
 import {realFsDeps, resolveMountSource, type FsDeps} from '../policy/paths.js'
+import {stateDir} from '../profile/location.js'
 import type {ProfileMount} from '../profile/schema.js'
 
 export interface RootsDeps extends FsDeps {
@@ -33,8 +34,11 @@ export interface MachineRoot {
   hostPath: string
   /** The same folder inside the VM (what `podman run -v` will name). */
   vmPath: string
-  /** Why it must be shared. */
-  reason: 'mount' | 'worktree-git-dir'
+  /**
+   * Why it must be shared. `worktree-clones`: the state dir's folder where `run --worktree` puts
+   * its clones (only that flag needs it, so a machine without it is a warning, not a failure).
+   */
+  reason: 'mount' | 'worktree-git-dir' | 'worktree-clones'
   /** Container targets of the allowlisted mounts under this root. */
   targets: string[]
 }
@@ -138,4 +142,33 @@ function collapse(roots: MachineRoot[], host: Pick<HostFacts, 'platform' | 'case
     if (home) for (const t of item.root.targets) if (!home.root.targets.includes(t)) home.root.targets.push(t)
   }
   return kept.map((k) => k.root)
+}
+
+/** The folder under the state dir that holds `--worktree` clones (launch/prepare.ts planWorktree). */
+export const WORKTREES_DIR = 'worktrees'
+
+/**
+ * Where `run --worktree` / `shell --worktree` create their clones, as the machine must share it:
+ * `<state dir>/worktrees`, resolved through its nearest existing ancestor exactly as the launch
+ * resolves it. Null on Windows, where --worktree is not supported, and when policy would refuse it
+ * (the launch refuses it then too).
+ */
+export async function worktreeClonesRoot(host: HostFacts, deps: RootsDeps): Promise<MachineRoot | null> {
+  if (host.platform === 'windows') return null
+  const api = pathApi(host)
+  const hostPath = await realpathOfNearest(api.resolve(deps.cwd, stateDir(host), WORKTREES_DIR), deps)
+  // The folder itself lies in sourceosctl's own dirs (on macOS the state dir is inside the config
+  // dir); what the policy lets a launch mount is each clone in it (catalogue STATE_DIR_MOUNTABLE).
+  if (!judgeMountSource(api.join(hostPath, 'clone'), host).allowed) return null
+  return {hostPath, vmPath: vmPathFor(hostPath, host), reason: 'worktree-clones', targets: []}
+}
+
+async function realpathOfNearest(p: string, deps: Pick<RootsDeps, 'realpath'>): Promise<string> {
+  try {
+    return await deps.realpath(p)
+  } catch {
+    const parent = pathApi({platform: 'linux'}).dirname(p)
+    if (parent === p) return p
+    return pathApi({platform: 'linux'}).join(await realpathOfNearest(parent, deps), pathApi({platform: 'linux'}).basename(p))
+  }
 }

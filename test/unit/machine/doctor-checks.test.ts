@@ -128,10 +128,21 @@ spec:
       {match: 'podman machine inspect', result: {stdout: JSON.stringify([{...inspect[0], Name: 'sourceos-agent', ConfigDir: {Path: configDir}}])}},
       ...macosRoutes('running'),
     ])
-    const host = fakeHostFacts('macos', {homeDir: home, env: {HOME: home, SOURCEOSCTL_PROFILE: profile}})
+    const host = fakeHostFacts('macos', {homeDir: home, env: {HOME: home, SOURCEOSCTL_PROFILE: profile, SOURCEOSCTL_STATE_DIR: join(home, 'state')}})
     const report = await runDoctor({runner, host, cwd: home, timeoutMs: 5000})
-    expect(report.checks.find((c) => c.id === 'machine-shares')).toMatchObject({status: 'ok'})
+    // the repos are covered, but not the state dir's worktrees folder: only --worktree would fail → warn
+    const shares = report.checks.find((c) => c.id === 'machine-shares')
+    expect(shares).toMatchObject({status: 'warn', required: false})
+    expect(shares?.detail).toContain(`but not ${join(home, 'state', 'worktrees')}, where run/shell --worktree put their clones`)
+    expect(shares?.fix).toContain(`--volume ${join(home, 'state', 'worktrees')}:${join(home, 'state', 'worktrees')} sourceos-agent`)
     expect(report.checks.find((c) => c.id === 'machine-exposure')).toMatchObject({status: 'ok'})
     expect(runner.commandLines()).toContain('podman machine inspect -- sourceos-agent')
+
+    // a machine created with the printed init (which shares the clones folder too): ok, and not "exposed"
+    const clones = join(home, 'state', 'worktrees')
+    writeFileSync(join(configDir, 'sourceos-agent.json'), JSON.stringify({Name: 'sourceos-agent', Mounts: [join(home, 'dev'), clones].map((p) => ({Source: p, Target: p, ReadOnly: false, Tag: 't', Type: 'virtiofs', OriginalInput: '', VSockNumber: null}))}))
+    const again = await runDoctor({runner, host, cwd: home, timeoutMs: 5000})
+    expect(again.checks.find((c) => c.id === 'machine-shares')).toMatchObject({status: 'ok', detail: expect.stringMatching(/and the --worktree clones folder$/)})
+    expect(again.checks.find((c) => c.id === 'machine-exposure')).toMatchObject({status: 'ok'})
   })
 })

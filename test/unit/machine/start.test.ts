@@ -171,6 +171,31 @@ describe('startMachine on Windows', () => {
 })
 
 describe('startMachine on macOS', () => {
+  it('absent: the init also shares the state dir\'s --worktree clones folder, which start creates first (not under --dry-run)', async () => {
+    const host = fakeHostFacts('macos', {homeDir: '/Users/dev', env: {HOME: '/Users/dev', SOURCEOSCTL_STATE_DIR: '/Users/dev/.sourceosctl-state'}})
+    const created: string[] = []
+    const {req, notes} = request(host, profile('macos', machineSpec(), MAC_REPO), [version('5.3.1'), list('[]')], {ensureDir: async (p) => void created.push(p)})
+    const rec = (await failure(req)).details?.initCommand as InitRecommendation
+    const clones = '/Users/dev/.sourceosctl-state/worktrees'
+    expect(rec.text).toBe(`CONTAINERS_MACHINE_PROVIDER=applehv podman machine init --cpus 4 --memory 8192 --disk-size 64 --volume ${MAC_REPO}:${MAC_REPO} --volume ${clones}:${clones} sourceos-agent`)
+    expect(created).toEqual([clones])
+    expect(notes.some((n) => n.startsWith(`the last --volume shares ${clones}, the folder where run/shell --worktree put their clones`))).toBe(true)
+    const dry = request(host, profile('macos', machineSpec(), MAC_REPO), [version('5.3.1'), list('[]')], {dryRun: true, ensureDir: async (p) => void created.push(`dry:${p}`)})
+    await failure(dry.req)
+    expect(created).toEqual([clones])
+  })
+
+  it('absent, default macOS state dir ("Application Support" has a space): shared from Podman 5.5; before, left out with a note saying how to get --worktree', async () => {
+    const clones = '/Users/dev/Library/Application Support/sourceosctl/state/worktrees'
+    const now = request(mac, profile('macos', machineSpec(), MAC_REPO), [version('5.5.0'), list('[]')])
+    expect(((await failure(now.req)).details?.initCommand as InitRecommendation).volumes.map((v) => v.hostPath)).toEqual([MAC_REPO, clones])
+    const old = request(mac, profile('macos', machineSpec(), MAC_REPO), [version('5.4.2'), list('[]')])
+    const error = await failure(old.req)
+    expect(error.code).toBe('MACHINE_ABSENT') // the repo itself is fine: only the clones folder is left out
+    expect((error.details?.initCommand as InitRecommendation).volumes.map((v) => v.hostPath)).toEqual([MAC_REPO])
+    expect(old.notes.some((n) => n.includes('Podman 5.4.2 cannot share such a folder (fixed in 5.5.0)') && n.includes('SOURCEOSCTL_STATE_DIR'))).toBe(true)
+  })
+
   it('absent, Podman < 5.5, a repo path with a space → MACHINE_VOLUME_SPACES naming 5.5.0 instead of an init that would lose the share', async () => {
     const spaced = '/Users/dev/My Projects/app'
     const {req} = request(mac, profile('macos', machineSpec(), spaced), [version('5.4.2'), list('[]')])
