@@ -1,0 +1,559 @@
+/**
+ * `start`: bring the profile's Podman machine up, then make sure the profile's image is there.
+ *
+ * Read-only observations run first (also under --dry-run): `podman --version`, `podman machine
+ * list`, and `podman image inspect` when the machine already runs. From them a Plan is built;
+ * --dry-run returns it, otherwise exactly its steps run:
+ *
+ *   stopped   → `podman machine start <name>` (progress on stderr, killed after --timeout)
+ *   starting  → poll `podman machine list` until it runs (same deadline)
+ *   running   → nothing
+ *   absent    → exit 4 with the exact `podman machine init …` to run; never runs init itself
+ *   image     → `podman image inspect`; `podman pull` only when image.pull is `missing`
+ *
+ * Every refusal is an AgentMachineError with its exit code (2 usage, 4 prerequisite) and a fix;
+ * nothing destructive ever runs (no init, rm, stop or reset).
+ */
+import {mkdir} from 'node:fs/promises'
+
+import {prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
+import type {Runner} from '../exec.js'
+import type {HostFacts} from '../host/facts.js'
+import {step, type Plan, type Step} from '../plan/plan.js'
+import {PodmanAdapter, type ImageDetails, type MachineSummary, type PodmanFailure} from '../podman/adapter.js'
+import {classifyFailure} from '../podman/failures.js'
+import {MachineLifecycle} from '../podman/machine-lifecycle.js'
+import type {AgentMachineProfile, ProfileMachine} from '../profile/schema.js'
+import {hostCommandText, recommendInit, type InitRecommendation} from './init-command.js'
+import {silentProgress, type Progress} from './progress.js'
+import {
+  assertProviderForVersion,
+  assertProviderOnPlatform,
+  hasSpace,
+  isExclusiveProvider,
+  platformName,
+  providerEnv,
+  PROVIDER_ENV,
+  SPACES_IN_VOLUMES_VERSION,
+  spacesInVolumesWork,
+  volumeSpacesRefusal,
+  type Provider,
+} from './providers.js'
+import type {MachineRunStateValue, StartResult} from './result.js'
+import {machineRoots, realRootsDeps, worktreeClonesRoot, type MachineRoot, type RootsDeps} from './vm-paths.js'
+
+export const DEFAULT_START_TIMEOUT_S = 300
+export const DEFAULT_PULL_TIMEOUT_MS = 30 * 60_000
+export const DEFAULT_POLL_INTERVAL_MS = 1000
+
+export interface StartIO {
+  progress: Progress
+  /** A warning or remark for stderr (also collected into the result's notes). */
+  note: (text: string) => void
+}
+
+export interface StartRequest {
+  runner: Runner
+  host: HostFacts
+  cwd: string
+  profile: AgentMachineProfile
+  profilePath: string
+  /** `--machine`: must name the profile's machine. */
+  machineFlag?: string
+  /** Deadline for the machine start (or the wait for a starting machine). */
+  timeoutMs: number
+  dryRun: boolean
+  io?: StartIO
+  pullTimeoutMs?: number
+  pollIntervalMs?: number
+  sleep?: (ms: number) => Promise<void>
+  now?: () => number
+  /** File-system access for resolving the mounts into machine shares (tests fake it). */
+  rootsDeps?: RootsDeps
+  /**
+   * Creates a folder (and its parents): the --worktree clones folder that a new machine's init
+   * shares must exist before `podman machine init`. Not called under --dry-run; default: nothing.
+   */
+  ensureDir?: (path: string) => Promise<void>
+}
+
+/** ensureDir for real use: the folder and its parents, private to the user. */
+export async function ensureDirectory(path: string): Promise<void> {
+  await mkdir(path, {recursive: true, mode: 0o700})
+}
+
+type Action = 'start' | 'wait' | 'image-check' | 'pull'
+
+interface Planned {
+  action: Action
+  step: Step
+}
+
+interface ImageState {
+  status: StartResult['image']['status']
+  details: ImageDetails | null
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+export async function startMachine(req: StartRequest): Promise<StartResult> {
+  const {host, profile, profilePath} = req
+  const spec = profile.spec
+  const machine = spec.machine
+  const io = req.io ?? {progress: silentProgress, note: () => {}}
+  const notes: string[] = []
+  const note = (text: string) => {
+    notes.push(text)
+    io.note(text)
+  }
+
+  if (req.machineFlag !== undefined && req.machineFlag !== machine?.name) {
+    throw usageError(
+      'MACHINE_NOT_IN_PROFILE',
+      machine
+        ? `machine '${req.machineFlag}' is not this profile's machine ('${machine.name}').`
+        : `machine '${req.machineFlag}' is not in the profile: '${profile.metadata.name}' runs native Podman, with no machine.`,
+      machine ? `omit --machine, or set spec.machine.name in ${profilePath}` : 'omit --machine',
+      {machine: req.machineFlag, profileMachine: machine?.name ?? null},
+    )
+  }
+  if (spec.platform !== host.platform) {
+    throw usageError(
+      'PROFILE_PLATFORM_MISMATCH',
+      `profile '${profile.metadata.name}' is for ${platformName(spec.platform)}, but this host runs ${platformName(host.platform)}.`,
+      'create a profile for this host: `sourceosctl agent-machine init --profile <template> --repo <path> --force`',
+      {profilePlatform: spec.platform, hostPlatform: host.platform},
+    )
+  }
+
+  const base = {dryRun: req.dryRun, profile: {path: profilePath, name: profile.metadata.name}, platform: host.platform}
+
+  // ---- Native Linux: nothing to start; podman itself must work.
+  if (!machine) {
+    if (host.platform !== 'linux') {
+      throw usageError('MACHINE_REQUIRED', `${platformName(host.platform)} runs containers in a Podman machine, but profile '${profile.metadata.name}' has no spec.machine.`, `add spec.machine to ${profilePath}, or re-create the profile from the ${host.platform === 'macos' ? 'macos-podman' : 'windows-podman-wsl'} template`)
+    }
+    const podman = new PodmanAdapter(req.runner, host)
+    const [cli, info] = await Promise.all([podman.cliVersion(), podman.info()])
+    if (!info.ok) throw podmanUnavailable(info.failure)
+    const version = cli.ok ? cli.value : info.value.serverVersion
+    note(`Native Podman${version ? ` ${version}` : ''} works (${info.value.rootless ? 'rootless' : 'rootful'}); this profile has no machine, so there is nothing to start.`)
+    const planned: Planned[] = []
+    const image = await observeImage(podman, req, planned, note)
+    const state: MachineRunStateValue = 'not-applicable'
+    if (!req.dryRun) await execute(planned, {req, reader: podman, lifecycle: new MachineLifecycle(req.runner, host), image, machine: null, io})
+    return {
+      ...base,
+      podman: {version, rootless: info.value.rootless},
+      machine: {name: null, provider: null, env: {}, before: state, after: state, action: 'none'},
+      image: finalImage(req, image),
+      plan: planOf(planned),
+      notes,
+    }
+  }
+
+  // ---- A machine.
+  assertProviderOnPlatform(host, machine, profilePath)
+  if (host.platform === 'linux' && host.isRoot) throw rootRefusal(machine)
+  const probe = new PodmanAdapter(req.runner, host)
+  const cli = await probe.cliVersion()
+  if (!cli.ok) throw podmanUnavailable(cli.failure)
+  const version = cli.value
+  assertProviderForVersion(host, machine, version, profilePath)
+  const env = providerEnv(host.platform, machine.provider, version)
+  const lifecycle = new MachineLifecycle(req.runner, host, {env})
+
+  const listed = await lifecycle.reader.machineList()
+  if (!listed.ok) {
+    if (listed.failure.kind === 'machine-root-refused') throw rootRefusal(machine)
+    if (listed.failure.kind === 'machine-needs-admin') throw needsAdmin(machine, listed.failure)
+    throw podmanUnavailable(listed.failure)
+  }
+  const entry = listed.value.find((m) => m.name === machine.name)
+  if (!entry) {
+    const others = [...new Set(listed.value.map((m) => m.vmType).filter((t): t is string => Boolean(t) && t !== machine.provider))]
+    if (others.length > 0) note(`podman lists ${others.join(', ')} machines here, not ${machine.provider}: a containers.conf [machine] provider setting may select another provider.`)
+    throw await absentError(req, machine, version, lifecycle.binary, note)
+  }
+
+  const before: MachineRunStateValue = entry.starting ? 'starting' : entry.running ? 'running' : 'stopped'
+  if (before === 'stopped' && isExclusiveProvider(machine.provider)) {
+    const other = listed.value.find((m) => m.name !== machine.name && (m.running || m.starting))
+    if (other) throw otherActiveError(host, machine, other.name, null, env, version)
+  }
+  if (!entry.default && !machine.rootful && listed.value.length > 1) {
+    note(`"${machine.name}" is not Podman's default connection, so podman commands (and run/shell) may talk to another machine; make it the default with \`podman system connection default ${machine.name}\`.`)
+  }
+
+  const planned: Planned[] = []
+  const timeoutS = Math.round(req.timeoutMs / 1000)
+  if (before === 'stopped') {
+    planned.push({action: 'start', step: step([...envWords(env), ...lifecycle.startArgv(machine.name)], `start the Podman machine (progress on stderr; stopped waiting after ${timeoutS} s)`, true)})
+  } else if (before === 'starting') {
+    const pollS = Math.max(1, Math.round((req.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS) / 1000))
+    planned.push({action: 'wait', step: step([...envWords(env), ...lifecycle.listArgv()], `the machine is starting: poll every ${pollS} s until it runs (deadline ${timeoutS} s)`, false)})
+  } else {
+    note(`Podman machine "${machine.name}" is already running.`)
+  }
+
+  const image = before === 'running'
+    ? await observeImage(lifecycle.reader, req, planned, note)
+    : planImageAfterStart(lifecycle, req, planned)
+
+  let after: MachineRunStateValue = before
+  let action: StartResult['machine']['action'] = before === 'stopped' ? 'would-start' : before === 'starting' ? 'would-wait' : 'already-running'
+  if (!req.dryRun) {
+    const outcome = await execute(planned, {req, reader: lifecycle.reader, lifecycle, image, machine: {spec: machine, version, env}, io})
+    after = outcome.machineRunning ? 'running' : after
+    action = outcome.machineAction ?? action
+  }
+  return {
+    ...base,
+    podman: {version, rootless: null},
+    machine: {name: machine.name, provider: machine.provider, env, before, after, action},
+    image: finalImage(req, image),
+    plan: planOf(planned),
+    notes,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image
+
+function pullable(ref: string): boolean {
+  // localhost/… names a locally built image: there is no registry to pull it from.
+  return !/^localhost(?::\d+)?\//i.test(ref)
+}
+
+function pullAllowed(req: StartRequest): boolean {
+  return req.profile.spec.image.pull === 'missing' && pullable(req.profile.spec.image.ref)
+}
+
+/** Asks local storage now (the service answers); plans a pull or refuses when the image is missing. */
+async function observeImage(reader: PodmanAdapter, req: StartRequest, planned: Planned[], note: (t: string) => void): Promise<ImageState> {
+  const {ref} = req.profile.spec.image
+  const inspected = await reader.imageInspect(ref)
+  if (inspected.ok) {
+    checkPin(req, inspected.value, note)
+    return {status: 'present', details: inspected.value}
+  }
+  if (inspected.failure.kind !== 'image-missing') throw imageCheckFailed(ref, inspected.failure)
+  if (!pullAllowed(req)) throw imageMissing(req)
+  const lifecycle = new MachineLifecycle(req.runner, req.host)
+  planned.push({action: 'pull', step: step(lifecycle.pullArgv(ref), 'the image is not in local storage and the profile allows pulling it (image.pull: missing)', true)})
+  return {status: 'would-pull', details: null}
+}
+
+/** The machine is not up yet, so local storage cannot be asked before it starts. */
+function planImageAfterStart(lifecycle: MachineLifecycle, req: StartRequest, planned: Planned[]): ImageState {
+  const {ref} = req.profile.spec.image
+  planned.push({action: 'image-check', step: step(lifecycle.imageInspectArgv(ref), 'once the machine runs: is the profile\'s image in its local storage?', false)})
+  if (pullAllowed(req)) {
+    planned.push({action: 'pull', step: step(lifecycle.pullArgv(ref), 'only if the check above finds no image (image.pull: missing)', true)})
+  }
+  return {status: 'unknown', details: null}
+}
+
+function checkPin(req: StartRequest, image: ImageDetails, note: (t: string) => void): void {
+  const pin = req.profile.spec.image.digest
+  if (pin && !pinMatches(pin, image)) {
+    note(`image ${req.profile.spec.image.ref} (ID sha256:${image.id}) does not match the profile's pin ${pin}; rebuild or pull the pinned image, or update image.digest.`)
+  }
+}
+
+function pinMatches(pin: string, image: ImageDetails): boolean {
+  return pin === `sha256:${image.id}` || pin === image.digest || image.repoDigests.some((d) => d.endsWith(`@${pin}`))
+}
+
+function finalImage(req: StartRequest, image: ImageState): StartResult['image'] {
+  const {ref, pull, digest} = req.profile.spec.image
+  return {
+    ref,
+    pull,
+    status: image.status,
+    id: image.details?.id ?? null,
+    pinMatches: digest && image.details ? pinMatches(digest, image.details) : null,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Execution
+
+interface ExecContext {
+  req: StartRequest
+  reader: PodmanAdapter
+  lifecycle: MachineLifecycle
+  image: ImageState
+  machine: {spec: ProfileMachine; version: string; env: Record<string, string>} | null
+  io: StartIO
+}
+
+async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRunning: boolean; machineAction?: StartResult['machine']['action']}> {
+  const {req, io} = ctx
+  let machineRunning = false
+  let machineAction: StartResult['machine']['action'] | undefined
+  for (const {action} of planned) {
+    if (action === 'start' && ctx.machine) {
+      const m = ctx.machine.spec
+      const task = io.progress.task(`Starting Podman machine ${m.name}`)
+      const outcome = await ctx.lifecycle.machineStart(m.name, {timeoutMs: req.timeoutMs})
+      switch (outcome.kind) {
+        case 'started':
+          task.succeed(`Podman machine ${m.name} started`)
+          machineAction = 'started'
+          break
+        case 'already-running':
+          // Another process started it (a race): it may still be booting, so wait that out too.
+          task.succeed(`Podman machine ${m.name} is already running or starting`)
+          await waitUntilRunning(ctx, {checkFirst: true})
+          machineAction = 'already-running'
+          break
+        case 'other-active':
+          task.fail(`Podman machine ${m.name} did not start`)
+          throw otherActiveError(req.host, m, outcome.other, outcome.otherProvider, ctx.machine.env, ctx.machine.version)
+        case 'absent':
+          task.fail(`Podman machine ${m.name} does not exist`)
+          throw await absentError(req, m, ctx.machine.version, ctx.lifecycle.binary, io.note)
+        case 'root-refused':
+          task.fail('podman refused to run as root')
+          throw rootRefusal(m)
+        case 'timeout':
+          task.fail(`Podman machine ${m.name} did not finish starting in time`)
+          throw startTimeout(req.host, m, req.timeoutMs, ctx.machine.env)
+        case 'needs-admin':
+          task.fail(`Podman machine ${m.name} did not start`)
+          throw needsAdmin(m, classifyFailure(outcome.result, {platform: req.host.platform, machine: m.name}))
+        case 'not-installed':
+          task.fail('podman is not installed')
+          throw podmanUnavailable({kind: 'not-installed', message: `${ctx.lifecycle.binary} is not installed or not on PATH`, fix: '', stderr: '', exitCode: null})
+        case 'provider-unsupported':
+          task.fail(`Podman machine ${m.name} did not start`)
+          throw usageError('PROVIDER_UNSUPPORTED', `podman refused the ${m.provider} provider: ${outcome.message}`, `set spec.machine.provider in ${req.profilePath} to a provider this Podman supports`)
+        default:
+          task.fail(`Podman machine ${m.name} did not start`)
+          throw prerequisiteMissing(
+            'MACHINE_START_FAILED',
+            `\`podman machine start ${m.name}\` failed: ${outcome.message}`,
+            `run \`${hostCommandText(req.host, ctx.lifecycle.startArgv(m.name), ctx.machine.env)}\` yourself to see its full output; a wedged machine recovers with \`${hostCommandText(req.host, [ctx.lifecycle.binary, 'machine', 'stop', m.name], ctx.machine.env)}\``,
+            {machine: m.name, stderr: outcome.result.stderr.slice(-2000)},
+          )
+      }
+      machineRunning = true
+    } else if (action === 'wait' && ctx.machine) {
+      await waitUntilRunning(ctx)
+      machineRunning = true
+      machineAction = 'waited'
+    } else if (action === 'image-check') {
+      const {ref} = req.profile.spec.image
+      const inspected = await ctx.reader.imageInspect(ref)
+      if (inspected.ok) {
+        checkPin(req, inspected.value, io.note)
+        ctx.image.status = 'present'
+        ctx.image.details = inspected.value
+      } else if (inspected.failure.kind !== 'image-missing') {
+        throw imageCheckFailed(ref, inspected.failure)
+      } else if (!pullAllowed(req)) {
+        throw imageMissing(req)
+      }
+    } else if (action === 'pull') {
+      if (ctx.image.status === 'present') continue // the check found it: the conditional pull is not needed
+      const {ref} = req.profile.spec.image
+      const task = io.progress.task(`Pulling ${ref}`)
+      const pulled = await ctx.lifecycle.pull(ref, {timeoutMs: req.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS})
+      if (!pulled.ok) {
+        task.fail(`could not pull ${ref}`)
+        throw prerequisiteMissing('IMAGE_PULL_FAILED', `\`podman pull ${ref}\` failed: ${pulled.failure.message}`, `check the reference and your registry access, or build it: \`podman build -t ${ref} images/agent\``, {ref})
+      }
+      task.succeed(`Pulled ${ref}`)
+      const inspected = await ctx.reader.imageInspect(ref)
+      ctx.image.status = 'pulled'
+      ctx.image.details = inspected.ok ? inspected.value : null
+      if (inspected.ok) checkPin(req, inspected.value, io.note)
+    }
+  }
+  return {machineRunning, machineAction}
+}
+
+async function waitUntilRunning(ctx: ExecContext, opts: {checkFirst?: boolean} = {}): Promise<void> {
+  const {req} = ctx
+  const m = ctx.machine!.spec
+  const now = req.now ?? (() => Date.now())
+  const sleep = req.sleep ?? defaultSleep
+  const interval = req.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS
+  const deadline = now() + req.timeoutMs
+  const task = ctx.io.progress.task(`Waiting for Podman machine ${m.name} to finish starting`)
+  let lastProblem: string | null = null
+  let lastSeen: MachineSummary | null = null
+  let sleepFirst = !opts.checkFirst
+  for (;;) {
+    if (now() >= deadline) {
+      task.fail(`Podman machine ${m.name} was still not ready at the deadline`)
+      if (lastSeen?.starting) throw stuckStarting(req.host, m, req.timeoutMs, ctx.machine!.env, ctx.lifecycle.binary)
+      throw startTimeout(req.host, m, req.timeoutMs, ctx.machine!.env, lastProblem)
+    }
+    if (sleepFirst) await sleep(Math.min(interval, Math.max(0, deadline - now())))
+    sleepFirst = true
+    const listed = await ctx.lifecycle.reader.machineList()
+    if (!listed.ok) {
+      lastProblem = listed.failure.message
+      continue
+    }
+    const entry: MachineSummary | undefined = listed.value.find((x) => x.name === m.name)
+    if (!entry) {
+      task.fail(`Podman machine ${m.name} disappeared`)
+      throw await absentError(req, m, ctx.machine!.version, ctx.lifecycle.binary, ctx.io.note)
+    }
+    lastSeen = entry
+    // "Running" is not "ready": Podman clears Starting only once the mounts and the API are up
+    // (shim/host.go), and lists Running: true before that. Only running and not starting is ready.
+    if (entry.running && !entry.starting) {
+      task.succeed(`Podman machine ${m.name} is running`)
+      return
+    }
+    if (!entry.starting) {
+      task.fail(`Podman machine ${m.name} stopped instead of starting`)
+      throw prerequisiteMissing(
+        'MACHINE_START_FAILED',
+        `Podman machine "${m.name}" was starting (in another process) and stopped without running.`,
+        'run `sourceosctl agent-machine start` again; if it keeps failing, run `podman machine start ' + m.name + '` to see why',
+        {machine: m.name},
+      )
+    }
+  }
+}
+
+function planOf(planned: Planned[]): Plan {
+  return {verb: 'start', steps: planned.map((p) => p.step)}
+}
+
+/** `NAME=value` words before a command, as a POSIX shell reads them (and as plans print them). */
+function envWords(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors (each with its fix)
+
+async function absentError(req: StartRequest, machine: ProfileMachine, version: string, binary: string, note: (t: string) => void): Promise<AgentMachineError> {
+  const deps = req.rootsDeps ?? realRootsDeps(req.cwd)
+  const {roots, warnings} = await machineRoots(req.profile.spec.mounts, req.host, deps)
+  // run/shell --worktree mount their clones from the state dir: a narrowed machine must share that folder too.
+  const clones = await worktreeClonesRoot(req.host, deps)
+  const extra: MachineRoot[] = []
+  if (clones && machine.provider !== 'wsl') {
+    if (hasSpace(clones.hostPath) && !spacesInVolumesWork(version)) {
+      note(`the folder where run/shell --worktree put their clones, ${clones.hostPath}, has a space in its path, and Podman ${version} cannot share such a folder (fixed in ${SPACES_IN_VOLUMES_VERSION}): it is left out of the init, so --worktree will not work on this machine; to have it, set SOURCEOSCTL_STATE_DIR to a folder without spaces before running start, or upgrade Podman to ${SPACES_IN_VOLUMES_VERSION}`)
+    } else {
+      extra.push(clones)
+    }
+  }
+  const rec: InitRecommendation = recommendInit({host: req.host, machine, roots: [...roots, ...extra], podmanVersion: version, binary})
+  for (const w of warnings) note(w)
+  // Printing an init whose --volume Podman < 5.5 would break is worse than saying so now.
+  const spaces = volumeSpacesRefusal(req.host, machine.provider, version, rec.volumes.map((v) => v.hostPath))
+  if (spaces) return spaces
+  const shared = extra.find((r) => rec.volumes.some((v) => v.hostPath === r.hostPath))
+  if (shared) {
+    // A machine shares only folders that exist when it is created.
+    if (!req.dryRun) await req.ensureDir?.(shared.hostPath)
+    note(`the last --volume shares ${shared.hostPath}, the folder where run/shell --worktree put their clones (${req.dryRun ? 'a real start creates it first' : 'start created it'}: the machine shares only folders that exist)`)
+  }
+  for (const n of rec.notes) note(n)
+  const shown = req.host.platform === 'windows' && rec.powershell ? rec.powershell : rec.text
+  return prerequisiteMissing(
+    'MACHINE_ABSENT',
+    `Podman machine "${machine.name}" does not exist, and start never creates one.`,
+    `create it with \`${shown}\`, then run \`sourceosctl agent-machine start\` again`,
+    {machine: machine.name, provider: machine.provider, initCommand: rec},
+  )
+}
+
+function otherActiveError(host: HostFacts, machine: ProfileMachine, other: string | null, otherProvider: string | null, env: Record<string, string>, version: string): AgentMachineError {
+  const stopEnv = otherProvider ? providerEnv(host.platform, otherProvider as Provider, version) : env
+  const stop = other ? hostCommandText(host, ['podman', 'machine', 'stop', other], stopEnv) : 'podman machine list'
+  const where = otherProvider && otherProvider !== machine.provider ? ` (on the ${otherProvider} provider)` : ''
+  return prerequisiteMissing(
+    'MACHINE_OTHER_ACTIVE',
+    `${other ? `Podman machine "${other}"${where} is` : 'another Podman machine is'} already running, and ${machine.provider} runs one machine at a time, so "${machine.name}" cannot start.`,
+    other ? `stop it with \`${stop}\`, then run \`sourceosctl agent-machine start\` again` : 'find the running machine with `podman machine list` (add `--all-providers` on Podman 5.3+), stop it with `podman machine stop <name>`, then run start again',
+    {machine: machine.name, other, otherProvider, stopCommand: other ? stop : null, ...(stopEnv[PROVIDER_ENV] ? {stopEnv} : {})},
+  )
+}
+
+/** Hyper-V on Podman 5.1–5.8 without elevation (failures.ts NEEDS_ADMIN). */
+function needsAdmin(machine: ProfileMachine, failure: PodmanFailure): AgentMachineError {
+  return prerequisiteMissing(
+    'MACHINE_NEEDS_ADMIN',
+    `${failure.message}; so "${machine.name}" cannot even be looked at from this terminal.`,
+    `run from an administrator terminal (right-click Windows Terminal or PowerShell → Run as administrator): \`sourceosctl agent-machine start\`; the Podman command that needs it: ${failure.fix.replace(/^run from an administrator terminal[^:]*: /, '')}`,
+    {machine: machine.name, provider: machine.provider, podmanCommand: failure.fix.replace(/^[^`]*`|`$/g, '')},
+  )
+}
+
+function rootRefusal(machine: ProfileMachine): AgentMachineError {
+  return prerequisiteMissing(
+    'MACHINE_AS_ROOT',
+    `podman machine does not run as root: machines belong to a user, and Podman refuses every \`podman machine\` command as root, so "${machine.name}" cannot be started.`,
+    'run sourceosctl as your normal user (not root or sudo), or use the linux-podman-native profile, which needs no machine',
+    {machine: machine.name},
+  )
+}
+
+function startTimeout(host: HostFacts, machine: ProfileMachine, timeoutMs: number, env: Record<string, string>, lastProblem: string | null = null): AgentMachineError {
+  const s = Math.round(timeoutMs / 1000)
+  const stop = hostCommandText(host, ['podman', 'machine', 'stop', machine.name], env)
+  return prerequisiteMissing(
+    'MACHINE_START_TIMEOUT',
+    `Podman machine "${machine.name}" did not finish starting within ${s} s${lastProblem ? ` (last answer: ${lastProblem})` : ''}. Nothing was deleted or reset.`,
+    `look at \`podman machine list\`; recover a stuck machine with \`${stop}\`, then run \`sourceosctl agent-machine start --timeout ${Math.max(600, s * 2)}\``,
+    {machine: machine.name, timeoutSeconds: s, stopCommand: stop},
+  )
+}
+
+/**
+ * The machine still says Starting at the deadline. A `podman machine start` that was killed (at a
+ * timeout, a closed terminal) leaves Starting: true in its config for good (podman#24416), and
+ * every later start then reports "already starting"; `podman machine stop` clears it.
+ */
+function stuckStarting(host: HostFacts, machine: ProfileMachine, timeoutMs: number, env: Record<string, string>, binary: string): AgentMachineError {
+  const s = Math.round(timeoutMs / 1000)
+  const stop = hostCommandText(host, [binary, 'machine', 'stop', machine.name], env)
+  const start = hostCommandText(host, [binary, 'machine', 'start', machine.name], env)
+  return prerequisiteMissing(
+    'MACHINE_STUCK_STARTING',
+    `Podman machine "${machine.name}" still reports Starting after ${s} s. A \`podman machine start\` that was killed or interrupted leaves that flag set for good (podman#24416), so it may never become ready by itself. Nothing was deleted or reset.`,
+    `stop it, which clears the flag: \`${stop}\`; then start it again: \`${start}\` (or \`sourceosctl agent-machine start\`)`,
+    {machine: machine.name, timeoutSeconds: s, stopCommand: stop, startCommand: start},
+  )
+}
+
+function podmanUnavailable(failure: PodmanFailure): AgentMachineError {
+  if (failure.kind === 'not-installed') {
+    return prerequisiteMissing('PODMAN_MISSING', failure.message, failure.fix || 'install Podman (https://podman.io), then run start again')
+  }
+  return prerequisiteMissing('PODMAN_UNAVAILABLE', `Podman does not answer: ${failure.message}`, failure.fix, {kind: failure.kind})
+}
+
+function imageCheckFailed(ref: string, failure: PodmanFailure): AgentMachineError {
+  return prerequisiteMissing('IMAGE_CHECK_FAILED', `cannot check for image ${ref}: ${failure.message}`, failure.fix, {ref, kind: failure.kind})
+}
+
+function imageMissing(req: StartRequest): AgentMachineError {
+  const {ref, pull} = req.profile.spec.image
+  const build = `podman build -t ${ref} images/agent`
+  const where = req.profile.spec.machine ? `the Podman machine "${req.profile.spec.machine.name}"` : 'Podman'
+  if (!pullable(ref)) {
+    return prerequisiteMissing(
+      'IMAGE_MISSING',
+      `image ${ref} is not in ${where}'s local storage; it is a localhost/ image, so it can only be built, not pulled.`,
+      `build it from a sourceosctl checkout: \`make image\` (${build}; without registry access: \`sudo images/agent/build-debootstrap.sh --tag ${ref}\`), then run start again`,
+      {ref, pull, buildCommand: build, pullCommand: null},
+    )
+  }
+  return prerequisiteMissing(
+    'IMAGE_MISSING',
+    `image ${ref} is not in ${where}'s local storage, and the profile's image.pull is ${pull}.`,
+    `pull it (\`podman pull ${ref}\`) or build it (\`${build}\`), or set image.pull: missing in ${req.profilePath} to let start pull it`,
+    {ref, pull, buildCommand: build, pullCommand: `podman pull ${ref}`},
+  )
+}
