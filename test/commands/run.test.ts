@@ -365,6 +365,18 @@ describe('run on macOS: every container-side call goes to the profile’s machin
     for (const c of calls.filter((x) => x.args.includes('machine') || x.args[0] === '--version')) expect(c.args).not.toContain('--connection')
   })
 
+  it('an image missing in the machine: the fix builds it through the machine’s connection, not podman’s default', async () => {
+    const {repo, runner, mac} = pinnedSetup(true)
+    const missing = fakeRunner([
+      {match: (cmd, args) => cmd === 'podman' && args[0] === '--connection' && args[2] === 'image', result: {exitCode: 125, stdout: '[]\n', stderr: podmanFixture('podman431-image-inspect-missing.stderr.txt')}},
+      {match: () => true, result: (cmd, args) => runner(cmd, args)},
+    ])
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner: missing, hostFacts: async () => mac})
+    expect(out.exitCode).toBe(4)
+    expect(out.stderr).toMatch(/not in the local store of connection sourceos-agent-root/)
+    expect(out.stderr).toContain('podman --connection sourceos-agent-root build -t localhost/test-bb:1 images/agent')
+  })
+
   it('a Linux-native profile: no --connection anywhere in the plan or the calls', async () => {
     const {repo, facts} = setup()
     const runner = podmanRunner()

@@ -18,7 +18,7 @@ import {checkDirectory} from '../host/readable.js'
 import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
 import {readMachineShares} from '../machine/shares.js'
 import {PodmanAdapter} from '../podman/adapter.js'
-import {podmanContext, type PodmanContext} from '../podman/context.js'
+import {connectionArgs, podmanContext, type PodmanContext} from '../podman/context.js'
 import {MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {ImageDetails, PodmanFailure} from '../podman/types.js'
 import {mountHolding} from '../policy/catalogue.js'
@@ -208,7 +208,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     )
   }
   trace('prepare: image inspected')
-  if (!imageResult.ok) throw imageFailure(imageResult.failure, profile)
+  if (!imageResult.ok) throw imageFailure(imageResult.failure, profile, podmanCtx)
   const image = imageResult.value
   checkImagePin(profile, image)
 
@@ -644,11 +644,17 @@ function checkImagePin(profile: AgentMachineProfile, image: ImageDetails): void 
   }
 }
 
-function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile): AgentMachineError {
+function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile, ctx: PodmanContext): AgentMachineError {
   const ref = profile.spec.image.ref
   if (failure.kind === 'image-missing') {
-    const how = profile.spec.image.pull === 'missing' ? `run \`sourceosctl agent-machine start\` to pull it, or \`podman pull ${ref}\`` : `build it: \`make image\` (podman build -t ${ref} images/agent), or set spec.image.pull: missing to allow a pull`
-    return prerequisiteMissing('IMAGE_MISSING', `image ${ref} is not in the local store.`, how)
+    // The image must be in the store of the machine the containers run in: its connection, not podman's default.
+    const podman = ['podman', ...connectionArgs(ctx)].join(' ')
+    const how = profile.spec.image.pull === 'missing'
+      ? `run \`sourceosctl agent-machine start\` to pull it, or \`${podman} pull ${ref}\``
+      : ctx.connection
+        ? `build it in machine ${ctx.machine?.name ?? ctx.connection}: \`${podman} build -t ${ref} images/agent\`, or set spec.image.pull: missing to allow a pull`
+        : `build it: \`make image\` (podman build -t ${ref} images/agent), or set spec.image.pull: missing to allow a pull`
+    return prerequisiteMissing('IMAGE_MISSING', `image ${ref} is not in the local store${ctx.connection ? ` of connection ${ctx.connection}` : ''}.`, how)
   }
   if (failure.kind === 'not-installed' || failure.kind === 'connection-failed' || failure.kind === 'timeout' || failure.kind === 'machine-root-refused') {
     return prerequisiteMissing(`PODMAN_${failure.kind.toUpperCase().replace(/-/g, '_')}`, failure.message, failure.fix)
