@@ -114,6 +114,8 @@ if (podmanOk) {
 // the real host facts (so every regular file is lstat'ed for its link count) and the real mount
 // table. The trees are kept under $TMPDIR/sourceosctl-bench-trees between runs (1M files take
 // ~1 min to create); BENCH_SCAN_SIZES (default 10000,100000,1000000) and BENCH_SCAN_RUNS (default 5).
+// "warm": the same scan with the tree cache (tree-cache.ts) an earlier launch wrote, as a repeat
+// launch on an unchanged tree runs it; "first, writing": with the tree cache given but empty.
 const scanRows = []
 const scanSizes = (process.env.BENCH_SCAN_SIZES ?? '10000,100000,1000000').split(',').map(Number).filter((n) => n > 0)
 const scanRuns = Number(process.env.BENCH_SCAN_RUNS ?? 5)
@@ -134,25 +136,27 @@ function generateTree(dest, files) {
 }
 
 const SCAN_ONE = `
-const [root, cacheFile, mode] = process.argv.slice(1)
+const [root, cacheFile, mode, treeCacheDir] = process.argv.slice(1)
 const {scanTree} = await import(${JSON.stringify(join(root, 'dist/core/policy/tree-scan.js'))})
 const {probeHostFacts} = await import(${JSON.stringify(join(root, 'dist/core/host/probe.js'))})
 const host = await probeHostFacts()
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
-const scan = await scanTree(root, mode === 'walk-only' ? {} : {host, denyCacheFile: cacheFile || null})
+const scan = await scanTree(root, mode === 'walk-only' ? {} : {host, denyCacheFile: cacheFile || null, treeCacheDir: treeCacheDir || null})
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
-console.log(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, entries: scan.entries, refused: scan.hazards.filter((h) => h.severity === 'refuse').length}))
+console.log(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, entries: scan.entries, refused: scan.hazards.filter((h) => h.severity === 'refuse').length, cache: scan.cache ?? null}))
 `
 
-function scanSamples(name, treeRoot, n, cacheFile = '', mode = '') {
+function scanSamples(name, treeRoot, n, cacheFile = '', mode = '', treeCacheDir = '') {
   const samples = []
   for (let i = 0; i < n; i++) {
-    const r = spawnSync('node', ['--input-type=module', '-e', SCAN_ONE, treeRoot, cacheFile, mode], {encoding: 'utf8'})
+    if (mode === 'first') rmSync(treeCacheDir, {recursive: true, force: true})
+    const r = spawnSync('node', ['--input-type=module', '-e', SCAN_ONE, treeRoot, cacheFile, mode, treeCacheDir], {encoding: 'utf8'})
     if (r.status !== 0) throw new Error(`scan of ${treeRoot}: ${r.stderr}`)
     samples.push(JSON.parse(r.stdout.trim().split('\n').pop()))
   }
+  if (mode === 'warm' && samples.some((s) => !s.cache || s.cache.readDirs > 0)) console.error(`bench: ${name}: not every folder came from the tree cache (${JSON.stringify(samples.map((s) => s.cache))})`)
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b)
   const cpu = samples.map((s) => s.cpuMs).sort((a, b) => a - b)
   const mid = Math.floor(n / 2)
@@ -167,6 +171,9 @@ try {
     generateTree(tree, size)
     if (Date.now() - t0 > 1000) console.error(`bench: generated the ${label}-file tree in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
     scanRows.push(scanSamples(`scan ${label} files`, tree, scanRuns))
+    const treeCacheDir = join(work, 'state', `tree-cache-${label}`)
+    scanRows.push(scanSamples(`  first, writing the tree cache, ${label} files`, tree, size >= 1e6 ? 1 : scanRuns, '', 'first', treeCacheDir))
+    scanRows.push(scanSamples(`  warm (tree cache from an earlier launch), ${label} files`, tree, scanRuns, '', 'warm', treeCacheDir))
     // For scale: the same walk without host facts (no per-file lstat, so no hard-link check).
     if (size === 100_000) scanRows.push(scanSamples(`  walk only, ${label} files (no link counts)`, tree, scanRuns, '', 'walk-only'))
   }

@@ -29,10 +29,11 @@
  * Also collected for the launch layout: every `.git` entry (gitEntries) and every existing file or
  * folder matching the catalogue's workspace.writeProtectByDefault patterns (writeProtected).
  *
- * Cost (see `make bench` and docs/threat-model.md "Scan cost"): one readdir per folder and one
- * lstat per folder (its st_dev); one lstat per regular file only when some file of the deny
- * catalogue on the root's device has more than one link. Synchronous: measured faster than the
- * async and opendir variants on this kind of walk.
+ * Cost (see `make bench` and docs/threat-model.md "Scan cost"): one lstat per folder (its st_dev,
+ * and its identity for the tree cache), one readdir per folder that is not answered by the tree
+ * cache (`treeCacheDir`, tree-cache.ts: folders unchanged since the last scan), and with host facts
+ * one lstat per regular file (its link count: never cached, a link made elsewhere changes it).
+ * Synchronous: measured faster than the async and opendir variants on this kind of walk.
  */
 import {closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, realpathSync, type Dirent, type Stats} from 'node:fs'
 import {availableParallelism, loadavg} from 'node:os'
