@@ -14,24 +14,24 @@
  * Every refusal is an AgentMachineError with its exit code (2 usage, 4 prerequisite) and a fix;
  * nothing destructive ever runs (no init, rm, stop or reset).
  */
-import {mkdir} from 'node:fs/promises'
+import {promises as fsp} from 'node:fs'
 
 import {prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
-import {step, type Plan, type Step} from '../plan/plan.js'
+import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
 import {PodmanAdapter, type ImageDetails, type MachineSummary, type PodmanFailure} from '../podman/adapter.js'
 import {classifyFailure} from '../podman/failures.js'
-import {MachineLifecycle} from '../podman/machine-lifecycle.js'
+import {incompatibleMachines, MachineLifecycle} from '../podman/machine-lifecycle.js'
 import type {AgentMachineProfile, ProfileMachine} from '../profile/schema.js'
 import {hostCommandText, recommendInit, type InitRecommendation} from './init-command.js'
 import {silentProgress, type Progress} from './progress.js'
 import {
   assertProviderForVersion,
   assertProviderOnPlatform,
-  hasSpace,
   isExclusiveProvider,
   platformName,
+  hasSpace,
   providerEnv,
   PROVIDER_ENV,
   SPACES_IN_VOLUMES_VERSION,
@@ -40,7 +40,9 @@ import {
   type Provider,
 } from './providers.js'
 import type {MachineRunStateValue, StartResult} from './result.js'
-import {machineRoots, realRootsDeps, worktreeClonesRoot, type MachineRoot, type RootsDeps} from './vm-paths.js'
+import {coverage, readMachineShares} from './shares.js'
+import {atLeast} from './versions.js'
+import {machineRoots, realRootsDeps, worktreeClonesRoot, type RootsDeps} from './vm-paths.js'
 
 export const DEFAULT_START_TIMEOUT_S = 300
 export const DEFAULT_PULL_TIMEOUT_MS = 30 * 60_000
@@ -71,15 +73,18 @@ export interface StartRequest {
   /** File-system access for resolving the mounts into machine shares (tests fake it). */
   rootsDeps?: RootsDeps
   /**
-   * Creates a folder (and its parents): the --worktree clones folder that a new machine's init
-   * shares must exist before `podman machine init`. Not called under --dry-run; default: nothing.
+   * Creates the `--worktree` clones folder the printed init shares (a machine volume whose source
+   * is missing fails the machine's start). Default: nothing is created (the command passes
+   * ensureDirectory).
    */
   ensureDir?: (path: string) => Promise<void>
+  /** Reads the machine's config file (its shares); tests fake it. */
+  readFile?: (path: string) => Promise<string>
 }
 
-/** ensureDir for real use: the folder and its parents, private to the user. */
+/** mkdir -p with 0700: the state dir's worktrees folder, before `podman machine init` shares it. */
 export async function ensureDirectory(path: string): Promise<void> {
-  await mkdir(path, {recursive: true, mode: 0o700})
+  await fsp.mkdir(path, {recursive: true, mode: 0o700})
 }
 
 type Action = 'start' | 'wait' | 'image-check' | 'pull'
@@ -163,14 +168,24 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
   const env = providerEnv(host.platform, machine.provider, version)
   const lifecycle = new MachineLifecycle(req.runner, host, {env})
 
-  const listed = await lifecycle.reader.machineList()
-  if (!listed.ok) {
-    if (listed.failure.kind === 'machine-root-refused') throw rootRefusal(machine)
-    if (listed.failure.kind === 'machine-needs-admin') throw needsAdmin(machine, listed.failure)
-    throw podmanUnavailable(listed.failure)
+  const detailed = await lifecycle.listDetailed()
+  if (!detailed.ok) {
+    if (detailed.failure.kind === 'machine-root-refused') throw rootRefusal(machine)
+    if (detailed.failure.kind === 'machine-needs-admin') throw needsAdmin(machine, detailed.failure)
+    throw podmanUnavailable(detailed.failure)
   }
+  const listed = {value: detailed.value.machines}
   const entry = listed.value.find((m) => m.name === machine.name)
   if (!entry) {
+    // Podman 5 skips a machine whose config Podman 4 wrote, logging why (exit 0).
+    const old = incompatibleMachines(detailed.value.stderr).find((m) => m.name === machine.name)
+    if (old) throw await incompatibleConfig(req, machine, version, lifecycle, old.configFile, note)
+    // The same name under another provider (5.3+ can list them all): the profile names the wrong one.
+    if (atLeast(version, ALL_PROVIDERS_VERSION)) {
+      const all = await lifecycle.listDetailed({allProviders: true})
+      const elsewhere = all.ok ? all.value.machines.find((m) => m.name === machine.name && m.vmType && m.vmType !== machine.provider) : undefined
+      if (elsewhere) throw providerMismatch(req, machine, elsewhere.vmType as string)
+    }
     const others = [...new Set(listed.value.map((m) => m.vmType).filter((t): t is string => Boolean(t) && t !== machine.provider))]
     if (others.length > 0) note(`podman lists ${others.join(', ')} machines here, not ${machine.provider}: a containers.conf [machine] provider setting may select another provider.`)
     throw await absentError(req, machine, version, lifecycle.binary, note)
@@ -329,14 +344,19 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
         case 'provider-unsupported':
           task.fail(`Podman machine ${m.name} did not start`)
           throw usageError('PROVIDER_UNSUPPORTED', `podman refused the ${m.provider} provider: ${outcome.message}`, `set spec.machine.provider in ${req.profilePath} to a provider this Podman supports`)
-        default:
+        default: {
           task.fail(`Podman machine ${m.name} did not start`)
+          // A share whose host folder is gone stops the VM from starting (vfkit/krunkit/qemu
+          // cannot open it; podman says only "vfkit exited unexpectedly"): look, and say which.
+          const missing = await missingShareSources(req, ctx.lifecycle, m)
+          if (missing.length > 0) throw volumeMissing(req, ctx.lifecycle, m, missing, ctx.machine.env, outcome.message)
           throw prerequisiteMissing(
             'MACHINE_START_FAILED',
             `\`podman machine start ${m.name}\` failed: ${outcome.message}`,
             `run \`${hostCommandText(req.host, ctx.lifecycle.startArgv(m.name), ctx.machine.env)}\` yourself to see its full output; a wedged machine recovers with \`${hostCommandText(req.host, [ctx.lifecycle.binary, 'machine', 'stop', m.name], ctx.machine.env)}\``,
             {machine: m.name, stderr: outcome.result.stderr.slice(-2000)},
           )
+        }
       }
       machineRunning = true
     } else if (action === 'wait' && ctx.machine) {
@@ -436,35 +456,40 @@ function envWords(env: Record<string, string>): string[] {
 
 async function absentError(req: StartRequest, machine: ProfileMachine, version: string, binary: string, note: (t: string) => void): Promise<AgentMachineError> {
   const deps = req.rootsDeps ?? realRootsDeps(req.cwd)
-  const {roots, warnings} = await machineRoots(req.profile.spec.mounts, req.host, deps)
-  // run/shell --worktree mount their clones from the state dir: a narrowed machine must share that folder too.
-  const clones = await worktreeClonesRoot(req.host, deps)
-  const extra: MachineRoot[] = []
-  if (clones && machine.provider !== 'wsl') {
+  const {roots: repoRoots, warnings} = await machineRoots(req.profile.spec.mounts, req.host, deps)
+  // Printing an init whose --volume Podman < 5.5 would break is worse than saying so now.
+  const spaces = machine.provider === 'wsl' ? null : volumeSpacesRefusal(req.host, machine.provider, version, repoRoots.map((r) => r.hostPath))
+  if (spaces) {
+    for (const w of warnings) note(w)
+    return spaces
+  }
+  const roots = [...repoRoots]
+  const clones = machine.provider === 'wsl' ? null : await worktreeClonesRoot(req.host, deps)
+  if (clones && coverage([clones], roots.map((r) => ({source: r.hostPath, target: r.vmPath, readOnly: false})), req.host).uncovered.length > 0) {
     if (hasSpace(clones.hostPath) && !spacesInVolumesWork(version)) {
-      note(`the folder where run/shell --worktree put their clones, ${clones.hostPath}, has a space in its path, and Podman ${version} cannot share such a folder (fixed in ${SPACES_IN_VOLUMES_VERSION}): it is left out of the init, so --worktree will not work on this machine; to have it, set SOURCEOSCTL_STATE_DIR to a folder without spaces before running start, or upgrade Podman to ${SPACES_IN_VOLUMES_VERSION}`)
+      warnings.push(`\`--worktree\` puts its clones in ${clones.hostPath}, which has a space in its path, and Podman ${version} cannot share such a folder (fixed in ${SPACES_IN_VOLUMES_VERSION}); the init below leaves it out, so run/shell --worktree will not work on this machine: upgrade Podman, or set SOURCEOSCTL_STATE_DIR to a folder without spaces and run start again`)
     } else {
-      extra.push(clones)
+      roots.push(clones)
+      warnings.push(`the last --volume shares ${clones.hostPath}, the folder where run/shell --worktree put their clones (only the clones: the rest of sourceosctl's state stays out of the VM)${req.dryRun ? '; a real run creates it' : ''}`)
+      if (!req.dryRun && req.ensureDir) await req.ensureDir(clones.hostPath).catch(() => {})
     }
   }
-  const rec: InitRecommendation = recommendInit({host: req.host, machine, roots: [...roots, ...extra], podmanVersion: version, binary})
+  const rec: InitRecommendation = recommendInit({host: req.host, machine, roots, podmanVersion: version, binary})
   for (const w of warnings) note(w)
-  // Printing an init whose --volume Podman < 5.5 would break is worse than saying so now.
-  const spaces = volumeSpacesRefusal(req.host, machine.provider, version, rec.volumes.map((v) => v.hostPath))
-  if (spaces) return spaces
-  const shared = extra.find((r) => rec.volumes.some((v) => v.hostPath === r.hostPath))
-  if (shared) {
-    // A machine shares only folders that exist when it is created.
-    if (!req.dryRun) await req.ensureDir?.(shared.hostPath)
-    note(`the last --volume shares ${shared.hostPath}, the folder where run/shell --worktree put their clones (${req.dryRun ? 'a real start creates it first' : 'start created it'}: the machine shares only folders that exist)`)
-  }
   for (const n of rec.notes) note(n)
   const shown = req.host.platform === 'windows' && rec.powershell ? rec.powershell : rec.text
+  // `podman machine init` refuses a name whose connection (<name> or <name>-root) is still there,
+  // e.g. left by a machine deleted by hand (cmd/podman/machine/init.go: `system connection "<n>"
+  // already exists …`): say so now, with the command that removes it, instead of a failing init.
+  const connections = await new PodmanAdapter(req.runner, req.host, {binary}).connectionList().catch(() => null)
+  const stale = connections?.ok ? connections.value.map((c) => c.name).filter((n) => n === machine.name || n === `${machine.name}-root`) : []
+  const rm = stale.map((n) => hostCommandText(req.host, [binary, 'system', 'connection', 'rm', n], {}))
+  if (stale.length > 0) note(`a Podman connection named ${stale.join(' and ')} already exists without its machine, and \`podman machine init\` refuses to reuse the name until it is removed`)
   return prerequisiteMissing(
     'MACHINE_ABSENT',
     `Podman machine "${machine.name}" does not exist, and start never creates one.`,
-    `create it with \`${shown}\`, then run \`sourceosctl agent-machine start\` again`,
-    {machine: machine.name, provider: machine.provider, initCommand: rec},
+    `${rm.length > 0 ? `remove the leftover connection${rm.length > 1 ? 's' : ''} first (${rm.map((c) => `\`${c}\``).join(', ')}), then ` : ''}create it with \`${shown}\`, then run \`sourceosctl agent-machine start\` again`,
+    {machine: machine.name, provider: machine.provider, initCommand: rec, ...(rm.length > 0 ? {staleConnections: stale, removeCommands: rm} : {})},
   )
 }
 
@@ -477,6 +502,62 @@ function otherActiveError(host: HostFacts, machine: ProfileMachine, other: strin
     `${other ? `Podman machine "${other}"${where} is` : 'another Podman machine is'} already running, and ${machine.provider} runs one machine at a time, so "${machine.name}" cannot start.`,
     other ? `stop it with \`${stop}\`, then run \`sourceosctl agent-machine start\` again` : 'find the running machine with `podman machine list` (add `--all-providers` on Podman 5.3+), stop it with `podman machine stop <name>`, then run start again',
     {machine: machine.name, other, otherProvider, stopCommand: other ? stop : null, ...(stopEnv[PROVIDER_ENV] ? {stopEnv} : {})},
+  )
+}
+
+/** Host folders the machine shares (its config's Mounts) that no longer exist; [] when unknown. */
+async function missingShareSources(req: StartRequest, lifecycle: MachineLifecycle, machine: ProfileMachine): Promise<string[]> {
+  const info = await readMachineShares({lifecycle, name: machine.name, provider: machine.provider, readFile: req.readFile}).catch(() => null)
+  if (info?.status !== 'known') return []
+  const deps = req.rootsDeps ?? realRootsDeps(req.cwd)
+  const missing: string[] = []
+  for (const share of info.shares) {
+    const exists = await deps.stat(share.source).then(() => true, (error: {code?: string}) => error?.code !== 'ENOENT' && error?.code !== 'ENOTDIR')
+    if (!exists) missing.push(share.source)
+  }
+  return missing
+}
+
+function volumeMissing(req: StartRequest, lifecycle: MachineLifecycle, machine: ProfileMachine, missing: string[], env: Record<string, string>, podmanLine: string): AgentMachineError {
+  const mkdir = req.host.platform === 'windows' ? missing.map((p) => `mkdir '${p.replace(/'/g, "''")}'`).join('; ') : `mkdir -p ${missing.map((p) => shellQuote(p)).join(' ')}`
+  const rm = hostCommandText(req.host, [lifecycle.binary, 'machine', 'rm', machine.name], env)
+  return prerequisiteMissing(
+    'MACHINE_VOLUME_MISSING',
+    `Podman machine "${machine.name}" did not start (${podmanLine}): it shares ${missing.map((p) => `"${p}"`).join(', ')}, which no longer ${missing.length === 1 ? 'exists' : 'exist'} on this computer, and the VM cannot start with a missing shared folder.`,
+    `put the folder back (\`${mkdir}\`, or restore the repo there) and run \`sourceosctl agent-machine start\` again; or, if it is gone for good, recreate the machine without it: \`${rm}\` (deletes the VM's disk and images, not your files), then \`sourceosctl agent-machine start\` prints the new init`,
+    {machine: machine.name, missing, mkdirCommand: mkdir, rmCommand: rm},
+  )
+}
+
+/** `podman machine list --all-providers` exists from this version (cmd/podman/machine/list.go). */
+const ALL_PROVIDERS_VERSION = '5.3.0'
+
+/** The profile's machine exists, but under another provider (found by `--all-providers`). */
+function providerMismatch(req: StartRequest, machine: ProfileMachine, actual: string): AgentMachineError {
+  return usageError(
+    'MACHINE_PROVIDER_MISMATCH',
+    `Podman machine "${machine.name}" exists on the ${actual} provider, but the profile says ${machine.provider}, so \`podman machine\` with CONTAINERS_MACHINE_PROVIDER=${machine.provider} does not see it.`,
+    `set spec.machine.provider: ${actual} in ${req.profilePath} (or give the ${machine.provider} machine another name in spec.machine.name)`,
+    {machine: machine.name, profileProvider: machine.provider, actualProvider: actual},
+  )
+}
+
+/**
+ * Podman 5 cannot use a machine Podman 4 created (vmconfigs/machine.go: config Version 0): it
+ * leaves it out of the list, and inspect/start fail with `incompatible machine config`. The old
+ * files must go before the same name can be created again.
+ */
+async function incompatibleConfig(req: StartRequest, machine: ProfileMachine, version: string, lifecycle: MachineLifecycle, configFile: string, note: (t: string) => void): Promise<AgentMachineError> {
+  const absent = await absentError(req, machine, version, lifecycle.binary, note)
+  if (absent.code !== 'MACHINE_ABSENT') return absent
+  const rec = absent.details?.initCommand as InitRecommendation
+  const init = req.host.platform === 'windows' && rec.powershell ? rec.powershell : rec.text
+  const reset = hostCommandText(req.host, [lifecycle.binary, 'machine', 'reset'], lifecycle.env as Record<string, string>)
+  return prerequisiteMissing(
+    'MACHINE_CONFIG_INCOMPATIBLE',
+    `Podman machine "${machine.name}" was created by Podman 4 (${configFile} is in the 4.x format), and Podman ${version} cannot use it: it leaves it out of \`podman machine list\` and refuses to start it.`,
+    `remove the old machine: \`${reset}\` (this deletes every ${machine.provider} machine and its images, not your files), or delete ${configFile} by hand; then create it again with \`${init}\``,
+    {machine: machine.name, configFile, resetCommand: reset, initCommand: rec},
   )
 }
 

@@ -28,9 +28,9 @@ import {pathApi} from '../policy/path-key.js'
 import {PODMAN_BINARY_ENV, PodmanAdapter} from './adapter.js'
 import {podmanArgv} from './context.js'
 import {classifyFailure, errorLine, unparseableFailure} from './failures.js'
-import {parseJsonOutput} from './parse.js'
-import {RawMachineInspectEntrySchema} from './schemas.js'
-import type {PodmanFailure, PodmanResult} from './types.js'
+import {parseJsonOutput, toMachineSummary} from './parse.js'
+import {RawMachineInspectEntrySchema, RawMachineListSchema} from './schemas.js'
+import type {MachineSummary, PodmanFailure, PodmanResult} from './types.js'
 
 export type StartOutcome =
   | {kind: 'started'; result: RunResult}
@@ -177,4 +177,31 @@ export class MachineLifecycle {
     const failure: PodmanFailure = unparseableFailure(result, 'neither ConfigPath nor ConfigDir in the inspect output')
     return {ok: false, failure}
   }
+
+  /**
+   * `podman machine list [--all-providers] --format json`, with its stderr: 5.x lists a machine
+   * whose config Podman 4 wrote as a logged error (`incompatible machine config "<file>" (<name>)
+   * …`, vmconfigs/machine.go) and leaves it out, exit 0. `--all-providers` exists from 5.3.0.
+   */
+  async listDetailed(opts: {allProviders?: boolean} = {}): Promise<PodmanResult<{machines: MachineSummary[]; stderr: string}>> {
+    const args = ['machine', 'list', ...(opts.allProviders ? ['--all-providers'] : []), '--format', 'json']
+    const result = await this.runner(this.binary, args, {timeoutMs: this.reader.timeoutMs})
+    if (!succeeded(result)) return {ok: false, failure: classifyFailure(result, {platform: this.host.platform})}
+    const parsed = parseJsonOutput(result.stdout, RawMachineListSchema)
+    if (!parsed.ok) return {ok: false, failure: unparseableFailure(result, parsed.reason)}
+    return {ok: true, value: {machines: parsed.value.map(toMachineSummary), stderr: result.stderr}}
+  }
+}
+
+/**
+ * The machines a 5.x `machine list` skipped because Podman 4 wrote their config
+ * (define.ErrIncompatibleMachineConfig, logged through logrus: `level=error msg="incompatible
+ * machine config \"<file>\" (<name>) for this version of Podman"`, or `ERRO[0000] …` on a TTY).
+ */
+export function incompatibleMachines(stderr: string): Array<{name: string; configFile: string}> {
+  const out: Array<{name: string; configFile: string}> = []
+  for (const m of stderr.matchAll(/incompatible machine config \\?"(.+?)\\?" \((.+?)\) for this version of Podman/g)) {
+    out.push({configFile: m[1] as string, name: m[2] as string})
+  }
+  return out
 }

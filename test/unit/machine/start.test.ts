@@ -343,6 +343,70 @@ describe('startMachine on macOS', () => {
   })
 })
 
+describe('startMachine: Podman outputs a machine can meet (issue 11, Deliver 4)', () => {
+  const p = () => profile('macos', machineSpec(), MAC_REPO)
+
+  it('4.9 → 5.0 "incompatible machine config" (list skips the machine, exit 0) → MACHINE_CONFIG_INCOMPATIBLE with the reset and the init', async () => {
+    const {req} = request(mac, p(), [
+      version('5.0.0'),
+      {match: 'podman machine list', result: {stdout: podmanFixture('podman5-machine-list-none.json'), stderr: podmanFixture('podman50-machine-list-incompatible-config.stderr.txt')}},
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_CONFIG_INCOMPATIBLE', exitCode: ExitCode.PREREQUISITE, details: {configFile: '/Users/jdoe/.config/containers/podman/machine/applehv/sourceos-agent.json', resetCommand: 'CONTAINERS_MACHINE_PROVIDER=applehv podman machine reset'}})
+    expect(error.message).toMatch(/created by Podman 4 .* Podman 5\.0\.0 cannot use it/)
+    expect(error.fix).toContain('then create it again with `CONTAINERS_MACHINE_PROVIDER=applehv podman machine init ')
+    expect((error.details?.initCommand as InitRecommendation).argv.at(-1)).toBe('sourceos-agent')
+  })
+
+  it('`machine list --all-providers` (5.3+) finds the machine under another provider → MACHINE_PROVIDER_MISMATCH (exit 2) naming it', async () => {
+    const {req, runner} = request(mac, p(), [
+      version('5.8.2'),
+      {match: 'podman machine list --all-providers', result: {stdout: podmanFixture('podman58-machine-list-all-providers.json')}},
+      list(podmanFixture('podman5-machine-list-none.json')),
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_PROVIDER_MISMATCH', exitCode: ExitCode.USAGE, details: {profileProvider: 'applehv', actualProvider: 'libkrun'}})
+    expect(error.fix).toBe('set spec.machine.provider: libkrun in /p/profile.yaml (or give the applehv machine another name in spec.machine.name)')
+    expect(runner.commandLines()).toContain('podman machine list --all-providers --format json')
+    // before 5.3 there is no --all-providers: not asked
+    const old = request(mac, p(), [version('5.2.5'), list('[]')])
+    expect((await failure(old.req)).code).toBe('MACHINE_ABSENT')
+    expect(old.runner.commandLines().some((l) => l.includes('--all-providers'))).toBe(false)
+  })
+
+  it('a connection of the same name already exists (init would fail: podman58-machine-init-connection-exists) → the fix removes it first', async () => {
+    const initError = podmanFixture('podman58-machine-init-connection-exists.stderr.txt')
+    const {req, notes} = request(mac, p(), [
+      version('5.8.2'),
+      list('[]'),
+      {match: 'podman system connection list', result: {stdout: JSON.stringify([{Name: 'sourceos-agent', URI: 'ssh://core@127.0.0.1:53298/run/user/501/podman/podman.sock', Identity: '/Users/dev/.local/share/containers/podman/machine/machine', IsMachine: true, Default: false, ReadWrite: true}])}},
+    ])
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_ABSENT', details: {staleConnections: ['sourceos-agent'], removeCommands: ['podman system connection rm sourceos-agent']}})
+    expect(error.fix).toMatch(/^remove the leftover connection first \(`podman system connection rm sourceos-agent`\), then create it with `CONTAINERS_MACHINE_PROVIDER=applehv podman machine init /)
+    // the same command podman's own error points to
+    expect(initError).toContain('remove the connection with `podman system connection rm`')
+    expect(notes.some((n) => n.includes('refuses to reuse the name'))).toBe(true)
+  })
+
+  it('start with a deleted --volume source ("vfkit exited unexpectedly") → MACHINE_VOLUME_MISSING naming the folder, with mkdir or recreate', async () => {
+    const gone = '/Users/dev/dev/gone'
+    const inspect = JSON.parse(podmanFixture('podman5-machine-inspect-stopped.json')) as Array<{Name: string; ConfigDir: {Path: string}}>
+    const config = JSON.parse(podmanFixture('podman5-machine-config-applehv-narrow.json')) as {Mounts: Array<{Source: string; Target: string}>}
+    config.Mounts = [MAC_REPO, gone].map((d) => ({...config.Mounts[0]!, Source: d, Target: d}))
+    const {req} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO), [
+      version('5.8.2'),
+      list(podmanFixture('podman5-machine-list-stopped.json')),
+      {match: 'podman machine start', result: {exitCode: 125, stdout: podmanFixture('podman58-machine-start-volume-missing.stdout.txt'), stderr: podmanFixture('podman58-machine-start-volume-missing.stderr.txt')}},
+      {match: 'podman machine inspect', result: {stdout: JSON.stringify(inspect)}},
+    ], {readFile: async () => JSON.stringify(config)})
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'MACHINE_VOLUME_MISSING', exitCode: ExitCode.PREREQUISITE, details: {missing: [gone], mkdirCommand: `mkdir -p ${gone}`}})
+    expect(error.message).toMatch(/vfkit exited unexpectedly with exit code 1.*shares "\/Users\/dev\/dev\/gone", which no longer exists/)
+    expect(error.fix).toContain('`CONTAINERS_MACHINE_PROVIDER=applehv podman machine rm podman-machine-default`')
+  })
+})
+
 describe('startMachine on native Linux', () => {
   const linux = fakeHostFacts('linux')
   it('podman missing → PODMAN_MISSING (exit 4); no answer → PODMAN_UNAVAILABLE with the fix', async () => {
