@@ -238,7 +238,9 @@ export class PodmanAdapter {
 
 function describeMachine(machine: MachineSummary): Omit<MachineState, 'machine'> {
   const startFix = `Start it with \`podman machine start ${machine.name}\` (or \`sourceosctl agent-machine start\`).`
-  if (machine.starting) return {state: 'starting', detail: `Podman machine "${machine.name}" is starting`, fix: 'Wait a moment and try again.'}
+  // Starting can be listed together with Running: the mounts and the API are not up yet. A killed
+  // `machine start` leaves it set for good (podman#24416); `machine stop` clears it.
+  if (machine.starting) return {state: 'starting', detail: `Podman machine "${machine.name}" is starting${machine.running ? ' (its VM runs, but its mounts and API are not ready yet)' : ''}`, fix: `Wait for it: \`sourceosctl agent-machine start\` waits, with a timeout. If it stays starting (a killed start leaves the flag set, podman#24416), run \`podman machine stop ${machine.name}\`, then \`sourceosctl agent-machine start\`.`}
   if (machine.running) return {state: 'running', detail: `Podman machine "${machine.name}" is running`, fix: null}
   return {state: 'stopped', detail: `Podman machine "${machine.name}" is stopped`, fix: startFix}
 }

@@ -40,3 +40,14 @@ describe('doctor\'s machine probe with containers.conf selecting another provide
     expect(probes.machine).toMatchObject({status: 'done', value: {state: 'absent'}})
   })
 })
+
+describe('run/shell/doctor see a booting machine as starting, not ready (issue 11 item 6)', () => {
+  it('list with Running AND Starting true → state starting, with the wait and the stuck-start recovery', async () => {
+    const {PodmanAdapter} = await import('../../../src/core/podman/adapter.js')
+    const runner = fakeRunner([{match: 'podman machine list', result: {stdout: podmanFixture('podman58-machine-list-booting.json')}}])
+    const state = await new PodmanAdapter(runner, mac).machineState('podman-machine-default')
+    expect(state.state).toBe('starting')
+    expect(state.detail).toMatch(/its VM runs, but its mounts and API are not ready yet/)
+    expect(state.fix).toMatch(/podman#24416.*`podman machine stop podman-machine-default`, then `sourceosctl agent-machine start`/)
+  })
+})
