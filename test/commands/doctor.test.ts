@@ -168,9 +168,10 @@ describe('doctor: the connection of the machine in use (issue 11, defect 3)', ()
     const profile = writeProfile(home, nativeProfile(home).replace('platform: linux', `platform: macos\n  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}`))
     return fakeHostFacts('macos', {homeDir: '/Users/jdoe', env: {HOME: '/Users/jdoe', SOURCEOSCTL_PROFILE: profile}})
   }
-  const list = JSON.parse(podmanFixture('podman5-machine-list-running.json')) as Array<{Name: string; Default: boolean}>
+  const list = JSON.parse(podmanFixture('podman5-machine-list-running.json')) as Array<{Name: string; Default: boolean; Port: number}>
   list[0]!.Name = 'sourceos-agent'
   list[0]!.Default = false
+  list[0]!.Port = 61022 // the port in the fixture's sourceos-agent connection URIs
   const via = (connection: string, verb: string) => (cmd: string, args: readonly string[]) => cmd === 'podman' && args[0] === '--connection' && args[1] === connection && args[2] === verb
   function routes(connection: string, info: string, connections = podmanFixture('podman58-system-connection-list-desktop-default.json')): FakeRoute[] {
     return [
@@ -246,6 +247,19 @@ describe('doctor: the connection of the machine in use (issue 11, defect 3)', ()
     expect(conn?.status).toBe('fail')
     expect(conn?.detail).toMatch(/exists but does not answer/)
     expect(conn?.fix).toContain('sourceosctl agent-machine start')
+  })
+
+  it('a connection whose URI leads to another VM’s port fails: the audited machine would not be the one running the containers', async () => {
+    const r = routes('sourceos-agent', 'podman5-info-remote-macos.json')
+    const other = structuredClone(list)
+    other[0]!.Port = 53298 // podman-machine-default's port: the connection and the machine disagree
+    r.unshift({match: (cmd, args) => cmd === 'podman' && args[0] === 'machine' && args[1] === 'list', result: {stdout: JSON.stringify(other)}})
+    const out = await runCommand(Doctor, ['--json'], {runner: fakeRunner(r), hostFacts: async () => macProfile(false)})
+    const conn = find(out.json as DoctorJson, 'podman-connection')
+    expect(conn?.status).toBe('fail')
+    expect(conn?.detail).toMatch(/leads to port 61022, but machine sourceos-agent listens on port 53298/)
+    expect(conn?.fix).toContain('podman machine rm sourceos-agent')
+    expect(out.exitCode).toBe(4)
   })
 
   it('a Linux-native profile: no --connection on any call, no connection list, both connection checks skipped', async () => {

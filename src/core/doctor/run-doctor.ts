@@ -179,6 +179,21 @@ function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
     )
   }
   const ms = listed.durationMs + probes.podmanInfo.durationMs
+  // The connection must lead to this machine, not another VM: machine connections name the
+  // machine's SSH port in their URI (pkg/machine/connection/add.go), so the two must agree.
+  const machinePort = probes.machine?.status === 'done' ? (probes.machine.value.machine?.port ?? null) : null
+  const uriPort = sshPort(found.uri)
+  if (machinePort !== null && uriPort !== null && machinePort !== uriPort) {
+    return check(
+      id,
+      title,
+      'fail',
+      true,
+      `${conn} → ${found.uri} leads to port ${uriPort}, but machine ${machine} listens on port ${machinePort}: the containers would run in another VM than the one whose shares doctor audits`,
+      `recreate the machine so its connections are written again: \`podman machine rm ${machine}\`, then \`sourceosctl agent-machine start\` for the init command (or fix the connection: \`podman system connection rm ${conn}\` and add it back with the machine's port from \`podman machine inspect ${machine}\`)`,
+      ms,
+    )
+  }
   const info = probes.podmanInfo
   if (info.status === 'timeout') return check(id, title, 'timeout', true, `${conn} → ${found.uri} exists but did not answer \`podman --connection ${conn} info\` within the deadline`, `check machine ${machine} with \`podman machine list\`; restart it with \`podman machine stop ${machine}\` then \`sourceosctl agent-machine start\``, ms)
   if (info.status === 'error') return check(id, title, 'fail', true, info.error.message, 'rerun with DEBUG=1 and report it', ms)
@@ -191,6 +206,12 @@ function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
   }
   const server = answered.serverVersion ? `, server ${answered.serverVersion}` : ''
   return check(id, title, 'ok', true, `${conn} → ${found.uri} answers (remote${server}, ${answered.rootless ? 'rootless' : 'rootful'}); every container-side call names it`, null, ms)
+}
+
+/** The port of an ssh:// connection URI on the local host (a machine's), else null. */
+function sshPort(uri: string): number | null {
+  const m = /^ssh:\/\/[^/@]*@?(?:127\.0\.0\.1|localhost|\[::1\]):(\d+)\//i.exec(uri)
+  return m ? Number(m[1]) : null
 }
 
 /**

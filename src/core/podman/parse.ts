@@ -123,6 +123,7 @@ export function toMachineSummary(raw: RawMachineListEntry): MachineSummary {
     memoryBytes: byteCount(raw.Memory),
     diskBytes: byteCount(raw.DiskSize),
     lastUp: timeOrNull(raw.LastUp),
+    port: positiveOrNull(raw.Port),
   }
 }
 

@@ -52,6 +52,8 @@ export const RawMachineListEntrySchema = z.looseObject({
   CPUs: z.number().optional(),
   Memory: ByteCount.optional(),
   DiskSize: ByteCount.optional(),
+  /** The SSH port on the host; machine connections' URIs carry it (ssh://core@127.0.0.1:<Port>/…). */
+  Port: z.number().optional(),
 })
 
 export const RawMachineListSchema = z.array(RawMachineListEntrySchema)

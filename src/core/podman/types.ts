@@ -68,6 +68,8 @@ export interface MachineSummary {
   diskBytes: number | null
   /** RFC 3339; null when the machine has never been up (Podman's zero time). */
   lastUp: string | null
+  /** The machine's SSH port on the host (its connections' URIs name it); null when not reported. */
+  port?: number | null
 }
 
 export type MachineRunState = 'running' | 'stopped' | 'starting' | 'unknown'

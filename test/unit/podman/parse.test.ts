@@ -148,6 +148,7 @@ describe('machine list', () => {
       memoryBytes: 2147483648,
       diskBytes: 107374182400,
       lastUp: '2024-06-03T18:04:51.117301-04:00',
+      port: 50139,
     }])
   })
 
