@@ -135,6 +135,17 @@ describe('start (fake podman on PATH)', () => {
     expect(startCalls(fake)).toEqual([])
   })
 
+  it('booting (Running and Starting both true) → waits until it is ready, and only then checks the image', async () => {
+    const {run, fake} = setup('macos58-booting')
+    const out = await run(['--json'])
+    expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
+    expect((out.json as StartJson).machine).toMatchObject({before: 'starting', after: 'running', action: 'waited'})
+    const lines = fake.commandLines()
+    expect(lines.filter((l) => l.startsWith('podman machine list'))).toHaveLength(3)
+    expect(lines.filter((l) => l.includes('image inspect'))).toHaveLength(1) // asked once, when ready (a booting API would fail it)
+    expect(startCalls(fake)).toEqual([])
+  })
+
   it('absent → prints the exact `podman machine init` and exits 4, never running init', async () => {
     const {run, repo, fake} = setup('macos5-absent')
     const out = await run([])
