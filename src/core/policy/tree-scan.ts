@@ -135,7 +135,7 @@ export interface ScanOptions {
 
 /** What the scan took from the tree cache (for tests and the bench). */
 export interface TreeCacheStats {
-  /** Folders answered from the cache (no readdir, no lstat of their files). */
+  /** Folders whose listing came from the cache (no readdir; their files are still lstat'ed). */
   cachedDirs: number
   /** Folders read from disk. */
   readDirs: number
