@@ -95,7 +95,8 @@ describe('start (fake podman on PATH)', () => {
     expect(r.machine).toMatchObject({name: 'podman-machine-default', provider: 'applehv', env: {CONTAINERS_MACHINE_PROVIDER: 'applehv'}, before: 'stopped', after: 'running', action: 'started'})
     expect(r.plan.steps.map((s) => s.argv.join(' '))).toEqual([
       'CONTAINERS_MACHINE_PROVIDER=applehv podman machine start podman-machine-default',
-      'podman image inspect --format json -- localhost/sourceos/agent:latest',
+      // container-side: through the machine's connection (issue 11, defect 3); machine commands never
+      'podman --connection podman-machine-default image inspect --format json -- localhost/sourceos/agent:latest',
     ])
     expect(r.image.status).toBe('present')
     expect(out.stderr).toBe('')
@@ -274,22 +275,35 @@ describe('start (fake podman on PATH)', () => {
     const out = await run(['--json'])
     expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
     const r = out.json as StartJson
-    expect(r.plan.steps.map((s) => s.argv.join(' '))).toEqual(['podman pull -- registry.example/sourceos/agent:1'])
+    expect(r.plan.steps.map((s) => s.argv.join(' '))).toEqual(['podman --connection podman-machine-default pull -- registry.example/sourceos/agent:1'])
     expect(r.image.status).toBe('pulled')
-    expect(fake.commandLines()).toContain('podman pull -- registry.example/sourceos/agent:1')
+    expect(fake.commandLines()).toContain('podman --connection podman-machine-default pull -- registry.example/sourceos/agent:1')
   })
 
   it('stopped, then the image is missing → start, check, pull, in plan order', async () => {
     const {run, fake} = setup('macos5-stopped-image-missing', {image: '{ref: registry.example/sourceos/agent:1, digest: null, pull: missing}'})
     const out = await run(['--json'])
     expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
-    expect((out.json as StartJson).plan.steps.map((s) => s.argv.filter((w) => !w.includes('='))[1])).toEqual(['machine', 'image', 'pull'])
+    expect((out.json as StartJson).plan.steps.map((s) => s.argv.filter((w) => !w.includes('=') && !w.startsWith('--connection') && w !== 'podman-machine-default')[1])).toEqual(['machine', 'image', 'pull'])
     expect(fake.commandLines().filter((l) => !l.startsWith('podman --version') && !l.startsWith('podman machine list'))).toEqual([
       'podman machine start podman-machine-default',
-      'podman image inspect --format json -- registry.example/sourceos/agent:1',
-      'podman pull -- registry.example/sourceos/agent:1',
-      'podman image inspect --format json -- registry.example/sourceos/agent:1',
+      'podman --connection podman-machine-default image inspect --format json -- registry.example/sourceos/agent:1',
+      'podman --connection podman-machine-default pull -- registry.example/sourceos/agent:1',
+      'podman --connection podman-machine-default image inspect --format json -- registry.example/sourceos/agent:1',
     ])
+    // every container-side call named the machine's connection; no machine call did
+    expect(fake.calls().filter((c) => c.args[0] === 'image' || c.args[0] === 'pull').every((c) => c.connection === 'podman-machine-default')).toBe(true)
+    expect(fake.calls().filter((c) => c.args[0] === 'machine').every((c) => c.connection === undefined)).toBe(true)
+  })
+
+  it('a rootful machine: the image check and the pull go through its -root connection (issue 11, defect 3)', async () => {
+    const {run, fake} = setup('macos5-stopped-image-missing', {machine: MACHINE('applehv').replace('rootful: false', 'rootful: true'), image: '{ref: registry.example/sourceos/agent:1, digest: null, pull: missing}'})
+    const out = await run(['--json'])
+    expect(out.exitCode, JSON.stringify(out.json)).toBe(0)
+    const container = fake.calls().filter((c) => c.args[0] === 'image' || c.args[0] === 'pull')
+    expect(container.length).toBeGreaterThan(0)
+    expect(container.every((c) => c.connection === 'podman-machine-default-root')).toBe(true)
+    expect((out.json as StartJson).plan.steps.filter((s) => !s.argv.includes('machine')).every((s) => s.argv.slice(1, 3).join(' ') === '--connection podman-machine-default-root')).toBe(true)
   })
 
   it('--machine naming another machine → exit 2', async () => {

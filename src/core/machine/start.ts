@@ -23,6 +23,7 @@ import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
 import {PodmanAdapter, type ImageDetails, type MachineSummary, type PodmanFailure} from '../podman/adapter.js'
 import {classifyFailure} from '../podman/failures.js'
 import {incompatibleMachines, MachineLifecycle} from '../podman/machine-lifecycle.js'
+import {machineConnectionName} from '../podman/context.js'
 import type {AgentMachineProfile, ProfileMachine} from '../profile/schema.js'
 import {hostCommandText, recommendInit, type InitRecommendation} from './init-command.js'
 import {silentProgress, type Progress} from './progress.js'
@@ -166,7 +167,8 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
   const version = cli.value
   assertProviderForVersion(host, machine, version, profilePath)
   const env = providerEnv(host.platform, machine.provider, version)
-  const lifecycle = new MachineLifecycle(req.runner, host, {env})
+  // The image check and the pull name this machine's connection, never podman's default (podman/context.ts).
+  const lifecycle = new MachineLifecycle(req.runner, host, {env, connection: machineConnectionName(machine)})
 
   const detailed = await lifecycle.listDetailed()
   if (!detailed.ok) {
@@ -197,7 +199,7 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
     if (other) throw otherActiveError(host, machine, other.name, null, env, version)
   }
   if (!entry.default && !machine.rootful && listed.value.length > 1) {
-    note(`"${machine.name}" is not Podman's default connection, so podman commands (and run/shell) may talk to another machine; make it the default with \`podman system connection default ${machine.name}\`.`)
+    note(`"${machine.name}" is not Podman's default connection: sourceosctl names it on every call (--connection ${machine.name}), but the podman commands you type go to the default; make it the default with \`podman system connection default ${machine.name}\`.`)
   }
 
   const planned: Planned[] = []
@@ -254,7 +256,7 @@ async function observeImage(reader: PodmanAdapter, req: StartRequest, planned: P
   }
   if (inspected.failure.kind !== 'image-missing') throw imageCheckFailed(ref, inspected.failure)
   if (!pullAllowed(req)) throw imageMissing(req)
-  const lifecycle = new MachineLifecycle(req.runner, req.host)
+  const lifecycle = new MachineLifecycle(req.runner, req.host, {connection: reader.context.connection})
   planned.push({action: 'pull', step: step(lifecycle.pullArgv(ref), 'the image is not in local storage and the profile allows pulling it (image.pull: missing)', true)})
   return {status: 'would-pull', details: null}
 }

@@ -266,7 +266,7 @@ describe('startMachine on macOS', () => {
     const lines = runner.commandLines()
     expect(lines.filter((l) => l.startsWith('podman machine list'))).toHaveLength(4) // 1 look + 2 booting polls + the ready one
     // the image is asked only after the list said running AND not starting
-    expect(lines.findIndex((l) => l.startsWith('podman image inspect'))).toBeGreaterThan(lines.lastIndexOf('podman machine list --format json'))
+    expect(lines.findIndex((l) => l.startsWith('podman --connection podman-machine-default image inspect'))).toBeGreaterThan(lines.lastIndexOf('podman machine list --format json'))
   })
 
   it('a stuck Starting (podman#24416: a killed start leaves it set) → MACHINE_STUCK_STARTING with `machine stop` then `machine start`', async () => {
@@ -310,7 +310,7 @@ describe('startMachine on macOS', () => {
       {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: 'Error: quay.io/example/agent:1: image not known\n'}},
     ], {dryRun: true})
     const result = await startMachine(req)
-    expect(result.plan.steps).toEqual([{argv: ['podman', 'pull', '--', 'quay.io/example/agent:1'], why: expect.any(String), mutates: true}])
+    expect(result.plan.steps).toEqual([{argv: ['podman', '--connection', 'podman-machine-default', 'pull', '--', 'quay.io/example/agent:1'], why: expect.any(String), mutates: true}])
     expect(result.image.status).toBe('would-pull')
     expect(runner.commandLines().some((l) => l.startsWith('podman pull'))).toBe(false)
   })
