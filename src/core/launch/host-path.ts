@@ -9,6 +9,7 @@ import {posix, win32} from 'node:path'
 
 import {policyRefusal, prerequisiteMissing} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
+import {SPACES_IN_VOLUMES_VERSION} from '../machine/providers.js'
 import {compareVersions} from '../machine/versions.js'
 
 /** The default volumes a macOS machine shares (containers/common default_darwin.go). */
@@ -30,10 +31,21 @@ export function toPodmanPath(hostPath: string, host: HostFacts, ctx: PodmanPathC
   if (host.platform === 'macos') {
     const volumes = ctx.sharedVolumes ?? MACOS_DEFAULT_VOLUMES
     const fold = (p: string) => (host.caseInsensitivePaths ? p.normalize('NFC').toLowerCase() : p)
-    const inside = volumes.some((v) => {
+    const covering = volumes.filter((v) => {
       const rel = posix.relative(fold(v), fold(hostPath))
       return rel === '' || (!rel.startsWith('..') && !posix.isAbsolute(rel))
     })
+    // Before Podman 5.5 a machine volume whose path has a space is silently not mounted in the VM
+    // (podman#25500): a share that exists only in the config covers nothing.
+    const spaced = spacesBreakVolumes(ctx) ? covering.filter((v) => /\s/.test(v)) : []
+    if (covering.length > 0 && spaced.length === covering.length) {
+      throw prerequisiteMissing(
+        'MACHINE_VOLUME_SPACES',
+        `${hostPath} is shared with the Podman machine${ctx.machineName ? ` ${ctx.machineName}` : ''} only through ${spaced.map((v) => `"${v}"`).join(', ')}, whose path has a space, and Podman ${ctx.podmanVersion} does not mount such a machine volume (fixed in ${SPACES_IN_VOLUMES_VERSION}), so it is missing in the VM.`,
+        `upgrade Podman to ${SPACES_IN_VOLUMES_VERSION} or newer, or move the repo to a path without spaces, allow it with \`sourceosctl agent-machine init --repo <new path>\` and recreate the machine with the init \`sourceosctl agent-machine start\` prints`,
+      )
+    }
+    const inside = covering.length > 0
     if (!inside) {
       throw prerequisiteMissing(
         'PATH_NOT_SHARED',
@@ -44,6 +56,10 @@ export function toPodmanPath(hostPath: string, host: HostFacts, ctx: PodmanPathC
     return hostPath
   }
   return hostPath
+}
+
+function spacesBreakVolumes(ctx: PodmanPathContext): boolean {
+  return ctx.provider !== null && ctx.provider !== 'wsl' && ctx.podmanVersion !== null && compareVersions(ctx.podmanVersion, SPACES_IN_VOLUMES_VERSION) < 0
 }
 
 function windowsToMachinePath(hostPath: string, ctx: PodmanPathContext): string {

@@ -38,6 +38,16 @@ describe('toPodmanPath', () => {
     expect(e.message).toMatch(/5\.0/)
   })
 
+  it('macOS, Podman < 5.5: a repo shared only through a volume whose path has a space is missing in the VM → MACHINE_VOLUME_SPACES naming 5.5.0', () => {
+    const spaced = '/Users/dev/My Projects/app'
+    const e = errorOf(() => toPodmanPath(spaced, fakeHostFacts('macos'), machine('applehv', '5.4.2', [spaced])))
+    expect(e).toMatchObject({code: 'MACHINE_VOLUME_SPACES', exitCode: 4})
+    expect(e.message).toMatch(/Podman 5\.4\.2 does not mount such a machine volume \(fixed in 5\.5\.0\)/)
+    expect(toPodmanPath(spaced, fakeHostFacts('macos'), machine('applehv', '5.5.0', [spaced]))).toBe(spaced)
+    // a space below a plain share is fine: the share itself mounts
+    expect(toPodmanPath(spaced, fakeHostFacts('macos'), machine('applehv', '5.4.2', ['/Users']))).toBe(spaced)
+  })
+
   it.each(['\\\\server\\share\\repo', '//server/share/repo'])('refuses the UNC path %s with exit 3', (input) => {
     const e = errorOf(() => toPodmanPath(input, fakeHostFacts('windows'), machine('wsl')))
     expect(e.code).toBe('PATH_UNC')
