@@ -9,7 +9,7 @@ import {posix, win32} from 'node:path'
 
 import {policyRefusal, prerequisiteMissing} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
-import {SPACES_IN_VOLUMES_VERSION} from '../machine/providers.js'
+import {HOME_SHARE_VERSION, MACOS_BROAD_SHARES_VERSION, SPACES_IN_VOLUMES_VERSION} from '../machine/providers.js'
 import {compareVersions} from '../machine/versions.js'
 
 /** The default volumes a macOS machine shares (containers/common default_darwin.go). */
@@ -29,7 +29,7 @@ export interface PodmanPathContext {
 export function toPodmanPath(hostPath: string, host: HostFacts, ctx: PodmanPathContext): string {
   if (host.platform === 'windows') return windowsToMachinePath(hostPath, ctx)
   if (host.platform === 'macos') {
-    const volumes = ctx.sharedVolumes ?? MACOS_DEFAULT_VOLUMES
+    const volumes = ctx.sharedVolumes ?? macosDefaultVolumes(host, ctx.podmanVersion)
     const fold = (p: string) => (host.caseInsensitivePaths ? p.normalize('NFC').toLowerCase() : p)
     const covering = volumes.filter((v) => {
       const rel = posix.relative(fold(v), fold(hostPath))
@@ -56,6 +56,16 @@ export function toPodmanPath(hostPath: string, host: HostFacts, ctx: PodmanPathC
     return hostPath
   }
   return hostPath
+}
+
+/**
+ * What a macOS machine shares when nothing narrowed it, by the version that created it (assumed to
+ * be this client's): 4.0 nothing, 4.1–4.3 `$HOME`, 4.4+ /Users, /private, /var/folders
+ * (containers/common default_darwin.go as vendored by each Podman tag).
+ */
+function macosDefaultVolumes(host: HostFacts, podmanVersion: string | null): readonly string[] {
+  if (podmanVersion === null || compareVersions(podmanVersion, MACOS_BROAD_SHARES_VERSION) >= 0) return MACOS_DEFAULT_VOLUMES
+  return compareVersions(podmanVersion, HOME_SHARE_VERSION) >= 0 ? [host.homeDir] : []
 }
 
 function spacesBreakVolumes(ctx: PodmanPathContext): boolean {

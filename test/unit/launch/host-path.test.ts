@@ -38,6 +38,14 @@ describe('toPodmanPath', () => {
     expect(e.message).toMatch(/5\.0/)
   })
 
+  it('macOS with the machine\'s shares unknown: Podman\'s default for the version (4.1–4.3 $HOME, 4.4+ /Users, /private, /var/folders)', () => {
+    const mac = fakeHostFacts('macos', {homeDir: '/Users/dev'})
+    expect(toPodmanPath('/private/tmp/x', mac, machine('qemu', '4.4.0'))).toBe('/private/tmp/x')
+    expect(errorOf(() => toPodmanPath('/private/tmp/x', mac, machine('qemu', '4.3.1'))).code).toBe('PATH_NOT_SHARED')
+    expect(toPodmanPath('/Users/dev/app', mac, machine('qemu', '4.3.1'))).toBe('/Users/dev/app')
+    expect(errorOf(() => toPodmanPath('/Users/dev/app', mac, machine('qemu', '4.0.3'))).code).toBe('PATH_NOT_SHARED')
+  })
+
   it('macOS, Podman < 5.5: a repo shared only through a volume whose path has a space is missing in the VM → MACHINE_VOLUME_SPACES naming 5.5.0', () => {
     const spaced = '/Users/dev/My Projects/app'
     const e = errorOf(() => toPodmanPath(spaced, fakeHostFacts('macos'), machine('applehv', '5.4.2', [spaced])))
