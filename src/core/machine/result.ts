@@ -25,12 +25,12 @@ export const StartResultSchema = z
       .object({
         name: z.string().nullable().describe('The profile’s machine; null on native Linux.'),
         provider: ProviderSchema.nullable(),
-        env: z.record(z.string(), z.string()).describe('Environment given to every machine command (CONTAINERS_MACHINE_PROVIDER when the provider is not the platform default).'),
+        env: z.record(z.string(), z.string()).describe('Environment given to every machine command: CONTAINERS_MACHINE_PROVIDER=<the profile\'s provider>, always (containers.conf may select another).'),
         before: MachineRunStateSchema.describe('State found before start did anything.'),
         after: MachineRunStateSchema.describe('State afterwards (under --dry-run: unchanged).'),
         action: z
           .enum(['started', 'waited', 'already-running', 'none', 'would-start', 'would-wait'])
-          .describe('started: ran `podman machine start`; waited: it was starting and start waited; none: native Linux; would-*: --dry-run.'),
+          .describe('started: ran `podman machine start`; waited: it was starting (Starting, even with Running) and start waited until it was ready; none: native Linux; would-*: --dry-run.'),
       })
       .strict(),
     image: z
