@@ -11,6 +11,9 @@ import {machineExposureCheck, machineSharesCheck, probeMachineShares} from '../m
 import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
 import type {PodmanFailure} from '../podman/adapter.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
+import {judgeRemoteSource} from '../policy/remote-source.js'
+import {AgentMachineError} from '../errors.js'
+import {remoteMountChecks} from './remote-mounts.js'
 import {stateDir} from '../profile/location.js'
 import {withDeadline, type Timed} from '../util/timeout.js'
 import type {Check, CheckStatus, DoctorReport} from './report.js'
@@ -32,7 +35,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const machineName = machineNameFor(host, active)
   // The same machine context a launch uses: info and version go through the profile's machine
   // connection, so doctor checks the service that would run the containers (podman/context.ts).
-  const context = podmanContext({host, machine: active.status === 'loaded' ? active.profile.spec.machine : null})
+  const loaded = active.status === 'loaded' ? active.profile : null
+  const context = podmanContext({host, machine: loaded?.spec.machine ?? null, connection: loaded?.spec.connection ?? null})
+  // A remote Podman host's mount sources are folders there: checked through podman, not stat'ed here.
+  const remote = loaded && context.remote ? loaded : null
 
   const mountsStarted = performance.now()
   const [probes, mounts, repo, shares] = await Promise.all([
@@ -41,8 +47,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined,
       connections: mayBeRemote(host) || context.connection !== null,
     }),
-    active.status === 'loaded' ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
-    opts.repo === undefined ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
+    active.status === 'loaded' && !remote ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
+    opts.repo === undefined || remote ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
     // The machine's shared folders (read from its config; `podman machine inspect` has none).
     machineName === undefined
       ? Promise.resolve(null)
@@ -52,6 +58,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       }), opts.timeoutMs),
   ])
   const pathsMs = Math.round(performance.now() - mountsStarted)
+  const remoteChecks = remote
+    ? [
+      ...(await remoteMountChecks({runner: opts.runner, host, ctx: context, mounts: remote.spec.mounts, imageRef: remote.spec.image.ref, timeoutMs: opts.timeoutMs})),
+      ...(opts.repo === undefined ? [] : [remoteRepoCheck(opts.repo, remote.spec.mounts, host)]),
+    ]
+    : []
 
   const checks: Check[] = [
     hostCheck(host),
@@ -67,6 +79,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     toolCheck('nix', 'nix (optional, for devshells)', probes.nix, false, 'optional: install Nix from https://nixos.org/download if you use Nix devshells'),
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
     ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs)] : []),
+    ...remoteChecks,
   ]
 
   const info = podmanValue(probes.podmanInfo)
@@ -157,6 +170,7 @@ function podmanServiceCheck(probes: EnvironmentProbes, host: HostFacts): Check {
 function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
   const id = 'podman-connection'
   const conn = ctx.connection
+  if (conn && ctx.remote) return remoteConnectionCheck(probes, conn)
   if (!conn || !ctx.machine) return check(id, 'Podman connection of the machine', 'skip', false, 'not applicable: no machine in the profile, so no connection is named (podman’s own choice)', null, 0)
   const title = `Podman connection ${conn}`
   const machine = ctx.machine.name
@@ -206,6 +220,46 @@ function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
   }
   const server = answered.serverVersion ? `, server ${answered.serverVersion}` : ''
   return check(id, title, 'ok', true, `${conn} → ${found.uri} answers (remote${server}, ${answered.rootless ? 'rootless' : 'rootful'}); every container-side call names it`, null, ms)
+}
+
+/** The profile's remote Podman host (spec.connection): listed, and answering through it. */
+function remoteConnectionCheck(probes: EnvironmentProbes, conn: string): Check {
+  const id = 'podman-connection'
+  const title = `Podman connection ${conn} (remote host)`
+  const listed = probes.connections
+  if (!listed) return check(id, title, 'skip', false, 'the connection list was not read', null, 0)
+  if (listed.status === 'timeout') return check(id, title, 'timeout', true, 'no answer from `podman system connection list` within the deadline', 'check `podman system connection list` by hand; rerun with a longer --timeout', listed.durationMs)
+  if (listed.status === 'error') return check(id, title, 'fail', true, listed.error.message, 'rerun with DEBUG=1 and report it', listed.durationMs)
+  if (!listed.value.ok) return failureCheck(id, title, listed.value.failure, listed.durationMs)
+  const found = listed.value.value.find((c) => c.name === conn)
+  if (!found) {
+    const names = listed.value.value.map((c) => c.name)
+    return check(id, title, 'fail', true, `no connection named ${conn} (${names.length > 0 ? `there are: ${names.join(', ')}` : 'there are none'}): every container-side call of a launch names it`, `add it: \`podman system connection add ${conn} ssh://<user>@<server>/run/user/<uid>/podman/podman.sock\` (or fix spec.connection)`, listed.durationMs)
+  }
+  const ms = listed.durationMs + probes.podmanInfo.durationMs
+  const info = probes.podmanInfo
+  if (info.status === 'timeout') return check(id, title, 'timeout', true, `${conn} → ${found.uri} did not answer \`podman --connection ${conn} info\` within the deadline`, 'check the server and its podman service; rerun with a longer --timeout', ms)
+  if (info.status === 'error') return check(id, title, 'fail', true, info.error.message, 'rerun with DEBUG=1 and report it', ms)
+  if (!info.value.ok) return check(id, title, info.value.failure.kind === 'timeout' ? 'timeout' : 'fail', true, `${conn} → ${found.uri} does not answer: ${info.value.failure.message}`, `check \`podman --connection ${conn} info\` by hand (${info.value.failure.fix})`, ms)
+  const answered = info.value.value
+  if (!answered.remote) return check(id, title, 'fail', true, `${conn} → ${found.uri} answers as a local service (serviceIsRemote false)`, `point ${conn} at the server's podman service`, ms)
+  if (answered.os !== 'linux') return check(id, title, 'fail', true, `${conn} → ${found.uri} is a ${answered.os} podman service; a remote host must be a Linux server`, 'name a connection to a Linux server', ms)
+  const server = answered.serverVersion ? `, server ${answered.serverVersion}` : ''
+  return check(id, title, 'ok', true, `${conn} → ${found.uri} answers (remote linux/${answered.arch}${server}, ${answered.rootless ? 'rootless' : 'rootful'}); every container-side call names it, no machine is used`, null, ms)
+}
+
+/** --repo on a remote host: a path there, judged as a string and matched against the mounts. */
+function remoteRepoCheck(repo: string, mounts: ReadonlyArray<{source: string}>, host: HostFacts): Check {
+  try {
+    judgeRemoteSource(repo, host, '--repo')
+  } catch (error) {
+    if (!(error instanceof AgentMachineError)) throw error
+    return check('repo', `--repo ${repo}`, 'fail', true, error.message, error.fix ?? null, 0)
+  }
+  const inside = mounts.some((m) => repo === m.source || repo.startsWith(`${m.source}/`))
+  return inside
+    ? check('repo', `--repo ${repo}`, 'ok', true, `${repo} is an allowlisted mount (or inside one) on the remote host`, null, 0)
+    : check('repo', `--repo ${repo}`, 'fail', true, `${repo} is not an allowlisted mount of the profile`, 'add it to spec.mounts as an absolute path on the remote host', 0)
 }
 
 /** The port of an ssh:// connection URI on the local host (a machine's), else null. */

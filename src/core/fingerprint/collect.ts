@@ -29,13 +29,14 @@ export async function collectFingerprint(opts: FingerprintOptions): Promise<Agen
   const profile = active.status === 'loaded' ? active.profile : undefined
   const machineName = machineNameFor(host, active)
   // The launch's machine context: the image, info and version of the machine that runs the containers.
-  const context = podmanContext({host, machine: profile?.spec.machine ?? null})
+  const context = podmanContext({host, machine: profile?.spec.machine ?? null, connection: profile?.spec.connection ?? null})
   const podman = new PodmanAdapter(runner, host, {timeoutMs: opts.timeoutMs, context})
   const imageRef = profile?.spec.image.ref ?? null
 
   const [probes, mounts, image] = await Promise.all([
     probeEnvironment({runner, host, machineName, timeoutMs: opts.timeoutMs, context}),
-    profile ? inspectMounts(profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
+    // A remote Podman host's sources are paths on the server: not resolved here (a launch uses them as written).
+    profile && !context.remote ? inspectMounts(profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     imageRef ? withDeadline(() => podman.imageInspect(imageRef), opts.timeoutMs) : Promise.resolve(null),
   ])
 
@@ -45,7 +46,9 @@ export async function collectFingerprint(opts: FingerprintOptions): Promise<Agen
 
   let hash: string | null = null
   if (profile && mounts.every((m) => m.resolved !== null)) {
-    const resolved = mounts.map((m) => ({source: m.resolved as string, target: m.target, mode: m.mode}))
+    const resolved = context.remote
+      ? profile.spec.mounts.map((m) => ({source: m.source, target: m.target, mode: m.mode}))
+      : mounts.map((m) => ({source: m.resolved as string, target: m.target, mode: m.mode}))
     hash = policyHash(buildEffectivePolicy(profile, resolved, {rootless: info?.rootless ?? null}))
   }
 

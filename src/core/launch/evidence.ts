@@ -51,6 +51,8 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
 
 /** Git state of each checkout mount (git-internal and write-protect mounts are parts of those, not repos). */
 export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promise<Facts['git']> {
+  // A remote Podman host's checkouts are on that server: host git would read a local namesake.
+  if (prepared.podman.remote) return []
   const checkouts = prepared.spec.mounts.filter((m) => m.role === undefined)
   return Promise.all(checkouts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
 }

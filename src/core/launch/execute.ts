@@ -15,7 +15,7 @@ import {checkContainerView, readContainerView, type ViewProblem} from './contain
 import type {VerificationInfo} from '../evidence/record.js'
 import {assertPinsHold, pinSource} from './pin.js'
 import {ENSURE_DIR, ensureDir} from './git-mounts.js'
-import type {PreparedLaunch} from './prepare.js'
+import {REMOTE_UNVERIFIED, type PreparedLaunch} from './prepare.js'
 import {checkEffectiveConfig, type ActualMount} from './verify-mounts.js'
 import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
@@ -204,7 +204,8 @@ export const INSPECT_PATHS_LIMITS = [
  */
 async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, deps: ExecuteDeps): Promise<{verification: VerificationInfo; mounts: ActualMount[]}> {
   const {spec} = prepared
-  const userns = plannedUserNamespace(spec, deps.host?.uid ?? null)
+  // A remote host's keep-id maps the server's user, whose uid this host does not know.
+  const userns = plannedUserNamespace(spec, prepared.podman.remote ? null : (deps.host?.uid ?? null))
   const effective = checkEffectiveConfig(inspectStdout, {
     mounts: spec.mounts,
     tmpfs: [AGENT_HOME],
@@ -216,7 +217,8 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
   const problems = [...effective.problems]
   if (spec.verification === 'inspect-paths') {
     refuseIfAny(problems)
-    return {verification: {method: 'inspect-paths', via: null, mounts: [], unverified: INSPECT_PATHS_LIMITS}, mounts: effective.mounts}
+    const unverified = prepared.podman.remote ? [...INSPECT_PATHS_LIMITS, 'the user namespace (keep-id maps the remote user, whose uid this host does not know)', ...REMOTE_UNVERIFIED] : INSPECT_PATHS_LIMITS
+    return {verification: {method: 'inspect-paths', via: null, mounts: [], unverified}, mounts: effective.mounts}
   }
   if (effective.status !== 'initialized' || effective.pid <= 0) {
     problems.push({code: 'MOUNT_MISMATCH', message: `the container is ${effective.status || 'in an unknown state'} (pid ${effective.pid}), not initialized, so its view cannot be checked`})

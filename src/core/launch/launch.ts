@@ -68,8 +68,12 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       onBeforeStart: async (verification) => {
         // The trust surface as it is just before the agent starts, saved so that a killed CLI's
         // session is still checked (at the next launch).
-        baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
-        await savePending(state, baseline)
+        // Not for a remote Podman host: its folders are on the server (the warnings and the
+        // evidence's verification.unverified say the check was not done).
+        if (!prepared.podman.remote) {
+          baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
+          await savePending(state, baseline)
+        }
         trace('launch: verified; waiting for evidence facts')
         const gathered = await facts
         trace('launch: facts gathered')

@@ -25,6 +25,7 @@ import {mountHolding} from '../policy/catalogue.js'
 import {checkProfileEnv, passthroughEnv} from '../policy/env-policy.js'
 import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {assertMountAllowed, judgeMountTarget} from '../policy/mount-policy.js'
+import {judgeRemoteSource} from '../policy/remote-source.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
 import {scanTree, type TreeScan} from '../policy/tree-scan.js'
 import {stateDir} from '../profile/location.js'
@@ -136,6 +137,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const toolCommand = req.verb === 'run' ? enabledToolCommand(profile, req.tool) : ['/bin/sh']
   const warnings: string[] = []
 
+  // A remote Podman host: its sources are paths there, judged as strings (prepareRemote).
+  if (profile.spec.connection) return prepareRemote(req, {runId, profile, profilePath, connection: profile.spec.connection, passthrough, toolCommand, warnings})
   // Podman is asked in parallel with the filesystem checks below; its answers are used after them.
   const machine = profile.spec.machine
   const cliVersionP = host.platform === 'linux' ? Promise.resolve(null) : new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs}).cliVersion()
@@ -329,6 +332,117 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     warnings,
     integrityRoots: integrityRootsOf(spec.mounts, scans),
     podmanVersion: pathCtx.podmanVersion,
+  }
+}
+
+/** What only a remote launch leaves unverified (added to the result's warnings; docs/threat-model.md). */
+export const REMOTE_UNVERIFIED = [
+  'the mount sources are folders on the remote Podman host: this host did not stat, scan (no hazard scan: sockets, links into secrets, mount points, hard links) or pin them, and symlinks there are followed by podman, not judged here',
+  'git hooks and config of the remote checkouts are not mounted read-only, and the after-session integrity check was NOT done (it would read a local folder of the same name, not the remote one): do not run git on the remote host’s copies of these repos before reviewing them',
+  'the evidence records no git state of the remote checkouts',
+]
+
+interface RemoteInput {
+  runId: string
+  profile: AgentMachineProfile
+  profilePath: string
+  connection: string
+  passthrough: ReadonlyArray<[string, string]>
+  toolCommand: string[]
+  warnings: string[]
+}
+
+/**
+ * A launch on a remote Podman host (spec.connection): every mount source is judged as a string
+ * (policy/remote-source.ts; nothing of it can be read here), the container is created through the
+ * connection and verified by inspect-paths. No git-internal or write-protect mounts (they read the
+ * local .git), no --worktree, no after-session integrity check: all said in the warnings.
+ */
+async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<PreparedLaunch> {
+  const {host} = req
+  const {profile, runId, warnings} = r
+  if (req.worktree) {
+    throw usageError('REMOTE_WORKTREE_UNSUPPORTED', `--worktree is not supported with a remote Podman host (connection ${r.connection}): the clone would be made on this host, not on the server.`, 'run without --worktree, or make a branch on the remote host yourself')
+  }
+  const podmanCtx = podmanContext({host, connection: r.connection})
+  const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs, context: podmanCtx})
+  const factsP = Promise.all([podman.info(), podman.imageInspect(profile.spec.image.ref)] as const)
+  factsP.catch(() => {}) // awaited below, after the path judgement
+  const mounts: LaunchMount[] = profile.spec.mounts.map((m) => {
+    const source = judgeRemoteSource(m.source, host, 'mount')
+    const target = judgeMountTarget(m.target)
+    if (!target.allowed) throw policyRefusal(target.code, target.reason, 'fix the mount target in the profile: a path under /workspace')
+    return {hostSource: source, podmanSource: source, target: m.target, mode: m.mode}
+  })
+  const repo = judgeRemoteSource(req.repo, host, '--repo')
+  const repoMatch = matchRepo(repo, mounts, {...host, platform: 'linux', caseInsensitivePaths: false})
+  if (!repoMatch) {
+    throw policyRefusal('REPO_NOT_ALLOWLISTED', `--repo ${req.repo} is not an allowlisted mount of profile '${profile.metadata.name}' (remote Podman host ${r.connection}).`, `add it to spec.mounts in ${r.profilePath} as an absolute path on the remote host`)
+  }
+  const [info, imageResult] = await factsP
+  if (!info.ok) throw prerequisiteMissing('PODMAN_CONNECTION_FAILED', `the remote Podman host ${r.connection} does not answer: ${info.failure.message}`, `check it with \`podman --connection ${r.connection} info\` (${info.failure.fix})`)
+  if (!imageResult.ok) throw imageFailure(imageResult.failure, profile, podmanCtx)
+  const image = imageResult.value
+  checkImagePin(profile, image)
+  const rootless = info.value.rootless
+  for (const line of REMOTE_UNVERIFIED) warnings.push(`remote Podman host ${r.connection}: ${line}`)
+  const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
+  const hash = policyHash(policy)
+  const repoMount = mounts.find((m) => m.target === repoMatch.mount.target)!
+  const spec: ContainerSpec = {
+    runId,
+    verb: req.verb,
+    tool: req.verb === 'run' ? (req.tool as ToolName) : null,
+    profileName: profile.metadata.name,
+    policyHash: hash,
+    image: image.id,
+    mounts,
+    workdir: repoMatch.workdir,
+    env: containerEnv(profile, r.passthrough),
+    network: profile.spec.network.mode,
+    resources: profile.spec.resources,
+    rootless,
+    interactive: true,
+    tty: req.stdinIsTTY && req.stdoutIsTTY,
+    command: [...r.toolCommand, ...req.args],
+    verification: 'inspect-paths',
+  }
+  const probe = await toolVersionProbe(req, r.toolCommand, podmanCtx, image.id, rootless)
+  const plan: Plan = {
+    verb: req.verb,
+    steps: [
+      ...(probe ? [probe] : []),
+      step(buildCreateArgv(spec, podmanCtx), `create the governed container on the remote Podman host ${r.connection} from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts (paths on that host; podman refuses a source that does not exist there)`, true),
+      step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
+      step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
+      step(buildVerifyArgv(spec), 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options) with the plan; podman runs on a remote host, so the container’s view cannot be read from this host', false),
+      step(
+        buildStartArgv(spec, podmanCtx),
+        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. No after-session integrity check: the read-write folders are on the remote host (see the warnings)`,
+        true,
+      ),
+    ],
+  }
+  return {
+    runId,
+    profile,
+    profilePath: r.profilePath,
+    spec,
+    policy,
+    policyHash: hash,
+    image: {ref: profile.spec.image.ref, details: image},
+    podmanBinary: podmanCtx.binary,
+    podman: podmanCtx,
+    repo: {resolved: repo, mount: repoMount},
+    worktree: null,
+    worktreeSteps: null,
+    hostSteps: [],
+    probe,
+    afterSteps: [],
+    plan,
+    warnings,
+    integrityRoots: [],
+    podmanVersion: null,
   }
 }
 

@@ -132,6 +132,14 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
     )
   }
 
+  if (spec.connection) {
+    throw usageError(
+      'REMOTE_NOTHING_TO_START',
+      `profile '${profile.metadata.name}' runs on the remote Podman host ${spec.connection}: there is no machine here to start, and its podman service is managed on that server.`,
+      `check it with \`sourceosctl agent-machine doctor\`; put the image in its store with \`podman --connection ${spec.connection} build …\` (or pull)`,
+      {connection: spec.connection},
+    )
+  }
   const base = {dryRun: req.dryRun, profile: {path: profilePath, name: profile.metadata.name}, platform: host.platform}
 
   // ---- Native Linux: nothing to start; podman itself must work.

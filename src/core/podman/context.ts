@@ -37,6 +37,11 @@ export interface PodmanContext {
   machine: {name: string; provider: Provider; rootful: boolean} | null
   /** Environment for every `podman machine …` call (CONTAINERS_MACHINE_PROVIDER, providers.ts). */
   machineEnv: Readonly<Record<string, string>>
+  /**
+   * True for a remote Podman host (the profile's spec.connection): the containers run on another
+   * server, so mount sources are paths there and nothing of them can be read on this host.
+   */
+  remote?: boolean
 }
 
 /** The connection of a machine's containers: `<name>`, or `<name>-root` for a rootful machine. */
@@ -48,6 +53,8 @@ export interface ContextInput {
   host: Pick<HostFacts, 'platform' | 'env'>
   /** The profile's spec.machine (absent: a native Linux profile). */
   machine?: {name: string; provider: Provider; rootful: boolean} | null
+  /** The profile's spec.connection: a remote Podman host (excludes `machine`). */
+  connection?: string | null
   /** `podman --version`, when known (the provider default depends on it on macOS). */
   podmanVersion?: string | null
   /** Overrides the program (else $SOURCEOSCTL_PODMAN, then `podman`). */
@@ -57,6 +64,8 @@ export interface ContextInput {
 export function podmanContext(input: ContextInput): PodmanContext {
   const binary = input.binary || input.host.env[PODMAN_PROGRAM_ENV] || 'podman'
   const m = input.machine ?? null
+  // A remote Podman host: its connection on every container-side call, and no machine calls at all.
+  if (input.connection) return {binary, connection: input.connection, machine: null, machineEnv: {}, remote: true}
   if (!m) return {binary, connection: null, machine: null, machineEnv: {}}
   return {
     binary,

@@ -53,7 +53,14 @@ export function parseProfile(text: string, source: string): AgentMachineProfile 
   }
 
   const result = AgentMachineProfileSchema.safeParse(data)
-  if (result.success) return result.data
+  if (result.success) {
+    // A remote Podman host (spec.connection) has no machine of ours: naming both is ambiguous.
+    if (result.data.spec.machine && result.data.spec.connection !== undefined) {
+      const pos = at(valueOffset(doc, ['spec', 'connection']))
+      throw invalid(source, [{path: 'spec.connection', ...pos, message: 'spec.connection and spec.machine exclude each other: a remote Podman host is reached through its connection, with no machine of ours', fix: 'keep spec.machine for a local machine, or spec.connection for a remote Podman host, not both'}])
+    }
+    return result.data
+  }
   const issues = result.error.issues.flatMap((issue) => describeIssue(issue, data, doc, at))
   throw invalid(source, issues)
 }

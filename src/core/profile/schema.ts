@@ -28,6 +28,13 @@ export const MachineSchema = z
   .strict()
   .describe('The Podman machine (Linux VM) that hosts containers. Absent on native Linux.')
 
+export const ConnectionSchema = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,127}$/, 'connection name: letters, digits, _ . @ - (max 128), starting with a letter or digit')
+  .describe(
+    'A remote Podman host: the name of an existing Podman connection (`podman system connection list`) to a Linux server. Every container-side call names it (`--connection`); no machine is used, so it excludes spec.machine. Mount sources are then absolute paths on that host, checked there through podman; no hazard scan, inode pin or after-session integrity check is possible (README, "Remote Podman host").',
+  )
+
 export const ImageSchema = z
   .object({
     // A ref starting with '-' would be read by podman as an option (argv injection); no whitespace either.
@@ -112,6 +119,7 @@ export const ProfileSpecSchema = z
   .object({
     platform: PlatformSchema,
     machine: MachineSchema.optional(),
+    connection: ConnectionSchema.optional(),
     image: ImageSchema,
     mounts: z.array(MountSchema).describe('THE allowlist: nothing else is ever mounted.'),
     tools: z
