@@ -420,6 +420,14 @@ describe('startMachine on native Linux', () => {
     expect(await failure(down.req)).toMatchObject({code: 'PODMAN_UNAVAILABLE', exitCode: ExitCode.PREREQUISITE})
   })
 
+  it('a remote Podman host (spec.connection) → REMOTE_NOTHING_TO_START (exit 2), and podman is not asked', async () => {
+    const {req} = request(linux, {...profile('linux', undefined, '/srv/work/app'), spec: {...profile('linux', undefined, '/srv/work/app').spec, connection: 'build-server'}}, [])
+    req.runner = fakeRunner([], {unmatched: 'throw'})
+    const error = await failure(req)
+    expect(error).toMatchObject({code: 'REMOTE_NOTHING_TO_START', exitCode: ExitCode.USAGE})
+    expect(error.fix).toContain('podman --connection build-server build')
+  })
+
   it('--machine on a native profile → exit 2', async () => {
     const {req} = request(linux, profile('linux', undefined, '/home/dev/dev/app'), [], {machineFlag: 'sourceos-agent'})
     expect(await failure(req)).toMatchObject({code: 'MACHINE_NOT_IN_PROFILE', exitCode: ExitCode.USAGE})
