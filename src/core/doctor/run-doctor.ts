@@ -174,25 +174,12 @@ function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
   if (!conn || !ctx.machine) return check(id, 'Podman connection of the machine', 'skip', false, 'not applicable: no machine in the profile, so no connection is named (podman’s own choice)', null, 0)
   const title = `Podman connection ${conn}`
   const machine = ctx.machine.name
-  const listed = probes.connections
-  if (!listed) return check(id, title, 'skip', false, 'the connection list was not read', null, 0)
-  if (listed.status === 'timeout') return check(id, title, 'timeout', true, 'no answer from `podman system connection list` within the deadline', 'check `podman system connection list` by hand; rerun with a longer --timeout', listed.durationMs)
-  if (listed.status === 'error') return check(id, title, 'fail', true, listed.error.message, 'rerun with DEBUG=1 and report it', listed.durationMs)
-  if (!listed.value.ok) return failureCheck(id, title, listed.value.failure, listed.durationMs)
-  const found = listed.value.value.find((c) => c.name === conn)
-  if (!found) {
-    const names = listed.value.value.map((c) => c.name)
-    return check(
-      id,
-      title,
-      'fail',
-      true,
-      `no connection named ${conn} (${names.length > 0 ? `there are: ${names.join(', ')}` : 'there are none'}): every container-side call of a launch names it, so run and shell cannot reach machine ${machine}`,
-      `\`podman machine init ${machine}\` creates ${machine} and ${machine}-root (\`sourceosctl agent-machine start\` prints the init command); if the machine exists but its connections were removed, recreate it (\`podman machine rm ${machine}\`, then init)`,
-      listed.durationMs,
-    )
-  }
-  const ms = listed.durationMs + probes.podmanInfo.durationMs
+  const listed = listedConnection(probes, id, title, conn, {
+    missing: `run and shell cannot reach machine ${machine}`,
+    fix: `\`podman machine init ${machine}\` creates ${machine} and ${machine}-root (\`sourceosctl agent-machine start\` prints the init command); if the machine exists but its connections were removed, recreate it (\`podman machine rm ${machine}\`, then init)`,
+  })
+  if ('check' in listed) return listed.check
+  const {found, ms} = listed
   // The connection must lead to this machine, not another VM: machine connections name the
   // machine's SSH port in their URI (pkg/machine/connection/add.go), so the two must agree.
   const machinePort = probes.machine?.status === 'done' ? (probes.machine.value.machine?.port ?? null) : null
@@ -222,21 +209,41 @@ function connectionCheck(probes: EnvironmentProbes, ctx: PodmanContext): Check {
   return check(id, title, 'ok', true, `${conn} → ${found.uri} answers (remote${server}, ${answered.rootless ? 'rootless' : 'rootful'}); every container-side call names it`, null, ms)
 }
 
+/**
+ * The named connection in `podman system connection list`, or the check that says why it is not
+ * there (list unread, timed out, failed, or no such name). `ms` adds the info probe's time.
+ */
+function listedConnection(
+  probes: EnvironmentProbes,
+  id: string,
+  title: string,
+  conn: string,
+  ifMissing: {missing: string; fix: string},
+): {check: Check} | {found: {name: string; uri: string}; ms: number} {
+  const listed = probes.connections
+  if (!listed) return {check: check(id, title, 'skip', false, 'the connection list was not read', null, 0)}
+  if (listed.status === 'timeout') return {check: check(id, title, 'timeout', true, 'no answer from `podman system connection list` within the deadline', 'check `podman system connection list` by hand; rerun with a longer --timeout', listed.durationMs)}
+  if (listed.status === 'error') return {check: check(id, title, 'fail', true, listed.error.message, 'rerun with DEBUG=1 and report it', listed.durationMs)}
+  if (!listed.value.ok) return {check: failureCheck(id, title, listed.value.failure, listed.durationMs)}
+  const found = listed.value.value.find((c) => c.name === conn)
+  if (!found) {
+    const names = listed.value.value.map((c) => c.name)
+    const there = names.length > 0 ? `there are: ${names.join(', ')}` : 'there are none'
+    return {check: check(id, title, 'fail', true, `no connection named ${conn} (${there}): every container-side call of a launch names it, so ${ifMissing.missing}`, ifMissing.fix, listed.durationMs)}
+  }
+  return {found, ms: listed.durationMs + probes.podmanInfo.durationMs}
+}
+
 /** The profile's remote Podman host (spec.connection): listed, and answering through it. */
 function remoteConnectionCheck(probes: EnvironmentProbes, conn: string): Check {
   const id = 'podman-connection'
   const title = `Podman connection ${conn} (remote host)`
-  const listed = probes.connections
-  if (!listed) return check(id, title, 'skip', false, 'the connection list was not read', null, 0)
-  if (listed.status === 'timeout') return check(id, title, 'timeout', true, 'no answer from `podman system connection list` within the deadline', 'check `podman system connection list` by hand; rerun with a longer --timeout', listed.durationMs)
-  if (listed.status === 'error') return check(id, title, 'fail', true, listed.error.message, 'rerun with DEBUG=1 and report it', listed.durationMs)
-  if (!listed.value.ok) return failureCheck(id, title, listed.value.failure, listed.durationMs)
-  const found = listed.value.value.find((c) => c.name === conn)
-  if (!found) {
-    const names = listed.value.value.map((c) => c.name)
-    return check(id, title, 'fail', true, `no connection named ${conn} (${names.length > 0 ? `there are: ${names.join(', ')}` : 'there are none'}): every container-side call of a launch names it`, `add it: \`podman system connection add ${conn} ssh://<user>@<server>/run/user/<uid>/podman/podman.sock\` (or fix spec.connection)`, listed.durationMs)
-  }
-  const ms = listed.durationMs + probes.podmanInfo.durationMs
+  const listed = listedConnection(probes, id, title, conn, {
+    missing: 'the launch cannot reach the remote host',
+    fix: `add it: \`podman system connection add ${conn} ssh://<user>@<server>/run/user/<uid>/podman/podman.sock\` (or fix spec.connection)`,
+  })
+  if ('check' in listed) return listed.check
+  const {found, ms} = listed
   const info = probes.podmanInfo
   if (info.status === 'timeout') return check(id, title, 'timeout', true, `${conn} → ${found.uri} did not answer \`podman --connection ${conn} info\` within the deadline`, 'check the server and its podman service; rerun with a longer --timeout', ms)
   if (info.status === 'error') return check(id, title, 'fail', true, info.error.message, 'rerun with DEBUG=1 and report it', ms)
