@@ -356,9 +356,12 @@ describe('run on macOS: every container-side call goes to the profile’s machin
     const {repo, runner, mac} = pinnedSetup(rootful)
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner, hostFacts: async () => mac})
     expect(out.exitCode, out.stderr).toBe(0)
-    const podmanSteps = (out.json as LaunchJson).plan.steps.filter((s) => s.argv[0] === 'podman')
-    // create, init, inspect, start, and the tool-version probe (`podman run`, not cached yet)
-    expect(podmanSteps.map((s) => podmanVerb(s.argv))).toEqual(['run', 'create', 'init', 'container', 'start'])
+    const steps = (out.json as LaunchJson).plan.steps
+    // `system connection list` is read on the client (it is what names the connection's address)
+    expect(steps.filter((s) => s.argv[0] === 'podman' && s.argv[1] === 'system').map((s) => s.argv)).toEqual([['podman', 'system', 'connection', 'list', '--format', 'json']])
+    const podmanSteps = steps.filter((s) => s.argv[0] === 'podman' && s.argv[1] !== 'system')
+    // create, init, inspect, start, the tool-version probe (`podman run`, not cached yet) and the evidence's server version
+    expect(podmanSteps.map((s) => podmanVerb(s.argv))).toEqual(['run', 'create', 'init', 'container', 'start', 'version'])
     for (const s of podmanSteps) expect(s.argv.slice(0, 3)).toEqual(['podman', '--connection', connection])
     const calls = runner.calls.filter((c) => c.command === 'podman')
     expect(calls.find((c) => c.args.includes('image'))?.args.slice(0, 4)).toEqual(['--connection', connection, 'image', 'inspect'])

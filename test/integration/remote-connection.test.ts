@@ -109,11 +109,14 @@ describe.skipIf(!podmanAvailable || !target.runnable)(target.reason ? `remote Po
     const since = Date.now()
     const result = await cli(['agent-machine', 'run', '--json', '--run-id', runId, '--profile-file', profile, '--tool', 'codex', '--repo', fx.repo, '--', '--exit', '7'])
     expect(result.exitCode, result.stderr).toBe(7)
-    const json = JSON.parse(result.stdout) as {exitCode: number; evidence: string; warnings: string[]; plan: {steps: Array<{argv: string[]}>}; integrity?: unknown}
+    const json = JSON.parse(result.stdout) as {exitCode: number; evidence: string; warnings: string[]; plan: {steps: Array<{argv: string[]; why: string}>}; integrity?: unknown}
     expect(json.exitCode).toBe(7)
     const create = json.plan.steps.find((s) => s.argv.includes('create'))!
     expect(create.argv.slice(1, 3)).toEqual(['--connection', name])
-    for (const step of json.plan.steps.filter((s) => s.argv[0] === 'podman')) expect(step.argv.slice(1, 3)).toEqual(['--connection', name])
+    // every container-side step names the connection; the client-only reads (the evidence's `podman --version` and connection list) cannot
+    const clientOnly = (argv: string[]) => argv[1] === '--version' || argv[1] === 'system'
+    for (const step of json.plan.steps.filter((s) => s.argv[0] === 'podman' && !clientOnly(s.argv))) expect(step.argv.slice(1, 3)).toEqual(['--connection', name])
+    expect(json.plan.steps.filter((s) => s.argv[0] === 'podman' && clientOnly(s.argv)).every((s) => s.why.startsWith('evidence:'))).toBe(true)
     expect(json.plan.steps.some((s) => s.argv.includes('machine'))).toBe(false)
     expect(json.integrity).toBeUndefined()
     expect(json.warnings.join('\n')).toMatch(/after-session integrity check was NOT done/)

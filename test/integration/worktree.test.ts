@@ -226,8 +226,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       const runId = s.fx.runId('dry')
       const result = await s.fx.cli(['agent-machine', 'run', '--tool', 'codex', '--repo', s.fx.repo, '--worktree', '--dry-run', '--json', '--run-id', runId, '--profile-file', s.gitProfile])
       expect(result.exitCode, result.stderr).toBe(0)
-      const plan = (JSON.parse(result.stdout) as {plan: {steps: Array<{argv: string[]; mutates: boolean}>}}).plan
-      const git_ = plan.steps.filter((st) => st.argv[0] === 'git').map((st) => st.argv.slice(st.argv.indexOf('-C') + 2))
+      const plan = (JSON.parse(result.stdout) as {plan: {steps: Array<{argv: string[]; mutates: boolean; why: string}>}}).plan
+      // (the evidence's read-only git steps come last, and are not the worktree's)
+      const git_ = plan.steps.filter((st) => st.argv[0] === 'git' && !st.why.startsWith('evidence:')).map((st) => st.argv.slice(st.argv.indexOf('-C') + 2))
       const path = join(s.fx.stateDir, 'worktrees', `repo-${runId}`)
       expect(git_[1]).toEqual(['clone', '--quiet', '--shared', '--no-checkout', '--template=', '--', s.fx.repo, path])
       const checkout = git_[2]!

@@ -53,8 +53,8 @@ const CREATE_TIMEOUT_MS = 120_000
 const SIGNAL_NUMBERS: Record<string, number> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15}
 
 export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps): Promise<LaunchOutcome> {
-  // The plan without the tool-version probe (first; run by the evidence facts) and the steps after the session (last; launch.ts).
-  const steps = prepared.plan.steps.slice(prepared.probe ? 1 : 0, prepared.plan.steps.length - prepared.afterSteps.length)
+  // The plan without the tool-version probe (first; run by the evidence facts), the steps after the session (launch.ts) and the evidence's reads (last; evidence.ts).
+  const steps = prepared.plan.steps.slice(prepared.probe ? 1 : 0, prepared.plan.steps.length - prepared.afterSteps.length - prepared.evidenceSteps.length)
   const hostSteps = steps.slice(0, -5)
   const [create, init, inspect, , start] = steps.slice(-5) as [Step, Step, Step, Step, Step]
   const name = containerName(prepared.runId)

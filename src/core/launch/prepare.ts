@@ -39,6 +39,7 @@ import {toPodmanPath, type PodmanPathContext} from './host-path.js'
 import {protectedFileMounts} from './protected-files.js'
 import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
+import {evidenceSteps} from './evidence-steps.js'
 import type {IntegrityRoot} from '../integrity/session.js'
 import {judgeGitEntries} from '../git/pointers.js'
 
@@ -98,6 +99,8 @@ export interface PreparedLaunch {
   probe: Step | null
   /** Host steps after the session (--worktree: bringing the branch back): the LAST steps of `plan`. */
   afterSteps: Step[]
+  /** The evidence's read-only commands (evidence-steps.ts): the plan's last steps, not run by the executor. */
+  evidenceSteps: Step[]
   plan: Plan
   warnings: string[]
   /** The read-write folders whose trust surface (git hooks, config, pointers) is checked after the session. */
@@ -295,6 +298,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   }
   const probe = await toolVersionProbe(req, toolCommand, podmanCtx, image.id, rootless)
   const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
+  const evidence = evidenceSteps(spec, podmanCtx, {platform: host.platform, podmanVersionKnown: pathCtx.podmanVersion !== null})
   const plan: Plan = {
     verb: req.verb,
     steps: [
@@ -306,10 +310,11 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
       step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
       step(
         buildStartArgv(spec, podmanCtx),
-        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s commit, branch and status with hardened host git (rev-parse, symbolic-ref, status)`,
+        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s git state again (the last steps)`,
         true,
       ),
       ...afterSteps,
+      ...evidence,
     ],
   }
   return {
@@ -328,6 +333,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     hostSteps,
     probe,
     afterSteps,
+    evidenceSteps: evidence,
     plan,
     warnings,
     integrityRoots: integrityRootsOf(spec.mounts, scans),
@@ -408,6 +414,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     verification: 'inspect-paths',
   }
   const probe = await toolVersionProbe(req, r.toolCommand, podmanCtx, image.id, rootless)
+  const evidence = evidenceSteps(spec, podmanCtx, {platform: req.host.platform, podmanVersionKnown: false})
   const plan: Plan = {
     verb: req.verb,
     steps: [
@@ -421,6 +428,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
         `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. No after-session integrity check: the read-write folders are on the remote host (see the warnings)`,
         true,
       ),
+      ...evidence,
     ],
   }
   return {
@@ -439,6 +447,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     hostSteps: [],
     probe,
     afterSteps: [],
+    evidenceSteps: evidence,
     plan,
     warnings,
     integrityRoots: [],

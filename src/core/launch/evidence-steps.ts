@@ -1,0 +1,33 @@
+/**
+ * The read-only commands the evidence runs (evidence.ts, git/state.ts), as plan steps, so a dry
+ * run lists every command a real run executes. They come last in the plan: they run beside the
+ * launch (git state and versions before the start) and after the session (git state again, only
+ * once the integrity check has passed); the executor does not run them as steps.
+ */
+import {GIT_FACT_ARGS} from '../git/state.js'
+import {hostGitArgv} from '../git/host-git.js'
+import type {HostPlatform} from '../host/facts.js'
+import {step, type Step} from '../plan/plan.js'
+import {podmanArgv, type PodmanContext} from '../podman/context.js'
+import type {ContainerSpec} from './container-spec.js'
+
+const WHAT: Record<keyof typeof GIT_FACT_ARGS, string> = {commit: 'the commit', branch: 'the branch', dirty: 'whether it has uncommitted changes'}
+
+export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanContext, opts: {platform: HostPlatform; podmanVersionKnown: boolean}): Step[] {
+  const steps: Step[] = []
+  // A remote host's checkouts are on that server: host git never reads a local namesake.
+  if (!ctx.remote) {
+    for (const m of spec.mounts.filter((mount) => mount.role === undefined)) {
+      for (const [fact, args] of Object.entries(GIT_FACT_ARGS) as Array<[keyof typeof GIT_FACT_ARGS, readonly string[]]>) {
+        const when = fact === 'commit' ? '' : ', when it has one'
+        steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${WHAT[fact]} of ${m.target}${when}, with hardened host git (before the start, and again after the session once the integrity check passed)`, false))
+      }
+    }
+  }
+  steps.push(step(['git', '--version'], 'evidence: the host git version', false))
+  steps.push(step(['nix', '--version'], 'evidence: the host nix version (when installed)', false))
+  if (!opts.podmanVersionKnown) steps.push(step([ctx.binary, '--version'], 'evidence: the podman client version', false))
+  if (opts.platform !== 'linux' || ctx.connection) steps.push(step(podmanArgv(ctx, ['version', '--format', 'json']), 'evidence: the podman server version', false))
+  if (ctx.connection) steps.push(step([ctx.binary, 'system', 'connection', 'list', '--format', 'json'], `evidence: the address behind the connection ${ctx.connection}`, false))
+  return steps
+}
