@@ -139,6 +139,9 @@ export function compareSurfaces(before: Surface, after: Surface): Finding[] {
   for (const [p, item] of Object.entries(after.items)) {
     if (inNewEntry(p)) continue
     const was = before.items[p]
+    // A git entry that existed before is never new itself (a baseline that could not read it is not
+    // a reason to move the user's own .git away).
+    if (!was && beforeEntries.has(p)) continue
     if (!was) {
       findings.push({path: p, change: 'new', reason: describe(p, item), action: 'quarantine'})
     } else if (was.kind !== item.kind || was.digest !== item.digest) {

@@ -8,6 +8,7 @@
 import {promises as fsp} from 'node:fs'
 import path from 'node:path'
 
+import {policyRefusal} from '../errors.js'
 import {writeFileAtomic} from '../fs-atomic.js'
 import type {HostFacts} from '../host/facts.js'
 import {scanTree, type Hazard} from '../policy/tree-scan.js'
@@ -61,7 +62,8 @@ export interface IntegrityRoot {
 async function rescan(root: string, standalone: boolean, host?: HostFacts): Promise<RootScan & {hazards: Hazard[]}> {
   if (standalone) return {root, gitEntries: [{path: root}], writeProtected: [], hazards: []}
   const scan = await scanTree(root, host ? {host, symlinksOnly: true} : {})
-  return {root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected, hazards: scan.hazards}
+  // scan.root is the realpath: another folder than `root` when the path was swapped for a symlink.
+  return {root: scan.root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected, hazards: scan.hazards}
 }
 
 /** What the agent left that a host tool would connect to, follow, or that hides what is under it. */
@@ -91,8 +93,17 @@ export async function takeBaseline(runId: string, roots: readonly IntegrityRoot[
     takenAt: now.toISOString(),
     roots: await Promise.all(
       roots.map(async (r) => {
+        // The folder must stay the same real directory while its surface is read, and every git
+        // entry the launch's scan found must be there: otherwise something swapped it, and a
+        // baseline read through the swap would later make the user's own files look planted.
+        const id = await identity(r.root)
         const scan = r.scan ?? (await rescan(r.root, r.standalone ?? false))
-        return {surface: await collectSurface(r.root, scan.gitEntries.map((e) => e.path)), writeProtected: [...scan.writeProtected].sort(), standalone: r.standalone ?? false, id: await identity(r.root)}
+        const surface = await collectSurface(r.root, scan.gitEntries.map((e) => e.path))
+        const missing = scan.gitEntries.find((e) => !surface.items[e.path])
+        if (id === null || (await identity(r.root)) !== id || missing) {
+          throw policyRefusal('MOUNT_SWAPPED', `${r.root} changed while its git hooks, config and pointers were recorded${missing ? ` (${missing.path} is gone)` : ''}: something swapped or moved it, so nothing was started.`, 'find what moves the folder (another session, a sync tool), stop it, and try again')
+        }
+        return {surface, writeProtected: [...scan.writeProtected].sort(), standalone: r.standalone ?? false, id}
       }),
     ),
   }
@@ -114,18 +125,15 @@ export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir
     if (typeof r.id === 'string' && (await identity(root)) !== r.id) {
       // Something swapped the folder during the session: comparing by path would judge (and move)
       // another folder's files, and the mounted one is somewhere else. Refuse rather than guess.
-      findings.push({
-        path: root,
-        change: 'changed',
-        reason: 'the folder at this path is not the one that was mounted (it was swapped or moved during the session), so what the agent wrote there cannot be checked',
-        action: 'quarantine',
-        quarantinedAt: null,
-        error: 'nothing was moved: find where the mounted folder went and check its .git before running git in it',
-      })
+      findings.push(swappedFinding(root))
       continue
     }
     const scan = await rescan(root, r.standalone, host)
     const after = await collectSurface(root, scan.gitEntries.map((e) => e.path))
+    if ((typeof r.id === 'string' && (await identity(root)) !== r.id) || (!r.standalone && scan.root !== root)) {
+      findings.push(swappedFinding(root))
+      continue
+    }
     const planted = compareSurfaces(r.surface, after)
     const found = [...planted, ...hazardFindings(scan.hazards, root).filter((h) => !planted.some((f) => f.path === h.path || h.path.startsWith(`${f.path}/`)))]
     findings.push(...(await neutralise(found, {quarantineDir, rootIndex: index, root, before: r.surface.items})))
@@ -162,6 +170,18 @@ export async function dropPending(stateDir: string, runId: string): Promise<void
 }
 
 const RUN_ID = /^[a-z0-9][a-z0-9-]{7,62}$/
+
+/** A mounted folder that is no longer at its path: nothing is judged or moved by path. */
+function swappedFinding(root: string): Neutralised {
+  return {
+    path: root,
+    change: 'changed',
+    reason: 'the folder at this path is not the one that was mounted (it was swapped or moved during the session), so what the agent wrote there cannot be checked',
+    action: 'quarantine',
+    quarantinedAt: null,
+    error: 'nothing was moved: find where the mounted folder went and check its .git before running git in it',
+  }
+}
 
 async function identity(p: string): Promise<string | null> {
   const st = await fsp.lstat(p, {bigint: true}).catch(() => null)

@@ -75,6 +75,11 @@ describe('compareSurfaces', () => {
     expect(f[0]!.reason).toMatch(/other\/\.git/)
   })
 
+  it('a .git that existed but could not be read into the baseline is never moved as new', () => {
+    const before: Surface = {root: R, items: {}, gitEntries: [`${R}/.git`]}
+    expect(compareSurfaces(before, surface({})).filter((f) => f.path === `${R}/.git`)).toEqual([])
+  })
+
   it('removals are named, not acted on', () => {
     const f = compareSurfaces(surface({[`${R}/.git/hooks/pre-push`]: file('x')}), surface({}))
     expect(f).toMatchObject([{path: `${R}/.git/hooks/pre-push`, change: 'removed', action: 'report'}])

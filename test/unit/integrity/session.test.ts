@@ -135,6 +135,12 @@ describe('after-session check', () => {
     expect(existsSync(join(`${root}.moved`, 'repo', '.git'))).toBe(true)
   })
 
+  it('a baseline whose folder is swapped while it is read is refused (MOUNT_SWAPPED), not recorded through the swap', async () => {
+    const {root, repo} = setup()
+    // the launch scan saw repo/.git; by the time the baseline reads it, it is gone
+    await expect(takeBaseline('run-swap0001', [{root, scan: {root, gitEntries: [{path: join(repo, '.git')}, {path: join(root, 'gone', '.git')}], writeProtected: []}}], new Date())).rejects.toMatchObject({code: 'MOUNT_SWAPPED', exitCode: 3})
+  })
+
   it('a changed config (when it was writable) gets its original bytes back', async () => {
     const {root, repo, state} = setup()
     const before = readFileSync(join(repo, '.git', 'config'), 'utf8')
