@@ -84,7 +84,7 @@ export function hostGitArgs(dir: string, args: readonly string[]): string[] {
   return ['--no-pager', ...HARDENING_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]), '-C', dir, ...tail]
 }
 
-export function hostGitEnv(): Record<string, string | undefined> {
+function hostGitEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {
     GIT_TERMINAL_PROMPT: '0',
     GIT_OPTIONAL_LOCKS: '0',

@@ -17,7 +17,7 @@ export interface Neutralised extends Finding {
 }
 
 /** `<quarantine>/<root index>-<root name>/<path under the root>`. */
-export function quarantinePath(quarantineDir: string, rootIndex: number, root: string, p: string): string {
+function quarantinePath(quarantineDir: string, rootIndex: number, root: string, p: string): string {
   const rel = path.relative(root, p)
   const label = `${rootIndex}-${path.basename(root).replace(/[^A-Za-z0-9._-]+/g, '_') || 'root'}`
   return path.join(quarantineDir, label, rel)

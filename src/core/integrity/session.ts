@@ -154,7 +154,7 @@ function pendingDir(stateDir: string): string {
   return path.join(stateDir, 'integrity')
 }
 
-export function pendingPath(stateDir: string, runId: string): string {
+function pendingPath(stateDir: string, runId: string): string {
   return path.join(pendingDir(stateDir), `${runId}.json`)
 }
 

@@ -48,7 +48,7 @@ const WORKTREE_FILES = ['commondir', 'gitdir', 'config.worktree'] as const
 /** Inside modules/**, these hold data, not instructions: not walked. */
 const DATA_DIRS = new Set(['objects', 'refs', 'logs', 'lfs'])
 
-export async function readItem(p: string): Promise<SurfaceItem | undefined> {
+async function readItem(p: string): Promise<SurfaceItem | undefined> {
   let st
   try {
     st = await fsp.lstat(p)
