@@ -82,7 +82,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: mount swaps
           for (const away of [decoy, `${path}.away`]) {
             if (!existsSync(path) && lstatSync(away, {throwIfNoEntry: false})?.isDirectory()) renameSync(away, path)
           }
-          rmSync(decoy, {force: true})
+          // the after-session check may have restored the hooks at `path` while the flip had left the
+          // real folder at the decoy's name: the restored one stays, the stray copy goes
+          rmSync(decoy, {force: true, recursive: lstatSync(decoy, {throwIfNoEntry: false})?.isDirectory() === true})
           if (!existsSync(path)) mkdirSync(path, {recursive: true})
           expect(lstatSync(path).isDirectory(), `${path} restored`).toBe(true)
           return err.trim()
