@@ -26,7 +26,7 @@ CACHE=${SOURCEOSCTL_IMAGE_CACHE:-/var/cache/sourceosctl-agent-image}
 FORCE=0
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-DEB_PACKAGES=git,ca-certificates  # bash is already in minbase
+DEB_PACKAGES=git,ca-certificates,squid  # bash is already in minbase; squid is the egress sidecar's proxy
 RECIPE_LABEL=dev.sourceos.agent-machine.recipe
 
 die() { echo "build-debootstrap: error: $*" >&2; exit 1; }
