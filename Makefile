@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node bin/run.js
 
-.PHONY: install build doctor validate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
+.PHONY: install build dist doctor validate integration-gate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -33,8 +33,25 @@ typecheck: $(NODE_MODULES_STAMP)
 test-unit: build
 	npx vitest run test/unit test/commands
 
-test-integration: build
-	npx vitest run test/integration
+# As root, the rootless tests run as the user .ci/run creates (agentci) when it exists and none is named.
+ifeq ($(shell id -u),0)
+ifeq ($(origin SOURCEOSCTL_TEST_ROOTLESS_USER),undefined)
+ifneq ($(shell id -u agentci 2>/dev/null),)
+export SOURCEOSCTL_TEST_ROOTLESS_USER := agentci
+endif
+endif
+endif
+
+# Fails (one line: what to run) where the integration tests would be skipped; SOURCEOSCTL_UNIT_ONLY=1 opts out.
+integration-gate:
+	@node scripts/integration-gate.mjs
+
+test-integration: build integration-gate
+	@if [ "$$(node scripts/integration-gate.mjs --mode)" = unit-only ]; then \
+	  echo "test-integration: not run (SOURCEOSCTL_UNIT_ONLY=1)"; \
+	else \
+	  SOURCEOSCTL_TEST_REQUIRE_PODMAN=1 npx vitest run test/integration; \
+	fi
 
 schemas: build
 	node scripts/gen-schemas.mjs
@@ -51,8 +68,13 @@ readme: build
 readme-check: build
 	node scripts/readme-commands.mjs --check
 
-validate: lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration
-	@echo "validate: all checks passed"
+# The gate runs first: a run that could not test against podman fails in a second, not at the end.
+validate: integration-gate lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration
+	@if [ "$$(node scripts/integration-gate.mjs --mode)" = unit-only ]; then \
+	  echo "validate: UNIT-ONLY run (SOURCEOSCTL_UNIT_ONLY=1): unit checks passed; the integration tests were NOT run"; \
+	else \
+	  echo "validate: all checks passed (unit and integration tests)"; \
+	fi
 
 bench: build
 	node scripts/bench.mjs
