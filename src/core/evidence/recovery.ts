@@ -10,6 +10,7 @@ import {canonicalJson, policyHash} from '../policy/hash.js'
 import {sha256Prefixed} from '../util/digest.js'
 import {parseRecordFileName} from './index-log.js'
 import {EvidenceRecordSchema} from './record.js'
+import {MAX_JSON_DEPTH, nestingExceeds} from './safe-read.js'
 
 export interface IndexView {
   maxSeq: number
@@ -24,7 +25,9 @@ export function interruptedBegin(name: string, bytes: Uint8Array, index: IndexVi
   if (!named || named.seq !== index.maxSeq + 1 || index.files.has(name)) return null
   let raw: unknown
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString('utf8'))
+    const text = Buffer.from(bytes).toString('utf8')
+    if (nestingExceeds(text, MAX_JSON_DEPTH)) return null
+    raw = JSON.parse(text)
     if (!Buffer.from(`${canonicalJson(raw)}\n`, 'utf8').equals(Buffer.from(bytes))) return null
   } catch {
     return null

@@ -12,7 +12,7 @@
  * (reported as incomplete) and a consistent index. docs/evidence.md explains the chain.
  */
 import {randomUUID} from 'node:crypto'
-import {open, readdir, readFile, realpath, unlink} from 'node:fs/promises'
+import {open, readdir, realpath, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import lockfile from 'proper-lockfile'
@@ -36,6 +36,7 @@ import {
   type IndexEntry,
 } from './index-log.js'
 import {interruptedBegin, type IndexView} from './recovery.js'
+import {MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {
   EVIDENCE_PREDICATE_TYPE,
   EVIDENCE_SCHEMA_VERSION,
@@ -126,6 +127,8 @@ export interface StoreOptions {
 }
 
 const DEFAULT_STALE_MS = 10_000
+const MAX_RECORD_BYTES = 16 * 1024 * 1024
+const MAX_INDEX_BYTES = 256 * 1024 * 1024
 const UNWRITABLE = {
   code: 'EVIDENCE_DIR_UNWRITABLE',
   fix: 'choose a writable evidence dir with SOURCEOSCTL_EVIDENCE_DIR (or the verb’s --evidence-dir flag), or fix the permissions',
@@ -318,16 +321,17 @@ interface IndexState extends IndexView {
 /** Reads index.jsonl for appending; refuses to extend a damaged index. */
 async function readIndexForWrite(root: string): Promise<IndexState> {
   const indexPath = path.join(root, INDEX_FILE)
+  const damaged = (what: string) =>
+    evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${indexPath} ${what}; refusing to extend a damaged evidence chain`, `run \`sourceosctl agent-machine evidence inspect ${root}\`, then move the dir aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
   let text: string
   try {
-    text = await readFile(indexPath, 'utf8')
+    text = (await readRegularFile(indexPath, MAX_INDEX_BYTES)).toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {lastLine: null, maxSeq: 0, latestDigest: new Map(), files: new Set(), digestsOf: () => []}
+    if (error instanceof UnsafeFile && error.kind === 'missing') return {lastLine: null, maxSeq: 0, latestDigest: new Map(), files: new Set(), digestsOf: () => []}
+    if (error instanceof UnsafeFile) throw damaged(error.message)
     throw error
   }
   const {lines, partial} = splitIndex(text)
-  const damaged = (what: string) =>
-    evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${indexPath} ${what}; refusing to extend a damaged evidence chain`, `run \`sourceosctl agent-machine evidence inspect ${root}\`, then move the dir aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
   if (partial) throw damaged(`ends with a partial line (line ${lines.length})`)
   const latestDigest = new Map<number, string>()
   const digests = new Map<number, string[]>()
@@ -336,6 +340,7 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
   for (const line of lines) {
     let entry: IndexEntry
     try {
+      if (nestingExceeds(line.text, MAX_JSON_DEPTH)) throw new Error('nested too deep')
       entry = IndexEntrySchema.parse(JSON.parse(line.text))
     } catch {
       throw damaged(`line ${line.number} is not a valid index entry`)
@@ -379,7 +384,7 @@ async function adoptInterruptedBegin(root: string, files: Array<{name: string; s
   if (!candidate) return false
   let bytes: Buffer
   try {
-    bytes = await readFile(path.join(root, RECORDS_DIR, candidate.name))
+    bytes = await readRegularFile(path.join(root, RECORDS_DIR, candidate.name), MAX_RECORD_BYTES)
   } catch {
     return false
   }
@@ -394,7 +399,7 @@ async function fileDigestOfSeq(root: string, files: Array<{name: string; seq: nu
   const file = files.find((f) => f.seq === seq)
   if (!file) return null
   try {
-    const text = await readFile(path.join(root, RECORDS_DIR, file.name), 'utf8')
+    const text = (await readRegularFile(path.join(root, RECORDS_DIR, file.name), MAX_RECORD_BYTES)).toString('utf8')
     return sha256Prefixed(text.endsWith('\n') ? text.slice(0, -1) : text)
   } catch {
     return null

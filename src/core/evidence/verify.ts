@@ -7,18 +7,21 @@
  * naming the file and field; only a path that cannot be inspected at all throws (exit 5).
  */
 import {createHash} from 'node:crypto'
-import {readdir, readFile, stat} from 'node:fs/promises'
+import {lstat, readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {evidenceInvalid, usageError} from '../errors.js'
 import {canonicalJson, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {interruptedBegin} from './recovery.js'
+import {kindOf, MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {INDEX_FILE, IndexEntrySchema, LOCK_FILE, lineHash, parseRecordFileName, RECORDS_DIR, recordFileName, splitIndex, type IndexEntry} from './index-log.js'
 import type {Finding, InspectResult, RecordReport, RecordSummary} from './inspect-result.js'
 import {EVIDENCE_PREDICATE_FAMILY, EVIDENCE_PREDICATE_TYPE, EVIDENCE_SCHEMA_VERSION, EvidenceRecordSchema, STATEMENT_TYPE, subjectFor, type EvidenceRecord} from './record.js'
 
 /** Anything bigger is not one of our records (they are a few KiB). */
-const MAX_RECORD_BYTES = 16 * 1024 * 1024
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024
+/** index.jsonl: two lines of ~300 bytes per record; this allows several hundred thousand records. */
+export const MAX_INDEX_BYTES = 256 * 1024 * 1024
 const MAX_SCHEMA_FINDINGS = 20
 const SNAPSHOT_ATTEMPTS = 5
 
@@ -55,8 +58,17 @@ export async function inspectPath(input: string): Promise<InspectResult> {
   if (input.trim() === '') throw usageError('USAGE', 'the path to inspect is empty', 'pass an evidence record file or an evidence dir')
   let info
   try {
-    info = await stat(input)
+    info = await lstat(input)
+    // The path the user named may be a link to a dir; nothing inside it is ever followed.
+    if (info.isSymbolicLink()) {
+      const target = await stat(input)
+      if (!target.isDirectory()) {
+        throw evidenceInvalid('EVIDENCE_PATH_UNSAFE', `${input} is a symlink to something that is not a dir: evidence files are never read through links`, 'pass the record file itself, or the evidence dir', {path: input})
+      }
+      info = target
+    }
   } catch (error) {
+    if (error instanceof Error && 'exitCode' in error) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `${input} does not exist`, 'pass an evidence record file or an evidence dir (`sourceosctl agent-machine doctor` shows where records go)', {path: input})
@@ -65,7 +77,7 @@ export async function inspectPath(input: string): Promise<InspectResult> {
   }
   if (info.isDirectory()) return inspectDir(input)
   if (info.isFile()) return inspectFile(input)
-  throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `${input} is neither a file nor a directory`, 'pass an evidence record file or an evidence dir', {path: input})
+  throw evidenceInvalid('EVIDENCE_PATH_UNSAFE', `${input} is neither a regular file nor a directory (a FIFO, device or socket is never read)`, 'pass an evidence record file or an evidence dir', {path: input})
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +139,7 @@ async function verifyEvidenceDir(root: string): Promise<InspectResult> {
 
 async function indexSize(root: string): Promise<number> {
   try {
-    return (await stat(path.join(root, INDEX_FILE))).size
+    return (await lstat(path.join(root, INDEX_FILE))).size
   } catch {
     return -1
   }
@@ -139,7 +151,9 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
   const findings: Finding[] = []
   const display = (name: string) => path.join(recordsDir, name)
 
-  const names = await listDir(recordsDir)
+  const recordsKind = await kindOf(recordsDir).catch(() => null)
+  const names = recordsKind === 'dir' ? await listDir(recordsDir) : []
+  if (recordsKind !== null && recordsKind !== 'dir') findings.push({file: recordsDir, field: null, problem: `is ${recordsKind === 'symlink' ? 'a symlink' : 'not a directory'}: records are only read from a real records/ dir`})
   const index = await readIndex(indexDisplay, findings)
   const recordNames = names.filter((n) => parseRecordFileName(n) !== null)
   for (const n of names) {
@@ -273,11 +287,10 @@ interface IndexRead {
 async function readIndex(indexDisplay: string, findings: Finding[]): Promise<IndexRead> {
   let text: string
   try {
-    text = await readFile(indexDisplay, 'utf8')
+    text = (await readRegularFile(indexDisplay, MAX_INDEX_BYTES)).toString('utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return {present: false, lineCount: 0, head: null, entries: []}
-    findings.push({file: indexDisplay, field: null, problem: `cannot read: ${(error as Error).message}`})
+    if (error instanceof UnsafeFile && error.kind === 'missing') return {present: false, lineCount: 0, head: null, entries: []}
+    findings.push({file: indexDisplay, field: null, problem: error instanceof UnsafeFile ? error.message : `cannot read: ${(error as Error).message}`})
     return {present: true, lineCount: 0, head: null, entries: []}
   }
   const {lines, partial} = splitIndex(text)
@@ -288,6 +301,7 @@ async function readIndex(indexDisplay: string, findings: Finding[]): Promise<Ind
     const isPartial = partial && line.number === lines.length
     let raw: unknown
     try {
+      if (nestingExceeds(line.text, MAX_JSON_DEPTH)) throw new Error(`nested deeper than ${MAX_JSON_DEPTH} levels: not an index entry`)
       raw = JSON.parse(line.text)
     } catch (error) {
       findings.push({file: indexDisplay, field: at, problem: isPartial ? 'ends with a partial line: an append was cut off' : `not JSON: ${(error as Error).message}`})
@@ -475,14 +489,10 @@ async function loadRecord(file: string, display: string): Promise<LoadedRecord> 
 
   let bytes: Buffer
   try {
-    const info = await stat(file)
-    if (info.size > MAX_RECORD_BYTES) {
-      fail(null, `not an agent-machine evidence record: ${info.size} bytes is far larger than any record`)
-      return rec
-    }
-    bytes = await readFile(file)
+    bytes = await readRegularFile(file, MAX_RECORD_BYTES)
   } catch (error) {
-    fail(null, `cannot read: ${(error as Error).message}`)
+    if (error instanceof UnsafeFile && error.kind === 'too-large') fail(null, `not an agent-machine evidence record: ${error.message}`)
+    else fail(null, error instanceof UnsafeFile ? error.message : `cannot read: ${(error as Error).message}`)
     return rec
   }
   rec.bytes = bytes
@@ -493,9 +503,14 @@ async function loadRecord(file: string, display: string): Promise<LoadedRecord> 
     return rec
   }
 
+  const text = bytes.toString('utf8')
+  if (nestingExceeds(text, MAX_JSON_DEPTH)) {
+    fail(null, `not an agent-machine evidence record: its JSON is nested deeper than ${MAX_JSON_DEPTH} levels (records nest fewer than 10)`)
+    return rec
+  }
   let raw: unknown
   try {
-    raw = JSON.parse(bytes.toString('utf8'))
+    raw = JSON.parse(text)
   } catch (error) {
     fail(null, `not JSON (${(error as Error).message}): the file is truncated or damaged`)
     return rec
@@ -665,8 +680,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await stat(p)
-    return true
+    return (await kindOf(p)) !== null
   } catch {
     return false
   }
@@ -674,7 +688,7 @@ async function exists(p: string): Promise<boolean> {
 
 async function isDir(p: string): Promise<boolean> {
   try {
-    return (await stat(p)).isDirectory()
+    return (await kindOf(p)) === 'dir'
   } catch {
     return false
   }
