@@ -151,6 +151,49 @@ describe('doctor', () => {
     expect(missing.exitCode).toBe(4)
   })
 
+  it('the profile\'s image is a required check: missing → not ready, with the fix `sourceosctl agent-machine start` naming the tag', async () => {
+    const home = tempHome()
+    const profile = writeProfile(home, nativeProfile(home).replace('localhost/sourceos/agent:latest', 'localhost/team/agent:7'))
+    const routes: FakeRoute[] = [
+      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: 'Error: localhost/team/agent:7: image not known\n'}},
+      ...linuxNativeRoutes({rootless: true}),
+    ]
+    const runner = fakeRunner(routes)
+    const out = await runCommand(Doctor, [], {runner, hostFacts: async () => linuxFacts(home, {SOURCEOSCTL_PROFILE: profile})})
+    expect(out.exitCode).toBe(4)
+    expect(runner.commandLines()).toContain('podman image inspect --format json -- localhost/team/agent:7')
+    expect(out.stdout).toMatch(/Image localhost\/team\/agent:7: not in your rootless podman store/)
+    expect(out.stdout).toMatch(/fix: run `sourceosctl agent-machine start` \(it builds localhost\/team\/agent:7 from the Containerfile/)
+    expect(out.stdout).toContain('build-debootstrap.sh --tag localhost/team/agent:7')
+    expect(out.stdout).not.toMatch(/Ready\./)
+    const json = await runCommand(Doctor, ['--json'], {runner: fakeRunner(routes), hostFacts: async () => linuxFacts(home, {SOURCEOSCTL_PROFILE: profile})})
+    const image = (json.json as DoctorJson).checks.find((c) => c.id === 'image')
+    expect(image).toMatchObject({status: 'fail', required: true})
+    expect((json.json as DoctorJson).ready).toBe(false)
+  })
+
+  it('--repo: says whether it is allowlisted (a mount, inside one, or not: with the init command)', async () => {
+    const home = tempHome()
+    const repo = join(home, 'dev', 'app')
+    const other = join(home, 'dev', 'other')
+    mkdirSync(join(repo, 'sub'), {recursive: true})
+    mkdirSync(other, {recursive: true})
+    const facts = linuxFacts(home, {SOURCEOSCTL_PROFILE: writeProfile(home, nativeProfile(repo))})
+    const allowed = async (path: string) => {
+      const out = await runCommand(Doctor, ['--json', '--repo', path], {runner: fakeRunner(linuxNativeRoutes()), hostFacts: async () => facts})
+      return {out, check: (out.json as DoctorJson).checks.find((c) => c.id === 'repo-allowlisted') as DoctorJson['checks'][number] & {detail: string}}
+    }
+    expect((await allowed(repo)).check.status).toBe('ok')
+    const inside = await allowed(join(repo, 'sub'))
+    expect(inside.check.status).toBe('ok')
+    expect(inside.check.detail).toContain(`inside the allowlisted mount ${repo}`)
+    const no = await allowed(other)
+    expect(no.check.status).toBe('fail')
+    expect(no.check.detail).toMatch(/is not an allowlisted mount/)
+    expect(no.check.fix).toBe(`allow it: \`sourceosctl agent-machine init --repo ${other}\``)
+    expect(no.out.exitCode).toBe(4)
+  })
+
   it('reports an invalid profile with its line and column', async () => {
     const home = tempHome()
     const profile = writeProfile(home, nativeProfile(home).replace('network: {mode: default}', 'network: {mode: default, bogus: 1}'))

@@ -5,6 +5,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {packageRoot} from '../../src/core/util/package-root.js'
+
 import Start from '../../src/commands/agent-machine/start.js'
 import type {HostFacts} from '../../src/core/host/facts.js'
 import {activateFakePodman, type FakePodman} from '../helpers/fake-podman/index.js'
@@ -22,6 +24,7 @@ interface StartJson {
   plan: {steps: Array<{argv: string[]; mutates: boolean}>}
 }
 
+const REPO_ROOT = packageRoot()
 let fake: FakePodman | undefined
 const dirs: string[] = []
 afterEach(() => {
@@ -87,7 +90,7 @@ describe('start (fake podman on PATH)', () => {
   })
 
   it('stopped --json: the result validates against its schema and progress stays off stderr', async () => {
-    const {run} = setup('macos5-stopped')
+    const {run, fake: f} = setup('macos5-stopped')
     const out = await run(['--json'])
     expect(out.exitCode).toBe(0)
     expect(schemaErrors('agent-machine-start-result.schema.json', out.json)).toEqual([])
@@ -97,8 +100,11 @@ describe('start (fake podman on PATH)', () => {
       'CONTAINERS_MACHINE_PROVIDER=applehv podman machine start podman-machine-default',
       // container-side: through the machine's connection (issue 11, defect 3); machine commands never
       'podman --connection podman-machine-default image inspect --format json -- localhost/sourceos/agent:latest',
+      // only if the check finds no image: the Containerfile shipped in the package, into the machine's store
+      `podman --connection podman-machine-default build --file ${join(REPO_ROOT, 'images', 'agent', 'Containerfile')} --tag localhost/sourceos/agent:latest ${join(REPO_ROOT, 'images', 'agent')}`,
     ])
     expect(r.image.status).toBe('present')
+    expect(f.commandLines().some((l) => l.includes(' build '))).toBe(false) // the image was there: no build
     expect(out.stderr).toBe('')
   })
 
@@ -261,13 +267,21 @@ describe('start (fake podman on PATH)', () => {
     expect(machineCalls.every((c) => c.provider === 'applehv')).toBe(true)
   })
 
-  it('image missing with pull: never → how to build it, exit 4', async () => {
-    const {run} = setup('macos5-image-missing')
+  it('image missing with pull: never → start builds it from the shipped Containerfile in the machine; a build that cannot pull its base names the offline build, exit 4', async () => {
+    const {run, fake} = setup('macos5-image-missing-no-registry')
+    const dry = await run(['--dry-run', '--json'])
+    expect(dry.exitCode).toBe(0)
+    const plan = (dry.json as StartJson).plan.steps.map((s) => s.argv.join(' '))
+    expect(plan).toEqual([`podman --connection podman-machine-default build --file ${join(REPO_ROOT, 'images', 'agent', 'Containerfile')} --tag localhost/sourceos/agent:latest ${join(REPO_ROOT, 'images', 'agent')}`])
+    expect((dry.json as StartJson).image.status).toBe('would-build')
+    expect(fake.commandLines().some((l) => l.includes(' build '))).toBe(false)
+
     const out = await run(['--json'])
+    expect(fake.commandLines()).toContain(plan[0])
     expect(out.exitCode).toBe(4)
     const doc = out.json as ErrorDoc
-    expect(doc.error.code).toBe('IMAGE_MISSING')
-    expect(doc.error.fix).toContain('podman build -t localhost/sourceos/agent:latest images/agent')
+    expect(doc.error.code).toBe('IMAGE_BUILD_FAILED')
+    expect(doc.error.fix).toContain('build-debootstrap.sh --tag localhost/sourceos/agent:latest')
   })
 
   it('image missing with pull: missing → pulls it (a plan step)', async () => {

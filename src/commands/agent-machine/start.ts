@@ -24,7 +24,7 @@ export default class Start extends AgentMachineCommand {
 
 Another machine running on a one-machine-at-a-time provider (all but WSL), running as root on Linux, a provider this OS or Podman version does not support, and a start that passes its deadline each exit with a clear fix. On native Linux (no machine in the profile) start only checks that Podman works.
 
-Then the image: if the profile's image is not in local storage, start pulls it when image.pull is "missing", and otherwise says how to build or pull it (exit 4).
+Then the image: if the profile's image is not in local storage, start builds it (a localhost/ image, the default) from the Containerfile shipped with sourceosctl — \`podman build\`, a plan step, into the store and connection the runs use — or pulls it when image.pull is "missing"; otherwise it says how to get it (exit 4). Without registry access the build cannot pull its base image: the error names the offline build (images/agent/build-debootstrap.sh).
 
 --dry-run prints the plan (the exact commands) after the read-only checks, and runs nothing that changes anything. --json prints schemas/agent-machine-start-result.schema.json, or the error document (MACHINE_ABSENT carries details.initCommand).
 
@@ -106,6 +106,8 @@ function renderResult(r: StartResult): string {
     present: `present${r.image.id ? ` (ID ${r.image.id.slice(0, 12)})` : ''}`,
     pulled: `pulled${r.image.id ? ` (ID ${r.image.id.slice(0, 12)})` : ''}`,
     'would-pull': 'missing; would be pulled',
+    built: `built${r.image.id ? ` (ID ${r.image.id.slice(0, 12)})` : ''}`,
+    'would-build': 'missing; would be built from the Containerfile shipped with sourceosctl',
     unknown: 'checked once the machine runs',
   }
   lines.push(`${c.bold('Image:')} ${r.image.ref} ${img[r.image.status]}.`)

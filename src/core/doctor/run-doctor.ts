@@ -9,13 +9,15 @@ import type {HostFacts} from '../host/facts.js'
 import type {ToolProbe} from '../host/tools.js'
 import {machineExposureCheck, machineSharesCheck, probeMachineShares} from '../machine/doctor-checks.js'
 import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
-import type {PodmanFailure} from '../podman/adapter.js'
+import {PodmanAdapter, type ImageDetails, type PodmanFailure, type PodmanResult} from '../podman/adapter.js'
+import {DEFAULT_IMAGE_REF, imageFix} from '../image/agent-image.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {judgeRemoteSource} from '../policy/remote-source.js'
 import {AgentMachineError} from '../errors.js'
 import {remoteMountChecks} from './remote-mounts.js'
 import {stateDir} from '../profile/location.js'
 import {withDeadline, type Timed} from '../util/timeout.js'
+import {shellQuote} from '../plan/plan.js'
 import type {Check, CheckStatus, DoctorReport} from './report.js'
 
 export interface DoctorOptions {
@@ -41,7 +43,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const remote = loaded && context.remote ? loaded : null
 
   const mountsStarted = performance.now()
-  const [probes, mounts, repo, shares] = await Promise.all([
+  // The image the runs use (the templates' default without a profile), in the store they use.
+  const imageRef = active.status === 'loaded' ? active.profile.spec.image.ref : active.status === 'missing' ? DEFAULT_IMAGE_REF : null
+  const [probes, mounts, repo, shares, image] = await Promise.all([
     probeEnvironment({
       runner: opts.runner, host, machineName, context, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host) || context.connection !== null,
       machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined,
@@ -56,6 +60,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         runner: opts.runner, host, cwd: opts.cwd, machineName, timeoutMs: Math.max(100, opts.timeoutMs - 50),
         profile: active.status === 'loaded' ? active.profile : null,
       }), opts.timeoutMs),
+    imageRef === null ? Promise.resolve(null) : withDeadline(() => new PodmanAdapter(opts.runner, host, {timeoutMs: opts.timeoutMs, context}).imageInspect(imageRef), opts.timeoutMs),
   ])
   const pathsMs = Math.round(performance.now() - mountsStarted)
   const remoteChecks = remote
@@ -78,7 +83,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     toolCheck('git', 'git', probes.git, true, gitInstallFix(host)),
     toolCheck('nix', 'nix (optional, for devshells)', probes.nix, false, 'optional: install Nix from https://nixos.org/download if you use Nix devshells'),
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
-    ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs)] : []),
+    ...(imageRef && image ? [imageCheck(imageRef, image, active, probes, context)] : []),
+    ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs), allowlistCheck(repo, mounts, active, host)] : []),
     ...remoteChecks,
   ]
 
@@ -330,6 +336,57 @@ function machineCheck(probes: EnvironmentProbes, machineName: string | undefined
     default:
       return check(id, title, 'fail', true, m.detail, m.fix ?? `run \`sourceosctl agent-machine start\``, p.durationMs)
   }
+}
+
+/**
+ * The profile's image in the store the runs use: required (a run without it fails). Missing →
+ * `start` builds it; a store that cannot be asked (podman or the machine down) fails with start too.
+ */
+function imageCheck(ref: string, probe: Timed<PodmanResult<ImageDetails>>, active: ActiveProfile, probes: EnvironmentProbes, ctx: PodmanContext): Check {
+  const id = 'image'
+  const title = `Image ${ref}`
+  const info = podmanValue(probes.podmanInfo)
+  const rootless = info?.rootless ?? null
+  const where = ctx.connection ? `the store of connection ${ctx.connection}` : `${rootless === null ? 'the' : rootless ? 'your rootless' : 'the rootful'} podman store`
+  const fix = active.status === 'loaded'
+    ? imageFix(ref, {rootless})
+    : `create a profile first (\`sourceosctl agent-machine init --profile <template> --repo <path>\`), then ${imageFix(ref, {rootless})}`
+  if (probe.status === 'timeout') return check(id, title, 'timeout', true, `\`podman image inspect ${ref}\` did not answer within the deadline`, 'check `podman info` by hand; rerun with a longer --timeout', probe.durationMs)
+  if (probe.status === 'error') return check(id, title, 'fail', true, probe.error.message, fix, probe.durationMs)
+  if (probe.value.ok) {
+    const img = probe.value.value
+    const pin = active.status === 'loaded' ? active.profile.spec.image.digest : null
+    if (pin && pin !== `sha256:${img.id}` && pin !== img.digest && !img.repoDigests.some((d) => d.endsWith(`@${pin}`))) {
+      return check(id, title, 'fail', true, `${ref} (ID ${img.id.slice(0, 12)}) in ${where} does not match the profile's pin ${pin}`, 'rebuild or pull the pinned image, or update spec.image.digest after reviewing the new image', probe.durationMs)
+    }
+    return check(id, title, 'ok', true, `present in ${where} (ID ${img.id.slice(0, 12)})`, null, probe.durationMs)
+  }
+  const failure = probe.value.failure
+  if (failure.kind === 'image-missing') return check(id, title, 'fail', true, `not in ${where}`, fix, probe.durationMs)
+  return check(id, title, 'fail', true, `cannot look in ${where}: ${failure.message}`, `get podman answering (see the checks above), then ${fix.replace(/^run /, '')}`, probe.durationMs)
+}
+
+/** doctor --repo: is it an allowlisted mount, or inside one? (run and shell refuse it otherwise). */
+function allowlistCheck(repo: InspectedPath, mounts: readonly InspectedPath[], active: ActiveProfile, host: HostFacts): Check {
+  const id = 'repo-allowlisted'
+  const title = `--repo ${repo.raw} allowlisted`
+  const init = `sourceosctl agent-machine init --repo ${shellQuote(repo.resolved ?? repo.raw)}`
+  if (active.status !== 'loaded') return check(id, title, 'fail', true, 'no active profile, so nothing is allowlisted yet', `allow it: \`sourceosctl agent-machine init --profile <template> --repo ${shellQuote(repo.resolved ?? repo.raw)}\``, 0)
+  if (!repo.resolved) return check(id, title, 'skip', false, 'the path could not be resolved (see the check above)', null, 0)
+  const holder = mounts.find((m) => m.resolved && pathWithin(repo.resolved!, m.resolved, host))
+  if (holder) {
+    const exact = holder.resolved === repo.resolved
+    return check(id, title, 'ok', true, `${exact ? 'an allowlisted mount' : `inside the allowlisted mount ${holder.resolved}`} of profile '${active.profile.metadata.name}'`, null, 0)
+  }
+  return check(id, title, 'fail', true, `${repo.resolved} is not an allowlisted mount (or inside one) of profile '${active.profile.metadata.name}': run and shell refuse it`, `allow it: \`${init}\``, 0)
+}
+
+function pathWithin(child: string, parent: string, host: HostFacts): boolean {
+  const fold = (p: string) => (host.caseInsensitivePaths ? p.normalize('NFC').toLowerCase() : p)
+  const sep = host.platform === 'windows' ? '\\' : '/'
+  const c = fold(child)
+  const p = fold(parent)
+  return c === p || c.startsWith(p.endsWith(sep) ? p : p + sep)
 }
 
 function pathCheck(id: string, title: string, p: InspectedPath, durationMs: number): Check {

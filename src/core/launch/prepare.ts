@@ -4,6 +4,7 @@
  * allowlist, the machine running, the image present and matching its pin. The result is a
  * ContainerSpec and the Plan that dry-run prints and a real run executes.
  */
+import {imageFix} from '../image/agent-image.js'
 import {randomBytes} from 'node:crypto'
 import {stat} from 'node:fs/promises'
 import path, {posix} from 'node:path'
@@ -774,9 +775,9 @@ function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile, ctx:
     const podman = ['podman', ...connectionArgs(ctx)].join(' ')
     const how = profile.spec.image.pull === 'missing'
       ? `run \`sourceosctl agent-machine start\` to pull it, or \`${podman} pull ${ref}\``
-      : ctx.connection
-        ? `build it in machine ${ctx.machine?.name ?? ctx.connection}: \`${podman} build -t ${ref} images/agent\`, or set spec.image.pull: missing to allow a pull`
-        : `build it: \`make image\` (podman build -t ${ref} images/agent), or set spec.image.pull: missing to allow a pull`
+      : ctx.connection && !ctx.machine
+        ? `build it on the remote host: \`${podman} build -t ${ref} <sourceosctl>/images/agent\`, or set spec.image.pull: missing to allow a pull`
+        : imageFix(ref, {rootless: null})
     return prerequisiteMissing('IMAGE_MISSING', `image ${ref} is not in the local store${ctx.connection ? ` of connection ${ctx.connection}` : ''}.`, how)
   }
   if (failure.kind === 'not-installed' || failure.kind === 'connection-failed' || failure.kind === 'timeout' || failure.kind === 'machine-root-refused') {

@@ -38,8 +38,8 @@ export const StartResultSchema = z
         ref: z.string().describe('The profile’s image reference.'),
         pull: z.enum(['never', 'missing']).describe('The profile’s pull policy.'),
         status: z
-          .enum(['present', 'pulled', 'would-pull', 'unknown'])
-          .describe('unknown: under --dry-run with the machine not running yet, local storage could not be asked.'),
+          .enum(['present', 'pulled', 'would-pull', 'built', 'would-build', 'unknown'])
+          .describe('built: start built it from the Containerfile shipped with sourceosctl (a localhost/ image that was missing); would-*: --dry-run; unknown: under --dry-run with the machine not running yet, local storage could not be asked.'),
         id: z.string().nullable().describe('Local image ID (64 hex) when known.'),
         pinMatches: z.boolean().nullable().describe('Whether the image matches the profile’s digest pin; null without a pin or an image.'),
       })

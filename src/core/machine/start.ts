@@ -9,7 +9,9 @@
  *   starting  → poll `podman machine list` until it runs (same deadline)
  *   running   → nothing
  *   absent    → exit 4 with the exact `podman machine init …` to run; never runs init itself
- *   image     → `podman image inspect`; `podman pull` only when image.pull is `missing`
+ *   image     → `podman image inspect`; `podman pull` only when image.pull is `missing`; a missing
+ *               localhost/ image is built from the Containerfile shipped in the package
+ *               (`podman build`, in the same store and connection the runs use: core/image)
  *
  * Every refusal is an AgentMachineError with its exit code (2 usage, 4 prerequisite) and a fix;
  * nothing destructive ever runs (no init, rm, stop or reset).
@@ -17,6 +19,7 @@
 import {promises as fsp} from 'node:fs'
 
 import {prerequisiteMissing, usageError, type AgentMachineError} from '../errors.js'
+import {agentImageDir, buildable, buildArgv, buildFailed, DEFAULT_BUILD_TIMEOUT_MS, imageFix, readBaseImage, runBuild} from '../image/agent-image.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {shellQuote, step, type Plan, type Step} from '../plan/plan.js'
@@ -68,6 +71,9 @@ export interface StartRequest {
   dryRun: boolean
   io?: StartIO
   pullTimeoutMs?: number
+  buildTimeoutMs?: number
+  /** images/agent of the installed package (tests point it elsewhere). */
+  imageDir?: string
   pollIntervalMs?: number
   sleep?: (ms: number) => Promise<void>
   now?: () => number
@@ -88,7 +94,7 @@ export async function ensureDirectory(path: string): Promise<void> {
   await fsp.mkdir(path, {recursive: true, mode: 0o700})
 }
 
-type Action = 'start' | 'wait' | 'image-check' | 'pull'
+type Action = 'start' | 'wait' | 'image-check' | 'pull' | 'build'
 
 interface Planned {
   action: Action
@@ -153,9 +159,9 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
     const version = cli.ok ? cli.value : info.value.serverVersion
     note(`Native Podman${version ? ` ${version}` : ''} works (${info.value.rootless ? 'rootless' : 'rootful'}); this profile has no machine, so there is nothing to start.`)
     const planned: Planned[] = []
-    const image = await observeImage(podman, req, planned, note)
+    const image = await observeImage(podman, req, planned, note, info.value.rootless)
     const state: MachineRunStateValue = 'not-applicable'
-    if (!req.dryRun) await execute(planned, {req, reader: podman, lifecycle: new MachineLifecycle(req.runner, host), image, machine: null, io})
+    if (!req.dryRun) await execute(planned, {req, reader: podman, lifecycle: new MachineLifecycle(req.runner, host), image, machine: null, io, rootless: info.value.rootless})
     return {
       ...base,
       podman: {version, rootless: info.value.rootless},
@@ -222,13 +228,13 @@ export async function startMachine(req: StartRequest): Promise<StartResult> {
   }
 
   const image = before === 'running'
-    ? await observeImage(lifecycle.reader, req, planned, note)
+    ? await observeImage(lifecycle.reader, req, planned, note, null)
     : planImageAfterStart(lifecycle, req, planned)
 
   let after: MachineRunStateValue = before
   let action: StartResult['machine']['action'] = before === 'stopped' ? 'would-start' : before === 'starting' ? 'would-wait' : 'already-running'
   if (!req.dryRun) {
-    const outcome = await execute(planned, {req, reader: lifecycle.reader, lifecycle, image, machine: {spec: machine, version, env}, io})
+    const outcome = await execute(planned, {req, reader: lifecycle.reader, lifecycle, image, machine: {spec: machine, version, env}, io, rootless: null})
     after = outcome.machineRunning ? 'running' : after
     action = outcome.machineAction ?? action
   }
@@ -254,8 +260,16 @@ function pullAllowed(req: StartRequest): boolean {
   return req.profile.spec.image.pull === 'missing' && pullable(req.profile.spec.image.ref)
 }
 
-/** Asks local storage now (the service answers); plans a pull or refuses when the image is missing. */
-async function observeImage(reader: PodmanAdapter, req: StartRequest, planned: Planned[], note: (t: string) => void): Promise<ImageState> {
+/** The build step: the package's Containerfile, into the store (and connection) the runs use. */
+function buildStep(ctx: {binary: string; connection: string | null}, req: StartRequest, conditional: boolean): Planned {
+  const {ref} = req.profile.spec.image
+  const dir = req.imageDir ?? agentImageDir()
+  const why = `${conditional ? 'only if the check above finds no image: ' : 'the image is not in local storage: '}build ${ref} from the Containerfile shipped with sourceosctl (${dir}; needs its base image ${readBaseImage(dir) ?? '(unknown)'} or a registry)`
+  return {action: 'build', step: step(buildArgv(ctx, ref, dir), why, true)}
+}
+
+/** Asks local storage now (the service answers); plans a pull or a build, or refuses, when the image is missing. */
+async function observeImage(reader: PodmanAdapter, req: StartRequest, planned: Planned[], note: (t: string) => void, rootless: boolean | null): Promise<ImageState> {
   const {ref} = req.profile.spec.image
   const inspected = await reader.imageInspect(ref)
   if (inspected.ok) {
@@ -263,7 +277,11 @@ async function observeImage(reader: PodmanAdapter, req: StartRequest, planned: P
     return {status: 'present', details: inspected.value}
   }
   if (inspected.failure.kind !== 'image-missing') throw imageCheckFailed(ref, inspected.failure)
-  if (!pullAllowed(req)) throw imageMissing(req)
+  if (!pullAllowed(req)) {
+    if (!buildable(ref)) throw imageMissing(req, rootless)
+    planned.push(buildStep(reader.context, req, false))
+    return {status: 'would-build', details: null}
+  }
   const lifecycle = new MachineLifecycle(req.runner, req.host, {connection: reader.context.connection})
   planned.push({action: 'pull', step: step(lifecycle.pullArgv(ref), 'the image is not in local storage and the profile allows pulling it (image.pull: missing)', true)})
   return {status: 'would-pull', details: null}
@@ -275,6 +293,8 @@ function planImageAfterStart(lifecycle: MachineLifecycle, req: StartRequest, pla
   planned.push({action: 'image-check', step: step(lifecycle.imageInspectArgv(ref), 'once the machine runs: is the profile\'s image in its local storage?', false)})
   if (pullAllowed(req)) {
     planned.push({action: 'pull', step: step(lifecycle.pullArgv(ref), 'only if the check above finds no image (image.pull: missing)', true)})
+  } else if (buildable(ref)) {
+    planned.push(buildStep(lifecycle.reader.context, req, true))
   }
   return {status: 'unknown', details: null}
 }
@@ -311,6 +331,8 @@ interface ExecContext {
   image: ImageState
   machine: {spec: ProfileMachine; version: string; env: Record<string, string>} | null
   io: StartIO
+  /** Native Linux: whether podman runs rootless (names the offline fix); null when unknown. */
+  rootless: boolean | null
 }
 
 async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRunning: boolean; machineAction?: StartResult['machine']['action']}> {
@@ -382,9 +404,23 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
         ctx.image.details = inspected.value
       } else if (inspected.failure.kind !== 'image-missing') {
         throw imageCheckFailed(ref, inspected.failure)
-      } else if (!pullAllowed(req)) {
-        throw imageMissing(req)
+      } else if (!pullAllowed(req) && !buildable(ref)) {
+        throw imageMissing(req, ctx.rootless)
       }
+    } else if (action === 'build') {
+      if (ctx.image.status === 'present') continue // the check found it: the conditional build is not needed
+      const {ref} = req.profile.spec.image
+      const argv = planned.find((p) => p.action === 'build')!.step.argv
+      const task = io.progress.task(`Building ${ref} (podman build; the first build downloads Node and the tools, minutes)`)
+      const built = await runBuild(req.runner, argv, req.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS)
+      if (!built.ok) {
+        task.fail(`could not build ${ref}`)
+        throw buildFailed(ref, argv, built, {host: req.host, rootless: ctx.rootless, baseImage: readBaseImage(req.imageDir ?? agentImageDir())})
+      }
+      task.succeed(`Built ${ref} in ${Math.round(built.durationMs / 1000)} s`)
+      const inspected = await ctx.reader.imageInspect(ref)
+      ctx.image.status = 'built'
+      ctx.image.details = inspected.ok ? inspected.value : null
     } else if (action === 'pull') {
       if (ctx.image.status === 'present') continue // the check found it: the conditional pull is not needed
       const {ref} = req.profile.spec.image
@@ -629,22 +665,14 @@ function imageCheckFailed(ref: string, failure: PodmanFailure): AgentMachineErro
   return prerequisiteMissing('IMAGE_CHECK_FAILED', `cannot check for image ${ref}: ${failure.message}`, failure.fix, {ref, kind: failure.kind})
 }
 
-function imageMissing(req: StartRequest): AgentMachineError {
+/** A registry image (not ours to build) that is missing and may not be pulled. */
+function imageMissing(req: StartRequest, rootless: boolean | null): AgentMachineError {
   const {ref, pull} = req.profile.spec.image
-  const build = `podman build -t ${ref} images/agent`
   const where = req.profile.spec.machine ? `the Podman machine "${req.profile.spec.machine.name}"` : 'Podman'
-  if (!pullable(ref)) {
-    return prerequisiteMissing(
-      'IMAGE_MISSING',
-      `image ${ref} is not in ${where}'s local storage; it is a localhost/ image, so it can only be built, not pulled.`,
-      `build it from a sourceosctl checkout: \`make image\` (${build}; without registry access: \`sudo images/agent/build-debootstrap.sh --tag ${ref}\`), then run start again`,
-      {ref, pull, buildCommand: build, pullCommand: null},
-    )
-  }
   return prerequisiteMissing(
     'IMAGE_MISSING',
     `image ${ref} is not in ${where}'s local storage, and the profile's image.pull is ${pull}.`,
-    `pull it (\`podman pull ${ref}\`) or build it (\`${build}\`), or set image.pull: missing in ${req.profilePath} to let start pull it`,
-    {ref, pull, buildCommand: build, pullCommand: `podman pull ${ref}`},
+    imageFix(ref, {rootless}).replace('in the profile', `in ${req.profilePath}`),
+    {ref, pull, buildCommand: null, pullCommand: `podman pull ${ref}`},
   )
 }

@@ -315,14 +315,34 @@ describe('startMachine on macOS', () => {
     expect(runner.commandLines().some((l) => l.startsWith('podman pull'))).toBe(false)
   })
 
-  it('a localhost/ image with pull: missing cannot be pulled: how to build it', async () => {
-    const {req} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {pull: 'missing'}), [
+  it('a localhost/ image cannot be pulled: start builds it from the shipped Containerfile, in the machine (its connection)', async () => {
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {pull: 'missing'}), [
       version('5.3.1'),
       list(podmanFixture('podman5-machine-list-running.json')),
-      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: podmanFixture('podman431-image-inspect-missing.stderr.txt')}},
+      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: podmanFixture('podman431-image-inspect-missing.stderr.txt')}, times: 2},
+      {match: (cmd, args) => cmd === 'podman' && args.includes('build'), result: {stdout: 'COMMIT localhost/sourceos/agent:latest\n'}},
+      imageOk,
+    ])
+    req.imageDir = '/opt/sourceosctl/images/agent'
+    const dry = await startMachine({...req, dryRun: true})
+    expect(dry.plan.steps.map((s) => s.argv)).toEqual([['podman', '--connection', 'podman-machine-default', 'build', '--file', '/opt/sourceosctl/images/agent/Containerfile', '--tag', 'localhost/sourceos/agent:latest', '/opt/sourceosctl/images/agent']])
+    expect(dry.image.status).toBe('would-build')
+    expect(runner.commandLines().some((l) => l.includes(' build '))).toBe(false)
+    const real = await startMachine(req)
+    expect(real.image.status).toBe('built')
+    expect(runner.commandLines()).toContain('podman --connection podman-machine-default build --file /opt/sourceosctl/images/agent/Containerfile --tag localhost/sourceos/agent:latest /opt/sourceosctl/images/agent')
+  })
+
+  it('a registry image that may not be pulled is never built locally: how to pull it', async () => {
+    const {req, runner} = request(mac, profile('macos', machineSpec({name: 'podman-machine-default'}), MAC_REPO, {ref: 'quay.io/example/agent:1', pull: 'never'}), [
+      version('5.3.1'),
+      list(podmanFixture('podman5-machine-list-running.json')),
+      {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: 'Error: quay.io/example/agent:1: image not known\n'}},
     ])
     const error = await failure(req)
-    expect(error).toMatchObject({code: 'IMAGE_MISSING', details: {buildCommand: 'podman build -t localhost/sourceos/agent:latest images/agent', pullCommand: null}})
+    expect(error).toMatchObject({code: 'IMAGE_MISSING', details: {pullCommand: 'podman pull quay.io/example/agent:1'}})
+    expect(error.fix).toContain('podman pull quay.io/example/agent:1')
+    expect(runner.commandLines().some((l) => l.includes(' build '))).toBe(false)
   })
 
   it('warns when the local image does not match the profile\'s digest pin', async () => {
