@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {mkdirSync, mkdtempSync, renameSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -413,7 +414,9 @@ describe('evidence', () => {
     // The image declares how the tool runs inside the outer sandbox; the record keeps that choice.
     expect(record.predicate.toolSandbox).toBe('danger-full-access')
     expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
-    expect(record.predicate.podmanArgv).toEqual(containerSteps(a.json)[0]!.argv)
+    // As planned, with the home dir as ~ and the passthrough value redacted with its sha256 (docs/evidence.md).
+    const xterm = `[redacted sha256:${createHash('sha256').update('xterm').digest('hex')}]`
+    expect(record.predicate.podmanArgv).toEqual(containerSteps(a.json)[0]!.argv.map((x) => (x === '--env=TERM=xterm' ? `--env=TERM=${xterm}` : x.split(home).join('~'))))
     expect(first.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(1)
 
     const second = podmanRunner()

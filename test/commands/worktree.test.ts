@@ -203,7 +203,7 @@ describe('run|shell --worktree', () => {
   })
 
   it('a real run executes exactly the planned argv, brings only the agent’s branch back (with its commit), leaves the clone, and records it in the evidence', async () => {
-    const {repo, facts, state, head} = setup()
+    const {home, repo, facts, state, head} = setup()
     const ctx = {hostFacts: async () => facts, now: () => NOW}
     const args = ['--repo', repo, '--worktree', '--branch', 'agent/review-me', '--run-id', 'realrun-0001']
     const dry = await runCommand(Shell, [...args, '--dry-run', '--json'], {...ctx, runner: runner(), attachedRunner: attached()})
@@ -249,7 +249,9 @@ describe('run|shell --worktree', () => {
     expect(git(repo, 'fsck', '--no-dangling')).toBe('')
 
     const record = JSON.parse(readFileSync(json.evidence!, 'utf8')) as {predicate: {worktree: unknown; git: Array<{target: string; ref: string}>; mounts: unknown[]}}
-    expect(record.predicate.worktree).toEqual({repo, path: clone, target: '/workspace/app', branch: 'agent/review-me', baseCommit: head, commonDir: join(repo, '.git')})
+    // Host paths are written home-relative (profile spec.evidence.paths, default).
+    const rel = (p: string) => p.split(home).join('~')
+    expect(record.predicate.worktree).toEqual({repo: rel(repo), path: rel(clone), target: '/workspace/app', branch: 'agent/review-me', baseCommit: head, commonDir: rel(join(repo, '.git'))})
     expect(record.predicate.git.map((g) => [g.target, g.ref])).toEqual([['/workspace/app', 'agent/review-me'], ['/workspace/plain', null]])
     expect(record.predicate.mounts).toHaveLength(json.mounts.length)
     expect(schemaErrors('agent-machine-evidence-record.schema.json', record)).toEqual([])

@@ -2,6 +2,7 @@
 // the governed container sees only the profile's mounts, no host home, no capabilities, no host
 // env; exit codes and signals pass through; no container outlives its run; bad input starts none.
 // One fixture (temp HOME, repos, profile) per mode; the built CLI runs as root or as the rootless user.
+import {createHash} from 'node:crypto'
 import {lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -198,7 +199,14 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
       expect(record.predicate.status).toBe('completed')
       expect(record.predicate.exitCode).toBe(7)
       expect(record.predicate.toolVersions.tool).toBe('codex-fake 0.0.1')
-      expect(record.predicate.podmanArgv).toEqual(executed.plan.steps.find((s) => s.argv[1] === 'create')!.argv)
+      // The planned argv, with home paths as ~ and env and tool-argument values redacted (docs/evidence.md).
+      const planned = executed.plan.steps.find((s) => s.argv[1] === 'create')!.argv.map((a) => a.split(fx.home).join('~'))
+      expect(record.predicate.podmanArgv).toHaveLength(planned.length)
+      record.predicate.podmanArgv.forEach((a, i) => {
+        const m = /^(.*?)\[redacted sha256:([0-9a-f]{64})\]$/.exec(a)
+        if (m) expect(createHash('sha256').update(planned[i]!.slice(m[1]!.length)).digest('hex')).toBe(m[2])
+        else expect(a).toBe(planned[i])
+      })
       expect(record.predicate.mounts.map((m) => `${m.target}:${m.mode}`).sort()).toEqual([
         '/workspace/docs:ro', '/workspace/repo/.git/config:ro', '/workspace/repo/.git/hooks:ro', '/workspace/repo/.git:rw', '/workspace/repo:rw',
       ])

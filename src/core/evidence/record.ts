@@ -32,7 +32,7 @@ const TimestampSchema = z.iso.datetime({offset: false}).describe('RFC 3339 times
 
 const MountSchema = z
   .object({
-    source: z.string().min(1).describe('Host path as mounted: expanded, absolute and realpath-resolved.'),
+    source: z.string().min(1).describe('Host path as mounted: expanded, absolute and realpath-resolved; with predicate.paths "home-relative", the home dir is written as ~.'),
     target: z.string().min(1).describe('Path inside the container.'),
     mode: z.enum(['rw', 'ro']).describe('rw: read-write; ro: read-only.'),
   })
@@ -272,6 +272,10 @@ export const EvidencePredicateSchema = z
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
     verification: VerificationSchema.optional().describe('How the container’s mounts and configuration were verified before the agent started (docs/threat-model.md, “Mount swaps and the effective configuration”). Absent in records of older CLIs.'),
     podmanConnection: PodmanConnectionSchema.optional().describe('Machine profiles: the Podman connection the container ran through, its URI and the server version. Absent for native podman (no connection named) and in records of older CLIs.'),
+    paths: z
+      .enum(['absolute', 'home-relative'])
+      .optional()
+      .describe('How host paths are written (profile spec.evidence.paths): home-relative replaces the home dir by ~ everywhere in the predicate, policy included (policyHash is over the policy as written here). Absent: absolute (records of older CLIs).'),
     integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
   })
   .strict()

@@ -36,6 +36,7 @@ import {
   type IndexEntry,
 } from './index-log.js'
 import {interruptedBegin, type IndexView} from './recovery.js'
+import {homeRelativeDeep} from './redact.js'
 import {MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {
   EVIDENCE_PREDICATE_TYPE,
@@ -87,6 +88,8 @@ export interface RecordDraft {
   verification?: VerificationInfo
   /** Machine profiles: the connection every container-side call named, its URI, the server version. */
   podmanConnection?: PodmanConnectionInfo
+  /** How host paths are written: 'home-relative' (with `homeDir`) writes the home dir as `~` everywhere. Default absolute. */
+  paths?: {style: 'absolute'} | {style: 'home-relative'; homeDir: string}
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -162,6 +165,8 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     const seq = Math.max(index.maxSeq, maxFileSeq) + 1
     const prev = seq === 1 ? null : (index.latestDigest.get(seq - 1) ?? (await fileDigestOfSeq(root, files, seq - 1)))
 
+    const rel = relativizer(draft.paths)
+    const policy = rel(structuredClone(draft.policy))
     const record = validated({
       _type: STATEMENT_TYPE,
       subject: subjectFor(draft.runId, draft.git),
@@ -172,23 +177,24 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         status: 'started',
         verb: draft.verb,
         tool: draft.tool,
-        argv: [...draft.argv],
+        argv: rel([...draft.argv]),
         startedAt: draft.startedAt ?? now().toISOString(),
         finishedAt: null,
         exitCode: null,
-        mounts: draft.mounts.map((m) => ({source: m.source, target: m.target, mode: m.mode})),
+        mounts: draft.mounts.map((m) => ({source: rel(m.source), target: m.target, mode: m.mode})),
         image: {...draft.image},
         git: draft.git.map((g) => ({...g})),
-        policyHash: policyHash(draft.policy),
-        policy: structuredClone(draft.policy),
+        policyHash: policyHash(policy),
+        policy,
         toolVersions: {...draft.toolVersions, podman: {...draft.toolVersions.podman}},
         host: {...draft.host},
-        podmanArgv: [...draft.podmanArgv],
+        podmanArgv: rel([...draft.podmanArgv]),
         chain: {seq, prev, startedDigest: null},
         ...(draft.toolSandbox !== undefined ? {toolSandbox: draft.toolSandbox} : {}),
-        ...(draft.worktree ? {worktree: {...draft.worktree}} : {}),
+        ...(draft.worktree ? {worktree: rel({...draft.worktree})} : {}),
         ...(draft.verification ? {verification: structuredClone(draft.verification)} : {}),
         ...(draft.podmanConnection ? {podmanConnection: {...draft.podmanConnection}} : {}),
+        ...(draft.paths ? {paths: draft.paths.style} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)
@@ -202,11 +208,17 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
       await unlink(file).catch(() => undefined)
       throw error
     }
-    return makeHandle(root, file, record, digest, opts)
+    return makeHandle(root, file, record, digest, opts, rel)
   })
 }
 
-function makeHandle(root: string, file: string, started: EvidenceRecord, startedDigest: string, opts: StoreOptions): RecordHandle {
+/** The path transform of a draft: `~` for the home dir when home-relative, else the identity. */
+function relativizer(paths: RecordDraft['paths']): <T>(value: T) => T {
+  if (!paths || paths.style === 'absolute') return (value) => value
+  return (value) => homeRelativeDeep(value, paths.homeDir)
+}
+
+function makeHandle(root: string, file: string, started: EvidenceRecord, startedDigest: string, opts: StoreOptions, rel: <T>(value: T) => T): RecordHandle {
   const now = opts.now ?? (() => new Date())
   let current = started
   let currentDigest = startedDigest
@@ -237,9 +249,9 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           image: update.image ?? started.predicate.image,
           git,
           toolVersions: update.toolVersions ?? started.predicate.toolVersions,
-          podmanArgv: update.podmanArgv ?? started.predicate.podmanArgv,
+          podmanArgv: update.podmanArgv ? rel([...update.podmanArgv]) : started.predicate.podmanArgv,
           chain: {...chain, startedDigest},
-          ...(update.integrity ? {integrity: update.integrity} : {}),
+          ...(update.integrity ? {integrity: rel(structuredClone(update.integrity))} : {}),
         },
       })
       const digest = recordDigest(finished)

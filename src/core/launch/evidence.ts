@@ -4,6 +4,7 @@
  * also when the launch fails, so an interrupted session leaves an "incomplete" record.
  */
 import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
+import {redactCliArgv, redactPodmanArgv} from '../evidence/redact.js'
 import {beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
@@ -13,6 +14,7 @@ import {PodmanAdapter} from '../podman/adapter.js'
 import {stateDir} from '../profile/location.js'
 import type {PreparedLaunch} from './prepare.js'
 import {toolVersionInImage} from './tool-version.js'
+import {AGENT_HOME} from './container-spec.js'
 
 type Facts = Pick<RecordDraft, 'git' | 'toolVersions' | 'podmanConnection'>
 
@@ -59,11 +61,16 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
 
 export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date, verification?: VerificationInfo): Promise<RecordHandle> {
   const create = prepared.plan.steps[(prepared.probe ? 1 : 0) + prepared.hostSteps.length]!
+  const {commandLength, toolArgs} = containerCommand(prepared)
+  const verbArgv = cliArgv[0] === 'agent-machine' ? cliArgv : ['agent-machine', prepared.spec.verb, ...cliArgv]
+  const pathStyle = prepared.profile.spec.evidence?.paths ?? 'home-relative'
   return beginRecord(dir, {
     runId: prepared.runId,
     verb: prepared.spec.verb,
     tool: prepared.spec.tool,
-    argv: cliArgv,
+    // No secret values (docs/evidence.md, "What a record never holds"): tool arguments and env
+    // values are redacted by shape, each with its sha256.
+    argv: redactCliArgv(verbArgv, toolArgs),
     startedAt: startedAt.toISOString(),
     mounts: prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})),
     image: {ref: prepared.image.ref, id: prepared.image.details.id, digest: prepared.image.details.digest},
@@ -71,12 +78,21 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     policy: prepared.policy,
     toolVersions: facts.toolVersions,
     host: recordHost(host),
-    podmanArgv: create.argv,
+    podmanArgv: redactPodmanArgv(create.argv, {image: prepared.spec.image, commandLength, envSet: {HOME: AGENT_HOME, ...prepared.policy.env.set}}),
+    paths: pathStyle === 'absolute' ? {style: 'absolute'} : {style: 'home-relative', homeDir: host.homeDir},
     ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
     ...(verification ? {verification} : {}),
     ...(facts.podmanConnection ? {podmanConnection: facts.podmanConnection} : {}),
   })
+}
+
+/** The container command: how much of it is the tool's own command (from the profile), and the arguments after it. */
+export function containerCommand(prepared: Pick<PreparedLaunch, 'spec' | 'profile'>): {commandLength: number; toolArgs: string[]} {
+  const tool = prepared.spec.tool
+  const own = tool ? ((prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool]?.command ?? []) : ['/bin/sh']
+  const prefix = own.every((part, i) => prepared.spec.command[i] === part) ? own.length : 0
+  return {commandLength: prefix, toolArgs: prepared.spec.command.slice(prefix)}
 }
 
 export type {EvidenceRecord}

@@ -115,6 +115,16 @@ export const SecretsSchema = z
   .object({door: z.literal('none').describe('Only "none" today: secrets will come through the Secrets Door.')})
   .strict()
 
+export const EvidenceSettingsSchema = z
+  .object({
+    paths: z
+      .enum(['absolute', 'home-relative'])
+      .default('home-relative')
+      .describe('How evidence records write host paths: home-relative (default) writes the home dir as ~, so records do not name the user; absolute keeps them as they are.'),
+  })
+  .strict()
+  .describe('What evidence records hold (docs/evidence.md).')
+
 export const ProfileSpecSchema = z
   .object({
     platform: PlatformSchema,
@@ -130,6 +140,7 @@ export const ProfileSpecSchema = z
     network: NetworkSchema,
     resources: ResourcesSchema,
     secrets: SecretsSchema,
+    evidence: EvidenceSettingsSchema.optional(),
   })
   .strict()
 

@@ -1,0 +1,99 @@
+/**
+ * What a record must never hold (issue 14, item 1): the values of tool arguments and of
+ * environment variables, which carry API keys and credentials (`--api-key sk-…`,
+ * `PIP_INDEX_URL=https://user:pw@…`), and the user's home path, which names the user.
+ *
+ * Values are redacted by shape: an option's name stays (`--api-key`, `--model=`), its value is
+ * replaced by `[redacted sha256:<hex>]` — the SHA-256 of the value's UTF-8 bytes, so a reviewer
+ * who knows a value can confirm it (`printf %s VALUE | sha256sum`) and nobody else learns it.
+ * Home paths become `~/…`. Pure.
+ */
+import {createHash} from 'node:crypto'
+
+const REDACTED = /^\[redacted sha256:[0-9a-f]{64}\]$/
+
+/** `[redacted sha256:<hex of the value>]`. */
+export function redactedValue(value: string): string {
+  return `[redacted sha256:${createHash('sha256').update(value, 'utf8').digest('hex')}]`
+}
+
+export function isRedacted(value: string): boolean {
+  return REDACTED.test(value)
+}
+
+/** An option name that is only that: `-p`, `--model`, `--dangerously-skip-permissions` (letters and dashes). */
+const OPTION_NAME = /^--?[A-Za-z][A-Za-z-]{0,47}$/
+
+/** One tool argument by shape: an option name stays, `--name=value` keeps the name, everything else is redacted. */
+export function redactArg(arg: string): string {
+  if (OPTION_NAME.test(arg)) return arg
+  const eq = arg.indexOf('=')
+  if (eq > 0 && OPTION_NAME.test(arg.slice(0, eq))) return `${arg.slice(0, eq + 1)}${redactedValue(arg.slice(eq + 1))}`
+  return redactedValue(arg)
+}
+
+/**
+ * The CLI's own arguments: everything after the first `--`, and any argument equal to one of the
+ * tool's arguments (oclif also takes them without `--`), is redacted by shape. The CLI's own
+ * options (--repo, --tool, --run-id, …) stay, home paths made relative by the caller.
+ */
+export function redactCliArgv(argv: readonly string[], toolArgs: readonly string[]): string[] {
+  const tool = new Set(toolArgs)
+  const sep = argv.indexOf('--')
+  return argv.map((arg, i) => ((sep !== -1 && i > sep) || tool.has(arg) ? redactArg(arg) : arg))
+}
+
+/**
+ * A podman argv: every `--env=NAME=value` (and `--env`/`-e NAME=value`) keeps the name and
+ * redacts the value unless the policy sets exactly that value (`env.set`, which the record holds
+ * anyway); the container command after the image keeps the tool's own command (from the profile)
+ * and redacts its arguments by shape.
+ */
+export function redactPodmanArgv(argv: readonly string[], opts: {image?: string; commandLength?: number; envSet?: Readonly<Record<string, string>>}): string[] {
+  const set = opts.envSet ?? {}
+  const env = (assignment: string): string => {
+    const eq = assignment.indexOf('=')
+    if (eq <= 0) return assignment
+    const name = assignment.slice(0, eq)
+    const value = assignment.slice(eq + 1)
+    return Object.hasOwn(set, name) && set[name] === value ? assignment : `${name}=${redactedValue(value)}`
+  }
+  const out: string[] = []
+  const imageAt = opts.image === undefined ? -1 : argv.indexOf(opts.image)
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ''
+    if (imageAt !== -1 && i > imageAt) {
+      out.push(i - imageAt <= (opts.commandLength ?? 0) ? arg : redactArg(arg))
+    } else if (arg.startsWith('--env=')) {
+      out.push(`--env=${env(arg.slice('--env='.length))}`)
+    } else if ((arg === '--env' || arg === '-e') && i + 1 < argv.length && i + 1 !== imageAt) {
+      out.push(arg, env(argv[i + 1] ?? ''))
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
+/**
+ * Replaces the home dir at the start of a path, or after `=`, `:` or `,` inside an argument
+ * (`--mount=type=bind,source=/home/u/x,…`), by `~`. `/home/user` never matches `/home/username`.
+ */
+export function homeRelative(text: string, home: string): string {
+  const h = home.replace(/[\\/]+$/, '')
+  if (h === '' || h === '/') return text
+  const escaped = h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return text.replace(new RegExp(`(^|[=:,\\s])${escaped}(?=$|[\\\\/:,])`, 'g'), '$1~')
+}
+
+/** homeRelative over every string in a JSON value (object keys included). */
+export function homeRelativeDeep<T>(value: T, home: string): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return homeRelative(v, home)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [homeRelative(k, home), walk(x)]))
+    return v
+  }
+  return walk(value) as T
+}
