@@ -6,6 +6,7 @@
 import {Command} from '@oclif/core'
 
 import {AgentMachineError, EXIT_CODES_HELP, ExitCode} from '../core/errors.js'
+import {closestCommand} from './suggest.js'
 
 export {EXIT_CODES_HELP}
 
@@ -39,22 +40,29 @@ export abstract class AgentMachineCommand extends Command {
   override async catch(err: OclifLikeError): Promise<void> {
     // oclif's own exit (this.exit) and help/version requests pass through untouched.
     if (err.code === 'EEXIT' || err.oclif?.exit === 0) throw err
-    const appError = toAgentMachineError(err)
+    const flagNames = Object.entries((this.constructor as typeof Command).flags ?? {}).flatMap(([name, f]) => [name, ...((f as {aliases?: string[]}).aliases ?? [])])
+    const appError = toAgentMachineError(err, [...flagNames, 'json'], this.id ? `${this.config.bin} ${this.id.replace(/:/g, ' ')}` : this.config.bin)
     process.exitCode = appError.exitCode
-    if (this.jsonEnabled()) {
+    if (this.jsonEnabled() || this.argv.includes('--json')) {
       this.logJson({error: appError.toJSON()})
     } else {
-      process.stderr.write(`Error: ${appError.oneLine()}\n`)
+      // The problem on one line, the fix on its own line.
+      process.stderr.write(`Error: ${appError.message.replace(/\s*\n\s*/g, ' ')}\n${appError.fix ? `Fix: ${appError.fix}\n` : ''}`)
       if (appError.exitCode === ExitCode.FAILURE && process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
     }
   }
 }
 
-function toAgentMachineError(err: OclifLikeError): AgentMachineError {
+function toAgentMachineError(err: OclifLikeError, flagNames: readonly string[] = [], command = 'sourceosctl'): AgentMachineError {
   if (err instanceof AgentMachineError) return err
   // oclif parse errors (unknown flag, missing required flag, bad option value) exit 2.
-  if (err.oclif?.exit === 2 || /^(Unexpected argument|Nonexistent flag|Missing required flag|Expected --)/.test(err.message)) {
-    return new AgentMachineError(parseErrorLine(err.message), {code: 'USAGE', exitCode: ExitCode.USAGE, fix: 'see --help for the accepted flags and examples.'})
+  if (err.oclif?.exit === 2 || /^(Unexpected argument|Nonexistent flags?|Missing required flag|Expected --)/.test(err.message)) {
+    const unknown = /Nonexistent flags?: (--?[\w-]+)/.exec(err.message)?.[1]
+    const near = unknown ? closestCommand(unknown.replace(/^-+/, ''), flagNames) : null
+    const fix = near
+      ? `did you mean --${near}? (see \`${command} --help\` for the accepted flags)`
+      : `see \`${command} --help\` for the accepted flags and examples`
+    return new AgentMachineError(parseErrorLine(err.message), {code: 'USAGE', exitCode: ExitCode.USAGE, fix})
   }
   return new AgentMachineError(`unexpected failure: ${err.message}`, {
     code: 'UNEXPECTED',

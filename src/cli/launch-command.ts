@@ -4,18 +4,19 @@
 import {Flags} from '@oclif/core'
 
 import {getContext} from '../core/context.js'
-import {ExitCode, usageError} from '../core/errors.js'
+import {AgentMachineError, ExitCode, policyRefusal, usageError} from '../core/errors.js'
 import {describeIntegrity} from '../core/integrity/describe.js'
 import {plantsOf} from '../core/integrity/session.js'
+import {describeNetwork} from '../core/network/report.js'
 import {launch, type LaunchInput} from '../core/launch/launch.js'
 import type {PreparedLaunch} from '../core/launch/prepare.js'
 import type {LaunchResult} from '../core/launch/result.js'
-import {formatArgv, renderPlan} from '../core/plan/plan.js'
+import {formatArgv, renderPlan, shellQuote} from '../core/plan/plan.js'
 import {AgentMachineCommand} from './base-command.js'
 import {style} from './style.js'
 
 export const launchFlags = {
-  repo: Flags.string({char: 'r', description: 'Repo folder to work in; must be an allowlisted mount of the profile (or inside one).', required: true}),
+  repo: Flags.string({char: 'r', description: 'Repo folder to work in; must be an allowlisted mount of the profile (or inside one). Default: the current directory.'}),
   'dry-run': Flags.boolean({description: 'Print the plan — every command a real run executes, with its exact argv — and run none of them (no git, no container).', default: false}),
   'profile-file': Flags.string({description: 'Use this profile file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
   'run-id': Flags.string({description: 'Use this run id (8-63 of a-z 0-9 -) instead of a random one, e.g. to match a CI job.'}),
@@ -40,7 +41,25 @@ export function worktreeOption(flags: {worktree: boolean; branch?: string; 'clea
 }
 
 export abstract class LaunchCommand extends AgentMachineCommand {
-  protected async launchWith(input: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs' | 'cliArgv'> & {timeoutSeconds: number}): Promise<LaunchResult> {
+  protected async launchWith(given: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs' | 'cliArgv' | 'repo'> & {repo: string | undefined; timeoutSeconds: number}): Promise<LaunchResult> {
+    // No --repo: the current directory, which must be allowlisted (or inside an allowlisted mount).
+    const input = {...given, repo: given.repo ?? process.cwd()}
+    try {
+      return await this.launchIn(input)
+    } catch (error) {
+      if (given.repo === undefined && error instanceof AgentMachineError && error.code === 'REPO_NOT_ALLOWLISTED') {
+        throw policyRefusal(
+          'REPO_NOT_ALLOWLISTED',
+          `no --repo given, and the current directory ${process.cwd()} is not an allowlisted mount of the profile (or inside one).`,
+          `allow it: \`sourceosctl agent-machine init --repo ${shellQuote(process.cwd())}\`, or pass --repo <an allowlisted folder>`,
+          {cwd: process.cwd()},
+        )
+      }
+      throw error
+    }
+  }
+
+  private async launchIn(input: Omit<LaunchInput, 'json' | 'cwd' | 'stdinIsTTY' | 'stdoutIsTTY' | 'timeoutMs' | 'cliArgv'> & {timeoutSeconds: number}): Promise<LaunchResult> {
     const ctx = getContext()
     const host = await ctx.hostFacts()
     const json = this.jsonEnabled()
@@ -93,6 +112,9 @@ export abstract class LaunchCommand extends AgentMachineCommand {
       } else if (lines.length > 0) out(c.yellow('sourceosctl: after the session:'))
       for (const line of lines) out(`  ${line}`)
     }
+    // The denied destinations, at the end where they are seen (also under --json: a notice, like the integrity one).
+    const network = describeNetwork(result.network)
+    if (network.length > 0) process.stderr.write(`${c.yellow(`sourceosctl: ${network[0]}`)}\n${network.slice(1).map((l) => `  ${l}\n`).join('')}`)
     const notBack = result.worktree?.broughtBack?.error
     if (notBack) {
       this.note(`${c.red(`sourceosctl: ${notBack.message}`)}${notBack.fix ? `\n  fix: ${notBack.fix}` : ''}`)

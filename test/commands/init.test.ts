@@ -105,17 +105,17 @@ describe('init', () => {
     const before = listTree(home)
     const out = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', target], ctx)
     expect(out.exitCode).toBe(3)
-    expect(out.stderr.trim().split('\n')).toHaveLength(1)
-    expect(out.stderr).toMatch(/Fix:/)
+    // the problem on one line, the fix on its own line
+    expect(out.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: /), expect.stringMatching(/^Fix: /)])
     expect(listTree(home)).toEqual(before)
   })
 
-  it('gives one-line errors with the exit code from the table for bad input', async () => {
+  it('gives one-line errors (fix on its own line) with the exit code from the table for bad input', async () => {
     const {home, repo, ctx} = setup()
     const file = join(home, 'dev', 'file.txt')
     writeFileSync(file, 'x')
     const cases: Array<[string[], number, RegExp]> = [
-      [['--profile', 'nope', '--repo', repo], 2, /unknown template.*linux-podman-native/],
+      [['--profile', 'nope', '--repo', repo], 2, /unknown template[^\n]*\nFix: .*linux-podman-native/],
       [['--profile', 'linux-podman-native', '--repo', join(home, 'missing')], 4, /does not exist/],
       [['--profile', 'linux-podman-native', '--repo', file], 2, /not a directory/],
       [['--profile', 'linux-podman-native', '--repo', repo, '--output', join(file, 'profile.yaml')], 4, /cannot write/],
@@ -126,7 +126,7 @@ describe('init', () => {
       const out = await runCommand(Init, argv, ctx)
       expect({argv, code: out.exitCode}).toEqual({argv, code})
       expect(out.stderr).toMatch(message)
-      expect(out.stderr.trim().split('\n')).toHaveLength(1)
+      expect(out.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: /), expect.stringMatching(/^Fix: /)])
       expect(listTree(home)).toEqual(before)
     }
   })

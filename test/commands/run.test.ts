@@ -224,8 +224,8 @@ describe('run', () => {
   })
 
   it.each([
-    [['--tool', 'vim'], 3, /unknown tool 'vim'.*codex/],
-    [['--tool', 'claude-code'], 3, /disabled.*codex/],
+    [['--tool', 'vim'], 3, /unknown tool 'vim'.*\nFix: .*codex/],
+    [['--tool', 'claude-code'], 3, /disabled.*\nFix: .*codex/],
   ])('refuses %j with exit %i and lists the enabled tools', async (args, code, message) => {
     const {repo, facts} = setup()
     const runner = podmanRunner()
@@ -265,7 +265,7 @@ describe('run', () => {
     const runner = fakeRunner([{match: 'podman image inspect', result: {exitCode: 125, stdout: '[]', stderr: 'Error: inspecting object: localhost/test-bb:1: image not known\n'}}])
     const missing = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, hostFacts: async () => facts})
     expect(missing.exitCode).toBe(4)
-    expect(missing.stderr).toMatch(/not in the local store.*Fix:.*build/)
+    expect(missing.stderr).toMatch(/not in the local store\.\nFix: run `sourceosctl agent-machine start` \(it builds localhost\/test-bb:1/)
   })
 
   it('reports podman missing with exit 4', async () => {
@@ -285,7 +285,7 @@ describe('run', () => {
     ])
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner, hostFacts: async () => mac})
     expect(out.exitCode).toBe(4)
-    expect(out.stderr).toMatch(/stopped.*start/)
+    expect(out.stderr).toMatch(/stopped\n.*start/)
   })
 })
 
@@ -320,7 +320,7 @@ describe('run on macOS: the machine’s real shared folders decide what can be m
     const {repo, runner, mac} = macSetup(() => ['/Users/elsewhere'])
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner, hostFacts: async () => mac})
     expect(out.exitCode).toBe(4)
-    expect(out.stderr).toMatch(/not shared with the Podman machine podman-machine-default.*--volume/)
+    expect(out.stderr).toMatch(/not shared with the Podman machine podman-machine-default.*\nFix: .*--volume/)
   })
 })
 
@@ -378,7 +378,9 @@ describe('run on macOS: every container-side call goes to the profile’s machin
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run'], {runner: missing, hostFacts: async () => mac})
     expect(out.exitCode).toBe(4)
     expect(out.stderr).toMatch(/not in the local store of connection sourceos-agent-root/)
-    expect(out.stderr).toContain('podman --connection sourceos-agent-root build -t localhost/test-bb:1 images/agent')
+    // start builds it in the machine (through its connection: start.test.ts); offline, it is loaded through that connection
+    expect(out.stderr).toContain('Fix: run `sourceosctl agent-machine start` (it builds localhost/test-bb:1 from the Containerfile shipped with sourceosctl, in connection sourceos-agent-root)')
+    expect(out.stderr).toContain('podman --connection sourceos-agent-root load -i agent.tar')
   })
 
   it('a Linux-native profile: no --connection anywhere in the plan or the calls', async () => {

@@ -4,6 +4,9 @@ import {AgentMachineCommand} from '../../cli/base-command.js'
 import {LaunchCommand, launchFlags, worktreeOption} from '../../cli/launch-command.js'
 import type {LaunchResult} from '../../core/launch/result.js'
 
+/** What users type for a tool (its binary's name) → the profile's tool name. */
+const TOOL_ALIASES: Readonly<Record<string, string>> = {claude: 'claude-code'}
+
 export default class Run extends LaunchCommand {
   static override summary = 'Run an enabled agent tool (codex, claude-code) in the governed container.'
 
@@ -25,7 +28,7 @@ ${AgentMachineCommand.exitCodesSection}
   static override strict = false
 
   static override flags = {
-    tool: Flags.string({char: 't', description: 'Tool to run: one enabled in the profile (codex, claude-code).', required: true}),
+    tool: Flags.string({char: 't', description: 'Tool to run: one enabled in the profile (codex, claude-code; `claude`, the binary\'s name, means claude-code).', required: true}),
     ...launchFlags,
   }
 
@@ -33,7 +36,7 @@ ${AgentMachineCommand.exitCodesSection}
     const {flags, argv} = await this.parse(Run)
     return this.launchWith({
       verb: 'run',
-      tool: flags.tool,
+      tool: Object.hasOwn(TOOL_ALIASES, flags.tool) ? TOOL_ALIASES[flags.tool]! : flags.tool,
       repo: flags.repo,
       args: argv as string[],
       dryRun: flags['dry-run'],

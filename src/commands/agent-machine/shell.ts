@@ -5,13 +5,14 @@ import type {LaunchResult} from '../../core/launch/result.js'
 export default class Shell extends LaunchCommand {
   static override summary = 'Open a shell in the governed container, with only the declared mounts.'
 
-  static override description = `Starts the same hardened container as "run" (only the allowlisted mounts, no host env beyond the allowlist, no credentials) and runs /bin/sh in the --repo folder. A TTY is allocated only when stdin and stdout are terminals; piped input works too. Arguments after -- are passed to the shell (e.g. -- -c 'ls /workspace').
+  static override description = `Starts the same hardened container as "run" (only the allowlisted mounts, no host env beyond the allowlist, no credentials) and runs /bin/sh in the --repo folder. A TTY is allocated only when stdin and stdout are terminals; piped input works too. Without --repo it works in the current directory (which must be allowlisted). After -- comes a command to run instead of the interactive shell (-- ls -la), or shell options (-- -c 'ls /workspace').
 
 ${AgentMachineCommand.exitCodesSection}
   other  the shell's own exit code`
 
   static override examples = [
     {description: 'Interactive shell in the repo', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo'},
+    {description: 'Run one command in the sandbox', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo -- git status'},
     {description: 'Pipe commands in', command: "echo 'ls /workspace' | <%= config.bin %> agent-machine shell --repo ~/dev/my-repo"},
     {description: 'Show the plan only', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo --dry-run'},
   ]
@@ -25,7 +26,7 @@ ${AgentMachineCommand.exitCodesSection}
     return this.launchWith({
       verb: 'shell',
       repo: flags.repo,
-      args: argv as string[],
+      args: shellArgs(argv as string[]),
       dryRun: flags['dry-run'],
       profilePath: flags['profile-file'],
       runId: flags['run-id'],
@@ -34,4 +35,13 @@ ${AgentMachineCommand.exitCodesSection}
       worktree: worktreeOption(flags),
     })
   }
+}
+
+/**
+ * `-- ls -la` runs ls (as `sh -c 'exec "$@"' sh ls -la`: the words are never re-parsed by a shell);
+ * arguments that start with a dash (`-- -c 'ls /workspace'`) are the shell's own options, as before.
+ */
+export function shellArgs(argv: readonly string[]): string[] {
+  if (argv.length === 0 || argv[0]!.startsWith('-')) return [...argv]
+  return ['-c', 'exec "$@"', 'sh', ...argv]
 }

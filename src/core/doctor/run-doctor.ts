@@ -348,9 +348,8 @@ function imageCheck(ref: string, probe: Timed<PodmanResult<ImageDetails>>, activ
   const info = podmanValue(probes.podmanInfo)
   const rootless = info?.rootless ?? null
   const where = ctx.connection ? `the store of connection ${ctx.connection}` : `${rootless === null ? 'the' : rootless ? 'your rootless' : 'the rootful'} podman store`
-  const fix = active.status === 'loaded'
-    ? imageFix(ref, {rootless})
-    : `create a profile first (\`sourceosctl agent-machine init --profile <template> --repo <path>\`), then ${imageFix(ref, {rootless})}`
+  const how = imageFix(ref, {rootless, connection: ctx.remote ? null : ctx.connection})
+  const fix = active.status === 'loaded' ? how : `create a profile first (\`sourceosctl agent-machine init --profile <template> --repo <path>\`), then ${how}`
   if (probe.status === 'timeout') return check(id, title, 'timeout', true, `\`podman image inspect ${ref}\` did not answer within the deadline`, 'check `podman info` by hand; rerun with a longer --timeout', probe.durationMs)
   if (probe.status === 'error') return check(id, title, 'fail', true, probe.error.message, fix, probe.durationMs)
   if (probe.value.ok) {

@@ -58,10 +58,16 @@ export function offlineBuildCommand(ref: string, opts: {root?: string; rootless:
   return opts.rootless === false ? `${script} --tag ${ref}` : `sudo ${script} --tag ${ref}`
 }
 
-/** One sentence naming how to get the image: build (start/image build), or offline. */
-export function imageFix(ref: string, opts: {rootless: boolean | null; root?: string}): string {
+/**
+ * One sentence naming how to get the image: build (start/image build), or offline. With a machine
+ * (a connection), the offline image is loaded through that connection: the VM's store is not the host's.
+ */
+export function imageFix(ref: string, opts: {rootless: boolean | null; root?: string; connection?: string | null}): string {
   if (!buildable(ref)) return `pull it (\`podman pull ${ref}\`), or set image.pull: missing in the profile to let \`sourceosctl agent-machine start\` pull it`
-  return `run \`sourceosctl agent-machine start\` (it builds ${ref} from the Containerfile shipped with sourceosctl); without registry access: \`${offlineBuildCommand(ref, opts)}\``
+  const offline = opts.connection
+    ? `\`podman save -o agent.tar ${ref}\` where it was built, then \`podman --connection ${opts.connection} load -i agent.tar\``
+    : `\`${offlineBuildCommand(ref, opts)}\``
+  return `run \`sourceosctl agent-machine start\` (it builds ${ref} from the Containerfile shipped with sourceosctl${opts.connection ? `, in connection ${opts.connection}` : ''}); without registry access: ${offline}`
 }
 
 export interface BuildOutcome {

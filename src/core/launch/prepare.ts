@@ -777,7 +777,7 @@ function imageFailure(failure: PodmanFailure, profile: AgentMachineProfile, ctx:
       ? `run \`sourceosctl agent-machine start\` to pull it, or \`${podman} pull ${ref}\``
       : ctx.connection && !ctx.machine
         ? `build it on the remote host: \`${podman} build -t ${ref} <sourceosctl>/images/agent\`, or set spec.image.pull: missing to allow a pull`
-        : imageFix(ref, {rootless: null})
+        : imageFix(ref, {rootless: null, connection: ctx.connection})
     return prerequisiteMissing('IMAGE_MISSING', `image ${ref} is not in the local store${ctx.connection ? ` of connection ${ctx.connection}` : ''}.`, how)
   }
   if (failure.kind === 'not-installed' || failure.kind === 'connection-failed' || failure.kind === 'timeout' || failure.kind === 'machine-root-refused') {
