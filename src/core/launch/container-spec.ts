@@ -7,6 +7,7 @@ import type {ToolName} from '../profile/schema.js'
 import {rootfulIdMap, rootfulUsernsArgs, type HostOwner} from './userns.js'
 import type {PlannedUserns} from './verify-mounts.js'
 import type {MountPin} from './pin.js'
+import {agentNetworkArgs, type EgressSetup} from '../network/sidecar.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
 /** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
@@ -56,7 +57,10 @@ export interface ContainerSpec {
   mounts: LaunchMount[]
   workdir: string
   env: Array<[string, string]>
-  network: 'none' | 'default'
+  /** none: --network=none; open: podman's default network; allowlist: the run's internal network behind `egress`'s proxy. */
+  network: 'none' | 'allowlist' | 'open'
+  /** The proxy sidecar and internal network (network allowlist only; network/sidecar.ts). */
+  egress?: EgressSetup
   resources: {cpus: number; memory: string; pidsLimit: number}
   rootless: boolean
   /**
@@ -138,7 +142,7 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
     'create',
     `--name=${containerName(spec.runId)}`,
     ...hardeningArgs(spec.rootless, spec.hostOwner),
-    ...(spec.network === 'none' ? ['--network=none'] : []),
+    ...networkArgs(spec),
     `--cpus=${spec.resources.cpus}`,
     `--memory=${spec.resources.memory}`,
     `--pids-limit=${spec.resources.pidsLimit}`,
@@ -151,6 +155,13 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
     spec.image,
     ...spec.command,
   ])
+}
+
+function networkArgs(spec: Pick<ContainerSpec, 'network' | 'egress'>): string[] {
+  if (spec.network === 'none') return ['--network=none']
+  if (spec.network === 'open') return []
+  if (!spec.egress) throw new Error('network allowlist without its egress setup')
+  return agentNetworkArgs(spec.egress)
 }
 
 export function buildInspectArgv(spec: ContainerSpec, ctx: PodmanTarget): string[] {

@@ -21,6 +21,8 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
+import {setUpEgress, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {stateDir} from '../profile/location.js'
 
 export interface LaunchOutcome {
   /** The tool's (or podman's own 125/126/127) exit code; 128+N when it died of signal N. */
@@ -45,8 +47,10 @@ export interface ExecuteDeps {
   onWorktreeCreated?: () => void
   /** A warning found while executing (a dirty base under --worktree); also added to prepared.warnings. */
   onWarning?: (message: string) => void
-  /** For the hazard scan of a new worktree (symlinks into denied paths). */
+  /** For the hazard scan of a new worktree (symlinks into denied paths); its state dir holds the egress markers. */
   host?: HostFacts
+  /** The egress proxy's log (null when unreadable) and teardown problems, once it is removed. */
+  onEgressDone?: (down: {log: string | null; problems: string[]}) => void
 }
 
 const CREATE_TIMEOUT_MS = 120_000
@@ -54,9 +58,12 @@ const SIGNAL_NUMBERS: Record<string, number> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9
 
 export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps): Promise<LaunchOutcome> {
   // The plan without the tool-version probe (first; run by the evidence facts), the steps after the session (launch.ts) and the evidence's reads (last; evidence.ts).
-  const steps = prepared.plan.steps.slice(prepared.probe ? 1 : 0, prepared.plan.steps.length - prepared.afterSteps.length - prepared.evidenceSteps.length)
-  const hostSteps = steps.slice(0, -5)
-  const [create, init, inspect, , start] = steps.slice(-5) as [Step, Step, Step, Step, Step]
+  // The plan's own Step objects (prepare.ts assemblePlan): what runs is what the plan printed.
+  const hostSteps = prepared.hostSteps
+  const {create, init, inspect, start} = prepared.containerSteps
+  const egress = prepared.egress
+  if (egress && !deps.host) throw new Error('executeLaunch: the egress proxy needs the host facts (its marker lives in the state dir)')
+  const state = deps.host ? stateDir(deps.host) : ''
   const name = containerName(prepared.runId)
   // kill, ps and rm go through the launch's connection like every step of the plan (context.ts).
   const podman = prepared.podman
@@ -96,7 +103,14 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   // Cleanup is skipped when podman itself refused the create (e.g. the name is taken by another
   // run's container: removing "our" name would kill that run).
   let clean = false
+  let egressUp = false
   try {
+    if (egress) {
+      egressUp = true
+      await setUpEgress(egress, deps.runner, state, podman)
+      trace('execute: egress proxy started')
+      if (early) return interruptedBeforeStart()
+    }
     const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
     if (!succeeded(created)) {
       clean = created.exitCode !== null
@@ -119,6 +133,8 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps)
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
+    if (egress) await waitForProxy(egress, deps.runner)
+    if (early) return interruptedBeforeStart()
     await deps.onBeforeStart?.(verification)
     trace('execute: starting')
     if (early) return interruptedBeforeStart()
@@ -139,6 +155,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   } finally {
     stopEarly()
     if (!clean) await removeContainer(deps.runner, podman, name, prepared.runId)
+    if (egress && egressUp) {
+      const down = await tearDownEgress(egress, deps.runner, state, {readLog: true})
+      deps.onEgressDone?.(down)
+    }
   }
 }
 
@@ -212,6 +232,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
     env: spec.env,
     imageEnv: prepared.image.details.env,
     network: spec.network,
+    ...(spec.egress ? {egressNetwork: spec.egress.network} : {}),
     userns,
   })
   const problems = [...effective.problems]

@@ -19,6 +19,9 @@ import {checkAgainstBaseline, dropPending, plantsOf, recoverPending, savePending
 import {stateDir} from '../profile/location.js'
 import {describeIntegrity} from '../integrity/describe.js'
 import type {LaunchResult} from './result.js'
+import {cleanEgressLeftovers} from '../network/lifecycle.js'
+import {networkEvidence} from '../network/report.js'
+import type {NetworkEvidence} from '../network/evidence.js'
 
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
   dryRun: boolean
@@ -42,6 +45,8 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
   // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
   await assertEvidenceDirOutsideMounts(evidenceDir, prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})))
+  // What a killed CLI's egress proxy left (its marker says which runs): removed before this one starts.
+  if (!input.dryRun) for (const left of await cleanEgressLeftovers(stateDir(host), ctx.runner, prepared.podman)) prepared.warnings.push(`removed a leftover of a killed session: ${left}`)
   onPrepared?.(prepared)
   if (input.dryRun) return toResult(prepared, null, null, true, false)
 
@@ -51,8 +56,10 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   let baseline: IntegrityBaseline | undefined
   let integrity: IntegrityReport | undefined
   let record: RecordHandle | undefined
+  let network: NetworkEvidence | undefined
   let exitCode: number | null = null
   let worktreeCreated = false
+  let egressLog: string | null = null
   try {
     const outcome = await executeLaunch(prepared, {
       runner: ctx.runner,
@@ -60,6 +67,10 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       now: ctx.now,
       host,
       stdoutToStderr: input.json,
+      onEgressDone: (down) => {
+        egressLog = down.log
+        for (const problem of down.problems) prepared.warnings.push(`egress proxy: ${problem}`)
+      },
       ...(input.onWarning ? {onWarning: input.onWarning} : {}),
       onWorktreeCreated: () => {
         worktreeCreated = true
@@ -91,7 +102,8 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     }
     // A plant that could not be moved away stays where it is: then host git is not run at all.
     const gitIsSafe = !integrity || plantsOf(integrity).every((f) => f.quarantinedAt !== null)
-    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitIsSafe ? {git: await gitStates(prepared, ctx.runner)} : {}), ...(integrity ? {integrity} : {})})
+    network = networkEvidence(prepared.spec.network, prepared.spec.egress, egressLog)
+    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitIsSafe ? {git: await gitStates(prepared, ctx.runner)} : {}), ...(integrity ? {integrity} : {}), network})
   }
   trace('launch: evidence completed')
   // --worktree: only now, after the integrity check of the clone, does host git touch the user's
@@ -99,7 +111,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   // A plant that stayed in place (could not be quarantined) means no host git at all: not even this.
   const planted = integrity ? plantsOf(integrity).some((f) => f.quarantinedAt === null) : false
   const broughtBack = exitCode !== null && worktreeCreated ? (planted ? notBroughtBack(prepared) : await bringBackOutcome(prepared, ctx)) : null
-  return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {})}
+  return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {}), ...(network ? {network} : {})}
 }
 
 type BroughtBackResult = NonNullable<LaunchResult['worktree']>['broughtBack']

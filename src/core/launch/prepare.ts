@@ -30,7 +30,7 @@ import {judgeRemoteSource} from '../policy/remote-source.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
 import {scanTree, type TreeScan} from '../policy/tree-scan.js'
 import {stateDir} from '../profile/location.js'
-import type {AgentMachineProfile, ProfileMachine, ToolName} from '../profile/schema.js'
+import {networkMode, type AgentMachineProfile, type ProfileMachine, type ToolName} from '../profile/schema.js'
 import {AGENT_HOME, buildCreateArgv, buildInitArgv, buildInspectArgv, buildStartArgv, buildVerifyArgv, type ContainerSpec, type LaunchMount, type VerificationMethod} from './container-spec.js'
 import {assertPinsHold, pinIfExists, pinSource} from './pin.js'
 import {ENSURE_DIR, gitMountsFor, judgeGitTarget, readCheckout, type Checkout} from './git-mounts.js'
@@ -42,6 +42,10 @@ import {rootfulOwner} from './userns.js'
 import {trace} from '../util/trace.js'
 import {evidenceSteps} from './evidence-steps.js'
 import type {IntegrityRoot} from '../integrity/session.js'
+import {effectiveAllowlist} from '../network/allowlist.js'
+import {planEgress, proxyEnv} from '../network/sidecar.js'
+import {egressAfter, egressBefore, egressSteps, type EgressSteps} from '../network/steps.js'
+import {enabledTools} from '../policy/hash.js'
 import {judgeGitEntries} from '../git/pointers.js'
 
 export interface LaunchRequest {
@@ -102,12 +106,24 @@ export interface PreparedLaunch {
   afterSteps: Step[]
   /** The evidence's read-only commands (evidence-steps.ts): the plan's last steps, not run by the executor. */
   evidenceSteps: Step[]
+  /** The agent container's own steps, as they stand in `plan` (the same objects). */
+  containerSteps: ContainerSteps
+  /** The egress proxy's steps (network allowlist; network/steps.ts), as they stand in `plan`; null otherwise. */
+  egress: EgressSteps | null
   plan: Plan
   warnings: string[]
   /** The read-write folders whose trust surface (git hooks, config, pointers) is checked after the session. */
   integrityRoots: IntegrityRoot[]
   /** `podman --version` when the launch already asked for it (macOS/Windows), so evidence need not ask again. */
   podmanVersion: string | null
+}
+
+export interface ContainerSteps {
+  create: Step
+  init: Step
+  inspect: Step
+  verify: Step
+  start: Step
 }
 
 const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}$/
@@ -282,8 +298,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     image: image.id,
     mounts: [...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts],
     workdir,
-    env: containerEnv(profile, passthrough),
-    network: profile.spec.network.mode,
+    ...networkSpec(profile, runId, image.id, passthrough, warnings),
     resources: profile.spec.resources,
     rootless,
     ...(hostOwner ? {hostOwner} : {}),
@@ -300,24 +315,19 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const probe = await toolVersionProbe(req, toolCommand, podmanCtx, image.id, rootless)
   const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
   const evidence = evidenceSteps(spec, podmanCtx, {platform: host.platform, podmanVersionKnown: pathCtx.podmanVersion !== null})
-  const plan: Plan = {
-    verb: req.verb,
-    steps: [
-      ...(probe ? [probe] : []),
-      ...hostSteps,
-      step(buildCreateArgv(spec, podmanCtx), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}`, true),
-      step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
-      step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
-      step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
-      step(
-        buildStartArgv(spec, podmanCtx),
-        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s git state again (the last steps)`,
-        true,
-      ),
-      ...afterSteps,
-      ...evidence,
-    ],
+  const egress = spec.egress ? egressSteps(spec.egress, podmanCtx) : null
+  const containerSteps: ContainerSteps = {
+    create: step(buildCreateArgv(spec, podmanCtx), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}${networkWhy(spec)}`, true),
+    init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
+    inspect: step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
+    verify: step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
+    start: step(
+      buildStartArgv(spec, podmanCtx),
+      `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. Just before the start, the git hooks, config and pointers of every read-write mount are recorded; after the session they are checked and anything planted is quarantined (exit 6, docs/threat-model.md); only then does the evidence read each checkout’s git state again (the last steps)`,
+      true,
+    ),
   }
+  const plan = assemblePlan(req.verb, {probe, hostSteps, egress, containerSteps, afterSteps, evidence})
   return {
     runId,
     profile,
@@ -335,6 +345,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     probe,
     afterSteps,
     evidenceSteps: evidence,
+    containerSteps,
+    egress,
     plan,
     warnings,
     integrityRoots: integrityRootsOf(spec.mounts, scans),
@@ -405,8 +417,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     image: image.id,
     mounts,
     workdir: repoMatch.workdir,
-    env: containerEnv(profile, r.passthrough),
-    network: profile.spec.network.mode,
+    ...networkSpec(profile, runId, image.id, r.passthrough, warnings),
     resources: profile.spec.resources,
     rootless,
     interactive: true,
@@ -416,22 +427,19 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
   }
   const probe = await toolVersionProbe(req, r.toolCommand, podmanCtx, image.id, rootless)
   const evidence = evidenceSteps(spec, podmanCtx, {platform: req.host.platform, podmanVersionKnown: false})
-  const plan: Plan = {
-    verb: req.verb,
-    steps: [
-      ...(probe ? [probe] : []),
-      step(buildCreateArgv(spec, podmanCtx), `create the governed container on the remote Podman host ${r.connection} from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts (paths on that host; podman refuses a source that does not exist there)`, true),
-      step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
-      step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
-      step(buildVerifyArgv(spec), 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options) with the plan; podman runs on a remote host, so the container’s view cannot be read from this host', false),
-      step(
-        buildStartArgv(spec, podmanCtx),
-        `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. No after-session integrity check: the read-write folders are on the remote host (see the warnings)`,
-        true,
-      ),
-      ...evidence,
-    ],
+  const egress = spec.egress ? egressSteps(spec.egress, podmanCtx) : null
+  const containerSteps: ContainerSteps = {
+    create: step(buildCreateArgv(spec, podmanCtx), `create the governed container on the remote Podman host ${r.connection} from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts (paths on that host; podman refuses a source that does not exist there)${networkWhy(spec)}`, true),
+    init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
+    inspect: step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
+    verify: step(buildVerifyArgv(spec), 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options) with the plan; podman runs on a remote host, so the container’s view cannot be read from this host', false),
+    start: step(
+      buildStartArgv(spec, podmanCtx),
+      `start it attached; ${req.verb === 'run' ? `the ${req.tool} exit code` : 'the shell’s exit code'} becomes the CLI’s, and --rm removes the container. No after-session integrity check: the read-write folders are on the remote host (see the warnings)`,
+      true,
+    ),
   }
+  const plan = assemblePlan(req.verb, {probe, hostSteps: [], egress, containerSteps, afterSteps: [], evidence})
   return {
     runId,
     profile,
@@ -449,6 +457,8 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     probe,
     afterSteps: [],
     evidenceSteps: evidence,
+    containerSteps,
+    egress,
     plan,
     warnings,
     integrityRoots: [],
@@ -748,6 +758,57 @@ function hazardFix(kind: TreeScan['hazards'][number]['kind'], at: string): strin
 }
 
 /** The container's env: the passthrough values (checked by passthroughEnv), spec.env.set, HOME. */
+/**
+ * The plan, in order: [tool-version probe] → host steps → [egress network and proxy] → create →
+ * init → inspect → verify → [wait for the proxy] → start → [proxy log, proxy and network removed]
+ * → after-session host steps → the evidence's reads. execute.ts runs these same Step objects.
+ */
+function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: Step[]; egress: EgressSteps | null; containerSteps: ContainerSteps; afterSteps: Step[]; evidence: Step[]}): Plan {
+  const c = p.containerSteps
+  return {
+    verb,
+    steps: [
+      ...(p.probe ? [p.probe] : []),
+      ...p.hostSteps,
+      ...(p.egress ? egressBefore(p.egress) : []),
+      c.create,
+      c.init,
+      c.inspect,
+      c.verify,
+      ...(p.egress ? [p.egress.ready] : []),
+      c.start,
+      ...(p.egress ? egressAfter(p.egress) : []),
+      ...p.afterSteps,
+      ...p.evidence,
+    ],
+  }
+}
+
+/** Proxy variables the allowlist sets itself: a profile's own value would route around (or break) the proxy. */
+const PROXY_VARS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'NODE_USE_ENV_PROXY'])
+
+/**
+ * The container's network and environment: `none`, `open` (podman's default network; the
+ * deprecated name `default` warns), or `allowlist` (the run's internal network behind the proxy
+ * sidecar, with the proxy variables set; network/sidecar.ts).
+ */
+function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'env'> {
+  const mode = networkMode(profile.spec.network)
+  if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
+  const env = containerEnv(profile, passthrough)
+  if (mode !== 'allowlist') return {network: mode, env}
+  const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name})
+  const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
+  if (dropped.length > 0) warnings.push(`network allowlist: the profile's ${[...new Set(dropped.map(([n]) => n))].join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not passed: the proxy variables point at the run's egress proxy`)
+  return {network: mode, egress, env: [...env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase())), ...proxyEnv(egress)]}
+}
+
+function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress'>): string {
+  if (spec.network === 'none') return '; no network'
+  if (spec.network === 'open') return '; on podman’s default network, unfiltered (network mode open)'
+  return `; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}`
+}
+
 function containerEnv(profile: AgentMachineProfile, passthrough: ReadonlyArray<[string, string]>): Array<[string, string]> {
   const env: Array<[string, string]> = [...passthrough]
   for (const [name, value] of Object.entries(profile.spec.env.set)) env.push([name, value])

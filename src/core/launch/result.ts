@@ -2,6 +2,7 @@
 import {z} from 'zod'
 
 import {IntegrityReportSchema} from '../evidence/record.js'
+import {NetworkEvidenceSchema} from '../network/evidence.js'
 import {PlanSchema} from '../plan/schema.js'
 
 export const LaunchResultSchema = z
@@ -61,6 +62,7 @@ export const LaunchResultSchema = z
       .optional()
       .describe('Only with --worktree: the clone made for this run (left for review) and its branch.'),
     integrity: IntegrityReportSchema.optional().describe('After a real session: what the agent left that the host would run or trust, and what was done (exit 6 when anything was quarantined).'),
+    network: NetworkEvidenceSchema.optional().describe('After a real session: the network mode, the allowlist and every destination the agent tried (from the egress proxy’s log), as in the evidence.'),
   })
   .strict()
   .describe('Result of `sourceosctl agent-machine run|shell --json`.')

@@ -38,6 +38,7 @@ const InspectEntrySchema = z.looseObject({
   BoundingCaps: z.array(z.string()).nullish(),
   Mounts: z.array(InspectMountSchema).nullish(),
   Config: z.looseObject({Hostname: z.string().optional().default(''), Env: z.array(z.string()).nullish()}).optional(),
+  NetworkSettings: z.looseObject({Networks: z.record(z.string(), z.unknown()).nullish()}).nullish(),
   HostConfig: z
     .looseObject({
       Privileged: z.boolean().optional(),
@@ -72,7 +73,9 @@ export interface EffectivePlan {
   env: ReadonlyArray<readonly [string, string]>
   /** The image's own Config.Env ("NAME=value"). */
   imageEnv: readonly string[]
-  network: 'none' | 'default'
+  /** open: any bridge network; allowlist: exactly `egressNetwork` (the run's internal one). */
+  network: 'none' | 'allowlist' | 'open'
+  egressNetwork?: string
   /** The user namespace the hardening asks for (plannedUserNamespace), or null for none. */
   userns: PlannedUserns | null
 }
@@ -201,6 +204,11 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
 
   // Namespaces
   if (plan.network === 'none' ? hc.NetworkMode !== 'none' : /^(host|container:|ns:)/.test(hc.NetworkMode)) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned ${plan.network}`)
+  if (plan.network === 'allowlist') {
+    // the run's internal network and nothing else: one more (containers.conf, a default) would be a way out past the proxy
+    const attached = Object.keys(entry.NetworkSettings?.Networks ?? {}).sort()
+    if (attached.length !== 1 || attached[0] !== plan.egressNetwork) configProblem(`the container is on the networks [${attached.join(', ')}], planned only ${plan.egressNetwork ?? '(none)'}`)
+  }
   for (const [what, mode] of [['pid', hc.PidMode], ['ipc', hc.IpcMode], ['uts', hc.UTSMode]] as const) {
     if (/^(host|container:|ns:)/.test(mode)) configProblem(`the ${what} namespace is ${mode}, planned private`)
   }

@@ -7,7 +7,8 @@ import {createHash} from 'node:crypto'
 import canonicalizeModule from 'canonicalize'
 import {unexpectedFailure} from '../errors.js'
 import type {HostPlatform} from '../host/facts.js'
-import type {AgentMachineProfile} from '../profile/schema.js'
+import {effectiveAllowlist} from '../network/allowlist.js'
+import {networkMode, type AgentMachineProfile, type ToolName} from '../profile/schema.js'
 
 export const EFFECTIVE_POLICY_SCHEMA = 'sourceos.dev/agent-machine/policy/v1alpha1'
 
@@ -22,7 +23,11 @@ export interface EffectivePolicy {
   /** Sorted by name. */
   tools: Array<{name: string; enabled: boolean; command: string[]}>
   env: {passthrough: string[]; set: Record<string, string>}
-  network: {mode: 'none' | 'default'}
+  /**
+   * allowlist: the effective entries (profile + enabled tools, network/allowlist.ts) and their hash.
+   * `default` appears only in records written before the allowlist (it is `open` now).
+   */
+  network: {mode: 'none' | 'allowlist' | 'open' | 'default'; allow?: string[]; allowHash?: string}
   resources: {cpus: number; memory: string; pidsLimit: number}
   hardening: {
     capDrop: 'all'
@@ -61,7 +66,7 @@ export function buildEffectivePolicy(
     image: {ref: spec.image.ref, digest: spec.image.digest, pull: spec.image.pull},
     tools,
     env: {passthrough: [...new Set(spec.env.passthrough)].sort(byString), set: {...spec.env.set}},
-    network: {mode: spec.network.mode},
+    network: networkPolicy(spec),
     resources: {cpus: spec.resources.cpus, memory: spec.resources.memory, pidsLimit: spec.resources.pidsLimit},
     hardening: {
       capDrop: 'all',
@@ -74,6 +79,18 @@ export function buildEffectivePolicy(
     },
     secrets: {door: spec.secrets.door},
   }
+}
+
+/** The tools a launch may start (a shell may start either): their hosts join the allowlist. */
+export function enabledTools(spec: AgentMachineProfile['spec']): ToolName[] {
+  return (Object.entries(spec.tools) as Array<[ToolName, {enabled: boolean} | undefined]>).filter(([, t]) => t?.enabled).map(([name]) => name)
+}
+
+function networkPolicy(spec: AgentMachineProfile['spec']): EffectivePolicy['network'] {
+  const mode = networkMode(spec.network)
+  if (mode !== 'allowlist') return {mode}
+  const list = effectiveAllowlist(spec.network.allow, enabledTools(spec))
+  return {mode, allow: list.entries, allowHash: list.hash}
 }
 
 // `canonicalize` is CommonJS (module.exports = fn) with an ESM-style d.ts; Node's ESM default

@@ -4,6 +4,8 @@
  */
 import {z} from 'zod'
 
+import {parseAllowEntry} from '../network/allowlist.js'
+
 export const PROFILE_API_VERSION = 'sourceos.dev/v1alpha1'
 export const PROFILE_KIND = 'AgentMachineProfile'
 export const PROFILE_SCHEMA_ID = 'https://sourceos.dev/schemas/agent-machine-profile.schema.json'
@@ -99,9 +101,30 @@ export const EnvSchema = z
   .strict()
   .describe('Environment allowlist: nothing else from the host reaches the container.')
 
+/** One `spec.network.allow` entry, checked by the same parser the launch uses (network/allowlist.ts). */
+const AllowEntrySchema = z
+  .string()
+  .max(300)
+  .superRefine((value, ctx) => {
+    const parsed = parseAllowEntry(value)
+    if (!parsed.ok) ctx.addIssue({code: z.ZodIssueCode.custom, message: `allow entry '${value.replace(/[^\x20-\x7e]/g, '?')}' is refused: ${parsed.reason}`})
+  })
+  .describe('host[:port] (port 443 unless given); *.example.com for the names below example.com (not example.com itself); ip:ADDR[:port] for an address written as one ([…] for IPv6).')
+
 export const NetworkSchema = z
-  .object({mode: z.enum(['none', 'default']).describe('none: no network; default: Podman default network.')})
+  .object({
+    mode: z
+      .enum(['none', 'allowlist', 'open', 'default'])
+      .default('allowlist')
+      .describe('none: no network; allowlist (default): only the hosts in `allow` and those the enabled tools need, through a proxy sidecar outside the agent container; open: podman\'s default network, unfiltered (`default` is its old, deprecated name).'),
+    allow: z.array(AllowEntrySchema).max(500).default([]).describe('Egress allowlist (mode allowlist): host[:port] patterns.'),
+  })
   .strict()
+
+/** The network mode a launch enforces: the deprecated `default` is `open`. */
+export function networkMode(network: {mode: 'none' | 'allowlist' | 'open' | 'default'}): 'none' | 'allowlist' | 'open' {
+  return network.mode === 'default' ? 'open' : network.mode
+}
 
 export const ResourcesSchema = z
   .object({

@@ -6,7 +6,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {REPO_ROOT, podmanOk, podman, podmanTarget, type PodmanTarget} from './podman-env.js'
@@ -24,7 +24,7 @@ export interface TestImage {
 export const APPLETS = [
   'sh', 'ls', 'cat', 'id', 'grep', 'env', 'echo', 'mkdir', 'touch', 'sleep', 'stat', 'readlink', 'sed',
   'awk', 'wc', 'head', 'tr', 'printf', 'test', '[', 'true', 'false', 'kill', 'ps', 'sort', 'cut', 'tail',
-  'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'whoami', 'basename', 'dirname', 'uname', 'hostname', 'mkfifo',
+  'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'whoami', 'basename', 'dirname', 'uname', 'hostname', 'mkfifo', 'nc', 'nslookup',
 ]
 
 /** Metadata `podman import --change` applies. */
@@ -51,12 +51,45 @@ function recipe(busybox: Buffer): Entry[] {
     {path: 'bin/busybox', file: busybox, mode: 0o755},
     ...APPLETS.map((applet): Entry => ({path: `bin/${applet}`, link: 'busybox'})),
     {path: 'usr/bin/env', link: '../../bin/busybox'},
-    {path: 'etc/passwd', file: 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\n', mode: 0o644},
-    {path: 'etc/group', file: 'root:x:0:\nagent:x:1000:\n', mode: 0o644},
+    {path: 'etc/passwd', file: 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n', mode: 0o644},
+    {path: 'etc/group', file: 'root:x:0:\nagent:x:1000:\nnogroup:x:65534:\n', mode: 0o644},
     {path: 'usr/local/lib/fake-tool.sh', file: readFileSync(join(FAKE_TOOLS, 'fake-tool.sh')), mode: 0o644},
     tool('codex'),
     tool('claude'),
+    ...squidEntries(),
   ]
+}
+
+/**
+ * Squid, the egress proxy the allowlist's sidecar runs (the real image installs Debian's package):
+ * the host's binaries (CI installs the squid package) with the shared libraries ldd names, its
+ * icons, MIME table and English error templates. Empty when the host has no squid: then launches
+ * with network mode allowlist fail, saying the image lacks it.
+ */
+function squidEntries(): Entry[] {
+  const binaries = ['/usr/sbin/squid', '/usr/lib/squid/unlinkd']
+  if (!binaries.every((b) => existsSync(b))) return []
+  const entries = new Map<string, Entry>()
+  const addFile = (abs: string, mode: number): void => {
+    entries.set(abs.slice(1), {path: abs.slice(1), file: readFileSync(abs), mode})
+  }
+  for (const bin of binaries) {
+    addFile(bin, 0o755)
+    const ldd = spawnSync('ldd', [bin], {encoding: 'utf8'})
+    for (const lib of ldd.stdout.matchAll(/(\/\S+\.so[.0-9]*)\s/g)) addFile(lib[1]!, 0o755)
+  }
+  const addTree = (abs: string): void => {
+    for (const name of readdirSync(abs).sort()) {
+      const child = join(abs, name)
+      const st = statSync(child)
+      if (st.isDirectory()) addTree(child)
+      else if (st.isFile()) addFile(child, 0o644)
+    }
+  }
+  addTree('/usr/share/squid/icons')
+  addFile('/usr/share/squid/mime.conf', 0o644)
+  addTree('/usr/share/squid-langpack/templates')
+  return [...entries.values(), {path: 'usr/share/squid/errors', link: '../squid-langpack'}]
 }
 
 export function recipeHash(entries: Entry[]): string {

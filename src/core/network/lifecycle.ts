@@ -1,0 +1,147 @@
+/**
+ * The egress proxy's life, bound to its run: set up before the agent's container, torn down on
+ * every way out (tool exit, Ctrl-C, SIGTERM, a failure), and — when the CLI itself was killed —
+ * removed by the next launch. A marker under the state dir (`egress/<run-id>.json`, written before
+ * anything is created, removed after the teardown) says which runs may have left something; the
+ * leftovers are then found by their labels, never by name alone.
+ */
+import {mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import {unexpectedFailure} from '../errors.js'
+import {describeOutcome, succeeded, type Runner} from '../exec.js'
+import {podmanArgs, type PodmanContext} from '../podman/context.js'
+import {PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL} from './sidecar.js'
+import {READY_TIMEOUT_MS, type EgressSteps} from './steps.js'
+import type {Step} from '../plan/plan.js'
+
+type Target = Pick<PodmanContext, 'binary' | 'connection'>
+
+const markerDir = (state: string): string => path.join(state, 'egress')
+const markerFile = (state: string, runId: string): string => path.join(markerDir(state), `${runId}.json`)
+const MARKER_NAME = /^([a-z0-9][a-z0-9-]{7,62})\.json$/
+
+interface Marker {
+  runId: string
+  connection: string | null
+}
+
+async function run(runner: Runner, s: Step, timeoutMs: number) {
+  return runner(s.argv[0]!, s.argv.slice(1), {timeoutMs})
+}
+
+/**
+ * Creates the network and the proxy and starts it. On failure, whatever was made is removed and the
+ * error names podman's message. The marker is written first, so even a SIGKILL mid-way is recovered.
+ */
+export async function setUpEgress(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
+  await mkdir(markerDir(state), {recursive: true, mode: 0o700})
+  const marker: Marker = {runId: steps.setup.runId, connection: ctx.connection}
+  await writeFile(markerFile(state, steps.setup.runId), `${JSON.stringify(marker)}\n`, {mode: 0o600})
+  for (const [s, what, timeoutMs] of [
+    [steps.networkCreate, 'create the egress network', 30_000],
+    [steps.sidecarCreate, 'create the egress proxy', 60_000],
+    [steps.sidecarStart, 'start the egress proxy', 30_000],
+  ] as const) {
+    const result = await run(runner, s, timeoutMs)
+    if (!succeeded(result)) {
+      const log = s === steps.sidecarStart ? await proxyLogTail(steps, runner) : ''
+      throw unexpectedFailure(
+        'EGRESS_SETUP_FAILED',
+        `cannot ${what}: ${describeOutcome(result)}${log ? `; the proxy said: ${log}` : ''}`,
+        s === steps.networkCreate && /subnet|already used|overlap/i.test(result.stderr)
+          ? `the run's subnet ${steps.setup.subnet} is taken (podman network ls): start again, a new run id picks another`
+          : 'check that the image carries squid (`sourceosctl agent-machine doctor`), or run with spec.network.mode none; nothing was started',
+      )
+    }
+  }
+}
+
+/** Polls the proxy's log until Squid listens; refuses (nothing started) when it exits or times out. */
+export async function waitForProxy(steps: EgressSteps, runner: Runner, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  let delay = 25
+  for (;;) {
+    const result = await run(runner, steps.ready, 15_000)
+    const text = `${result.stdout}\n${result.stderr}`
+    if (text.includes(PROXY_READY_LINE)) return
+    if (/FATAL|Terminated abnormally/.test(text) || Date.now() > deadline) {
+      throw unexpectedFailure(
+        'EGRESS_PROXY_NOT_READY',
+        `the egress proxy ${steps.setup.sidecar} did not start listening${Date.now() > deadline ? ` within ${READY_TIMEOUT_MS / 1000} s` : ''}: ${lastLines(text)}`,
+        'check that the image carries squid (`sourceosctl agent-machine doctor`); nothing of the agent was started',
+      )
+    }
+    await sleep(delay)
+    delay = Math.min(delay * 2, 250)
+  }
+}
+
+/** After the session: the proxy's stdout (its access log), then the proxy and the network removed. */
+export async function tearDownEgress(steps: EgressSteps, runner: Runner, state: string, opts: {readLog: boolean}): Promise<{log: string | null; problems: string[]}> {
+  let log: string | null = null
+  const problems: string[] = []
+  if (opts.readLog) {
+    const result = await run(runner, steps.log, 30_000)
+    if (succeeded(result)) log = result.stdout
+    else problems.push(`the proxy's log could not be read: ${describeOutcome(result)}`)
+  }
+  const removed = await run(runner, steps.sidecarRemove, 30_000)
+  if (!succeeded(removed) && !/no such container/i.test(removed.stderr)) problems.push(`the proxy ${steps.setup.sidecar} could not be removed: ${describeOutcome(removed)}`)
+  const netRemoved = await run(runner, steps.networkRemove, 30_000)
+  if (!succeeded(netRemoved) && !/not found|no such network|unable to find network/i.test(netRemoved.stderr)) problems.push(`the network ${steps.setup.network} could not be removed: ${describeOutcome(netRemoved)}`)
+  // the marker stays when something could not be removed: the next launch tries again
+  if (problems.filter((p) => !p.startsWith("the proxy's log")).length === 0) await rm(markerFile(state, steps.setup.runId), {force: true})
+  return {log, problems}
+}
+
+async function proxyLogTail(steps: EgressSteps, runner: Runner): Promise<string> {
+  const result = await run(runner, steps.log, 15_000)
+  return lastLines(`${result.stdout}\n${result.stderr}`)
+}
+
+function lastLines(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  const fatal = lines.filter((l) => /FATAL|ERROR/.test(l))
+  return (fatal.length > 0 ? fatal : lines).slice(-3).join(' | ').slice(0, 600) || '(no output)'
+}
+
+/**
+ * Removes what killed CLIs left: for each marker whose run's agent container is gone, its proxy
+ * container(s) and network(s), found by the run-id label. A run whose agent still exists (a live
+ * session) is left alone. Returns what was removed.
+ */
+export async function cleanEgressLeftovers(state: string, runner: Runner, ctx: Target): Promise<string[]> {
+  let names: string[]
+  try {
+    names = await readdir(markerDir(state))
+  } catch {
+    return []
+  }
+  const removed: string[] = []
+  for (const name of names) {
+    const m = MARKER_NAME.exec(name)
+    if (!m) continue
+    const runId = m[1]!
+    let marker: Marker
+    try {
+      marker = JSON.parse(await readFile(markerFile(state, runId), 'utf8')) as Marker
+    } catch {
+      marker = {runId, connection: ctx.connection}
+    }
+    const target: Target = {binary: ctx.binary, connection: typeof marker.connection === 'string' ? marker.connection : null}
+    const p = (args: string[]) => runner(target.binary, podmanArgs(target, args), {timeoutMs: 30_000})
+    const agents = await p(['ps', '--all', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`, `--filter=name=^sourceos-agent-${runId}$`])
+    if (!succeeded(agents)) continue // podman unreachable (a stopped machine): try again next time
+    if (agents.stdout.trim() !== '') continue // the session is still there
+    const proxies = await p(['ps', '--all', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`, `--filter=label=${ROLE_LABEL}=egress-proxy`])
+    const ids = proxies.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    if (ids.length > 0 && succeeded(await p(['rm', '--force', '--time=0', ...ids]))) removed.push(...ids.map((id) => `container ${id.slice(0, 12)} (egress proxy of run ${runId})`))
+    const nets = await p(['network', 'ls', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`])
+    const netIds = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    if (netIds.length > 0 && succeeded(await p(['network', 'rm', ...netIds]))) removed.push(...netIds.map((id) => `network ${id.slice(0, 12)} (run ${runId})`))
+    const left = await p(['network', 'ls', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`])
+    if (succeeded(left) && left.stdout.trim() === '') await rm(markerFile(state, runId), {force: true})
+  }
+  return removed
+}

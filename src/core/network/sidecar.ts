@@ -1,0 +1,149 @@
+/**
+ * Egress enforcement outside the agent's container (network mode `allowlist`): the agent sits
+ * alone with a proxy on its own `--internal` network (no route out, no DNS to the outside); the
+ * proxy sidecar — a second container from the same image, running Squid — is also on podman's
+ * default network and is the only way out. Pure: names, addresses and argv; execute.ts runs them.
+ *
+ * Addresses are fixed in the plan (CNI on Podman 4 has no DNS between containers, so the agent
+ * gets the proxy's address, not a name; netavark on Podman 5 works the same way with it). The
+ * subnet is derived from the run id, so a dry run shows the exact commands.
+ */
+import {createHash} from 'node:crypto'
+
+import {podmanArgv, type PodmanContext} from '../podman/context.js'
+import type {EffectiveAllowlist} from './allowlist.js'
+import {PROXY_PORT, PROXY_RUN_DIR, DENIED_PAGE, renderDeniedPage, renderSquidConfig} from './squid-config.js'
+
+/** Same prefix as the agent container's labels (container-spec.ts LABEL_PREFIX). */
+const LABEL_PREFIX = 'dev.sourceos.agent-machine'
+export const ROLE_LABEL = `${LABEL_PREFIX}.role`
+export const RUN_ID_LABEL = `${LABEL_PREFIX}.run-id`
+/** Podman's default network: the sidecar's way out (a bridge, rootful and rootless alike). */
+export const OUTSIDE_NETWORK = 'podman'
+/** The sidecar runs as nobody, not as the agent's user and never as root. */
+const PROXY_USER = '65534:65534'
+
+type Target = Pick<PodmanContext, 'binary' | 'connection'>
+
+export interface EgressSetup {
+  runId: string
+  /** The run's own internal network. */
+  network: string
+  subnet: string
+  /** The proxy's fixed address on that network, and its URL as the agent's env gives it. */
+  proxyAddress: string
+  proxyUrl: string
+  sidecar: string
+  /** The image ID the sidecar runs (the agent's image, which carries Squid). */
+  image: string
+  allowlist: EffectiveAllowlist
+  squidConfig: string
+  deniedPage: string
+}
+
+export const egressNetworkName = (runId: string): string => `sourceos-egress-${runId}`
+export const sidecarName = (runId: string): string => `sourceos-proxy-${runId}`
+
+/**
+ * A /24 inside 10.160.0.0/10's first quarter (10.160.0.0–10.223.255.0), picked by the run id's
+ * hash: away from podman's own pools (10.88/16, 10.89.x) and from the ends of 10/8 that hosts and
+ * VPNs favour. A collision with an existing network fails the create with podman's message.
+ */
+export function egressSubnet(runId: string): {subnet: string; proxy: string} {
+  const h = createHash('sha256').update(runId).digest()
+  const second = 160 + (h[0]! % 64)
+  const third = h[1]!
+  return {subnet: `10.${second}.${third}.0/24`, proxy: `10.${second}.${third}.2`}
+}
+
+export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string}): EgressSetup {
+  const {subnet, proxy} = egressSubnet(opts.runId)
+  return {
+    runId: opts.runId,
+    network: egressNetworkName(opts.runId),
+    subnet,
+    proxyAddress: proxy,
+    proxyUrl: `http://${proxy}:${PROXY_PORT}`,
+    sidecar: sidecarName(opts.runId),
+    image: opts.image,
+    allowlist: opts.allowlist,
+    squidConfig: renderSquidConfig(opts.allowlist),
+    deniedPage: renderDeniedPage(opts.profileName),
+  }
+}
+
+const labels = (e: EgressSetup, role: string): string[] => [`--label=${RUN_ID_LABEL}=${e.runId}`, `--label=${ROLE_LABEL}=${role}`]
+
+export function networkCreateArgv(e: EgressSetup, ctx: Target): string[] {
+  return podmanArgv(ctx, ['network', 'create', '--internal', `--subnet=${e.subnet}`, ...labels(e, 'egress-network'), e.network])
+}
+
+/**
+ * The sidecar's entrypoint: config and error page from the environment into its own tmpfs /tmp
+ * (its root is read-only and nothing of the host is mounted), Squid's stock error templates
+ * beside them, then Squid in the foreground.
+ */
+export const SIDECAR_SCRIPT = [
+  'set -e',
+  `d=${PROXY_RUN_DIR}`,
+  'mkdir -p "$d/errors"',
+  'cp /usr/share/squid/errors/templates/ERR_* "$d/errors/" 2>/dev/null || true',
+  `printf '%s\\n' "$SOURCEOS_PROXY_DENIED_PAGE" > "$d/errors/${DENIED_PAGE}"`,
+  `printf '%s\\n' "$SOURCEOS_PROXY_CONF" > "$d/squid.conf"`,
+  'exec /usr/sbin/squid -N -f "$d/squid.conf"',
+].join('; ')
+
+export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
+  return podmanArgv(ctx, [
+    'create',
+    `--name=${e.sidecar}`,
+    '--cap-drop=all',
+    '--security-opt=no-new-privileges',
+    '--read-only',
+    '--http-proxy=false',
+    '--pull=never',
+    `--user=${PROXY_USER}`,
+    '--pids-limit=256',
+    '--memory=256m',
+    ...labels(e, 'egress-proxy'),
+    `--network=${OUTSIDE_NETWORK}`,
+    `--network=${e.network}:ip=${e.proxyAddress}`,
+    `--env=SOURCEOS_PROXY_CONF=${e.squidConfig}`,
+    `--env=SOURCEOS_PROXY_DENIED_PAGE=${e.deniedPage}`,
+    e.image,
+    '/bin/sh',
+    '-c',
+    SIDECAR_SCRIPT,
+  ])
+}
+
+export const sidecarStartArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['start', e.sidecar])
+/** Read by the readiness wait (Squid's "Accepting HTTP Socket connections") and, after the session, for the evidence. */
+export const sidecarLogsArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['logs', e.sidecar])
+export const sidecarRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['rm', '--force', '--time=0', e.sidecar])
+export const networkRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['network', 'rm', e.network])
+
+/** What Squid prints once it listens (cache.log, on the sidecar's stderr). */
+export const PROXY_READY_LINE = 'Accepting HTTP Socket connections'
+
+/** The agent container's network: the internal one only; `--dns=none` leaves it no resolver at all. */
+export function agentNetworkArgs(e: EgressSetup): string[] {
+  return [`--network=${e.network}`, '--dns=none']
+}
+
+/**
+ * The proxy settings every common client reads: curl, git, pip, npm (upper and lower case), and
+ * Node's own fetch (NODE_USE_ENV_PROXY, Node ≥ 22.?/24). Loopback stays direct.
+ */
+export function proxyEnv(e: EgressSetup): Array<[string, string]> {
+  const noProxy = 'localhost,127.0.0.1,::1'
+  return [
+    ['HTTP_PROXY', e.proxyUrl],
+    ['HTTPS_PROXY', e.proxyUrl],
+    ['NO_PROXY', noProxy],
+    ['http_proxy', e.proxyUrl],
+    ['https_proxy', e.proxyUrl],
+    ['no_proxy', noProxy],
+    ['NODE_USE_ENV_PROXY', '1'],
+  ]
+}
