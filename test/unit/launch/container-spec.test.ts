@@ -20,7 +20,7 @@ const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   ],
   workdir: '/workspace/app',
   env: [['TERM', 'xterm'], ['HOME', '/home/agent']],
-  network: 'default',
+  network: 'open',
   resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
   rootless: true,
   interactive: true,

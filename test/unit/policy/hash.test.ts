@@ -109,7 +109,7 @@ const profile = (): AgentMachineProfile => ({
     mounts: [{source: '~/dev/repo', target: '/workspace/repo', mode: 'rw'}],
     tools: {'claude-code': {enabled: false, command: ['claude']}, codex: {enabled: true, command: ['codex']}},
     env: {passthrough: ['TERM', 'LANG', 'TERM'], set: {B: '2', A: '1'}},
-    network: {mode: 'default'},
+    network: {mode: 'default', allow: []},
     resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
     secrets: {door: 'none'},
   },
@@ -137,13 +137,32 @@ describe('buildEffectivePolicy / policyHash', () => {
         {name: 'codex', enabled: true, command: ['codex']},
       ],
       env: {passthrough: ['LANG', 'TERM'], set: {B: '2', A: '1'}},
-      network: {mode: 'default'},
+      network: {mode: 'open'},
       resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
       hardening: {capDrop: 'all', noNewPrivileges: true, readOnlyRoot: true, init: true, userns: 'keep-id', envHost: false, httpProxy: false},
       secrets: {door: 'none'},
     })
     expect(buildEffectivePolicy(profile(), mounts, {rootless: false}).hardening.userns).toBe('host-root')
     expect(buildEffectivePolicy(profile(), mounts, {rootless: null}).hardening.userns).toBe('n/a')
+  })
+
+  it('network allowlist: the policy carries the effective entries (profile + enabled tools) and their hash, so the policy hash covers the allowlist', () => {
+    const allow = profile()
+    allow.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80']}
+    const p = buildEffectivePolicy(allow, mounts, {rootless: true})
+    expect(p.network.mode).toBe('allowlist')
+    // codex is enabled (its hosts join), claude-code is not
+    expect(p.network.allow).toEqual(expect.arrayContaining(['registry.npmjs.org:443', 'deb.debian.org:80', 'api.openai.com:443']))
+    expect(p.network.allow!.some((e) => e.includes('anthropic'))).toBe(false)
+    expect(p.network.allowHash).toMatch(/^sha256:[a-f0-9]{64}$/)
+    const wider = profile()
+    wider.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80', 'evil.example.com']}
+    expect(policyHash(buildEffectivePolicy(wider, mounts, {rootless: true}))).not.toBe(policyHash(p))
+    const open = profile()
+    open.spec.network = {mode: 'open', allow: []}
+    expect(policyHash(buildEffectivePolicy(open, mounts, {rootless: true}))).not.toBe(policyHash(p))
+    // the deprecated name is the same policy as open
+    expect(policyHash(buildEffectivePolicy(profile(), mounts, {rootless: true}))).toBe(policyHash(buildEffectivePolicy(open, mounts, {rootless: true})))
   })
 
   it('is sha256 over the UTF-8 JCS bytes', () => {
