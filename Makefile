@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node bin/run.js
 
-.PHONY: install build dist doctor validate integration-gate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
+.PHONY: install build dist install-check doctor validate integration-gate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -69,7 +69,7 @@ readme-check: build
 	node scripts/readme-commands.mjs --check
 
 # The gate runs first: a run that could not test against podman fails in a second, not at the end.
-validate: integration-gate lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration
+validate: integration-gate lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration install-check
 	@if [ "$$(node scripts/integration-gate.mjs --mode)" = unit-only ]; then \
 	  echo "validate: UNIT-ONLY run (SOURCEOSCTL_UNIT_ONLY=1): unit checks passed; the integration tests were NOT run"; \
 	else \
@@ -79,9 +79,23 @@ validate: integration-gate lint typecheck build schemas-check readme-check catal
 bench: build
 	node scripts/bench.mjs
 
-# The default agent image (images/agent/Containerfile) under the name the profiles use.
-image:
-	scripts/build-agent-image.sh localhost/sourceos/agent:latest
+# The agent image (images/agent/Containerfile) under the active profile's image.ref (TAG=… for
+# another name), in the store the runs use: the same as `sourceosctl agent-machine image build`.
+image: build
+	$(CLI) agent-machine image build $(if $(TAG),--tag $(TAG))
+
+# The npm tarball (sourceosctl-<version>.tgz in dist-pkg/): `npm install -g ./dist-pkg/sourceosctl-*.tgz`.
+dist: build
+	rm -rf dist-pkg && mkdir -p dist-pkg
+	npm pack --pack-destination dist-pkg --ignore-scripts
+	@ls dist-pkg/*.tgz
+
+# The tarball installed into a temporary prefix (as a user would, no root needed), and doctor run from it.
+install-check: dist
+	scripts/install-check.sh dist-pkg/sourceosctl-*.tgz
+	@if [ "$$(id -u)" = 0 ] && [ -n "$$SOURCEOSCTL_TEST_ROOTLESS_USER" ]; then \
+	  scripts/install-check.sh --as "$$SOURCEOSCTL_TEST_ROOTLESS_USER" dist-pkg/sourceosctl-*.tgz; \
+	fi
 
 # Real Codex and Claude Code through the built CLI, in an image built from Debian packages
 # (no registry needed; as root). See scripts/e2e.sh.
@@ -89,4 +103,4 @@ e2e:
 	scripts/e2e.sh
 
 clean:
-	rm -rf dist oclif.manifest.json
+	rm -rf dist dist-pkg oclif.manifest.json

@@ -13,23 +13,36 @@ if (!existsSync(manifestPath)) {
 }
 const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
 
-// The seven verbs of the product, in the order a user meets them. Planned ones say what they will do.
+// The verbs of the product, in the order a user meets them (`usage` after `sourceosctl agent-machine`,
+// or `full` after `sourceosctl`). Planned ones say what they will do.
 const VERBS = [
   {id: 'agent-machine:doctor', usage: 'doctor [--repo <path>]', planned: 'Check the host is ready (read-only).'},
   {id: 'agent-machine:init', usage: 'init --profile <template> --repo <path>', planned: 'Write the active profile.'},
   {id: 'agent-machine:start', usage: 'start', planned: 'Start the profile\'s Podman machine, or print the exact `podman machine init` command.'},
-  {id: 'agent-machine:shell', usage: 'shell --repo <path>', planned: 'Interactive shell in the governed container with only the declared mounts.'},
-  {id: 'agent-machine:run', usage: 'run --tool codex|claude-code --repo <path> [-- args]', planned: 'Run an enabled agent tool in the governed container.'},
+  {id: 'agent-machine:image:build', usage: 'image build [--tag <ref>]', planned: 'Build the agent image.'},
+  {id: 'agent-machine:image:ls', usage: 'image ls', planned: 'List the agent images.'},
+  {id: 'agent-machine:shell', usage: 'shell [--repo <path>] [-- <command>]', planned: 'Interactive shell in the governed container with only the declared mounts.'},
+  {id: 'agent-machine:run', usage: 'run --tool codex|claude-code [--repo <path>] [-- args]', planned: 'Run an enabled agent tool in the governed container.'},
   {id: 'agent-machine:fingerprint', usage: 'fingerprint', planned: 'Emit the AgentMachineFingerprint JSON.'},
   {id: 'agent-machine:evidence:inspect', usage: 'evidence inspect <file|dir>', planned: 'Verify evidence records and their chain.'},
+  {id: 'version', full: 'version', planned: 'Print the version.'},
+  {id: 'autocomplete', full: 'autocomplete [bash|zsh|powershell]', planned: 'Shell completion.', summary: 'Set up shell completion (bash, zsh, powershell): prints the steps for your shell.'},
 ]
+// Every command of the CLI is in the table (plugins' too), so a new verb cannot go undocumented.
+const unlisted = Object.keys(manifest.commands).filter((id) => !VERBS.some((v) => v.id === id))
+if (unlisted.length > 0) {
+  console.error(`readme: add ${unlisted.join(', ')} to VERBS in scripts/readme-commands.mjs`)
+  process.exit(1)
+}
 
 const rows = VERBS.map((verb) => {
-  const cmd = manifest.commands[verb.id]
+  // Plugin commands (autocomplete) are not in the root manifest: they ship with the CLI all the same.
+  const cmd = manifest.commands[verb.id] ?? (verb.summary ? {summary: verb.summary, flags: {}} : undefined)
   const status = cmd ? 'available' : 'planned'
   const summary = cmd ? (cmd.summary ?? cmd.description?.split('\n')[0] ?? '') : verb.planned
   const dryRun = cmd ? (cmd.flags?.['dry-run'] ? 'yes' : 'read-only') : '—'
-  return `| \`sourceosctl agent-machine ${verb.usage}\` | ${status} | ${dryRun} | ${summary.replace(/\|/g, '\\|')} |`
+  const usage = verb.full ? `sourceosctl ${verb.full}` : `sourceosctl agent-machine ${verb.usage}`
+  return `| \`${usage}\` | ${status} | ${dryRun} | ${summary.replace(/\|/g, '\\|')} |`
 })
 const table = ['| Command | Status | `--dry-run` | What it does |', '|---|---|---|---|', ...rows].join('\n')
 

@@ -3,12 +3,15 @@
 # from a Debian root filesystem (debootstrap), Node from the npm registry's node-linux-<arch>
 # package, and the two tools installed with npm — then `podman import`ed.
 #
-#   images/agent/build-debootstrap.sh [--tag REF] [--cache-dir DIR] [--force]
+#   images/agent/build-debootstrap.sh [--tag REF] [--cache-dir DIR] [--force] [--for-user USER]
 #
 #   --tag REF        image name to produce (default localhost/sourceos/agent:e2e; `make e2e` uses it)
 #   --cache-dir DIR  where the Debian root, Node and the tools are cached between builds
 #                    (default $SOURCEOSCTL_IMAGE_CACHE, else /var/cache/sourceosctl-agent-image)
 #   --force          rebuild even when REF already holds an image of this exact recipe
+#   --for-user USER  also load the image into USER's rootless podman store (default: $SUDO_USER,
+#                    the user who ran `sudo`), which is the store that user's runs use; `--for-user ''`
+#                    keeps it in root's store only
 #   DEBIAN_MIRROR    Debian mirror (default http://deb.debian.org/debian)
 #
 # Needs root (debootstrap and chroot), debootstrap, podman, npm, tar. Versions come from the ARG
@@ -24,6 +27,7 @@ CONTAINERFILE="$HERE/Containerfile"
 REF=localhost/sourceos/agent:e2e
 CACHE=${SOURCEOSCTL_IMAGE_CACHE:-/var/cache/sourceosctl-agent-image}
 FORCE=0
+FOR_USER=${SUDO_USER:-}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 DEB_PACKAGES=git,ca-certificates,squid  # bash is already in minbase; squid is the egress sidecar's proxy
@@ -39,7 +43,8 @@ while [ $# -gt 0 ]; do
     --tag) REF=${2:?--tag needs a value}; shift 2 ;;
     --cache-dir) CACHE=${2:?--cache-dir needs a value}; shift 2 ;;
     --force) FORCE=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --for-user) FOR_USER=${2?--for-user needs a value}; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -56,6 +61,32 @@ for tool in debootstrap podman npm node tar chroot sha256sum; do
     esac
   fi
 done
+
+[ "$FOR_USER" = root ] && FOR_USER=''
+if [ -n "$FOR_USER" ]; then
+  id -u "$FOR_USER" >/dev/null 2>&1 || die "--for-user $FOR_USER: no such user"
+  command -v runuser >/dev/null 2>&1 || die "runuser is not installed (util-linux); needed to load the image into $FOR_USER's store"
+fi
+
+# Root's store is not a rootless user's: copy the image into FOR_USER's own store (podman save | load).
+load_for_user() {
+  [ -n "$FOR_USER" ] || return 0
+  local home id have
+  home=$(getent passwd "$FOR_USER" | cut -d: -f6)
+  id=$(podman image inspect --format '{{.Id}}' "$REF")
+  as_user() { (cd / && runuser -u "$FOR_USER" -- env HOME="$home" USER="$FOR_USER" PATH=/usr/local/bin:/usr/bin:/bin ${CONTAINERS_CONF:+CONTAINERS_CONF="$CONTAINERS_CONF"} "$@"); }
+  have=$(as_user podman image inspect --format '{{.Id}}' "$REF" 2>/dev/null || true)
+  if [ "$have" = "$id" ]; then
+    say "$FOR_USER's rootless store already has $REF (${id:0:12})"
+    return 0
+  fi
+  say "loading $REF into $FOR_USER's rootless store (podman save | podman load) …"
+  podman save "$REF" | as_user podman load --quiet >/dev/null \
+    || die "loading $REF into $FOR_USER's store failed; by hand: sudo podman save $REF | podman load   (as $FOR_USER)"
+  # docker-archive (save's default) keeps the name; make sure REF names it in that store.
+  as_user podman image exists "$REF" || die "after the load, $REF is not in $FOR_USER's store"
+  say "$REF is in $FOR_USER's rootless store: \`sourceosctl agent-machine doctor\` as $FOR_USER checks it"
+}
 
 arg() { sed -n "s/^ARG $1=//p" "$CONTAINERFILE" | head -n1; }
 NODE_VERSION=$(arg NODE_VERSION)
@@ -79,6 +110,7 @@ if [ "$FORCE" = 0 ]; then
   have=$(podman image inspect --format "{{index .Labels \"$RECIPE_LABEL\"}}" "$REF" 2>/dev/null || true)
   if [ "$have" = "$RECIPE" ]; then
     say "$REF is up to date (recipe $RECIPE): $(podman image inspect --format '{{.Id}}' "$REF" | cut -c1-12); --force rebuilds"
+    load_for_user
     exit 0
   fi
 fi
@@ -226,3 +258,4 @@ new_id=$(podman image inspect --format '{{.Id}}' "$REF")
 # The image REF named before is now unnamed: drop it unless something still uses it.
 if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then podman rmi "$old_id" >/dev/null 2>&1 || true; fi
 say "imported $REF ($(echo "$new_id" | cut -c1-12), $(podman image inspect --format '{{.Size}}' "$REF" | awk '{ printf "%.0f MB", $1 / 1e6 }')) in $(since "$t")s"
+load_for_user

@@ -101,3 +101,58 @@ export function buildFailed(ref: string, argv: readonly string[], outcome: {tail
     {ref, buildCommand: formatArgv(argv), baseImage: opts.baseImage, output: outcome.tail},
   )
 }
+
+// ---------------------------------------------------------------------------------------------
+// `image ls`: the agent images in the store the runs use
+
+export interface ListedImage {
+  names: string[]
+  id: string
+  created: string | null
+  sizeBytes: number | null
+  /** Whether the profile's ref names it. */
+  profileImage: boolean
+}
+
+interface RawListed {
+  Id?: string
+  Names?: string[] | null
+  Size?: number
+  CreatedAt?: string
+  Labels?: Record<string, string> | null
+}
+
+/** The repository part of a ref (`localhost/sourceos/agent:latest` → `localhost/sourceos/agent`). */
+export function repositoryOf(ref: string): string {
+  const at = ref.indexOf('@')
+  const noDigest = at >= 0 ? ref.slice(0, at) : ref
+  const colon = noDigest.lastIndexOf(':')
+  return colon > noDigest.lastIndexOf('/') ? noDigest.slice(0, colon) : noDigest
+}
+
+/**
+ * From `podman images --format json`: the images of the profile ref's repository and any image
+ * carrying the agent image's labels (a build of images/agent under another name).
+ */
+export function agentImagesOf(json: string, profileRef: string): ListedImage[] {
+  const raw = JSON.parse(json || '[]') as RawListed[] | null
+  const repo = repositoryOf(profileRef)
+  const out: ListedImage[] = []
+  for (const r of raw ?? []) {
+    const names = r.Names ?? []
+    const labelled = Boolean(r.Labels && 'dev.sourceos.agent-machine.codex.version' in r.Labels)
+    if (!labelled && !names.some((n) => repositoryOf(n) === repo)) continue
+    out.push({
+      names,
+      id: (r.Id ?? '').replace(/^sha256:/, ''),
+      created: r.CreatedAt ?? null,
+      sizeBytes: typeof r.Size === 'number' ? r.Size : null,
+      profileImage: names.includes(profileRef),
+    })
+  }
+  return out
+}
+
+export function imagesArgv(ctx: Pick<PodmanContext, 'binary' | 'connection'>): string[] {
+  return podmanArgv(ctx, ['images', '--format', 'json'])
+}
