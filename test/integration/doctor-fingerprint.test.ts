@@ -184,13 +184,15 @@ describe.concurrent.each(['rootful', 'rootless'] as PodmanMode[])('doctor, finge
       if (!podmanVersion) throw new Error(`cannot parse \`podman --version\`: ${version}`)
       image = built
       if (init.exitCode !== 0) throw new Error(`init (fixture) failed: ${failureText(init)}`)
+      // The profile's image is a required check: point it at the locally built test image.
+      writeFileSync(activeProfile(), readFileSync(activeProfile(), 'utf8').replace(/ref: \S+/, `ref: ${image.ref}`))
     })
 
     afterAll(() => {
       if (work) rmSync(work, {recursive: true, force: true})
     })
 
-    it('doctor --json: exit 0 with and without a profile, the real podman version, rootless as expected, no machine', async ({expect}) => {
+    it('doctor --json: exit 0 with a profile whose image is there; without a profile, not ready only for the image (fix: start); the real podman version, rootless as expected, no machine', async ({expect}) => {
       const emptyConfig = ownedDir(join(work, 'config-empty'))
       const [bare, withProfile] = await Promise.all([
         cli(['doctor', '--json'], {env: {XDG_CONFIG_HOME: emptyConfig}}),
@@ -200,10 +202,18 @@ describe.concurrent.each(['rootful', 'rootless'] as PodmanMode[])('doctor, finge
         [bare, 'missing', join(emptyConfig, 'sourceosctl', 'agent-machine', 'profile.yaml')],
         [withProfile, 'loaded', activeProfile()],
       ] as const) {
-        expect(result.exitCode, failureText(result)).toBe(0)
         const report = parseJson<DoctorJson>(result, 'doctor --json')
         expect(schemaErrors(DOCTOR_SCHEMA, report)).toEqual([])
-        expect(report.ready).toBe(true)
+        if (profileStatus === 'loaded') {
+          expect(result.exitCode, failureText(result)).toBe(0)
+          expect(report.ready).toBe(true)
+        } else {
+          // no profile: the templates' image (localhost/sourceos/agent:latest) is not in this store
+          expect(result.exitCode, failureText(result)).toBe(4)
+          const failing = (report.checks as Array<{id: string; status: string; required: boolean; fix: string | null}>).filter((c) => c.required && c.status !== 'ok' && c.status !== 'skip')
+          expect(failing.map((c) => c.id)).toEqual(['image'])
+          expect(failing[0]!.fix).toContain('sourceosctl agent-machine start')
+        }
         expect(report.host).toMatchObject({platform: 'linux', isRoot: !rootless})
         expect(report.podman.version).toBe(podmanVersion)
         expect(report.podman.rootless).toBe(rootless)
@@ -235,10 +245,12 @@ describe.concurrent.each(['rootful', 'rootless'] as PodmanMode[])('doctor, finge
 
       expect(human.exitCode, failureText(human)).toBe(0)
       expect(human.stdout).toMatch(/^Ready\.$/m)
-      expect(withRepo.exitCode, failureText(withRepo)).toBe(0)
+      // beta is readable but not allowlisted: doctor says so (run would refuse it)
+      expect(withRepo.exitCode, failureText(withRepo)).toBe(4)
       const repoReport = parseJson<DoctorJson>(withRepo, 'doctor --json --repo')
       expect(schemaErrors(DOCTOR_SCHEMA, repoReport)).toEqual([])
       expect(repoReport.checks.find((c) => c.id === 'repo')?.status).toBe('ok')
+      expect(repoReport.checks.find((c) => c.id === 'repo-allowlisted')?.status).toBe('fail')
 
       // podman (4.3.1 here) rewrites its own storage lock files (storage.lock, <driver>-layers/layers.lock:
       // a 64-byte "last writer" record, same size, new mtime) on every command that opens the store,

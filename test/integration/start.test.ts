@@ -153,14 +153,15 @@ describe.skipIf(!podmanAvailable)('start against real podman', () => {
         expect(human.stdout).toMatch(/Podman: native .*no machine to start/)
       })
 
-      it('the image missing with pull: never → how to build it, exit 4', async () => {
+      it('the image missing → start plans its build from the Containerfile shipped in the package, in this store', async () => {
         const ws = workspace(target.user, {machine: false, imageRef: 'localhost/sourceosctl-test/nosuch:1'})
         dirs.push(ws.dir)
-        const result = await runCli(['agent-machine', 'start', '--json'], {asUser: target.user, env: ws.env})
-        expect(result.exitCode).toBe(4)
-        const doc = parseJson<ErrorDoc>(result, 'start image missing')
-        expect(doc.error.code).toBe('IMAGE_MISSING')
-        expect(doc.error.fix).toContain('podman build -t localhost/sourceosctl-test/nosuch:1 images/agent')
+        const result = await runCli(['agent-machine', 'start', '--json', '--dry-run'], {asUser: target.user, env: ws.env})
+        expect(result.exitCode, result.stderr).toBe(0)
+        const doc = parseJson<{image: {status: string}; plan: {steps: Array<{argv: string[]}>}}>(result, 'start image missing')
+        expect(schemaErrors(START_SCHEMA, doc)).toEqual([])
+        expect(doc.image.status).toBe('would-build')
+        expect(doc.plan.steps.map((s) => s.argv.slice(1, 2).concat(s.argv.slice(-3)))).toEqual([['build', '--tag', 'localhost/sourceosctl-test/nosuch:1', expect.stringMatching(/images\/agent$/)]])
       })
     })
   })
