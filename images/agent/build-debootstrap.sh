@@ -243,6 +243,7 @@ changes=(
   "LABEL dev.sourceos.agent-machine.claude-code.version=\"$CLAUDE_CODE_VERSION\""
   'LABEL dev.sourceos.agent-machine.codex.sandbox="danger-full-access (/etc/codex/config.toml): the container is the sandbox"'
   'LABEL dev.sourceos.agent-machine.claude-code.sandbox="sandbox.enabled=false (/etc/claude-code/managed-settings.json): the container is the sandbox"'
+  'LABEL dev.sourceos.agent-machine.egress-proxy="squid"'
   "LABEL dev.sourceos.agent-machine.build=\"debootstrap $SUITE minbase, node $NODE_VERSION\""
   "LABEL $RECIPE_LABEL=$RECIPE"
 )

@@ -11,6 +11,7 @@ import {machineExposureCheck, machineSharesCheck, probeMachineShares} from '../m
 import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '../mounts.js'
 import {PodmanAdapter, type ImageDetails, type PodmanFailure, type PodmanResult} from '../podman/adapter.js'
 import {DEFAULT_IMAGE_REF, imageFix} from '../image/agent-image.js'
+import {egressCheck} from '../network/doctor.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {judgeRemoteSource} from '../policy/remote-source.js'
 import {AgentMachineError} from '../errors.js'
@@ -84,6 +85,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     toolCheck('nix', 'nix (optional, for devshells)', probes.nix, false, 'optional: install Nix from https://nixos.org/download if you use Nix devshells'),
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
     ...(imageRef && image ? [imageCheck(imageRef, image, active, probes, context)] : []),
+    ...(active.status === 'loaded' ? [egressCheck(active.profile, image?.status === 'done' && image.value.ok ? image.value.value : null, image?.durationMs ?? 0)] : []),
     ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs), allowlistCheck(repo, mounts, active, host)] : []),
     ...remoteChecks,
   ]

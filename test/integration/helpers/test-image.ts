@@ -28,7 +28,8 @@ export const APPLETS = [
 ]
 
 /** Metadata `podman import --change` applies. */
-export const IMAGE_CHANGES = ['CMD ["/bin/sh"]', 'WORKDIR /workspace', 'ENV PATH=/usr/local/bin:/usr/bin:/bin']
+/** (The egress-proxy label says the image carries squid, as the real image does: doctor checks it.) */
+export const IMAGE_CHANGES = ['CMD ["/bin/sh"]', 'WORKDIR /workspace', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', 'LABEL dev.sourceos.agent-machine.egress-proxy=squid']
 
 /** One file system entry of an image recipe. */
 export type Entry =

@@ -1,0 +1,39 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {EGRESS_PROXY_LABEL, egressCheck} from '../../../src/core/network/doctor.js'
+import {parseProfile} from '../../../src/core/profile/loader.js'
+import type {ImageDetails} from '../../../src/core/podman/types.js'
+
+const profile = (network: string) =>
+  parseProfile(readFileSync(join(import.meta.dirname, '..', '..', '..', 'profiles', 'linux-podman-native.yaml'), 'utf8').replace(/  network:\n(?:    .*\n)+/, network), 'p')
+const image = (labels: Record<string, string>) => ({id: 'a'.repeat(64), labels}) as unknown as ImageDetails
+
+describe('doctor: network egress', () => {
+  it('allowlist: lists every rule with where it comes from (the profile, each enabled tool)', () => {
+    const c = egressCheck(profile('  network:\n    mode: allowlist\n    allow: [registry.npmjs.org]\n'), image({[EGRESS_PROXY_LABEL]: 'squid'}), 5)
+    expect(c.status).toBe('ok')
+    expect(c.required).toBe(true)
+    expect(c.detail).toContain('profile: registry.npmjs.org:443')
+    expect(c.detail).toMatch(/tool codex: .*api\.openai\.com:443/)
+    expect(c.detail).toMatch(/tool claude-code: .*api\.anthropic\.com:443/)
+    expect(c.detail).toContain('carries the egress proxy')
+  })
+
+  it('allowlist with an image that lacks the proxy: a required failure naming the fix', () => {
+    const c = egressCheck(profile('  network:\n    mode: allowlist\n'), image({}), 5)
+    expect(c.status).toBe('fail')
+    expect(c.required).toBe(true)
+    expect(c.fix).toMatch(/agent-machine start|make image/)
+  })
+
+  it('open (and its old name) warns what it leaves open; none says the tools cannot reach their APIs', () => {
+    const open = egressCheck(profile('  network:\n    mode: default\n'), null, 0)
+    expect(open.status).toBe('warn')
+    expect(open.detail).toMatch(/deprecated name of open/)
+    expect(open.fix).toMatch(/allowlist/)
+    expect(egressCheck(profile('  network:\n    mode: none\n'), null, 0).detail).toMatch(/no network/)
+  })
+})
