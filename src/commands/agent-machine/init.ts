@@ -24,12 +24,14 @@ ${AgentMachineCommand.exitCodesSection}`
     {description: 'macOS: create the profile for one repo', command: '<%= config.bin %> agent-machine init --profile macos-podman --repo ~/dev/my-repo'},
     {description: 'Linux, native rootless podman', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo ~/dev/my-repo'},
     {description: 'Allow a second repo in the existing profile', command: '<%= config.bin %> agent-machine init --repo ~/dev/other-repo'},
+    {description: 'Let the agent reach the npm registry and GitHub (network allowlist)', command: '<%= config.bin %> agent-machine init --allow-host registry.npmjs.org --allow-host github.com'},
     {description: 'Preview without writing', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo . --dry-run'},
   ]
 
   static override flags = {
     profile: Flags.string({char: 'p', description: 'Template name from profiles/ (macos-podman, linux-podman-native, windows-podman-wsl, …).'}),
-    repo: Flags.string({char: 'r', description: 'Repo folder to allowlist as a mount; repeat for several.', multiple: true, required: true}),
+    repo: Flags.string({char: 'r', description: 'Repo folder to allowlist as a mount; repeat for several.', multiple: true, default: []}),
+    'allow-host': Flags.string({description: 'Add a host the agent may reach (spec.network.allow): host[:port], 443 unless given; *.example.com for the names below it; repeat for several.', multiple: true, default: []}),
     output: Flags.string({char: 'o', description: 'Write the profile here instead of the active profile location.'}),
     force: Flags.boolean({description: 'Replace an existing profile at the destination.', default: false}),
     'dry-run': Flags.boolean({description: 'Print the rendered profile, its destination and the plan; write nothing.', default: false}),
@@ -43,6 +45,7 @@ ${AgentMachineCommand.exitCodesSection}`
       cwd: process.cwd(),
       template: flags.profile,
       repos: flags.repo,
+      allowHosts: flags['allow-host'],
       output: flags.output,
       force: flags.force,
     })
@@ -57,10 +60,11 @@ ${AgentMachineCommand.exitCodesSection}`
       this.say('')
       this.say(planned.yaml.trimEnd())
     } else if (planned.action === 'unchanged') {
-      this.say(`${planned.destination} already allowlists ${flags.repo.join(', ')}; nothing to change.`)
+      this.say(`${planned.destination} already allowlists ${[...flags.repo, ...flags['allow-host']].join(', ')}; nothing to change.`)
     } else {
       const verb = planned.action === 'add-mount' ? 'Added' : 'Allowlisted'
       for (const m of planned.addedMounts) this.say(`${verb} ${m.source} → ${m.target} (${m.mode})`)
+      for (const h of planned.addedAllow) this.say(`Allowed egress to ${h} (spec.network.allow)`)
       this.say(`Wrote profile '${planned.profile.metadata.name}' to ${planned.destination}`)
       this.say(`Next: ${c.bold('sourceosctl agent-machine doctor')}`)
     }
@@ -70,6 +74,7 @@ ${AgentMachineCommand.exitCodesSection}`
       written: !dryRun && planned.action !== 'unchanged',
       destination: planned.destination,
       addedMounts: planned.addedMounts,
+      addedAllow: planned.addedAllow,
       profile: planned.profile,
       plan: planned.plan,
       warnings: planned.warnings,

@@ -16,7 +16,8 @@ import {realFsDeps, resolveMountSource} from '../policy/paths.js'
 import {scanTree} from '../policy/tree-scan.js'
 import {loadProfileFile, parseProfile} from '../profile/loader.js'
 import {activeProfilePath} from '../profile/location.js'
-import {addMount, instantiateTemplate, renderProfile, repoMountName} from '../profile/render.js'
+import {addAllowEntries, addMount, instantiateTemplate, renderProfile, repoMountName} from '../profile/render.js'
+import {parseAllowEntry} from '../network/allowlist.js'
 import type {AgentMachineProfile, ProfileMount} from '../profile/schema.js'
 import {listTemplates, loadTemplate} from '../profile/templates.js'
 
@@ -27,9 +28,11 @@ export interface InitRequest {
   repos: string[]
   output?: string
   force: boolean
+  /** --allow-host: egress allowlist entries (spec.network.allow) to add. */
+  allowHosts?: string[]
 }
 
-export type InitAction = 'create' | 'overwrite' | 'add-mount' | 'unchanged'
+export type InitAction = 'create' | 'overwrite' | 'add-mount' | 'add-allow' | 'unchanged'
 
 export interface InitPlan {
   action: InitAction
@@ -37,13 +40,20 @@ export interface InitPlan {
   profile: AgentMachineProfile
   yaml: string
   addedMounts: ProfileMount[]
+  /** --allow-host entries that were not in spec.network.allow yet, as written. */
+  addedAllow: string[]
   plan: Plan
   /** E.g. a folder that holds several repositories. */
   warnings: string[]
 }
 
 export async function planInit(req: InitRequest): Promise<InitPlan> {
-  if (req.repos.length === 0) throw usageError('REPO_REQUIRED', 'init needs at least one --repo <path> to allowlist.', 'pass --repo ~/dev/<repo>')
+  const allowHosts = req.allowHosts ?? []
+  if (req.repos.length === 0 && allowHosts.length === 0) throw usageError('REPO_REQUIRED', 'init needs at least one --repo <path> to allowlist (or --allow-host <host> to add to an existing profile).', 'pass --repo ~/dev/<repo>')
+  for (const raw of allowHosts) {
+    const parsed = parseAllowEntry(raw)
+    if (!parsed.ok) throw usageError('ALLOW_HOST_INVALID', `--allow-host '${raw.replace(/[^\x20-\x7e]/g, '?')}' is refused: ${parsed.reason}.`, 'pass host[:port] (443 unless given), *.example.com for the names below it, or ip:ADDR[:port]')
+  }
   const destination = destinationFor(req)
   const repos = []
   for (const raw of req.repos) repos.push(await admitRepo(raw, req.host, req.cwd))
@@ -73,6 +83,7 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
     if (req.template === undefined) {
       throw usageError('TEMPLATE_REQUIRED', `no profile at ${destination} yet, so init needs a template.`, `pass --profile <template>, one of: ${(await listTemplates()).join(', ')}`)
     }
+    if (repos.length === 0) throw usageError('REPO_REQUIRED', `no profile at ${destination} yet: a new profile needs at least one --repo <path> to allowlist.`, 'pass --repo ~/dev/<repo> as well')
     const [first, ...rest] = repos
     profile = instantiateTemplate(template!, {source: first!.resolved, name: first!.name})
     added.push(...profile.spec.mounts.filter((m) => m.source === first!.resolved))
@@ -84,6 +95,9 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
     action = existing ? 'overwrite' : 'create'
   }
 
+  const allowed = addAllowEntries(profile, allowHosts)
+  profile = allowed.profile
+  if (action === 'unchanged' && allowed.added.length > 0) action = 'add-allow'
   checkProfileEnv(profile)
   const yaml = renderProfile(profile)
   // Self-check: what we write must load back as the same profile.
@@ -91,7 +105,8 @@ export async function planInit(req: InitRequest): Promise<InitPlan> {
 
   const steps = action === 'unchanged' ? [] : [step([WRITE_FILE, destination], writeReason(action), true)]
   const warnings = (await Promise.all(repos.map(async (r) => severalRepos(r.resolved)))).filter((w): w is string => w !== null)
-  return {action, destination, profile, yaml, addedMounts: added, plan: {verb: 'init', steps}, warnings}
+  if (allowed.added.length > 0 && profile.spec.network.mode !== 'allowlist') warnings.push(`the hosts were added to spec.network.allow, but the profile's network mode is ${profile.spec.network.mode}: they take effect with mode allowlist`)
+  return {action, destination, profile, yaml, addedMounts: added, addedAllow: allowed.added, plan: {verb: 'init', steps}, warnings}
 }
 
 /**

@@ -6,11 +6,12 @@ import {AgentMachineProfileSchema, MountSchema} from '../profile/schema.js'
 
 export const InitResultSchema = z
   .object({
-    action: z.enum(['create', 'overwrite', 'add-mount', 'unchanged']).describe('What init did (or, under --dry-run, would do).'),
+    action: z.enum(['create', 'overwrite', 'add-mount', 'add-allow', 'unchanged']).describe('What init did (or, under --dry-run, would do); add-allow: only --allow-host entries were added.'),
     dryRun: z.boolean().describe('True under --dry-run: nothing was written.'),
     written: z.boolean().describe('Whether the profile file was written.'),
     destination: z.string().describe('Path of the profile file.'),
     addedMounts: z.array(MountSchema).describe('Mounts this run added to the allowlist.'),
+    addedAllow: z.array(z.string()).describe('--allow-host entries this run added to spec.network.allow.'),
     profile: AgentMachineProfileSchema.describe('The resulting profile.'),
     plan: PlanSchema,
     warnings: z.array(z.string()).describe('Things to know about what was allowlisted (e.g. a folder that holds several repositories).'),

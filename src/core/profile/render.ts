@@ -2,6 +2,7 @@
  * Profile rendering and the pure edits `init` makes: fill a template's `<repo>` placeholder, add a
  * mount without clobbering existing ones. Output is deterministic: keys in schema order.
  */
+import {parseAllowEntry, ruleText} from '../network/allowlist.js'
 import {Document, isScalar, isSeq, visit} from 'yaml'
 import {z} from 'zod'
 
@@ -88,6 +89,27 @@ export function addMount(profile: AgentMachineProfile, mount: ProfileMount): {pr
   if (mounts.some((m) => sameSource(m.source, mount.source))) return {profile, added: false}
   const next = {...mount, target: uniqueTarget(mounts, mount.target)}
   return {profile: {...profile, spec: {...profile.spec, mounts: [...mounts, next]}}, added: true}
+}
+
+/**
+ * Adds egress allowlist entries (init --allow-host), keeping the existing ones; an entry already
+ * there (the same rule however it is spelled: `x.com` is `x.com:443`) is not added again.
+ */
+export function addAllowEntries(profile: AgentMachineProfile, entries: readonly string[]): {profile: AgentMachineProfile; added: string[]} {
+  const canonical = (e: string): string => {
+    const parsed = parseAllowEntry(e)
+    return parsed.ok ? ruleText(parsed.rule) : e
+  }
+  const have = new Set(profile.spec.network.allow.map(canonical))
+  const added: string[] = []
+  for (const entry of entries) {
+    const key = canonical(entry)
+    if (have.has(key)) continue
+    have.add(key)
+    added.push(entry.trim())
+  }
+  if (added.length === 0) return {profile, added}
+  return {profile: {...profile, spec: {...profile.spec, network: {...profile.spec.network, allow: [...profile.spec.network.allow, ...added]}}}, added}
 }
 
 function uniqueTarget(mounts: readonly ProfileMount[], target: string): string {
