@@ -3,9 +3,10 @@
  * with a fix on stderr (or a JSON error document on stdout under --json), and colour that respects
  * NO_COLOR and non-TTY output.
  */
-import {Command} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 
 import {AgentMachineError, EXIT_CODES_HELP, ExitCode} from '../core/errors.js'
+import {setTrace} from '../core/util/trace.js'
 import {closestCommand} from './suggest.js'
 
 export {EXIT_CODES_HELP}
@@ -19,6 +20,31 @@ interface OclifLikeError extends Error {
 export abstract class AgentMachineCommand extends Command {
   static override enableJsonFlag = true
 
+  /** On every verb: less (results and errors only) or more (full launch header, stage timings) on stderr. */
+  static override baseFlags = {
+    quiet: Flags.boolean({char: 'q', description: 'Print only results, warnings and errors: no progress, notes or launch header.', helpGroup: 'GLOBAL', exclusive: ['verbose']}),
+    verbose: Flags.boolean({description: 'Print more on stderr: the launch header with every mount, and the time of each stage.', helpGroup: 'GLOBAL', exclusive: ['quiet']}),
+  }
+
+  /** --quiet / --verbose, read from argv before the command parses it (a `--` ends the flags). */
+  protected get quiet(): boolean {
+    return this.globalFlag('--quiet', '-q')
+  }
+
+  protected get verbose(): boolean {
+    return this.globalFlag('--verbose')
+  }
+
+  private globalFlag(...names: string[]): boolean {
+    const end = this.argv.indexOf('--')
+    return (end < 0 ? this.argv : this.argv.slice(0, end)).some((a) => names.includes(a))
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    if (this.verbose) setTrace(true)
+  }
+
   /** Appended to every verb's --help so the exit codes are one `--help` away. */
   static exitCodesSection = `EXIT CODES\n${EXIT_CODES_HELP}`
 
@@ -27,9 +53,14 @@ export abstract class AgentMachineCommand extends Command {
     this.log(text)
   }
 
-  /** Progress and warnings: stderr, never stdout; suppressed under --json. */
+  /** Warnings: stderr, never stdout; suppressed under --json. */
   protected note(text: string): void {
     this.logToStderr(text)
+  }
+
+  /** Progress and remarks: stderr; suppressed under --json and --quiet. */
+  protected info(text: string): void {
+    if (!this.quiet) this.logToStderr(text)
   }
 
   /** Sets the exit code without throwing, so the result is still printed (e.g. doctor exits 4). */

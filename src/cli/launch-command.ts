@@ -11,7 +11,8 @@ import {describeNetwork} from '../core/network/report.js'
 import {launch, type LaunchInput} from '../core/launch/launch.js'
 import type {PreparedLaunch} from '../core/launch/prepare.js'
 import type {LaunchResult} from '../core/launch/result.js'
-import {formatArgv, renderPlan, shellQuote} from '../core/plan/plan.js'
+import {formatArgv, shellQuote} from '../core/plan/plan.js'
+import {renderPlanWrapped} from './plan-render.js'
 import {AgentMachineCommand} from './base-command.js'
 import {style} from './style.js'
 
@@ -86,7 +87,7 @@ export abstract class LaunchCommand extends AgentMachineCommand {
         host,
         (prepared: PreparedLaunch) => {
           for (const w of prepared.warnings) this.note(`${c.yellow('warning:')} ${w}`)
-          if (!input.dryRun) this.note(c.dim(describeLaunch(prepared)))
+          if (!input.dryRun) this.info(c.dim(this.verbose ? describeLaunch(prepared) : describeLaunchShort(prepared)))
         },
       )
       finished = result.worktree
@@ -96,9 +97,11 @@ export abstract class LaunchCommand extends AgentMachineCommand {
       if (w?.created) this.note(describeWorktree(w))
     }
     if (input.dryRun) {
-      this.say(renderPlan(result.plan))
+      this.say(renderPlanWrapped(result.plan))
     } else if (result.exitCode !== null) {
-      if (result.evidence) this.note(c.dim(`sourceosctl: evidence ${result.evidence}`))
+      // Ctrl-C leaves the terminal mid-line (the tool was killed): start ours on a fresh one.
+      if (result.exitCode === 130 && process.stderr.isTTY) process.stderr.write('\n')
+      if (result.evidence) this.info(c.dim(`sourceosctl: evidence ${result.evidence}`))
       this.setExitCode(result.exitCode)
     }
     if (result.integrity) {
@@ -138,6 +141,13 @@ function describeWorktree(w: NonNullable<LaunchResult['worktree']>): string {
     `  take it:        ${w.review.merge}`,
     `  throw it away:  ${w.review.remove}`,
   ].join('\n')
+}
+
+/** The default header: one short line (--verbose gives describeLaunch). */
+export function describeLaunchShort(p: PreparedLaunch): string {
+  const what = p.spec.verb === 'run' ? (p.spec.tool ?? 'tool') : 'shell'
+  const n = p.spec.mounts.length
+  return `sourceosctl: ${what} in ${p.spec.workdir} (run ${p.runId}, ${n} mount${n === 1 ? '' : 's'}; --verbose for details)`
 }
 
 function describeLaunch(p: PreparedLaunch): string {

@@ -1,5 +1,5 @@
 /**
- * Terminal styling that respects NO_COLOR, FORCE_COLOR and non-TTY output (ARCHITECTURE §7).
+ * Terminal styling that respects NO_COLOR, FORCE_COLOR, TERM=dumb and non-TTY output (ARCHITECTURE §7).
  */
 import {Chalk, type ChalkInstance} from 'chalk'
 
@@ -10,7 +10,9 @@ export function style(stream: NodeJS.WriteStream = process.stdout): ChalkInstanc
   const env = process.env
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== ''
   const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0'
-  const level = noColor ? 0 : forced || stream.isTTY ? 1 : 0
+  // TERM=dumb: a terminal that shows escape codes as text (emacs shell, some CI logs).
+  const dumb = env.TERM === 'dumb'
+  const level = noColor ? 0 : forced ? 1 : stream.isTTY && !dumb ? 1 : 0
   instance = new Chalk({level})
   return instance
 }

@@ -138,3 +138,40 @@ describe('defaults and aliases of run and shell', () => {
     expect(createArgv(opts.stdout).slice(-3)).toEqual(['/bin/sh', '-c', 'ls /workspace'])
   })
 })
+
+describe('output: --quiet, --verbose, colour', () => {
+  it('--quiet leaves the result and drops the remarks on stderr; --verbose is accepted on every verb; both together are a usage error', () => {
+    const ws = workspace()
+    const plain = cli(['agent-machine', 'start'], {env: ws.env})
+    expect(plain.exitCode, plain.stderr).toBe(0)
+    expect(plain.stderr).toMatch(/note: Native Podman/)
+    const quiet = cli(['agent-machine', 'start', '-q'], {env: ws.env})
+    expect(quiet.exitCode).toBe(0)
+    expect(quiet.stderr).toBe('')
+    expect(quiet.stdout).toBe(plain.stdout)
+    expect(cli(['agent-machine', 'doctor', '--verbose'], {env: ws.env}).stderr).toMatch(/\[trace \d+ ms\]|^$/)
+    const both = cli(['agent-machine', 'doctor', '--quiet', '--verbose'], {env: ws.env})
+    expect(both.exitCode).toBe(2)
+  })
+
+  it('TERM=dumb turns colour off even on a terminal; FORCE_COLOR still wins', async () => {
+    const {vi} = await import('vitest')
+    const tty = {isTTY: true} as NodeJS.WriteStream
+    const colourOf = async (env: Record<string, string | undefined>) => {
+      vi.resetModules()
+      const saved = {TERM: process.env.TERM, FORCE_COLOR: process.env.FORCE_COLOR, NO_COLOR: process.env.NO_COLOR}
+      Object.assign(process.env, {NO_COLOR: ''})
+      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v
+      try {
+        const {style} = await import('../../src/cli/style.js')
+        return style(tty).level
+      } finally {
+        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v
+      }
+    }
+    expect(await colourOf({TERM: 'xterm-256color', FORCE_COLOR: undefined})).toBeGreaterThan(0)
+    expect(await colourOf({TERM: 'dumb', FORCE_COLOR: undefined})).toBe(0)
+    expect(await colourOf({TERM: 'dumb', FORCE_COLOR: '1'})).toBeGreaterThan(0)
+  })
+})
+

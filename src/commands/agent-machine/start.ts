@@ -9,7 +9,7 @@ import type {InitRecommendation} from '../../core/machine/init-command.js'
 import {createProgress, silentProgress} from '../../core/machine/progress.js'
 import type {StartResult} from '../../core/machine/result.js'
 import {DEFAULT_START_TIMEOUT_S, ensureDirectory, startMachine} from '../../core/machine/start.js'
-import {renderPlan} from '../../core/plan/plan.js'
+import {renderPlanWrapped} from '../../cli/plan-render.js'
 
 export default class Start extends AgentMachineCommand {
   static override summary = "Start the profile's Podman machine and make sure its image is there; print the exact `podman machine init` when the machine is missing."
@@ -65,8 +65,8 @@ ${AgentMachineCommand.exitCodesSection}`
         dryRun: flags['dry-run'],
         ensureDir: ensureDirectory,
         io: {
-          progress: json ? silentProgress : createProgress(process.stderr),
-          note: (text) => this.note(`${c.yellow('note:')} ${text}`),
+          progress: json || this.quiet ? silentProgress : createProgress(process.stderr),
+          note: (text) => this.info(`${c.yellow('note:')} ${text}`),
         },
       })
     } catch (error) {
@@ -112,7 +112,7 @@ function renderResult(r: StartResult): string {
   }
   lines.push(`${c.bold('Image:')} ${r.image.ref} ${img[r.image.status]}.`)
   if (r.dryRun) {
-    lines.push('', renderPlan(r.plan), '', 'Dry run: nothing was changed.')
+    lines.push('', renderPlanWrapped(r.plan), '', 'Dry run: nothing was changed.')
   } else if (m.after === 'running' || m.name === null) {
     lines.push(`Next: ${c.bold('sourceosctl agent-machine run --tool codex --repo <path>')}`)
   }

@@ -5,7 +5,8 @@ import {readActiveProfile} from '../../../core/active-profile.js'
 import {getContext} from '../../../core/context.js'
 import {agentImageDir, buildArgv, buildFailed, DEFAULT_IMAGE_REF, readBaseImage, runBuild} from '../../../core/image/agent-image.js'
 import {createProgress, silentProgress} from '../../../core/machine/progress.js'
-import {renderPlan, step, type Plan} from '../../../core/plan/plan.js'
+import {step, type Plan} from '../../../core/plan/plan.js'
+import {renderPlanWrapped} from '../../../cli/plan-render.js'
 import {PodmanAdapter} from '../../../core/podman/adapter.js'
 import {podmanContext} from '../../../core/podman/context.js'
 
@@ -57,11 +58,11 @@ ${AgentMachineCommand.exitCodesSection}`
     const plan: Plan = {verb: 'image build', steps: [step(argv, `build ${ref} from ${dir}/Containerfile into ${where} (base image ${readBaseImage(dir) ?? 'unknown'})`, true)]}
     const result: ImageBuildResult = {ref, dryRun: flags['dry-run'], built: false, id: null, connection: context.connection, plan}
     if (flags['dry-run']) {
-      this.say(renderPlan(plan))
+      this.say(renderPlanWrapped(plan))
       this.say('\nDry run: nothing was built.')
       return result
     }
-    const progress = this.jsonEnabled() ? silentProgress : createProgress(process.stderr)
+    const progress = this.jsonEnabled() || this.quiet ? silentProgress : createProgress(process.stderr)
     const task = progress.task(`Building ${ref} (podman build; the first build downloads Node and the tools, minutes)`)
     const built = await runBuild(ctx.runner, argv, flags.timeout * 1000)
     if (!built.ok) {
