@@ -3,10 +3,14 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import EvidenceInspect from '../../src/commands/agent-machine/evidence/inspect.js'
-import {beginRecord} from '../../src/core/evidence/store.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
-import {sampleDraft, tempDir} from '../unit/evidence/helpers.js'
+import {fakeHostFacts} from '../helpers/host-facts.js'
+import {beginRecord, sampleDraft, tempDir, TEST_STATE_DIR} from '../unit/evidence/helpers.js'
+
+/** This host's state dir is the tests': its signing key signed the records (as run/shell do). */
+const host = {hostFacts: async () => fakeHostFacts('linux', {env: {SOURCEOSCTL_STATE_DIR: TEST_STATE_DIR}})}
+const inspect = (argv: string[]) => runCommand(EvidenceInspect, argv, host)
 
 const RESULT_SCHEMA = 'agent-machine-evidence-inspect-result.schema.json'
 
@@ -24,7 +28,7 @@ async function evidenceDir(n: number, opts: {leaveLastStarted?: boolean} = {}): 
 describe('evidence inspect', () => {
   it('summarises a valid dir: what ran, where, mounts, image, git, exit code (exit 0)', async () => {
     const {dir} = await evidenceDir(2, {leaveLastStarted: true})
-    const out = await runCommand(EvidenceInspect, [dir])
+    const out = await inspect([dir, '--long'])
     expect(out.exitCode).toBe(0)
     expect(out.stdout).toContain('000001-')
     expect(out.stdout).toMatch(/ran\s+run codex · sourceosctl agent-machine run --tool codex --repo \/home\/dev\/app/)
@@ -35,12 +39,12 @@ describe('evidence inspect', () => {
     expect(out.stdout).toContain('completed, exit 0')
     expect(out.stdout).toContain('incomplete: never completed (still running, or the CLI was killed)')
     expect(out.stdout).toContain('(recomputed: matches)')
-    expect(out.stdout).toContain('Evidence valid: 2 records, chain intact (1 incomplete: never completed).')
+    expect(out.stdout).toContain('Evidence valid: 2 records, chain intact, signed (1 incomplete: never completed).')
   })
 
   it('--json validates against its schema', async () => {
     const {dir} = await evidenceDir(3, {leaveLastStarted: true})
-    const out = await runCommand(EvidenceInspect, [dir, '--json'])
+    const out = await inspect([dir, '--json'])
     expect(out.exitCode).toBe(0)
     expect(schemaErrors(RESULT_SCHEMA, out.json)).toEqual([])
     expect(out.json).toMatchObject({valid: true, kind: 'dir', incomplete: 1, findings: []})
@@ -58,20 +62,21 @@ describe('evidence inspect', () => {
     const {dir, files} = await evidenceDir(3)
     const file = files[1] ?? ''
     writeFileSync(file, readFileSync(file, 'utf8').replace('"tool":"codex"', '"tool":"codey"'))
-    const human = await runCommand(EvidenceInspect, [dir])
+    const human = await inspect([dir])
     expect(human.exitCode).toBe(5)
     expect(human.stdout).toContain(`record ${file}: altered: its digest`)
-    expect(human.stdout).toContain('Evidence INVALID: 1 problem (exit 5).')
-    const json = await runCommand(EvidenceInspect, [file, '--json'])
+    expect(human.stdout).toContain(`record ${file}: field signature: ${file.split('/').pop()}.dsse is signed, but signs other content: the record was changed after it was signed`)
+    expect(human.stdout).toContain('Evidence INVALID: 2 problems (exit 5).')
+    const json = await inspect([file, '--json'])
     expect(json.exitCode).toBe(5)
     expect(schemaErrors(RESULT_SCHEMA, json.json)).toEqual([])
-    expect(json.json).toMatchObject({valid: false, kind: 'file', findings: [{file, field: null}]})
+    expect(json.json).toMatchObject({valid: false, verdict: 'invalid', kind: 'file', findings: [{file, field: 'signature'}, {file, field: null}]})
   })
 
   it('a deleted middle record: exit 5 with the chain break named', async () => {
     const {dir, files} = await evidenceDir(3)
     rmSync(files[1] ?? '')
-    const out = await runCommand(EvidenceInspect, [dir])
+    const out = await inspect([dir])
     expect(out.exitCode).toBe(5)
     expect(out.stdout).toContain(`record ${files[2]}: field predicate.chain.prev: chain break: the previous record (seq 2, ${files[1]}) is missing`)
   })
@@ -80,7 +85,7 @@ describe('evidence inspect', () => {
     const {files} = await evidenceDir(1)
     const copy = join(tempDir(), 'truncated.json')
     writeFileSync(copy, readFileSync(files[0] ?? '', 'utf8').slice(0, 120))
-    const out = await runCommand(EvidenceInspect, [copy])
+    const out = await inspect([copy])
     expect(out.exitCode).toBe(5)
     expect(out.stdout).toMatch(new RegExp(`record ${copy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not JSON \\(.+\\): the file is truncated or damaged`))
     expect(out.stdout + out.stderr).not.toMatch(/\n\s+at /)
@@ -88,17 +93,19 @@ describe('evidence inspect', () => {
 
   it('bad input: missing path and empty dir exit 5 with the error document; no argument exits 2', async () => {
     const dir = tempDir()
-    const missing = await runCommand(EvidenceInspect, [join(dir, 'nope'), '--json'])
+    const missing = await inspect([join(dir, 'nope'), '--json'])
     expect(missing.exitCode).toBe(5)
     expect(schemaErrors('agent-machine-error.schema.json', missing.json)).toEqual([])
     expect(missing.json).toMatchObject({error: {code: 'EVIDENCE_PATH_NOT_FOUND', exitCode: 5}})
 
-    const empty = await runCommand(EvidenceInspect, [dir])
+    const empty = await inspect([dir])
     expect(empty.exitCode).toBe(5)
     expect(empty.stderr).toContain(`Error: no evidence records in ${dir}`)
 
-    const none = await runCommand(EvidenceInspect, [])
-    expect(none.exitCode).toBe(2)
+    // No argument: the evidence dir run and shell write to (here <state dir>/evidence, which does not exist).
+    const none = await inspect(['--json'])
+    expect(none.exitCode).toBe(5)
+    expect(none.json).toMatchObject({error: {code: 'EVIDENCE_PATH_NOT_FOUND', message: `${join(TEST_STATE_DIR, 'evidence')} does not exist`}})
   })
 
   it('a record from a newer schema version names the version (exit 5)', async () => {
@@ -107,7 +114,7 @@ describe('evidence inspect', () => {
     record.predicate.schemaVersion = 3
     const copy = join(tempDir(), 'future.json')
     writeFileSync(copy, JSON.stringify(record))
-    const out = await runCommand(EvidenceInspect, [copy])
+    const out = await inspect([copy])
     expect(out.exitCode).toBe(5)
     expect(out.stdout).toContain(`record ${copy}: field predicate.schemaVersion: record uses schema version 3; this CLI reads up to 1 — upgrade sourceosctl`)
   })

@@ -402,7 +402,8 @@ describe('evidence', () => {
     const a = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: first, attachedRunner: recordingAttached(0)})
     const file = (a.json as {evidence: string}).evidence
     expect(file.startsWith(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).toBe(true)
-    const inspected = await inspectPath(file)
+    // Signed with the key run made in the state dir, which inspect trusts as this host's own.
+    const inspected = await inspectPath(file, {stateDir: join(home, '.local', 'state', 'sourceosctl')})
     expect(inspected.valid).toBe(true)
     const {readFileSync} = await import('node:fs')
     const record = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -425,7 +426,7 @@ describe('evidence', () => {
     const b = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {...ctx, runner: second, attachedRunner: recordingAttached(2)})
     expect(b.exitCode).toBe(2)
     expect(second.commandLines().filter((l) => l.startsWith('podman run'))).toHaveLength(0)
-    expect((await inspectPath(join(home, '.local', 'state', 'sourceosctl', 'evidence'))).valid).toBe(true)
+    expect((await inspectPath(join(home, '.local', 'state', 'sourceosctl', 'evidence'), {stateDir: join(home, '.local', 'state', 'sourceosctl')})).valid).toBe(true)
   })
 
   it('dry runs write no record', async () => {

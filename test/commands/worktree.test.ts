@@ -255,7 +255,7 @@ describe('run|shell --worktree', () => {
     expect(record.predicate.git.map((g) => [g.target, g.ref])).toEqual([['/workspace/app', 'agent/review-me'], ['/workspace/plain', null]])
     expect(record.predicate.mounts).toHaveLength(json.mounts.length)
     expect(schemaErrors('agent-machine-evidence-record.schema.json', record)).toEqual([])
-    expect((await inspectPath(json.evidence!)).valid).toBe(true)
+    expect((await inspectPath(json.evidence!, {stateDir: state})).valid).toBe(true)
 
     // without --json the review commands are printed
     const again = await runCommand(Shell, ['--repo', repo, '--worktree', '--branch', 'agent/second'], {...ctx, runner: runner(), attachedRunner: attached(0)})

@@ -68,7 +68,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('evidence holds no secret
       expect(record.predicate.paths).toBe('home-relative')
       expect(record.predicate.mounts.map((m) => m.source)).toContain('~/dev/repo')
 
-      for (const args of [[dir], [dir, '--json'], [recordFile]]) {
+      for (const args of [[dir], [dir, '--json'], [recordFile], [dir, '--long']]) {
         const inspected = await fx.cli(['agent-machine', 'evidence', 'inspect', ...args])
         expect(inspected.exitCode, inspected.stdout + inspected.stderr).toBe(0)
         for (const planted of [apiKey, bare, mirror]) expect(inspected.stdout + inspected.stderr).not.toContain(planted)

@@ -46,6 +46,10 @@ export const RecordReportSchema = z
     valid: z.boolean().describe('True when no finding names this file.'),
     digest: DigestSchema.nullable().describe('sha256 over the file’s bytes without the trailing newline (the JCS text); null when missing.'),
     policyHashVerified: z.boolean().nullable().describe('True when policyHash was recomputed from predicate.policy and matches; null when it could not be recomputed.'),
+    signed: z
+      .boolean()
+      .nullable()
+      .describe('True when <file>.dsse is a DSSE envelope of exactly this record, signed by a trusted key; false when it is missing or does not verify; null when signatures were not checked (an unsigned dir).'),
     note: z.string().nullable().describe('Something worth knowing that is not a failure (e.g. a started record whose writer was killed before indexing it); null when none.'),
     summary: RecordSummarySchema.nullable().describe('What ran, where, with what; null when the record fails its schema or is missing.'),
   })
@@ -53,7 +57,33 @@ export const RecordReportSchema = z
 
 export const InspectResultSchema = z
   .object({
-    valid: z.boolean().describe('True when every record and the chain verify (exit 0); false means exit 5. Incomplete records do not make it false.'),
+    valid: z.boolean().describe('True only when verdict is "valid" (exit 0); false means exit 5. Incomplete records do not make it false.'),
+    verdict: z
+      .enum(['valid', 'invalid', 'unverified'])
+      .describe('valid: every record, the chain, the signatures and the checkpoint verify against a trusted key; invalid: at least one finding (tampering or damage); unverified: nothing is wrong, but nothing anchors it either (unsigned, signed only by the key stored beside the records, or a loose folder) — see `unverified`.'),
+    unverified: z.array(z.string()).describe('Why the evidence is UNVERIFIED (empty unless verdict is "unverified", and also listed when invalid).'),
+    signatures: z
+      .object({
+        trust: z
+          .enum(['trusted-key', 'local-key', 'dir-keys', 'none'])
+          .describe('Which keys were trusted: trusted-key (--trusted-key), local-key (this host’s own signing key in the state dir), dir-keys (only the keys stored beside the records: proves nothing against whoever can write the dir), none.'),
+        keyids: z.array(z.string()).describe('The trusted key ids (hex SHA-256 of the SPKI DER).'),
+        signed: z.number().int().min(0).describe('Records whose envelope verified.'),
+      })
+      .strict()
+      .describe('Signature checking.'),
+    checkpoint: z
+      .object({
+        file: z.string().describe('Path of checkpoint.dsse.'),
+        present: z.boolean(),
+        verified: z.boolean().describe('Signed by a trusted key.'),
+        lines: z.number().int().nullable().describe('The index line count it signed.'),
+        head: DigestSchema.nullable().describe('The index head it signed.'),
+        signedAt: z.string().nullable(),
+      })
+      .strict()
+      .nullable()
+      .describe('The signed checkpoint of an evidence dir; null for a loose record or folder.'),
     path: z.string().describe('The path inspected, as given.'),
     kind: z.enum(['file', 'dir']).describe('A single record file, or an evidence dir.'),
     evidenceDir: z.string().nullable().describe('The evidence dir whose index was used (a file inside records/ is checked against it); null when there is none.'),

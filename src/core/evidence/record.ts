@@ -8,6 +8,7 @@
  * newline — so `head -c -1 FILE | sha256sum` recomputes it. Pure.
  */
 import {z} from 'zod'
+import {NetworkEvidenceSchema} from '../network/evidence.js'
 
 import {canonicalJson, EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../policy/hash.js'
 import {sha256Prefixed} from '../util/digest.js'
@@ -71,7 +72,14 @@ export const EffectivePolicySchema = z
       })
       .strict()
       .describe('Environment policy.'),
-    network: z.object({mode: z.enum(['none', 'default']).describe('Network mode.')}).strict().describe('Network policy.'),
+    network: z
+      .object({
+        mode: z.enum(['none', 'allowlist', 'open', 'default']).describe('Network mode (`default`: records before the allowlist, now called open).'),
+        allow: z.array(z.string()).optional().describe('allowlist: the effective host:port rules (profile and enabled tools), sorted.'),
+        allowHash: z.string().optional().describe('allowlist: sha256 of the rules joined by newlines.'),
+      })
+      .strict()
+      .describe('Network policy.'),
     resources: z
       .object({
         cpus: z.number().describe('CPU limit.'),
@@ -277,6 +285,7 @@ export const EvidencePredicateSchema = z
       .optional()
       .describe('How host paths are written (profile spec.evidence.paths): home-relative replaces the home dir by ~ everywhere in the predicate, policy included (policyHash is over the policy as written here). Absent: absolute (records of older CLIs).'),
     integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
+    network: NetworkEvidenceSchema.optional().describe('Network egress: the mode, the allowlist and every destination the agent tried, from the egress proxy’s log (docs/network.md); absent while started and in records of older CLIs.'),
   })
   .strict()
 

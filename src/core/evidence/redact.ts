@@ -26,9 +26,9 @@ const OPTION_NAME = /^--?[A-Za-z][A-Za-z-]{0,47}$/
 
 /** One tool argument by shape: an option name stays, `--name=value` keeps the name, everything else is redacted. */
 export function redactArg(arg: string): string {
-  if (OPTION_NAME.test(arg)) return arg
+  if (OPTION_NAME.test(arg) || isRedacted(arg)) return arg
   const eq = arg.indexOf('=')
-  if (eq > 0 && OPTION_NAME.test(arg.slice(0, eq))) return `${arg.slice(0, eq + 1)}${redactedValue(arg.slice(eq + 1))}`
+  if (eq > 0 && OPTION_NAME.test(arg.slice(0, eq))) return isRedacted(arg.slice(eq + 1)) ? arg : `${arg.slice(0, eq + 1)}${redactedValue(arg.slice(eq + 1))}`
   return redactedValue(arg)
 }
 
@@ -56,7 +56,7 @@ export function redactPodmanArgv(argv: readonly string[], opts: {image?: string;
     if (eq <= 0) return assignment
     const name = assignment.slice(0, eq)
     const value = assignment.slice(eq + 1)
-    return Object.hasOwn(set, name) && set[name] === value ? assignment : `${name}=${redactedValue(value)}`
+    return (Object.hasOwn(set, name) && set[name] === value) || isRedacted(value) ? assignment : `${name}=${redactedValue(value)}`
   }
   const out: string[] = []
   const imageAt = opts.image === undefined ? -1 : argv.indexOf(opts.image)
@@ -74,6 +74,26 @@ export function redactPodmanArgv(argv: readonly string[], opts: {image?: string;
     }
   }
   return out
+}
+
+/**
+ * A recorded podman argv as `inspect` shows it: records of older CLIs hold env and tool-argument
+ * values verbatim, so they are redacted for display the same way (already redacted values stay).
+ * The container command starts after the image (its ID or reference as recorded).
+ */
+export function displayPodmanArgv(
+  argv: readonly string[],
+  record: {imageId: string; imageRef: string; toolCommand: readonly string[] | null; envSet: Readonly<Record<string, string>>},
+): {argv: string[]; toolArgs: string[]} {
+  const id = record.imageId.replace(/^sha256:/, '')
+  const image = argv.find((a) => a === id || a === record.imageId || a === record.imageRef)
+  const command = record.toolCommand ?? ['/bin/sh']
+  const at = image === undefined ? -1 : argv.indexOf(image)
+  const ownLength = at === -1 ? 0 : command.every((c, i) => argv[at + 1 + i] === c) ? command.length : 0
+  return {
+    argv: redactPodmanArgv(argv, {...(image === undefined ? {} : {image}), commandLength: ownLength, envSet: {HOME: '/home/agent', ...record.envSet}}),
+    toolArgs: at === -1 ? [] : argv.slice(at + 1 + ownLength),
+  }
 }
 
 /**

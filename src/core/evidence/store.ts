@@ -11,7 +11,9 @@
  * appends a `complete` line. A CLI killed at any point leaves whole files only: a started record
  * (reported as incomplete) and a consistent index. docs/evidence.md explains the chain.
  */
+import type {NetworkEvidence} from '../network/evidence.js'
 import {randomUUID} from 'node:crypto'
+import {constants} from 'node:fs'
 import {open, readdir, realpath, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -20,7 +22,7 @@ import lockfile from 'proper-lockfile'
 import {evidenceInvalid, policyRefusal, prerequisiteMissing, unexpectedFailure} from '../errors.js'
 import {mkdirp, writeFileAtomic} from '../fs-atomic.js'
 import type {HostFacts} from '../host/facts.js'
-import {policyHash, type EffectivePolicy} from '../policy/hash.js'
+import {canonicalJson, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {sha256Prefixed} from '../util/digest.js'
 import {
   INDEX_ENTRY_VERSION,
@@ -37,6 +39,21 @@ import {
 } from './index-log.js'
 import {interruptedBegin, type IndexView} from './recovery.js'
 import {homeRelativeDeep} from './redact.js'
+import {
+  CHECKPOINT_FILE,
+  CHECKPOINT_PAYLOAD_TYPE,
+  CheckpointSchema,
+  ENVELOPE_SUFFIX,
+  IN_TOTO_PAYLOAD_TYPE,
+  KEYS_DIR,
+  readEnvelopeFile,
+  serializeEnvelope,
+  signEnvelope,
+  verifyEnvelopeBytes,
+  writeIfDifferent,
+  type Checkpoint,
+  type SigningKey,
+} from './signing.js'
 import {MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {
   EVIDENCE_PREDICATE_TYPE,
@@ -107,6 +124,8 @@ export interface CompletionUpdate {
   podmanArgv?: string[]
   /** The after-session integrity check. */
   integrity?: IntegrityInfo
+  /** Network egress: mode, allowlist, destinations from the proxy's log (network/evidence.ts). */
+  network?: NetworkEvidence
 }
 
 export interface RecordHandle {
@@ -124,6 +143,12 @@ export interface RecordHandle {
 }
 
 export interface StoreOptions {
+  /**
+   * The signing key (signing.ts): each record is also written as a signed DSSE envelope, each
+   * index append writes a signed checkpoint, and the public key is published in keys/. Without
+   * it nothing is signed, and inspect reports the dir as UNVERIFIED.
+   */
+  signing?: SigningKey
   now?: () => Date
   /** Lock tuning (tests). staleMs: a lock not refreshed for this long is taken over (min 2000). */
   lock?: {staleMs?: number; retries?: number}
@@ -158,9 +183,9 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
   await ensureDirs(root)
 
   return withLock(root, opts, async () => {
-    let index = await readIndexForWrite(root)
+    let index = await readIndexForWrite(root, opts.signing)
     const files = await listRecordFiles(root)
-    if (await adoptInterruptedBegin(root, files, index)) index = await readIndexForWrite(root)
+    if (await adoptInterruptedBegin(root, files, index, opts.signing)) index = await readIndexForWrite(root, opts.signing)
     const maxFileSeq = files.reduce((m, f) => Math.max(m, f.seq), 0)
     const seq = Math.max(index.maxSeq, maxFileSeq) + 1
     const prev = seq === 1 ? null : (index.latestDigest.get(seq - 1) ?? (await fileDigestOfSeq(root, files, seq - 1)))
@@ -200,12 +225,16 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     const name = recordFileName(seq, draft.runId)
     const file = path.join(root, RECORDS_DIR, name)
     const digest = recordDigest(record)
+    if (opts.signing) await publishKey(root, opts.signing)
     await writeFileAtomic(file, serializeRecord(record), {overwrite: false, mode: 0o600, unwritable: UNWRITABLE})
     try {
-      await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq, runId: draft.runId, file: name, digest}, index.lastLine)
+      await writeEnvelope(file, record, opts.signing)
+      const line = await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq, runId: draft.runId, file: name, digest}, index.lastLine)
+      await writeCheckpoint(root, opts.signing, {lines: index.lineCount + 1, line, maxSeq: Math.max(index.maxSeq, seq)})
     } catch (error) {
       // No index line means no record: take the file back so the dir stays consistent.
       await unlink(file).catch(() => undefined)
+      await unlink(`${file}${ENVELOPE_SUFFIX}`).catch(() => undefined)
       throw error
     }
     return makeHandle(root, file, record, digest, opts, rel)
@@ -252,19 +281,24 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           podmanArgv: update.podmanArgv ? rel([...update.podmanArgv]) : started.predicate.podmanArgv,
           chain: {...chain, startedDigest},
           ...(update.integrity ? {integrity: rel(structuredClone(update.integrity))} : {}),
+          ...(update.network ? {network: structuredClone(update.network)} : {}),
         },
       })
       const digest = recordDigest(finished)
       await withLock(root, opts, async () => {
-        const index = await readIndexForWrite(root)
+        const index = await readIndexForWrite(root, opts.signing)
         await writeFileAtomic(file, serializeRecord(finished), {overwrite: true, mode: 0o600, unwritable: UNWRITABLE})
+        let line: string
         try {
-          await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'complete', seq: chain.seq, runId, file: path.basename(file), digest}, index.lastLine)
+          await writeEnvelope(file, finished, opts.signing)
+          line = await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'complete', seq: chain.seq, runId, file: path.basename(file), digest}, index.lastLine)
         } catch (error) {
           // Put the started form back so record and index agree; the record then reads as incomplete.
           await writeFileAtomic(file, serializeRecord(started), {overwrite: true, mode: 0o600, unwritable: UNWRITABLE}).catch(() => undefined)
+          await writeEnvelope(file, started, opts.signing).catch(() => undefined)
           throw error
         }
+        await writeCheckpoint(root, opts.signing, {lines: index.lineCount + 1, line, maxSeq: index.maxSeq})
       })
       done = true
       current = finished
@@ -326,12 +360,13 @@ async function withLock<T>(root: string, opts: StoreOptions, fn: () => Promise<T
 
 interface IndexState extends IndexView {
   lastLine: string | null
+  lineCount: number
   /** Digest after the latest event of each seq. */
   latestDigest: Map<number, string>
 }
 
 /** Reads index.jsonl for appending; refuses to extend a damaged index. */
-async function readIndexForWrite(root: string): Promise<IndexState> {
+async function readIndexForWrite(root: string, signing?: SigningKey): Promise<IndexState> {
   const indexPath = path.join(root, INDEX_FILE)
   const damaged = (what: string) =>
     evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${indexPath} ${what}; refusing to extend a damaged evidence chain`, `run \`sourceosctl agent-machine evidence inspect ${root}\`, then move the dir aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
@@ -339,7 +374,7 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
   try {
     text = (await readRegularFile(indexPath, MAX_INDEX_BYTES)).toString('utf8')
   } catch (error) {
-    if (error instanceof UnsafeFile && error.kind === 'missing') return {lastLine: null, maxSeq: 0, latestDigest: new Map(), files: new Set(), digestsOf: () => []}
+    if (error instanceof UnsafeFile && error.kind === 'missing') return {lastLine: null, lineCount: 0, maxSeq: 0, latestDigest: new Map(), files: new Set(), digestsOf: () => []}
     if (error instanceof UnsafeFile) throw damaged(error.message)
     throw error
   }
@@ -362,18 +397,74 @@ async function readIndexForWrite(root: string): Promise<IndexState> {
     files.add(entry.file)
     maxSeq = Math.max(maxSeq, entry.seq)
   }
-  return {lastLine: lines.at(-1)?.text ?? null, maxSeq, latestDigest, files, digestsOf: (seq) => digests.get(seq) ?? []}
+  if (signing) await checkCheckpointForWrite(root, lines, signing, damaged)
+  return {lastLine: lines.at(-1)?.text ?? null, lineCount: lines.length, maxSeq, latestDigest, files, digestsOf: (seq) => digests.get(seq) ?? []}
 }
 
-async function appendIndex(root: string, entry: Omit<IndexEntry, 'prevLine'>, lastLine: string | null): Promise<void> {
+/** Appends one line; returns its text (without the newline). */
+async function appendIndex(root: string, entry: Omit<IndexEntry, 'prevLine'>, lastLine: string | null): Promise<string> {
   const line = indexLine({...entry, prevLine: lastLine === null ? null : lineHash(lastLine)})
-  const handle = await open(path.join(root, INDEX_FILE), 'a', 0o600)
+  // Never through a link, never blocking on a FIFO (which then fails with ENXIO).
+  const handle = await open(path.join(root, INDEX_FILE), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600)
   try {
+    if (!(await handle.stat()).isFile()) throw evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${path.join(root, INDEX_FILE)} is not a regular file; refusing to extend it`, `move ${root} aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
     await handle.writeFile(`${line}\n`)
     await handle.sync()
   } finally {
     await handle.close()
   }
+  return line
+}
+
+/** Publishes the public key beside the records: keys/<keyid>.pub. */
+async function publishKey(root: string, key: SigningKey): Promise<void> {
+  await mkdirp(path.join(root, KEYS_DIR))
+  await writeIfDifferent(path.join(root, KEYS_DIR, `${key.keyid}.pub`), key.publicPem)
+}
+
+/** The record's DSSE envelope, `<record file>.dsse`: its JCS bytes, signed. */
+async function writeEnvelope(file: string, record: EvidenceRecord, key: SigningKey | undefined): Promise<void> {
+  if (!key) return
+  const envelope = signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(canonicalJson(record), 'utf8'), key)
+  await writeFileAtomic(`${file}${ENVELOPE_SUFFIX}`, serializeEnvelope(envelope), {overwrite: true, mode: 0o600, unwritable: UNWRITABLE})
+}
+
+/** checkpoint.dsse: the index's line count and head, signed. */
+async function writeCheckpoint(root: string, key: SigningKey | undefined, at: {lines: number; line: string; maxSeq: number}): Promise<void> {
+  if (!key) return
+  const checkpoint: Checkpoint = {v: 1, lines: at.lines, head: lineHash(at.line), maxSeq: at.maxSeq, signedAt: new Date().toISOString()}
+  const envelope = signEnvelope(CHECKPOINT_PAYLOAD_TYPE, Buffer.from(canonicalJson(checkpoint), 'utf8'), key)
+  await writeFileAtomic(path.join(root, CHECKPOINT_FILE), serializeEnvelope(envelope), {overwrite: true, mode: 0o600, unwritable: UNWRITABLE})
+}
+
+/**
+ * Before extending a signed index: our own last checkpoint must still describe a prefix of it.
+ * A checkpoint for more lines than the index has (a rollback) or whose head line differs (a
+ * rewrite) refuses the write: extending would sign over the damage. A checkpoint by another key
+ * (the state dir was replaced) is left to inspect.
+ */
+async function checkCheckpointForWrite(root: string, lines: ReadonlyArray<{text: string}>, key: SigningKey, damaged: (what: string) => Error): Promise<void> {
+  let bytes: Buffer
+  try {
+    bytes = await readEnvelopeFile(path.join(root, CHECKPOINT_FILE))
+  } catch (error) {
+    if (error instanceof UnsafeFile && error.kind === 'missing') return
+    throw damaged(`has a checkpoint that ${(error as Error).message}`)
+  }
+  const checked = verifyEnvelopeBytes(bytes, CHECKPOINT_PAYLOAD_TYPE, new Map([[key.keyid, key.publicKey]]))
+  if (!checked.ok) return
+  let raw: unknown
+  try {
+    raw = JSON.parse(checked.payload.toString('utf8'))
+  } catch {
+    return
+  }
+  const parsed = CheckpointSchema.safeParse(raw)
+  if (!parsed.success) return
+  const cp = parsed.data
+  if (cp.lines > lines.length) throw damaged(`has ${lines.length} lines but its signed checkpoint covers ${cp.lines} (records were rolled back)`)
+  const at = lines[cp.lines - 1]
+  if (!at || lineHash(at.text) !== cp.head) throw damaged(`line ${cp.lines} does not match its signed checkpoint (the index was rewritten)`)
 }
 
 async function listRecordFiles(root: string): Promise<Array<{name: string; seq: number}>> {
@@ -391,7 +482,7 @@ async function listRecordFiles(root: string): Promise<Array<{name: string; seq: 
 }
 
 /** Indexes the record of a writer killed between writing it and appending its begin line (see recovery.ts). */
-async function adoptInterruptedBegin(root: string, files: Array<{name: string; seq: number}>, index: IndexState): Promise<boolean> {
+async function adoptInterruptedBegin(root: string, files: Array<{name: string; seq: number}>, index: IndexState, key: SigningKey | undefined): Promise<boolean> {
   const candidate = files.find((f) => f.seq === index.maxSeq + 1 && !index.files.has(f.name))
   if (!candidate) return false
   let bytes: Buffer
@@ -402,8 +493,20 @@ async function adoptInterruptedBegin(root: string, files: Array<{name: string; s
   }
   const found = interruptedBegin(candidate.name, bytes, index)
   if (!found) return false
+  // Signed dirs: only a record we signed is ours (a planted one is left for inspect to name).
+  if (key && !(await signedByUs(path.join(root, RECORDS_DIR, candidate.name), bytes, key))) return false
   await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq: found.seq, runId: found.runId, file: candidate.name, digest: found.digest}, index.lastLine)
   return true
+}
+
+/** True when `<file>.dsse` verifies with our key and carries exactly the record's JCS bytes. */
+async function signedByUs(file: string, bytes: Buffer, key: SigningKey): Promise<boolean> {
+  try {
+    const checked = verifyEnvelopeBytes(await readEnvelopeFile(`${file}${ENVELOPE_SUFFIX}`), IN_TOTO_PAYLOAD_TYPE, new Map([[key.keyid, key.publicKey]]))
+    return checked.ok && Buffer.concat([checked.payload, Buffer.from('\n')]).equals(bytes)
+  } catch {
+    return false
+  }
 }
 
 /** Digest of a record that is on disk but not in the index (a writer killed between its two steps). */
@@ -435,6 +538,30 @@ export async function assertEvidenceDirOutsideMounts(dir: string, mounts: Readon
         `the evidence dir ${dir} is inside the read-write mount ${mount.source} → ${mount.target}: the agent could rewrite its own evidence`,
         'point SOURCEOSCTL_EVIDENCE_DIR (or --evidence-dir) at a folder outside every mounted repo',
         {evidenceDir: dir, mount: mount.source},
+      )
+    }
+  }
+}
+
+/**
+ * Refuses a signing-key dir that any mount, read-only included, reaches: the agent must never
+ * read the key, let alone replace it.
+ */
+export async function assertKeyDirOutsideMounts(keyDir: string, mounts: ReadonlyArray<RecordMount>): Promise<void> {
+  const key = await realpathOfNearest(path.resolve(keyDir))
+  const fold = process.platform === 'darwin' || process.platform === 'win32' ? (p: string) => p.toLowerCase() : (p: string) => p
+  for (const mount of mounts) {
+    const source = await realpathOfNearest(path.resolve(mount.source))
+    const inside = (a: string, b: string) => {
+      const rel = path.relative(fold(a), fold(b))
+      return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
+    }
+    if (inside(source, key) || inside(key, source)) {
+      throw policyRefusal(
+        'EVIDENCE_KEY_IN_MOUNT',
+        `the evidence signing key ${keyDir} is reachable through the mount ${mount.source} → ${mount.target} (${mount.mode}): the agent could read or replace it`,
+        'keep the state dir (SOURCEOSCTL_STATE_DIR) outside every mounted folder',
+        {keyDir, mount: mount.source},
       )
     }
   }

@@ -6,13 +6,27 @@
  * index.jsonl (digest, file name) and its neighbours (the chain). Every problem becomes a finding
  * naming the file and field; only a path that cannot be inspected at all throws (exit 5).
  */
-import {createHash} from 'node:crypto'
+import {createHash, type KeyObject} from 'node:crypto'
 import {lstat, readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {evidenceInvalid, usageError} from '../errors.js'
 import {canonicalJson, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {interruptedBegin} from './recovery.js'
+import {displayPodmanArgv, redactCliArgv} from './redact.js'
+import {
+  CHECKPOINT_FILE,
+  CHECKPOINT_PAYLOAD_TYPE,
+  CheckpointSchema,
+  ENVELOPE_SUFFIX,
+  IN_TOTO_PAYLOAD_TYPE,
+  keyIdOf,
+  KEYS_DIR,
+  localPublicKey,
+  readEnvelopeFile,
+  readPublicKey,
+  verifyEnvelopeBytes,
+} from './signing.js'
 import {kindOf, MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {INDEX_FILE, IndexEntrySchema, LOCK_FILE, lineHash, parseRecordFileName, RECORDS_DIR, recordFileName, splitIndex, type IndexEntry} from './index-log.js'
 import type {Finding, InspectResult, RecordReport, RecordSummary} from './inspect-result.js'
@@ -43,6 +57,31 @@ interface LoadedRecord {
   bytes: Buffer | null
   /** Something a reviewer should know that is not a failure. */
   note: string | null
+  /** Its envelope verified (true), did not (false), or was not checked (null). */
+  signed: boolean | null
+}
+
+/** What inspect may rely on (evidence inspect's flags). */
+export interface InspectOptions {
+  /** A PEM public key file: only signatures by it count (--trusted-key). */
+  trustedKeyFile?: string
+  /** An index head (sha256 of an index line) recorded elsewhere: the index must still contain that line (--expect-head). */
+  expectHead?: string
+  /** The first seq of a copied range: records before it are not expected (--since). */
+  since?: number
+  /** The local state dir: without --trusted-key, its signing key's public half is trusted. */
+  stateDir?: string
+}
+
+interface Trust {
+  source: 'trusted-key' | 'local-key' | 'dir-keys' | 'none'
+  keys: Map<string, KeyObject>
+}
+
+interface Ctx {
+  opts: InspectOptions
+  /** Trust from the flags and the local key; dir-keys are added per evidence dir. */
+  trust: Trust
 }
 
 interface IndexedSeq {
@@ -54,7 +93,7 @@ interface IndexedSeq {
 }
 
 /** Inspects a record file or an evidence dir. Throws (exit 5) only when nothing can be inspected. */
-export async function inspectPath(input: string): Promise<InspectResult> {
+export async function inspectPath(input: string, opts: InspectOptions = {}): Promise<InspectResult> {
   if (input.trim() === '') throw usageError('USAGE', 'the path to inspect is empty', 'pass an evidence record file or an evidence dir')
   let info
   try {
@@ -75,30 +114,42 @@ export async function inspectPath(input: string): Promise<InspectResult> {
     }
     throw evidenceInvalid('EVIDENCE_PATH_UNREADABLE', `cannot read ${input}: ${(error as Error).message}`, 'check the path and its permissions', {path: input})
   }
-  if (info.isDirectory()) return inspectDir(input)
-  if (info.isFile()) return inspectFile(input)
+  if (opts.expectHead !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.expectHead)) {
+    throw usageError('USAGE', `--expect-head ${JSON.stringify(opts.expectHead)} is not a digest`, 'pass index.head from an earlier `evidence inspect --json` (sha256:<64 hex>)')
+  }
+  const ctx: Ctx = {opts, trust: await baseTrust(opts)}
+  if (info.isDirectory()) return inspectDir(input, ctx)
+  if (info.isFile()) return inspectFile(input, ctx)
   throw evidenceInvalid('EVIDENCE_PATH_UNSAFE', `${input} is neither a regular file nor a directory (a FIFO, device or socket is never read)`, 'pass an evidence record file or an evidence dir', {path: input})
 }
 
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
-async function inspectFile(input: string): Promise<InspectResult> {
+async function inspectFile(input: string, ctx: Ctx): Promise<InspectResult> {
   const parent = path.dirname(input)
   const name = path.basename(input)
   const root = path.dirname(parent)
   if (parseRecordFileName(name) !== null && path.basename(path.resolve(parent)) === RECORDS_DIR && (await exists(path.join(root, INDEX_FILE)))) {
     // A record inside an evidence dir: verify the dir, report what concerns this file.
-    const whole = await verifyEvidenceDir(root)
+    const whole = await verifyEvidenceDir(root, ctx)
     const display = path.join(root, RECORDS_DIR, name)
     const records = whole.records.filter((r) => r.file === display)
     const findings = whole.findings.filter((f) => f.file === display)
-    return {...whole, path: input, kind: 'file', records, findings, valid: findings.length === 0, incomplete: records.filter((r) => r.incomplete).length}
+    return {...whole, ...verdictOf(findings, whole.unverified), path: input, kind: 'file', records, findings, incomplete: records.filter((r) => r.incomplete).length}
   }
   const loaded = await loadRecord(input, input)
+  const trust = ctx.trust
+  await checkRecordSignature(loaded, trust, 'optional')
   const findings = [...loaded.findings]
+  const unverified =
+    loaded.signed === true
+      ? []
+      : [loaded.signed === null ? 'a loose record without a signature (<file>.dsse beside it) proves nothing about who wrote it' : 'its signature could not be verified with a trusted key']
   return {
-    valid: findings.length === 0,
+    ...verdictOf(findings, unverified),
+    signatures: {trust: trust.source, keyids: [...trust.keys.keys()], signed: loaded.signed === true ? 1 : 0},
+    checkpoint: null,
     path: input,
     kind: 'file',
     evidenceDir: null,
@@ -110,12 +161,88 @@ async function inspectFile(input: string): Promise<InspectResult> {
   }
 }
 
-async function inspectDir(input: string): Promise<InspectResult> {
+async function inspectDir(input: string, ctx: Ctx): Promise<InspectResult> {
   const resolved = path.resolve(input)
   // records/ itself, when its parent is the evidence dir.
-  if (path.basename(resolved) === RECORDS_DIR && (await exists(path.join(input, '..', INDEX_FILE)))) return {...(await verifyEvidenceDir(path.join(input, '..'))), path: input}
-  if ((await exists(path.join(input, INDEX_FILE))) || (await isDir(path.join(input, RECORDS_DIR)))) return {...(await verifyEvidenceDir(input)), path: input}
-  return verifyLooseDir(input)
+  if (path.basename(resolved) === RECORDS_DIR && (await exists(path.join(input, '..', INDEX_FILE)))) return {...(await verifyEvidenceDir(path.join(input, '..'), ctx)), path: input}
+  if ((await exists(path.join(input, INDEX_FILE))) || (await isDir(path.join(input, RECORDS_DIR)))) return {...(await verifyEvidenceDir(input, ctx)), path: input}
+  return verifyLooseDir(input, ctx)
+}
+
+/** valid/verdict from the findings and the reasons nothing anchors the evidence. */
+function verdictOf(findings: readonly Finding[], unverified: readonly string[]): Pick<InspectResult, 'valid' | 'verdict' | 'unverified'> {
+  const verdict = findings.length > 0 ? 'invalid' : unverified.length > 0 ? 'unverified' : 'valid'
+  return {valid: verdict === 'valid', verdict, unverified: [...unverified]}
+}
+
+/** The keys trusted before looking at any dir: --trusted-key, else this host's own signing key. */
+async function baseTrust(opts: InspectOptions): Promise<Trust> {
+  if (opts.trustedKeyFile !== undefined) {
+    let key: KeyObject
+    try {
+      key = await readPublicKey(opts.trustedKeyFile)
+    } catch (error) {
+      throw usageError('USAGE', `--trusted-key ${opts.trustedKeyFile}: ${(error as Error).message}`, 'pass the PEM public key (SPKI, ed25519) of the signer, e.g. <evidence dir>/keys/<keyid>.pub copied somewhere the writer cannot change')
+    }
+    return {source: 'trusted-key', keys: new Map([[keyIdOf(key), key]])}
+  }
+  if (opts.stateDir !== undefined) {
+    const key = await localPublicKey(opts.stateDir).catch(() => null)
+    if (key) return {source: 'local-key', keys: new Map([[keyIdOf(key), key]])}
+  }
+  return {source: 'none', keys: new Map()}
+}
+
+/** With no trusted key at all: the keys stored beside the records (keys/*.pub), which prove nothing against whoever can write the dir. */
+async function dirTrust(root: string, base: Trust): Promise<Trust> {
+  if (base.source !== 'none') return base
+  const keys = new Map<string, KeyObject>()
+  for (const name of (await listDir(path.join(root, KEYS_DIR))).filter((n) => n.endsWith('.pub')).sort()) {
+    try {
+      const key = await readPublicKey(path.join(root, KEYS_DIR, name))
+      keys.set(keyIdOf(key), key)
+    } catch {
+      // an unusable key file verifies nothing; the signatures it would have checked fail
+    }
+  }
+  return keys.size > 0 ? {source: 'dir-keys', keys} : base
+}
+
+/**
+ * Checks `<record>.dsse`: a DSSE envelope of exactly the record's JCS bytes, signed by a trusted
+ * key. `required`: a missing envelope is a finding (a signed dir); `optional`: it leaves
+ * `signed` null (a loose record).
+ */
+async function checkRecordSignature(rec: LoadedRecord, trust: Trust, mode: 'required' | 'optional'): Promise<void> {
+  const envelopeFile = `${rec.display}${ENVELOPE_SUFFIX}`
+  let bytes: Buffer
+  try {
+    bytes = await readEnvelopeFile(envelopeFile)
+  } catch (error) {
+    if (error instanceof UnsafeFile && error.kind === 'missing' && mode === 'optional') return
+    rec.signed = false
+    const why = error instanceof UnsafeFile && error.kind === 'missing' ? 'is missing: every record of a signed evidence dir has its envelope' : error instanceof UnsafeFile ? error.message : `cannot be read: ${(error as Error).message}`
+    rec.findings.push({file: rec.display, field: 'signature', problem: `not signed: ${path.basename(envelopeFile)} ${why}`})
+    return
+  }
+  if (trust.keys.size === 0) {
+    rec.signed = false
+    if (mode === 'required') rec.findings.push({file: rec.display, field: 'signature', problem: 'cannot be verified: no key (no --trusted-key, no local signing key, no keys/ beside the records)'})
+    return
+  }
+  const checked = verifyEnvelopeBytes(bytes, IN_TOTO_PAYLOAD_TYPE, trust.keys)
+  if (!checked.ok) {
+    rec.signed = false
+    rec.findings.push({file: rec.display, field: 'signature', problem: `${path.basename(envelopeFile)}: ${checked.problem}`})
+    return
+  }
+  const body = rec.bytes && rec.bytes.length > 0 && rec.bytes[rec.bytes.length - 1] === 0x0a ? rec.bytes.subarray(0, -1) : rec.bytes
+  if (!body || !checked.payload.equals(body)) {
+    rec.signed = false
+    rec.findings.push({file: rec.display, field: 'signature', problem: `${path.basename(envelopeFile)} is signed, but signs other content: the record was changed after it was signed`})
+    return
+  }
+  rec.signed = true
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,10 +253,10 @@ async function inspectDir(input: string): Promise<InspectResult> {
  * reads (record rewritten, index line not yet appended), which would look like an alteration. When
  * problems show while the dir is locked or the index grew meanwhile, read it again.
  */
-async function verifyEvidenceDir(root: string): Promise<InspectResult> {
+async function verifyEvidenceDir(root: string, ctx: Ctx): Promise<InspectResult> {
   for (let attempt = 1; ; attempt++) {
     const before = await indexSize(root)
-    const result = await verifyEvidenceDirOnce(root)
+    const result = await verifyEvidenceDirOnce(root, ctx)
     if (result.valid || attempt >= SNAPSHOT_ATTEMPTS) return result
     const busy = (await exists(path.join(root, LOCK_FILE))) || (await indexSize(root)) !== before
     if (!busy) return result
@@ -145,20 +272,27 @@ async function indexSize(root: string): Promise<number> {
   }
 }
 
-async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
+async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectResult> {
   const indexDisplay = path.join(root, INDEX_FILE)
   const recordsDir = path.join(root, RECORDS_DIR)
   const findings: Finding[] = []
   const display = (name: string) => path.join(recordsDir, name)
 
+  // The checkpoint first: it is written after each append, so read before the index it never covers more.
+  const checkpointRead = await readEnvelopeFile(path.join(root, CHECKPOINT_FILE)).then(
+    (bytes) => ({bytes, error: null}),
+    (error: unknown) => ({bytes: null, error: error as Error}),
+  )
   const recordsKind = await kindOf(recordsDir).catch(() => null)
   const names = recordsKind === 'dir' ? await listDir(recordsDir) : []
   if (recordsKind !== null && recordsKind !== 'dir') findings.push({file: recordsDir, field: null, problem: `is ${recordsKind === 'symlink' ? 'a symlink' : 'not a directory'}: records are only read from a real records/ dir`})
   const index = await readIndex(indexDisplay, findings)
   const recordNames = names.filter((n) => parseRecordFileName(n) !== null)
   for (const n of names) {
-    if (parseRecordFileName(n) === null && !n.startsWith('.')) {
-      findings.push({file: display(n), field: null, problem: 'unexpected file in records/: not a record file name (<seq>-<runId>.json)'})
+    if (n.endsWith(ENVELOPE_SUFFIX) && parseRecordFileName(n.slice(0, -ENVELOPE_SUFFIX.length)) !== null) {
+      if (!names.includes(n.slice(0, -ENVELOPE_SUFFIX.length))) findings.push({file: display(n), field: null, problem: 'a signature envelope whose record is gone (deleted or moved)'})
+    } else if (parseRecordFileName(n) === null && !n.startsWith('.')) {
+      findings.push({file: display(n), field: null, problem: 'unexpected file in records/: not a record file name (<seq>-<runId>.json) or its signature (<seq>-<runId>.json.dsse)'})
     }
   }
   if (recordNames.length === 0 && index.lineCount === 0) {
@@ -166,10 +300,20 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
   }
   if (!index.present) findings.push({file: indexDisplay, field: null, problem: 'missing: the dir has records but no index.jsonl (deleted or moved)'})
 
+  // Signed: the writer had a key. Then every record needs its envelope and the index its checkpoint.
+  const checkpointFile = path.join(root, CHECKPOINT_FILE)
+  const signedDir = !(checkpointRead.error instanceof UnsafeFile && checkpointRead.error.kind === 'missing') || (await exists(path.join(root, KEYS_DIR))) || names.some((n) => n.endsWith(ENVELOPE_SUFFIX))
+  const trust = await dirTrust(root, ctx.trust)
+  const unverified: string[] = []
+  if (!signedDir) unverified.push('not signed: no record has a signature and there is no signed checkpoint (written by a CLI before signing, or the signatures were removed)')
+  else if (trust.source === 'dir-keys') unverified.push('signed only with the key stored beside the records (keys/), which whoever can write the dir can replace: pass --trusted-key <file> with the signer’s public key')
+  else if (trust.source === 'none') unverified.push('no key to verify the signatures with: pass --trusted-key <file> with the signer’s public key')
+
   const loaded = new Map<string, LoadedRecord>()
   for (const n of recordNames.sort()) {
     const rec = await loadRecord(path.join(recordsDir, n), display(n))
     checkFileName(rec)
+    if (signedDir && trust.keys.size > 0) await checkRecordSignature(rec, trust, 'required')
     loaded.set(n, rec)
   }
 
@@ -185,14 +329,14 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
   const indexClean = !findings.some((f) => f.file === indexDisplay)
   for (const rec of loaded.values()) {
     if (!index.present || indexedFiles.has(rec.name)) continue
-    if (rec.bytes && indexClean && interruptedBegin(rec.name, rec.bytes, indexView)) {
+    if (rec.bytes && indexClean && interruptedBegin(rec.name, rec.bytes, indexView) && (!signedDir || rec.signed === true)) {
       rec.note = 'not indexed yet: its writer was killed between writing it and indexing it; the next run or shell indexes it'
       continue
     }
     rec.findings.push({
       file: rec.display,
       field: null,
-      problem: 'not in index.jsonl: written but never indexed, or its index lines were removed',
+      problem: signedDir && rec.signed !== true ? 'planted: not in index.jsonl and not signed' : 'not in index.jsonl: written but never indexed, or its index lines were removed',
     })
   }
 
@@ -235,12 +379,35 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
     }
   }
 
-  if (!index.present) checkChainWithoutIndex([...loaded.values()])
+  if (!index.present) checkChainWithoutIndex([...loaded.values()], ctx.opts.since)
+
+  const checkpoint = signedDir ? checkCheckpoint(checkpointFile, checkpointRead, index, indexDisplay, trust, loaded, findings) : null
+  if (ctx.opts.expectHead !== undefined) {
+    const at = index.lineHashes.indexOf(ctx.opts.expectHead)
+    if (at === -1) {
+      findings.push({
+        file: indexDisplay,
+        field: null,
+        problem: `the expected head ${ctx.opts.expectHead} is no line of index.jsonl: the history up to it was rewritten or rolled back since it was recorded`,
+      })
+    }
+  }
+  if (ctx.opts.since !== undefined) {
+    const since = ctx.opts.since
+    // A copied range: records before it are not expected, nor can the first one's predecessor be.
+    const before = (f: Finding) => {
+      const seq = parseRecordFileName(path.basename(f.file))?.seq
+      return seq !== undefined && (seq < since || (seq === since && f.field === 'predicate.chain.prev')) && (f.problem.startsWith('missing') || f.problem.startsWith('chain break'))
+    }
+    for (const list of [findings, ...[...loaded.values()].map((r) => r.findings)]) {
+      for (let i = list.length - 1; i >= 0; i--) if (before(list[i]!)) list.splice(i, 1)
+    }
+  }
 
   for (const seq of seqs) {
     const indexed = bySeq.get(seq)
     const rec = indexed ? loaded.get(indexed.file) : undefined
-    if (indexed && !rec) {
+    if (indexed && !rec && !(ctx.opts.since !== undefined && seq < ctx.opts.since)) {
       reports.push({
         file: display(indexed.file),
         seq,
@@ -250,6 +417,7 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
         valid: false,
         digest: null,
         policyHashVerified: null,
+        signed: null,
         note: null,
         summary: null,
       })
@@ -257,11 +425,14 @@ async function verifyEvidenceDirOnce(root: string): Promise<InspectResult> {
     for (const r of [...loaded.values()].filter((l) => placeOf(l) === seq)) reports.push(report(r, r.findings, seq))
   }
 
+  const signedCount = [...loaded.values()].filter((r) => r.signed === true).length
   const allFindings = [...findings, ...[...loaded.values()].flatMap((r) => r.findings)]
   const headSeq = seqs.at(-1)
   const headRecord = headSeq === undefined ? undefined : [...loaded.values()].find((r) => placeOf(r) === headSeq)
   return {
-    valid: allFindings.length === 0,
+    ...verdictOf(allFindings, unverified),
+    signatures: {trust: trust.source, keyids: [...trust.keys.keys()], signed: signedCount},
+    checkpoint,
     path: root,
     kind: 'dir',
     evidenceDir: root,
@@ -281,6 +452,8 @@ interface IndexRead {
   present: boolean
   lineCount: number
   head: string | null
+  /** sha256 of each line (its bytes without the newline), in order. */
+  lineHashes: string[]
   entries: Array<IndexEntry & {line: number}>
 }
 
@@ -289,9 +462,9 @@ async function readIndex(indexDisplay: string, findings: Finding[]): Promise<Ind
   try {
     text = (await readRegularFile(indexDisplay, MAX_INDEX_BYTES)).toString('utf8')
   } catch (error) {
-    if (error instanceof UnsafeFile && error.kind === 'missing') return {present: false, lineCount: 0, head: null, entries: []}
+    if (error instanceof UnsafeFile && error.kind === 'missing') return {present: false, lineCount: 0, head: null, lineHashes: [], entries: []}
     findings.push({file: indexDisplay, field: null, problem: error instanceof UnsafeFile ? error.message : `cannot read: ${(error as Error).message}`})
-    return {present: true, lineCount: 0, head: null, entries: []}
+    return {present: true, lineCount: 0, head: null, lineHashes: [], entries: []}
   }
   const {lines, partial} = splitIndex(text)
   const entries: IndexRead['entries'] = []
@@ -328,7 +501,81 @@ async function readIndex(indexDisplay: string, findings: Finding[]): Promise<Ind
     entries.push({...entry, line: line.number})
     previous = line.text
   }
-  return {present: true, lineCount: lines.length, head: previous === null ? null : lineHash(previous), entries}
+  return {present: true, lineCount: lines.length, head: previous === null ? null : lineHash(previous), lineHashes: lines.map((l) => lineHash(l.text)), entries}
+}
+
+/**
+ * checkpoint.dsse against the index: signed by a trusted key; the index must still have the line
+ * it signed as its head (else rewritten) and at least as many lines (else rolled back). Lines
+ * appended after it are accepted only when each is the latest state of a record whose envelope
+ * verifies with that very digest (the CLI was killed between appending and signing); anything
+ * else there is planted.
+ */
+function checkCheckpoint(
+  file: string,
+  read: {bytes: Buffer | null; error: Error | null},
+  index: IndexRead,
+  indexDisplay: string,
+  trust: Trust,
+  loaded: Map<string, LoadedRecord>,
+  findings: Finding[],
+): NonNullable<InspectResult['checkpoint']> {
+  const out: NonNullable<InspectResult['checkpoint']> = {file, present: false, verified: false, lines: null, head: null, signedAt: null}
+  const bytes = read.bytes
+  if (bytes === null) {
+    const error = read.error
+    const missing = error instanceof UnsafeFile && error.kind === 'missing'
+    findings.push({
+      file,
+      field: null,
+      problem: missing ? 'missing: a signed evidence dir has a signed checkpoint after every index append; without it a rollback or rewrite cannot be told apart' : (error?.message ?? 'unreadable'),
+    })
+    return out
+  }
+  out.present = true
+  if (trust.keys.size === 0) return out
+  const checked = verifyEnvelopeBytes(bytes, CHECKPOINT_PAYLOAD_TYPE, trust.keys)
+  if (!checked.ok) {
+    findings.push({file, field: 'signature', problem: checked.problem})
+    return out
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(checked.payload.toString('utf8'))
+  } catch {
+    raw = null
+  }
+  const parsed = CheckpointSchema.safeParse(raw)
+  if (!parsed.success) {
+    findings.push({file, field: 'payload', problem: 'signed, but not a checkpoint this CLI reads'})
+    return out
+  }
+  const cp = parsed.data
+  Object.assign(out, {verified: true, lines: cp.lines, head: cp.head, signedAt: cp.signedAt})
+  if (cp.lines > index.lineCount) {
+    findings.push({
+      file: indexDisplay,
+      field: null,
+      problem: `rolled back: the signed checkpoint (${cp.signedAt}) covers ${cp.lines} lines up to seq ${cp.maxSeq}, but index.jsonl has ${index.lineCount}: records and their index lines were removed after it was signed`,
+    })
+    return out
+  }
+  if (index.lineHashes[cp.lines - 1] !== cp.head) {
+    findings.push({
+      file: indexDisplay,
+      field: `line ${cp.lines}`,
+      problem: `rewritten: hashes to ${index.lineHashes[cp.lines - 1]} but the signed checkpoint (${cp.signedAt}) says ${cp.head}: index lines up to it were changed after it was signed`,
+    })
+    return out
+  }
+  for (const entry of index.entries.filter((e) => e.line > cp.lines)) {
+    const rec = loaded.get(entry.file)
+    const latest = !index.entries.some((e) => e.file === entry.file && e.line > entry.line)
+    if (!(latest && rec?.signed === true && rec.digest === entry.digest)) {
+      findings.push({file: indexDisplay, field: `line ${entry.line}`, problem: `planted: appended after the last signed checkpoint (line ${cp.lines}) and not backed by a signed record with digest ${entry.digest}`})
+    }
+  }
+  return out
 }
 
 /** Groups index events by seq and checks their order: begins 1, 2, 3, …; one complete after its begin. */
@@ -420,17 +667,25 @@ function checkPrevAgainstIndex(
 // ---------------------------------------------------------------------------------------------
 // A folder of record files without an index (e.g. records copied next to a pull request)
 
-async function verifyLooseDir(input: string): Promise<InspectResult> {
+async function verifyLooseDir(input: string, ctx: Ctx): Promise<InspectResult> {
   const names = (await listDir(input)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()
   if (names.length === 0) throw evidenceInvalid('EVIDENCE_EMPTY', `no evidence records in ${input}`, 'pass an evidence dir (with records/ and index.jsonl) or a folder of record files', {path: input})
   const loaded: LoadedRecord[] = []
-  for (const n of names) loaded.push(await loadRecord(path.join(input, n), path.join(input, n)))
-  checkChainWithoutIndex(loaded)
+  for (const n of names) {
+    const rec = await loadRecord(path.join(input, n), path.join(input, n))
+    await checkRecordSignature(rec, ctx.trust, 'optional')
+    loaded.push(rec)
+  }
+  checkChainWithoutIndex(loaded, ctx.opts.since)
   const ordered = [...loaded].sort((a, b) => (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER) || a.name.localeCompare(b.name))
   const findings = sortFindings(ordered.flatMap((r) => r.findings))
   const head = [...ordered].reverse().find((r) => r.seq !== null)
+  const unverified = ['a loose folder of records has no index and no signed checkpoint: it cannot show that none was removed, added or replaced as a set (inspect the evidence dir, with --expect-head)']
+  if (ordered.some((r) => r.signed !== true)) unverified.push(`${ordered.filter((r) => r.signed !== true).length} of ${ordered.length} records carry no signature verified with a trusted key`)
   return {
-    valid: findings.length === 0,
+    ...verdictOf(findings, unverified),
+    signatures: {trust: ctx.trust.source, keyids: [...ctx.trust.keys.keys()], signed: ordered.filter((r) => r.signed === true).length},
+    checkpoint: null,
     path: input,
     kind: 'dir',
     evidenceDir: null,
@@ -443,8 +698,8 @@ async function verifyLooseDir(input: string): Promise<InspectResult> {
 }
 
 /** Without an index: consecutive seqs must link (prev = the predecessor's digest, or its startedDigest); gaps are breaks. */
-function checkChainWithoutIndex(records: LoadedRecord[]): void {
-  const withSeq = records.filter((r): r is LoadedRecord & {seq: number} => r.seq !== null).sort((a, b) => a.seq - b.seq)
+function checkChainWithoutIndex(records: LoadedRecord[], since?: number): void {
+  const withSeq = records.filter((r): r is LoadedRecord & {seq: number} => r.seq !== null && (since === undefined || r.seq >= since)).sort((a, b) => a.seq - b.seq)
   for (let i = 1; i < withSeq.length; i++) {
     const a = withSeq[i - 1]
     const b = withSeq[i]
@@ -484,6 +739,7 @@ async function loadRecord(file: string, display: string): Promise<LoadedRecord> 
     findings: [],
     bytes: null,
     note: null,
+    signed: null,
   }
   const fail = (field: string | null, problem: string) => void rec.findings.push({file: display, field, problem})
 
@@ -622,6 +878,7 @@ function report(rec: LoadedRecord, findings: Finding[], place: number | null = n
     valid: findings.length === 0,
     digest: rec.digest,
     policyHashVerified: rec.policyHashVerified,
+    signed: rec.signed,
     note: rec.note,
     summary: rec.record ? summarize(rec.record) : null,
   }
@@ -633,10 +890,13 @@ function isIncomplete(rec: LoadedRecord): boolean {
 
 function summarize(record: EvidenceRecord): RecordSummary {
   const p = record.predicate
+  // Records of older CLIs hold values verbatim: never print them (docs/evidence.md).
+  const toolCommand = p.tool === null ? null : (p.policy.tools.find((t) => t.name === p.tool)?.command ?? [])
+  const shown = displayPodmanArgv(p.podmanArgv, {imageId: p.image.id, imageRef: p.image.ref, toolCommand, envSet: p.policy.env.set})
   return {
     verb: p.verb,
     tool: p.tool,
-    argv: p.argv,
+    argv: redactCliArgv(p.argv, shown.toolArgs),
     startedAt: p.startedAt,
     finishedAt: p.finishedAt,
     exitCode: p.exitCode,
@@ -646,7 +906,7 @@ function summarize(record: EvidenceRecord): RecordSummary {
     git: p.git,
     policyHash: p.policyHash,
     toolVersions: p.toolVersions,
-    podmanArgv: p.podmanArgv,
+    podmanArgv: shown.argv,
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
 import {redactCliArgv, redactPodmanArgv} from '../evidence/redact.js'
-import {beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
+import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
+import {assertKeyDirOutsideMounts, beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {probeTool} from '../host/tools.js'
@@ -60,10 +61,15 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
 }
 
 export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts: Facts, host: HostFacts, cliArgv: string[], startedAt: Date, verification?: VerificationInfo): Promise<RecordHandle> {
-  const create = prepared.plan.steps[(prepared.probe ? 1 : 0) + prepared.hostSteps.length]!
+  const create = prepared.containerSteps.create
   const {commandLength, toolArgs} = containerCommand(prepared)
   const verbArgv = cliArgv[0] === 'agent-machine' ? cliArgv : ['agent-machine', prepared.spec.verb, ...cliArgv]
   const pathStyle = prepared.profile.spec.evidence?.paths ?? 'home-relative'
+  const mounts = prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode}))
+  // The signing key lives in the state dir, which no mount may reach (signing.ts).
+  const keyDir = signingKeyDir(stateDir(host))
+  await assertKeyDirOutsideMounts(keyDir, mounts)
+  const signing = await loadOrCreateSigningKey(keyDir)
   return beginRecord(dir, {
     runId: prepared.runId,
     verb: prepared.spec.verb,
@@ -72,7 +78,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     // values are redacted by shape, each with its sha256.
     argv: redactCliArgv(verbArgv, toolArgs),
     startedAt: startedAt.toISOString(),
-    mounts: prepared.spec.mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})),
+    mounts,
     image: {ref: prepared.image.ref, id: prepared.image.details.id, digest: prepared.image.details.digest},
     git: facts.git,
     policy: prepared.policy,
@@ -84,7 +90,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
     ...(verification ? {verification} : {}),
     ...(facts.podmanConnection ? {podmanConnection: facts.podmanConnection} : {}),
-  })
+  }, {signing})
 }
 
 /** The container command: how much of it is the tool's own command (from the profile), and the arguments after it. */

@@ -7,12 +7,29 @@ import {pathToFileURL} from 'node:url'
 
 import ts from 'typescript'
 
-import type {RecordDraft} from '../../../src/core/evidence/store.js'
+import {beginRecord as realBeginRecord, type RecordDraft, type StoreOptions} from '../../../src/core/evidence/store.js'
+import {loadOrCreateSigningKey, signingKeyDir} from '../../../src/core/evidence/signing.js'
+import {inspectPath as realInspectPath, type InspectOptions} from '../../../src/core/evidence/verify.js'
 import {EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../../../src/core/policy/hash.js'
 import {REPO_ROOT} from '../../helpers/run-command.js'
 
 export function tempDir(prefix = 'evidence-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** The tests' state dir, holding the signing key that their records are signed with. */
+export const TEST_STATE_DIR = tempDir('evidence-state-')
+export const TEST_KEY = await loadOrCreateSigningKey(signingKeyDir(TEST_STATE_DIR))
+export const TEST_PUBLIC_KEY_FILE = join(signingKeyDir(TEST_STATE_DIR), 'ed25519.pub')
+
+/** beginRecord signing with the tests' key (as a launch does with the state dir's key). */
+export function beginRecord(dir: string, draft: RecordDraft, opts: StoreOptions = {}): ReturnType<typeof realBeginRecord> {
+  return realBeginRecord(dir, draft, {signing: TEST_KEY, ...opts})
+}
+
+/** inspectPath trusting the tests' key as this host's own (as inspect does with the state dir). */
+export function inspectPath(input: string, opts: InspectOptions = {}): ReturnType<typeof realInspectPath> {
+  return realInspectPath(input, {stateDir: TEST_STATE_DIR, ...opts})
 }
 
 export const samplePolicy = (source = '/home/dev/app'): EffectivePolicy => ({
@@ -98,11 +115,13 @@ export function runChild(dir: string, opts: {count?: number; kill?: boolean; tag
   const script = join(tempDir('evidence-child-'), 'child.mjs')
   writeFileSync(
     script,
-    `const [storeUrl, dir, draftJson, count, kill] = process.argv.slice(2)
+    `const [storeUrl, dir, draftJson, count, kill, keyDir] = process.argv.slice(2)
 const {beginRecord} = await import(storeUrl)
+const {loadOrCreateSigningKey} = await import(storeUrl.replace(/store\\.js$/, 'signing.js'))
+const signing = await loadOrCreateSigningKey(keyDir)
 const base = JSON.parse(draftJson)
 for (let i = 0; i < Number(count); i++) {
-  const handle = await beginRecord(dir, {...base, runId: base.runId + '-' + i})
+  const handle = await beginRecord(dir, {...base, runId: base.runId + '-' + i}, {signing})
   if (kill === 'kill') process.kill(process.pid, 'SIGKILL')
   await handle.complete({exitCode: i % 3})
 }
@@ -110,7 +129,7 @@ for (let i = 0; i < Number(count); i++) {
   )
   const draft = sampleDraft({runId: `child-${opts.tag}`})
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, pathToFileURL(store).href, dir, JSON.stringify(draft), String(opts.count ?? 1), opts.kill ? 'kill' : ''], {
+    const child = spawn(process.execPath, [script, pathToFileURL(store).href, dir, JSON.stringify(draft), String(opts.count ?? 1), opts.kill ? 'kill' : '', signingKeyDir(TEST_STATE_DIR)], {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     let stderr = ''

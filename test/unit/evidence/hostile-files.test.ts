@@ -8,10 +8,8 @@ import {mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync}
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {beginRecord} from '../../../src/core/evidence/store.js'
-import {inspectPath} from '../../../src/core/evidence/verify.js'
 import {nestingExceeds, readRegularFile, UnsafeFile} from '../../../src/core/evidence/safe-read.js'
-import {sampleDraft, tempDir} from './helpers.js'
+import {beginRecord, inspectPath, sampleDraft, tempDir} from './helpers.js'
 
 const mkfifo = (p: string) => execFileSync('mkfifo', [p])
 

@@ -4,10 +4,8 @@ import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
 import {homeRelative, homeRelativeDeep, isRedacted, redactArg, redactCliArgv, redactedValue, redactPodmanArgv} from '../../../src/core/evidence/redact.js'
-import {beginRecord} from '../../../src/core/evidence/store.js'
-import {inspectPath} from '../../../src/core/evidence/verify.js'
 import {policyHash} from '../../../src/core/policy/hash.js'
-import {samplePolicy, sampleDraft, tempDir} from './helpers.js'
+import {beginRecord, inspectPath, samplePolicy, sampleDraft, tempDir} from './helpers.js'
 
 const sha = (v: string) => createHash('sha256').update(v, 'utf8').digest('hex')
 const SECRET = 'sk-proj-PLANTEDsecret0123456789'

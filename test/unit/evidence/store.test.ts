@@ -1,14 +1,12 @@
 import {createHash} from 'node:crypto'
-import {mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, appendFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, appendFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {AgentMachineError} from '../../../src/core/errors.js'
-import {beginRecord} from '../../../src/core/evidence/store.js'
-import {inspectPath} from '../../../src/core/evidence/verify.js'
 import {EvidenceRecordSchema, recordDigest, type EvidenceRecord} from '../../../src/core/evidence/record.js'
 import {policyHash} from '../../../src/core/policy/hash.js'
-import {removeTranspiledStore, runChild, sampleDraft, tempDir} from './helpers.js'
+import {beginRecord, inspectPath, removeTranspiledStore, runChild, sampleDraft, tempDir, TEST_KEY} from './helpers.js'
 
 const readRecord = (file: string): EvidenceRecord => JSON.parse(readFileSync(file, 'utf8')) as EvidenceRecord
 const indexLines = (dir: string) => readFileSync(join(dir, 'index.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as {event: string; seq: number; digest: string; prevLine: string | null})
@@ -49,8 +47,10 @@ describe('beginRecord / complete', () => {
       expect(statSync(dir).mode & 0o777).toBe(0o700)
       expect(statSync(join(dir, 'records')).mode & 0o777).toBe(0o700)
     }
-    expect(readdirSync(join(dir, 'records'))).toEqual([`000001-${draft.runId}.json`])
-    expect(readdirSync(dir).sort()).toEqual(['index.jsonl', 'records'])
+    // The record and its signed envelope; the index, its signed checkpoint and the public key.
+    expect(readdirSync(join(dir, 'records')).sort()).toEqual([`000001-${draft.runId}.json`, `000001-${draft.runId}.json.dsse`])
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint.dsse', 'index.jsonl', 'keys', 'records'])
+    expect(readdirSync(join(dir, 'keys'))).toEqual([`${TEST_KEY.keyid}.pub`])
     const result = await inspectPath(dir)
     expect(result.findings).toEqual([])
     expect(result.valid).toBe(true)
@@ -120,7 +120,7 @@ describe('beginRecord / complete', () => {
     await (await beginRecord(dir, sampleDraft())).complete({exitCode: 0})
     const killed = await runChild(dir, {kill: true, tag: 'killed'})
     expect(killed.signal).toBe('SIGKILL')
-    const files = readdirSync(join(dir, 'records')).sort()
+    const files = readdirSync(join(dir, 'records')).filter((n) => n.endsWith('.json')).sort()
     expect(files).toHaveLength(2)
     const record = readRecord(join(dir, 'records', files[1] ?? ''))
     expect(record.predicate.status).toBe('started')
@@ -186,16 +186,21 @@ describe('beginRecord / complete', () => {
 })
 
 describe('a writer killed between the two steps of begin or complete', () => {
-  const dropLastIndexLine = (dir: string) => {
+  const checkpointOf = (dir: string): Buffer | null => (existsSync(join(dir, 'checkpoint.dsse')) ? readFileSync(join(dir, 'checkpoint.dsse')) : null)
+  /** As if the writer was killed right before its last index append: that line and the checkpoint signed after it never landed. */
+  const dropLastIndexLine = (dir: string, checkpointBefore: Buffer | null) => {
     const lines = readFileSync(join(dir, 'index.jsonl'), 'utf8').split('\n').filter(Boolean)
     writeFileSync(join(dir, 'index.jsonl'), lines.slice(0, -1).map((l) => `${l}\n`).join(''))
+    if (checkpointBefore) writeFileSync(join(dir, 'checkpoint.dsse'), checkpointBefore)
+    else rmSync(join(dir, 'checkpoint.dsse'), {force: true})
   }
 
   it('a record written but not yet indexed is incomplete (with a note), and the next begin indexes it', async () => {
     const dir = tempDir()
     await (await beginRecord(dir, sampleDraft())).complete({exitCode: 0})
+    const before = checkpointOf(dir)
     const orphan = await beginRecord(dir, sampleDraft())
-    dropLastIndexLine(dir) // as if killed right after writing the record
+    dropLastIndexLine(dir, before) // as if killed right after writing the record
     let result = await inspectPath(dir)
     expect(result.findings).toEqual([])
     expect(result.records[1]).toMatchObject({seq: 2, incomplete: true, note: expect.stringMatching(/^not indexed yet/)})
@@ -216,8 +221,9 @@ describe('a writer killed between the two steps of begin or complete', () => {
   it('adoption still links when the predecessor completed meanwhile', async () => {
     const dir = tempDir()
     const a = await beginRecord(dir, sampleDraft())
+    const before = checkpointOf(dir)
     await beginRecord(dir, sampleDraft()) // b: prev = a's started digest
-    dropLastIndexLine(dir) // b's begin line never landed
+    dropLastIndexLine(dir, before) // b's begin line never landed
     await a.complete({exitCode: 0})
     await beginRecord(dir, sampleDraft())
     const result = await inspectPath(dir)
@@ -232,9 +238,10 @@ describe('a writer killed between the two steps of begin or complete', () => {
   it('an unindexed record that was re-formatted is not adopted and stays a finding', async () => {
     const dir = tempDir()
     const h = await beginRecord(dir, sampleDraft())
-    dropLastIndexLine(dir)
+    dropLastIndexLine(dir, null)
     writeFileSync(h.file, readFileSync(h.file, 'utf8').replace('"tool":"codex"', '"tool": "codex"'))
-    const notIndexed = {file: h.file, field: null, problem: 'not in index.jsonl: written but never indexed, or its index lines were removed'}
+    // Changed after it was signed: its envelope no longer matches, so it is a planted record.
+    const notIndexed = {file: h.file, field: null, problem: 'planted: not in index.jsonl and not signed'}
     expect((await inspectPath(dir)).findings).toContainEqual(notIndexed)
     const next = await beginRecord(dir, sampleDraft())
     expect(next.seq).toBe(2)
@@ -247,8 +254,9 @@ describe('a writer killed between the two steps of begin or complete', () => {
   it('a completion that never reached the index is named precisely (exit 5)', async () => {
     const dir = tempDir()
     const h = await beginRecord(dir, sampleDraft())
+    const before = checkpointOf(dir)
     await h.complete({exitCode: 0})
-    dropLastIndexLine(dir)
+    dropLastIndexLine(dir, before)
     expect((await inspectPath(dir)).findings).toEqual([
       {file: h.file, field: 'predicate.status', problem: expect.stringMatching(/^is "completed" but index\.jsonl has no completion for it \(line 1 began it\): the CLI was killed while completing it/)},
     ])

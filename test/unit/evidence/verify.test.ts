@@ -3,9 +3,8 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {canonicalJson, policyHash} from '../../../src/core/policy/hash.js'
-import {beginRecord, type RecordHandle} from '../../../src/core/evidence/store.js'
-import {inspectPath} from '../../../src/core/evidence/verify.js'
-import {sampleDraft, tempDir} from './helpers.js'
+import type {RecordHandle} from '../../../src/core/evidence/store.js'
+import {beginRecord, inspectPath, sampleDraft, tempDir} from './helpers.js'
 
 /** An evidence dir with `n` completed records; returns the dir and the record files. */
 async function evidenceDir(n: number): Promise<{dir: string; files: string[]; handles: RecordHandle[]}> {
@@ -193,14 +192,27 @@ describe('inspectPath: an evidence dir and its chain', () => {
     const {dir} = await evidenceDir(2)
     rmSync(join(dir, 'index.jsonl'))
     const result = await inspectPath(dir)
-    expect(result.findings).toEqual([{file: join(dir, 'index.jsonl'), field: null, problem: 'missing: the dir has records but no index.jsonl (deleted or moved)'}])
+    expect(result.findings).toEqual([
+      {file: join(dir, 'index.jsonl'), field: null, problem: 'missing: the dir has records but no index.jsonl (deleted or moved)'},
+      {file: join(dir, 'index.jsonl'), field: null, problem: expect.stringMatching(/^rolled back: the signed checkpoint \(.*\) covers 4 lines up to seq 2, but index.jsonl has 0/)},
+    ])
   })
 
-  it('a folder of copied records (no index) verifies, and a gap in it is a chain break', async () => {
+  it('a folder of copied records (no index) is UNVERIFIED, never valid, and a gap in it is a chain break', async () => {
     const {files} = await evidenceDir(3)
     const loose = tempDir('evidence-loose-')
     for (const f of files) cpSync(f, join(loose, f.split('/').pop() ?? ''))
-    expect(await inspectPath(loose)).toMatchObject({valid: true, kind: 'dir', index: null, findings: []})
+    const copied = await inspectPath(loose)
+    expect(copied).toMatchObject({valid: false, verdict: 'unverified', kind: 'dir', index: null, findings: []})
+    expect(copied.unverified).toEqual([
+      'a loose folder of records has no index and no signed checkpoint: it cannot show that none was removed, added or replaced as a set (inspect the evidence dir, with --expect-head)',
+      '3 of 3 records carry no signature verified with a trusted key',
+    ])
+    // With their envelopes, each record verifies; the set is still unanchored.
+    for (const f of files) cpSync(`${f}.dsse`, join(loose, `${f.split('/').pop() ?? ''}.dsse`))
+    const signed = await inspectPath(loose)
+    expect(signed).toMatchObject({verdict: 'unverified', signatures: {trust: 'local-key', signed: 3}})
+    expect(signed.unverified).toHaveLength(1)
     const middle = join(loose, files[1]?.split('/').pop() ?? '')
     rmSync(middle)
     const result = await inspectPath(loose)

@@ -1,36 +1,58 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {AgentMachineCommand} from '../../../cli/base-command.js'
 import {statusMark, style} from '../../../cli/style.js'
 import {ExitCode, usageError} from '../../../core/errors.js'
 import type {Finding, InspectResult, RecordReport} from '../../../core/evidence/inspect-result.js'
 import {inspectPath} from '../../../core/evidence/verify.js'
+import {resolveEvidenceDir} from '../../../core/evidence/location.js'
+import {getContext} from '../../../core/context.js'
+import {stateDir} from '../../../core/profile/location.js'
 
 export default class EvidenceInspect extends AgentMachineCommand {
-  static override summary = 'Verify evidence records and their chain, and summarise what ran.'
+  static override summary = 'Verify evidence records, their signatures and their chain, and summarise what ran.'
 
-  static override description = `Reads an evidence record file, or an evidence dir (records/ and index.jsonl), and checks each record: that it is JSON of the right kind and schema version, that it follows the record schema (schemas/agent-machine-evidence-record.schema.json), that its bytes are RFC 8785 canonical JSON, that its policyHash matches the policy it carries, and that its digest matches the index. For a dir it also verifies the chain and names every missing, reordered or altered record.
+  static override description = `Reads an evidence record file, or an evidence dir (records/, index.jsonl, checkpoint.dsse, keys/), by default the one run and shell write to (doctor shows it), and checks each record: that it is JSON of the right kind and schema version, that it follows the record schema (schemas/agent-machine-evidence-record.schema.json), that its bytes are RFC 8785 canonical JSON, that its policyHash matches the policy it carries, that its DSSE envelope is signed by a trusted key, and that its digest matches the index. For a dir it also verifies the chain and the signed checkpoint, and names every missing, reordered, altered, planted or rolled-back record.
 
-It prints what ran (verb, tool, argv), where (host), the mounts, the image, the git state and the exit code of each record, then every problem with the exact record file and field. A record that never completed (the session is still running, or the CLI was killed) is reported as incomplete; that alone does not make the evidence invalid.
+Trusted key: --trusted-key, else this host's own signing key (in the state dir). Signed only by the key stored beside the records, unsigned, or a loose folder of copied records: UNVERIFIED — nothing is wrong, but nothing anchors it either.
 
-Exit 0 when valid, 5 when invalid — also for a path that does not exist, a dir with no records, a file that is not JSON or not an evidence record, and a record from a newer schema version.
+It prints one line per record (seq, status, exit code, tool, start, run id); --long adds what ran, where, the mounts, the image, the git state and the podman argv. Then every problem with the exact file and field. A record that never completed (the session is still running, or the CLI was killed) is reported as incomplete; that alone does not make the evidence invalid. Secret values are never printed: records hold them redacted, and values an older CLI recorded are redacted for display.
+
+Exit 0 when valid; 5 when invalid or UNVERIFIED — also for a path that does not exist, a dir with no records, a file that is not JSON or not an evidence record, and a record from a newer schema version.
 
 ${AgentMachineCommand.exitCodesSection}`
 
   static override examples = [
-    {description: 'Verify the default evidence dir (doctor shows where it is)', command: '<%= config.bin %> agent-machine evidence inspect ~/.local/state/sourceosctl/evidence'},
+    {description: 'Verify the evidence dir run and shell write to', command: '<%= config.bin %> agent-machine evidence inspect'},
+    {description: 'The same, with what each session ran', command: '<%= config.bin %> agent-machine evidence inspect --long'},
+    {description: 'Verify copied evidence against the signer’s public key and a head recorded earlier', command: '<%= config.bin %> agent-machine evidence inspect ./evidence --trusted-key signer.pub --expect-head sha256:<64 hex>'},
     {description: 'Check one record, against the index of its dir', command: '<%= config.bin %> agent-machine evidence inspect ~/.local/state/sourceosctl/evidence/records/000042-<run-id>.json'},
     {description: 'The same as data, for CI', command: '<%= config.bin %> agent-machine evidence inspect ./evidence --json'},
   ]
 
   static override args = {
-    path: Args.string({description: 'An evidence record file, or an evidence dir (records/ + index.jsonl), or a folder of record files.', required: true}),
+    path: Args.string({description: 'An evidence record file, or an evidence dir (records/ + index.jsonl), or a folder of record files. Default: the evidence dir run and shell write to.', required: false}),
+  }
+
+  static override flags = {
+    long: Flags.boolean({description: 'Show each record in full: what ran, where, mounts, image, git, policy, tool versions, podman argv, digest.', default: false}),
+    'trusted-key': Flags.string({description: 'Trust only signatures by this ed25519 public key (PEM, e.g. a copy of <evidence dir>/keys/<keyid>.pub kept where the writer cannot change it). Default: this host’s own signing key.'}),
+    'expect-head': Flags.string({description: 'An index head (index.head of an earlier --json) recorded elsewhere: index.jsonl must still contain that line, so nothing up to it was rewritten or rolled back.'}),
+    since: Flags.integer({description: 'The first seq of a copied range: records before it are not expected.', min: 1}),
   }
 
   async run(): Promise<InspectResult> {
-    const {args} = await this.parse(EvidenceInspect)
-    const result = await inspectPath(args.path)
-    this.say(renderInspect(result))
+    const {args, flags} = await this.parse(EvidenceInspect)
+    const ctx = getContext()
+    const host = await ctx.hostFacts()
+    const target = args.path ?? resolveEvidenceDir(host, process.cwd())
+    const result = await inspectPath(target, {
+      stateDir: stateDir(host),
+      ...(flags['trusted-key'] !== undefined ? {trustedKeyFile: flags['trusted-key']} : {}),
+      ...(flags['expect-head'] !== undefined ? {expectHead: flags['expect-head']} : {}),
+      ...(flags.since !== undefined ? {since: flags.since} : {}),
+    })
+    this.say(renderInspect(result, flags.long))
     if (!result.valid) this.setExitCode(ExitCode.EVIDENCE)
     return result
   }
@@ -44,7 +66,7 @@ ${AgentMachineCommand.exitCodesSection}`
   }
 }
 
-function renderInspect(result: InspectResult): string {
+function renderInspect(result: InspectResult, long: boolean): string {
   const c = style()
   const lines: string[] = []
   const noun = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
@@ -55,22 +77,65 @@ function renderInspect(result: InspectResult): string {
   } else {
     lines.push(`${c.bold('Evidence record')} ${result.path}${result.evidenceDir ? ` (checked against ${result.index?.file ?? result.evidenceDir})` : ''}`)
   }
-  for (const record of result.records) {
-    lines.push('')
-    lines.push(...renderRecord(record))
+  if (long) {
+    for (const record of result.records) {
+      lines.push('')
+      lines.push(...renderRecord(record))
+    }
+  } else {
+    lines.push('', ...renderTable(result.records))
   }
+  const sig = result.signatures
+  const trust = {
+    'trusted-key': 'the key given with --trusted-key',
+    'local-key': 'this host’s signing key',
+    'dir-keys': 'only the key stored beside the records',
+    none: 'no key',
+  }[sig.trust]
+  lines.push('', `${c.dim('signed')}   ${sig.signed} of ${result.records.length} records verified with ${trust}${sig.keyids.length > 0 ? ` (${sig.keyids.map((k) => k.slice(0, 16)).join(', ')})` : ''}`)
+  if (result.checkpoint) {
+    const cp = result.checkpoint
+    lines.push(`${c.dim('anchor')}   ${cp.present ? (cp.verified ? `checkpoint signed ${cp.signedAt ?? ''} over ${cp.lines} index lines, head ${cp.head ?? ''}` : 'checkpoint present, not verified') : 'no checkpoint'}`)
+  }
+  if (result.index?.head) lines.push(`${c.dim('head')}     ${result.index.head} (keep it elsewhere; pass it as --expect-head later)`)
   if (result.findings.length > 0) {
     lines.push('', c.bold(`Problems (${result.findings.length}):`))
     for (const finding of result.findings) lines.push(`  ${statusMark('fail')} ${findingLine(finding)}`)
   }
   lines.push('')
   const incomplete = result.incomplete > 0 ? ` (${result.incomplete} incomplete: never completed)` : ''
-  lines.push(
-    result.valid
-      ? c.green(`Evidence valid: ${noun(result.records.length, 'record')}${result.kind === 'dir' ? ', chain intact' : ''}${incomplete}.`)
-      : c.red(`Evidence INVALID: ${noun(result.findings.length, 'problem')} (exit 5).`),
-  )
+  if (result.verdict === 'unverified') {
+    lines.push(c.yellow(`Evidence UNVERIFIED (exit 5): nothing is wrong, but nothing anchors it${incomplete}:`))
+    for (const why of result.unverified) lines.push(`  ${statusMark('warn')} ${why}`)
+  } else {
+    lines.push(
+      result.valid
+        ? c.green(`Evidence valid: ${noun(result.records.length, 'record')}${result.kind === 'dir' ? ', chain intact' : ''}, signed${incomplete}.`)
+        : c.red(`Evidence INVALID: ${noun(result.findings.length, 'problem')} (exit 5).`),
+    )
+  }
   return lines.join('\n')
+}
+
+/** One line per record: mark, seq, status, exit, tool, start, run id. */
+function renderTable(records: readonly RecordReport[]): string[] {
+  const rows = records.map((r) => {
+    const mark = !r.valid ? statusMark('fail') : r.incomplete ? statusMark('warn') : statusMark('ok')
+    const status = r.status ?? (r.digest === null ? 'missing' : 'unreadable')
+    const exit = r.summary?.exitCode == null ? '—' : String(r.summary.exitCode)
+    const tool = r.summary ? (r.summary.tool ?? r.summary.verb) : '—'
+    return [mark, r.seq === null ? '?' : String(r.seq), status, exit, tool, r.summary?.startedAt ?? '—', r.runId ?? '—']
+  })
+  const header = ['', 'SEQ', 'STATUS', 'EXIT', 'TOOL', 'STARTED', 'RUN ID']
+  const width = (i: number) => Math.max(...[header, ...rows].map((row) => visibleLength(row[i] ?? '')))
+  const widths = header.map((_, i) => width(i))
+  const line = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visibleLength(cell))))).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)]
+}
+
+function visibleLength(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').length
 }
 
 function renderRecord(r: RecordReport): string[] {
@@ -101,6 +166,7 @@ function renderRecord(r: RecordReport): string[] {
   const t = s.toolVersions
   row('tools', `podman ${t.podman.client}${t.podman.server ? ` (server ${t.podman.server})` : ''} · git ${t.git ?? '—'} · nix ${t.nix ?? '—'} · tool ${t.tool ?? '—'}`)
   row('podman', shellJoin(s.podmanArgv))
+  row('signed', r.signed === null ? 'not checked' : r.signed ? 'yes (DSSE envelope verified)' : c.red('NO'))
   row('digest', r.digest ?? '—')
   return out
 }
