@@ -12,11 +12,11 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 install:
 	npm ci --no-audit --no-fund
 
+# One build at a time (flock where there is one): two at once would bundle the same files twice.
+BUILD_LOCK := $(if $(shell command -v flock 2>/dev/null),flock $(or $(TMPDIR),/tmp)/sourceosctl-build.lock,)
+
 dist/.built: $(NODE_MODULES_STAMP) $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package.json
-	rm -rf dist
-	npx tsc -p tsconfig.build.json
-	node scripts/bundle.mjs
-	node scripts/manifest.mjs
+	$(BUILD_LOCK) sh -c 'rm -rf dist && npx tsc -p tsconfig.build.json && node scripts/bundle.mjs && node scripts/manifest.mjs'
 	@touch $@
 
 build: dist/.built
