@@ -36,6 +36,9 @@ const PROBES = (hostPort: number) =>
     `printf 'CONNECT ${ALLOWED_TLS}:22 HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/WRONG_PORT /'`,
     // the host's own service, through the proxy by name and by the gateway's address: refused
     `printf 'CONNECT host.containers.internal:${hostPort} HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/HOST_VIA_PROXY /'`,
+    // the proxy's own cache manager (its configuration and clients) is not served to the agent
+    `printf 'GET /squid-internal-mgr/menu HTTP/1.0\\r\\nHost: '"$p"'\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/MANAGER /'`,
+    `printf 'GET cache_object://'"$h"'/menu HTTP/1.0\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/MANAGER_OBJ /'`,
     // direct: no route out, no DNS, the host's 0.0.0.0 service unreachable
     'if nc -w 3 1.1.1.1 443 </dev/null; then echo "DIRECT_IP connected"; else echo "DIRECT_IP failed"; fi',
     `if nslookup ${ALLOWED_HTTP} >/dev/null 2>&1; then echo "DNS resolved"; else echo "DNS failed"; fi`,
@@ -91,6 +94,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(out).toMatch(/^DENIED .*spec\.network\.allow/m)
       expect(out).toMatch(/^WRONG_PORT HTTP\/1\.1 403/m)
       expect(out).toMatch(/^HOST_VIA_PROXY HTTP\/1\.1 403/m)
+      expect(out).toMatch(/^MANAGER HTTP\/1\.[01] (403|400)/m)
+      expect(out).toMatch(/^MANAGER_OBJ HTTP\/1\.[01] (403|400)/m)
       expect(out).toContain('DIRECT_IP failed')
       expect(out).toContain('DNS failed')
       expect(out).toContain('HOST_DIRECT failed')
@@ -145,6 +150,17 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(await fx.containersOf(runId)).toEqual([])
       expect(await networksOf(runId)).toEqual([])
     })
+
+    it('SIGTERM during the session: the tool gets it, the CLI exits 143, and no container or network is left', async () => {
+      const runId = fx.runId('egressterm')
+      const cli = await fx.spawn(['agent-machine', 'shell', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile, '--', '-c', 'trap "echo got TERM; exit 143" TERM; echo STARTED; while :; do sleep 1; done'])
+      await cli.waitFor(/STARTED/, 90_000)
+      cli.signal('SIGTERM')
+      const exit = await cli.exited(60_000)
+      expect(exit.exitCode, exit.stderr).toBe(143)
+      expect(await fx.containersOf(runId)).toEqual([])
+      expect(await networksOf(runId)).toEqual([])
+    }, 180_000)
 
     it('after SIGKILL of the CLI, the next launch removes the killed run’s proxy and network', async () => {
       const runId = fx.runId('egresskill')

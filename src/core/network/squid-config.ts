@@ -68,6 +68,8 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>):
     `forwarded_for delete`,
     `httpd_suppress_version_string on`,
     `acl CONNECT method CONNECT`,
+    // Squid's own cache manager (its config, its clients) is nobody's business from the agent's side
+    `acl sourceos_manager url_regex -i ^cache_object:// /squid-internal-mgr/`,
     `acl sourceos_blocked dst ${BLOCKED_RANGES.join(' ')}`,
   ]
   const access: string[] = []
@@ -78,6 +80,7 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>):
       access.unshift(`http_access allow sourceos_addr_${port} sourceos_port_${port}`)
     }
   }
+  access.unshift('http_access deny sourceos_manager')
   access.push('http_access deny sourceos_blocked')
   for (const [port, g] of groups) {
     // -n: judge the name as asked, never a reverse lookup of an address

@@ -11,9 +11,10 @@ describe('the proxy configuration', () => {
 
   it('allows a literal address first, then refuses every private/link-local destination, then allows the names, then refuses the rest', () => {
     const rules = access(conf)
-    expect(rules[0]).toBe('http_access allow sourceos_addr_8080 sourceos_port_8080')
-    expect(rules[1]).toBe('http_access deny sourceos_blocked')
-    expect(rules.slice(2, -1)).toEqual(expect.arrayContaining([
+    expect(rules[0]).toBe('http_access deny sourceos_manager')
+    expect(rules[1]).toBe('http_access allow sourceos_addr_8080 sourceos_port_8080')
+    expect(rules[2]).toBe('http_access deny sourceos_blocked')
+    expect(rules.slice(3, -1)).toEqual(expect.arrayContaining([
       'http_access allow sourceos_host_443 sourceos_port_443',
       'http_access allow sourceos_host_80 sourceos_port_80',
       'http_access allow sourceos_below_8443 sourceos_port_8443',
@@ -44,7 +45,7 @@ describe('the proxy configuration', () => {
 
   it('with no entries allows nothing', () => {
     const rules = access(renderSquidConfig(effectiveAllowlist([], [])))
-    expect(rules).toEqual(['http_access deny sourceos_blocked', 'http_access deny sourceos_all'])
+    expect(rules).toEqual(['http_access deny sourceos_manager', 'http_access deny sourceos_blocked', 'http_access deny sourceos_all'])
   })
 
   it('the refusal page names the host, the port and the setting, but not the profile’s host path', () => {
