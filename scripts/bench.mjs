@@ -50,7 +50,7 @@ function podman(args) {
 
 /** A tiny local image (busybox + the fake tools of the integration tests): no registry needed. */
 function benchImage() {
-  const ref = 'localhost/sourceosctl-bench/agent:1'
+  const ref = 'localhost/sourceosctl-bench/agent:2' // :2 carries squid
   if (spawnSync('podman', ['image', 'exists', ref], {env}).status === 0) return ref
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
   if (!busybox) throw new Error('busybox-static is needed for the run benchmark (apt-get install busybox-static)')
@@ -61,10 +61,28 @@ function benchImage() {
   for (const tool of ['codex', 'claude']) copyFileSync(join(root, 'test/images/fake-tools', tool), join(rootfs, 'usr/local/bin', tool))
   copyFileSync(join(root, 'test/images/fake-tools/fake-tool.sh'), join(rootfs, 'usr/local/lib/fake-tool.sh'))
   for (const tool of ['codex', 'claude']) chmodSync(join(rootfs, 'usr/local/bin', tool), 0o755)
-  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n')
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n')
+  for (const applet of ['mkdir', 'cp']) symlinkSync('busybox', join(rootfs, 'bin', applet))
+  addSquid(rootfs)
   spawnSync('tar', ['-C', rootfs, '-cf', join(work, 'rootfs.tar'), '.'])
-  podman(['import', '--quiet', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', join(work, 'rootfs.tar'), ref])
+  podman(['import', '--quiet', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', 'LABEL dev.sourceos.agent-machine.egress-proxy=squid', join(work, 'rootfs.tar'), ref])
   return ref
+}
+
+/** The egress proxy for the allowlist case: the host's squid (Debian's package) and what ldd says it needs. */
+function addSquid(rootfs) {
+  const bins = ['/usr/sbin/squid', '/usr/lib/squid/unlinkd']
+  if (!bins.every((b) => existsSync(b))) throw new Error('squid is needed for the allowlist case (apt-get install squid)')
+  const copy = (abs) => {
+    mkdirSync(dirname(join(rootfs, abs)), {recursive: true})
+    spawnSync('cp', ['-rL', abs, join(rootfs, abs)])
+  }
+  for (const bin of bins) {
+    copy(bin)
+    for (const m of spawnSync('ldd', [bin], {encoding: 'utf8'}).stdout.matchAll(/(\/\S+\.so[.0-9]*)\s/g)) copy(m[1])
+  }
+  for (const dir of ['/usr/share/squid/icons', '/usr/share/squid/mime.conf', '/usr/share/squid-langpack/templates']) copy(dir)
+  symlinkSync('../squid-langpack', join(rootfs, 'usr/share/squid/errors'))
 }
 
 const results = []
@@ -89,16 +107,23 @@ if (podmanOk) {
     if (init.status !== 0) throw new Error(init.stderr)
     const profile = join(env.SOURCEOSCTL_CONFIG_DIR, 'agent-machine', 'profile.yaml')
     const {readFileSync} = await import('node:fs')
-    writeFileSync(profile, readFileSync(profile, 'utf8').replace(/ref: \S+/, `ref: ${image}`))
+    const template = readFileSync(profile, 'utf8').replace(/ref: \S+/, `ref: ${image}`)
+    // run vs raw podman run: both without a network (the allowlist's own cost is measured below)
+    writeFileSync(profile, template.replace(/mode: allowlist\b/, 'mode: none'))
+    const allowlistProfile = join(work, 'allowlist.yaml')
+    writeFileSync(allowlistProfile, template)
     const runArgs = [...cli, 'agent-machine', 'run', '--tool', 'codex', '--repo', repo, '--', '--version']
     results.push(row(measure('sourceosctl agent-machine run --dry-run', [...runArgs.slice(0, -2), '--dry-run']), base))
     const rootless = process.getuid?.() !== 0
-    const raw = measure('raw podman run (same image, mount, command)', [
-      'podman', 'run', '--rm', '--init', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--http-proxy=false', '--pull=never',
+    const raw = measure('raw podman run (same image, mount, command, --network=none)', [
+      'podman', 'run', '--rm', '--init', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--http-proxy=false', '--pull=never',
       ...(rootless ? ['--userns=keep-id'] : []), `--mount=type=bind,source=${repo},destination=/workspace/app`, '--workdir=/workspace/app', image, 'codex', '--version',
     ])
     const run = measure('sourceosctl agent-machine run --tool codex -- --version', runArgs)
     results.push(row(raw, base), row(run, base), `| run ÷ raw podman run | ${(run.median / raw.median).toFixed(2)}× (goal ≤ 1.5×) | | | |`)
+    // network allowlist: the same run with the egress proxy (network, sidecar, readiness, teardown, log)
+    const allow = measure('run --tool codex -- --version, network allowlist', [...runArgs.slice(0, 2), 'agent-machine', 'run', '--profile-file', allowlistProfile, ...runArgs.slice(4)])
+    results.push(row(allow, base), `| allowlist − none (the egress proxy's cost) | +${(allow.median - run.median).toFixed(0)} ms (goal ≤ +300 ms) | | | |`)
   } catch (error) {
     console.error(`bench: run cases skipped: ${error.message}`)
     podmanOk = false
