@@ -50,12 +50,13 @@ function podman(args) {
 
 /** A tiny local image (busybox + the fake tools of the integration tests): no registry needed. */
 function benchImage() {
-  const ref = 'localhost/sourceosctl-bench/agent:2' // :2 carries squid
+  const ref = 'localhost/sourceosctl-bench/agent:3' // :3 carries squid
   if (spawnSync('podman', ['image', 'exists', ref], {env}).status === 0) return ref
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
   if (!busybox) throw new Error('busybox-static is needed for the run benchmark (apt-get install busybox-static)')
   const rootfs = join(work, 'rootfs')
   for (const d of ['bin', 'usr/local/bin', 'usr/local/lib', 'workspace', 'tmp', 'etc']) mkdirSync(join(rootfs, d), {recursive: true})
+  chmodSync(join(rootfs, 'tmp'), 0o1777)
   copyFileSync(busybox, join(rootfs, 'bin/busybox'))
   for (const applet of ['sh', 'cat', 'id', 'grep', 'sed', 'ls', 'printf', 'tr', 'head', 'env', 'sleep', 'touch', 'stat', 'wc', 'awk']) symlinkSync('busybox', join(rootfs, 'bin', applet))
   for (const tool of ['codex', 'claude']) copyFileSync(join(root, 'test/images/fake-tools', tool), join(rootfs, 'usr/local/bin', tool))

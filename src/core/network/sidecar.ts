@@ -13,6 +13,7 @@ import {createHash} from 'node:crypto'
 import {podmanArgv, type PodmanContext} from '../podman/context.js'
 import type {EffectiveAllowlist} from './allowlist.js'
 import {PROXY_PORT, PROXY_RUN_DIR, DENIED_PAGE, renderDeniedPage, renderSquidConfig} from './squid-config.js'
+import {doorEntrypointLines, doorSecretArgs, doorSquidConfig, type DoorPlan} from '../secrets/door.js'
 
 /** Same prefix as the agent container's labels (container-spec.ts LABEL_PREFIX). */
 const LABEL_PREFIX = 'dev.sourceos.agent-machine'
@@ -39,6 +40,8 @@ export interface EgressSetup {
   allowlist: EffectiveAllowlist
   squidConfig: string
   deniedPage: string
+  /** The Secrets Door in this proxy (spec.secrets.door proxy; secrets/door.ts): names and ports, never values. */
+  door?: DoorPlan
 }
 
 export const egressNetworkName = (runId: string): string => `sourceos-egress-${runId}`
@@ -56,8 +59,9 @@ export function egressSubnet(runId: string): {subnet: string; proxy: string} {
   return {subnet: `10.${second}.${third}.0/24`, proxy: `10.${second}.${third}.2`}
 }
 
-export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string}): EgressSetup {
+export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null}): EgressSetup {
   const {subnet, proxy} = egressSubnet(opts.runId)
+  const door = opts.door && opts.door.injections.length > 0 ? opts.door : undefined
   return {
     runId: opts.runId,
     network: egressNetworkName(opts.runId),
@@ -67,8 +71,9 @@ export function planEgress(opts: {runId: string; image: string; allowlist: Effec
     sidecar: sidecarName(opts.runId),
     image: opts.image,
     allowlist: opts.allowlist,
-    squidConfig: renderSquidConfig(opts.allowlist),
+    squidConfig: renderSquidConfig(opts.allowlist, door ? doorSquidConfig(door, proxy) : undefined),
     deniedPage: renderDeniedPage(opts.profileName),
+    ...(door ? {door} : {}),
   }
 }
 
@@ -83,15 +88,20 @@ export function networkCreateArgv(e: EgressSetup, ctx: Target): string[] {
  * (its root is read-only and nothing of the host is mounted), Squid's stock error templates
  * beside them, then Squid in the foreground.
  */
-export const SIDECAR_SCRIPT = [
-  'set -e',
-  `d=${PROXY_RUN_DIR}`,
-  'mkdir -p "$d/errors"',
-  'cp /usr/share/squid/errors/templates/ERR_* "$d/errors/" 2>/dev/null || true',
-  `printf '%s\\n' "$SOURCEOS_PROXY_DENIED_PAGE" > "$d/errors/${DENIED_PAGE}"`,
-  `printf '%s\\n' "$SOURCEOS_PROXY_CONF" > "$d/squid.conf"`,
-  'exec /usr/sbin/squid -N -f "$d/squid.conf"',
-].join('; ')
+export function sidecarScript(door?: DoorPlan): string {
+  return [
+    'set -e',
+    `d=${PROXY_RUN_DIR}`,
+    'mkdir -p "$d/errors"',
+    'cp /usr/share/squid/errors/templates/ERR_* "$d/errors/" 2>/dev/null || true',
+    `printf '%s\\n' "$SOURCEOS_PROXY_DENIED_PAGE" > "$d/errors/${DENIED_PAGE}"`,
+    `printf '%s\\n' "$SOURCEOS_PROXY_CONF" > "$d/squid.conf"`,
+    // the Secrets Door's header directives: values read from podman secret files by builtins
+    ...(door ? ['umask 077', ...doorEntrypointLines(door, '$d/squid.conf')] : []),
+    'exec /usr/sbin/squid -N -f "$d/squid.conf"',
+  ].join('; ')
+}
+export const SIDECAR_SCRIPT = sidecarScript()
 
 export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
   return podmanArgv(ctx, [
@@ -100,6 +110,8 @@ export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
     '--cap-drop=all',
     '--security-opt=no-new-privileges',
     '--read-only',
+    // its own /tmp for the config and error pages, whatever the image's /tmp mode; nothing there runs
+    '--tmpfs=/tmp:rw,nosuid,nodev,noexec,mode=1777',
     '--http-proxy=false',
     '--pull=never',
     `--user=${PROXY_USER}`,
@@ -110,10 +122,11 @@ export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
     `--network=${e.network}:ip=${e.proxyAddress}`,
     `--env=SOURCEOS_PROXY_CONF=${e.squidConfig}`,
     `--env=SOURCEOS_PROXY_DENIED_PAGE=${e.deniedPage}`,
+    ...(e.door ? doorSecretArgs(e.door, {uid: 65534, gid: 65534}) : []),
     e.image,
     '/bin/sh',
     '-c',
-    SIDECAR_SCRIPT,
+    sidecarScript(e.door),
   ])
 }
 
@@ -136,7 +149,8 @@ export function agentNetworkArgs(e: EgressSetup): string[] {
  * Node's own fetch (NODE_USE_ENV_PROXY, Node ≥ 22.?/24). Loopback stays direct.
  */
 export function proxyEnv(e: EgressSetup): Array<[string, string]> {
-  const noProxy = 'localhost,127.0.0.1,::1'
+  // the Secrets Door is on the proxy's own address: tools reach it directly, not through the proxy
+  const noProxy = `localhost,127.0.0.1,::1${e.door ? `,${e.proxyAddress}` : ''}`
   return [
     ['HTTP_PROXY', e.proxyUrl],
     ['HTTPS_PROXY', e.proxyUrl],

@@ -78,7 +78,7 @@ describe('the sidecar and the agent’s network', () => {
   it('the sidecar is hardened, mounts nothing of the host, runs as nobody, and is on both networks', () => {
     const argv = sidecarCreateArgv(e, {binary: 'podman', connection: 'm-root'})
     expect(argv.slice(0, 4)).toEqual(['podman', '--connection', 'm-root', 'create'])
-    for (const flag of ['--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--pull=never', '--http-proxy=false', '--user=65534:65534']) expect(argv).toContain(flag)
+    for (const flag of ['--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--pull=never', '--http-proxy=false', '--user=65534:65534', '--tmpfs=/tmp:rw,nosuid,nodev,noexec,mode=1777']) expect(argv).toContain(flag)
     expect(argv.some((a) => /^(--mount|--volume|-v$|--privileged|--cap-add)/.test(a))).toBe(false)
     expect(argv.filter((a) => a.startsWith('--network='))).toEqual(['--network=podman', `--network=${e.network}:ip=${e.proxyAddress}`])
     expect(argv).toContain(`--label=dev.sourceos.agent-machine.run-id=${e.runId}`)
