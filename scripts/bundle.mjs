@@ -2,7 +2,7 @@
 // Start-up: each command file in dist/commands becomes one self-contained ESM file (its share of
 // src/core plus zod, yaml, execa, chalk…), so a verb loads a handful of files instead of hundreds.
 // @oclif/core stays external: bin/run.js loads it first anyway. Run after tsc, before the manifest.
-import {readdirSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
@@ -17,7 +17,10 @@ function commandFiles(dir) {
   })
 }
 
-const files = commandFiles(commandsDir)
+const BANNER = "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"
+// Idempotent: a file that already carries the banner was bundled (a second run, or two builds at
+// once) and is left alone; bundling it again would declare __createRequire twice.
+const files = commandFiles(commandsDir).filter((file) => !readFileSync(file, 'utf8').startsWith(BANNER))
 await Promise.all(
   files.map((file) =>
     build({
@@ -30,7 +33,7 @@ await Promise.all(
       target: 'node20',
       external: ['@oclif/core'],
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
-      banner: {js: "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"},
+      banner: {js: BANNER},
       logLevel: 'warning',
       legalComments: 'none',
     }),

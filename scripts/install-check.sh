@@ -16,8 +16,13 @@ if [ "${1:-}" = --as ]; then
   cp "$tgz" "$shared/" && chmod 0755 "$shared" && chmod 0644 "$shared/$(basename "$tgz")"
   home=$(getent passwd "$user" | cut -d: -f6)
   self=$(realpath "$0")
+  # A clean environment, but the network settings npm needs here (a proxy, its CA).
+  pass=()
+  for v in NODE_EXTRA_CA_CERTS HTTPS_PROXY https_proxy HTTP_PROXY http_proxy NO_PROXY no_proxy npm_config_registry npm_config_cafile CONTAINERS_CONF; do
+    [ -n "${!v:-}" ] && pass+=("$v=${!v}")
+  done
   (cd / && runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH="$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin" \
-    ${CONTAINERS_CONF:+CONTAINERS_CONF="$CONTAINERS_CONF"} bash "$self" "$shared/$(basename "$tgz")")
+    "${pass[@]}" bash "$self" "$shared/$(basename "$tgz")")
   exit
 fi
 
@@ -33,7 +38,7 @@ say() { echo "install-check: $*" >&2; }
 die() { echo "install-check: error: $*" >&2; exit 1; }
 
 t0=$(date +%s.%N)
-npm install --global --prefix "$PREFIX" --no-audit --no-fund --no-update-notifier --prefer-offline --loglevel=error "$TGZ" >/dev/null \
+timeout 900 npm install --global --prefix "$PREFIX" --no-audit --no-fund --no-update-notifier --prefer-offline --fetch-retries=1 --loglevel=error "$TGZ" >/dev/null \
   || die "npm install --global --prefix $PREFIX $TGZ failed"
 say "installed into $PREFIX in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
 PKG=$PREFIX/lib/node_modules/sourceosctl
