@@ -100,7 +100,26 @@ export const EffectivePolicySchema = z
       })
       .strict()
       .describe('Container hardening that is always applied.'),
-    secrets: z.object({door: z.literal('none').describe('Secrets Door mode.')}).strict().describe('Secrets policy.'),
+    secrets: z
+      .object({
+        door: z.enum(['none', 'proxy']).describe('Secrets Door mode.'),
+        inject: z
+          .array(
+            z
+              .object({
+                secret: z.string().describe('The stored secret\'s name (never its value).'),
+                host: z.string().describe('The upstream the door added it for.'),
+                header: z.string().describe('The header it went in.'),
+                upstream: z.enum(['https', 'http']).describe('How the door reached the upstream.'),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe('door proxy: the secrets the door injected, by name, and for which host.'),
+        toolState: z.literal('volume').optional().describe('Present when the tools\' home state lived in named volumes (spec.secrets.toolState).'),
+      })
+      .strict()
+      .describe('Secrets policy.'),
   })
   .strict()
   .describe('The effective policy object itself: policyHash is sha256 over its RFC 8785 canonical JSON.')

@@ -43,7 +43,9 @@ import {trace} from '../util/trace.js'
 import {evidenceSteps} from './evidence-steps.js'
 import type {IntegrityRoot} from '../integrity/session.js'
 import {effectiveAllowlist} from '../network/allowlist.js'
-import {planEgress, proxyEnv} from '../network/sidecar.js'
+import {egressSubnet, planEgress, proxyEnv} from '../network/sidecar.js'
+import {describeDoor, planDoor} from '../secrets/door.js'
+import {assertDoorSecretsStored} from '../secrets/preflight.js'
 import {egressAfter, egressBefore, egressSteps, type EgressSteps} from '../network/steps.js'
 import {enabledTools} from '../policy/hash.js'
 import {judgeGitEntries} from '../git/pointers.js'
@@ -284,6 +286,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     // A folder swapped while it was scanned is refused before anything is created.
     await assertPinsHold([...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts])
   }
+  // the Secrets Door's secrets must be stored (names only are read; secrets/preflight.ts)
+  await assertDoorSecretsStored(profile, req.runner, podmanCtx)
   const policy = buildEffectivePolicy(profile, mounts.map((m) => ({source: m.hostSource, target: m.target, mode: m.mode})), {rootless})
   const hash = policyHash(policy)
 
@@ -385,7 +389,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
   }
   const podmanCtx = podmanContext({host, connection: r.connection})
   const podman = new PodmanAdapter(req.runner, host, {timeoutMs: req.timeoutMs, context: podmanCtx})
-  const factsP = Promise.all([podman.info(), podman.imageInspect(profile.spec.image.ref)] as const)
+  const factsP = Promise.all([podman.info(), podman.imageInspect(profile.spec.image.ref), assertDoorSecretsStored(profile, req.runner, podmanCtx)] as const)
   factsP.catch(() => {}) // awaited below, after the path judgement
   const mounts: LaunchMount[] = profile.spec.mounts.map((m) => {
     const source = judgeRemoteSource(m.source, host, 'mount')
@@ -796,17 +800,22 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const mode = networkMode(profile.spec.network)
   if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
   const env = containerEnv(profile, passthrough)
+  // the Secrets Door (secrets/door.ts) lives in the proxy sidecar: refused in other modes
+  const door = planDoor(profile.spec, {networkMode: mode, proxyAddress: mode === 'allowlist' ? egressSubnet(runId).proxy : null, enabledTools: enabledTools(profile.spec)})
   if (mode !== 'allowlist') return {network: mode, env}
-  const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name})
+  const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door})
   const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
   if (dropped.length > 0) warnings.push(`network allowlist: the profile's ${[...new Set(dropped.map(([n]) => n))].join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not passed: the proxy variables point at the run's egress proxy`)
-  return {network: mode, egress, env: [...env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase())), ...proxyEnv(egress)]}
+  const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))
+  const kept = env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase()) && !doorVars.has(name))
+  return {network: mode, egress, env: [...kept, ...proxyEnv(egress), ...(egress.door?.env ?? [])]}
 }
 
 function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress'>): string {
   if (spec.network === 'none') return '; no network'
   if (spec.network === 'open') return '; on podman’s default network, unfiltered (network mode open)'
-  return `; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}`
+  const door = spec.egress!.door
+  return `; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
 }
 
 function containerEnv(profile: AgentMachineProfile, passthrough: ReadonlyArray<[string, string]>): Array<[string, string]> {

@@ -44,7 +44,8 @@ function byPort(rules: readonly AllowRule[]): Map<number, {hosts: string[]; doma
   return new Map([...groups.entries()].sort((a, b) => a[0] - b[0]))
 }
 
-export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>): string {
+/** door: the Secrets Door's directives (secrets/door.ts), their access rules before the private-range refusal. */
+export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>, door?: {lines: string[]; access: string[]}): string {
   const groups = byPort(allowlist.rules)
   const lines = [
     `# sourceosctl agent-machine egress proxy (generated; see docs/network.md)`,
@@ -81,6 +82,10 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>):
     }
   }
   access.unshift('http_access deny sourceos_manager')
+  if (door) {
+    lines.push(...door.lines)
+    access.splice(1, 0, ...door.access)
+  }
   access.push('http_access deny sourceos_blocked')
   for (const [port, g] of groups) {
     // -n: judge the name as asked, never a reverse lookup of an address

@@ -39,7 +39,8 @@ export interface EffectivePolicy {
     envHost: false
     httpProxy: false
   }
-  secrets: {door: 'none'}
+  /** Injected secrets by name and host (never values); toolState only when not the default tmpfs. */
+  secrets: {door: 'none' | 'proxy'; inject?: Array<{secret: string; host: string; header: string; upstream: 'https' | 'http'}>; toolState?: 'volume'}
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -77,7 +78,11 @@ export function buildEffectivePolicy(
       envHost: false,
       httpProxy: false,
     },
-    secrets: {door: spec.secrets.door},
+    secrets: {
+      door: spec.secrets.door,
+      ...(spec.secrets.door === 'proxy' ? {inject: (spec.secrets.inject ?? []).map((i) => ({secret: i.secret, host: i.host, header: i.header, upstream: i.upstream}))} : {}),
+      ...(spec.secrets.toolState === 'volume' ? {toolState: 'volume' as const} : {}),
+    },
   }
 }
 

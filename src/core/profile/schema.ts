@@ -134,9 +134,67 @@ export const ResourcesSchema = z
   })
   .strict()
 
-export const SecretsSchema = z
-  .object({door: z.literal('none').describe('Only "none" today: secrets will come through the Secrets Door.')})
+/** A secret's name in the CLI's store (`secret set <name>`); also the podman secret's suffix. */
+export const SecretNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'secret name: lower-case letters, digits, _ . - (max 63), starting with a letter or digit')
+  .describe('The name the secret was stored under (`sourceosctl agent-machine secret set <name>`).')
+
+/** One header the door adds (secrets/door.ts; docs/secrets.md). */
+export const SecretInjectSchema = z
+  .object({
+    secret: SecretNameSchema,
+    host: z
+      .string()
+      .max(300)
+      .superRefine((value, ctx) => {
+        const parsed = parseAllowEntry(value)
+        if (!parsed.ok) ctx.addIssue({code: z.ZodIssueCode.custom, message: `inject host '${value.replace(/[^\x20-\x7e]/g, '?')}' is refused: ${parsed.reason}`})
+        else if (parsed.rule.kind === 'subdomains') ctx.addIssue({code: z.ZodIssueCode.custom, message: `inject host '${value}' is refused: the door forwards to one host, not a *. pattern`})
+      })
+      .describe('The upstream the door forwards to and adds the header for: host[:port] (443 unless given), or ip:ADDR[:port].'),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'header name: letters, digits and - (max 64)')
+      .describe('The request header the door sets, e.g. x-api-key or Authorization (any such header the tool sent is replaced).'),
+    format: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9 ._:-]*\{value\}[A-Za-z0-9 ._:-]*$/, 'format: {value} once, with letters, digits, space and . _ : - around it, e.g. "Bearer {value}"')
+      .default('{value}')
+      .describe('The header value, {value} standing for the secret, e.g. "{value}" or "Bearer {value}".'),
+    upstream: z
+      .enum(['https', 'http'])
+      .default('https')
+      .describe('https (default): the door connects with TLS and checks the certificate. http: plain HTTP, only for an ip: literal host (a local stand-in; the secret then travels unencrypted to that address).'),
+  })
   .strict()
+  .superRefine((v, ctx) => {
+    if (v.upstream === 'http' && !v.host.startsWith('ip:')) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['upstream'], message: 'upstream http is only for an ip: literal host (a local stand-in); a named host is reached with TLS'})
+  })
+
+export const SecretsSchema = z
+  .object({
+    door: z
+      .enum(['none', 'proxy'])
+      .describe('none: no secret enters the session. proxy: the egress proxy sidecar (network mode allowlist) adds each `inject` header to requests the tool sends to it; the value never enters the agent container (docs/secrets.md).'),
+    inject: z.array(SecretInjectSchema).max(16).optional().describe('door proxy (default none): which stored secret goes, as which header, to which host.'),
+    toolState: z
+      .enum(['tmpfs', 'volume'])
+      .optional()
+      .describe('tmpfs (default): the tools\' home state (~/.codex, ~/.claude) is gone after each session. volume: a named Podman volume per profile and tool keeps it, so a login persists (`secret logout` removes them).'),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.door === 'none' && (v.inject ?? []).length > 0) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['inject'], message: 'inject needs door: proxy'})
+    const seen = new Set<string>()
+    for (const [i, inj] of (v.inject ?? []).entries()) {
+      const key = inj.host.toLowerCase()
+      if (seen.has(key)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['inject', i, 'host'], message: `a second injection for ${inj.host}: one door per host`})
+      seen.add(key)
+    }
+  })
+  .describe('The Secrets Door: how credentials reach the model APIs without entering the agent container.')
 
 export const EvidenceSettingsSchema = z
   .object({

@@ -1,0 +1,13 @@
+/** The podman context the secret verbs use: the active profile's (machine or connection), else the host's. */
+import {readActiveProfile} from '../active-profile.js'
+import type {CoreContext} from '../context.js'
+import {podmanContext, type PodmanContext} from '../podman/context.js'
+import type {AgentMachineProfile} from '../profile/schema.js'
+
+export async function secretsContext(ctx: CoreContext, profileFile: string | undefined): Promise<{context: PodmanContext; profile: AgentMachineProfile | null}> {
+  const host = await ctx.hostFacts()
+  const active = await readActiveProfile(host, profileFile, process.cwd())
+  if (active.status === 'invalid') throw active.error
+  const profile = active.status === 'loaded' ? active.profile : null
+  return {context: podmanContext({host, machine: profile?.spec.machine ?? null, connection: profile?.spec.connection ?? null}), profile}
+}
