@@ -474,6 +474,6 @@ describe('git internals of a plain launch', () => {
     writeFileSync(profile, readFileSync(profile, 'utf8').replace(/source: \S+, target: \/workspace\/app/, `source: ${wt}, target: /workspace/leak`))
     const out = await runCommand(Shell, ['--repo', wt, '--dry-run'], {runner: runner(), hostFacts: async () => facts})
     expect(out.exitCode).toBe(3)
-    expect(out.stderr).toMatch(/refusing to mount .*\.ssh\/repo\/\.git is inside ~\/\.ssh/)
+    expect(out.stderr).toMatch(/refusing to mount .*\.ssh\/repo\/\.git: it is inside ~\/\.ssh/)
   })
 })

@@ -353,7 +353,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('run / shell (%s)', (mode
         repoint(link, join(fx.home, '.ssh'))
         const result = await attempt([], {profile, repo: link})
         expect(result.exitCode, result.stderr).toBe(3)
-        expect(result.stderr).toMatch(/refusing to mount .*\.ssh is inside ~\/\.ssh/)
+        expect(result.stderr).toMatch(/refusing to mount .*\.ssh: it is inside ~\/\.ssh/)
       })
     })
   })

@@ -171,11 +171,21 @@ export function mountRefusalFix(code: MountRefusalCode, host: Pick<HostFacts, 'p
   return `mount only the project folder itself, e.g. ${example}`
 }
 
+/**
+ * The refusal as a sentence: "refusing to mount /home/u: it is your home directory." (a reason
+ * names the path first: "<path> is …"; `where` adds e.g. " on the remote Podman host").
+ */
+export function refusalMessage(source: string, reason: string, host: Pick<HostFacts, 'platform'>, where = ''): string {
+  const shown = showPath(host.platform === 'windows' ? stripWin32LongPrefix(source) : source)
+  const rest = reason.startsWith(`${shown} `) ? `it ${reason.slice(shown.length + 1)}` : reason
+  return `refusing to mount ${shown}${where}: ${rest}.`
+}
+
 /** Throws policyRefusal(code, reason, fix) unless the resolved source may be mounted. */
 export function assertMountAllowed(resolved: string, host: HostFacts, opts: JudgeOptions = {}): void {
   const d = judgeMountSource(resolved, host, opts)
   if (d.allowed) return
-  throw policyRefusal(d.code, `refusing to mount ${d.reason}.`, mountRefusalFix(d.code, host), {path: resolved, rule: d.rule})
+  throw policyRefusal(d.code, refusalMessage(resolved, d.reason, host), mountRefusalFix(d.code, host), {path: resolved, rule: d.rule})
 }
 
 // ---------------------------------------------------------------------------------------------

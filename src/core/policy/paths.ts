@@ -7,7 +7,7 @@ import {promises as fsp} from 'node:fs'
 import {policyRefusal, prerequisiteMissing, usageError} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
 import {broadRootsFor, compileDenyMatcher, denyPatternsFor, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
-import {judgeMountSource, mountRefusalFix, type PolicyAliases} from './mount-policy.js'
+import {judgeMountSource, mountRefusalFix, refusalMessage, type PolicyAliases} from './mount-policy.js'
 import {compilePattern, expandVars, fold, isWin32NonLocal, pathApi, showPath, splitAtFirstGlob, stripWin32LongPrefix} from './path-key.js'
 
 export interface FsDeps {
@@ -113,7 +113,7 @@ export async function resolveMountSource(raw: string, host: HostFacts, deps: FsD
   if (aliases.deny.length + aliases.broadRoots.length + aliases.homes.length > 0) {
     const withAliases = judgeMountSource(resolved, host, {aliases})
     if (!withAliases.allowed && judgeMountSource(resolved, host).allowed) {
-      throw policyRefusal(withAliases.code, `refusing to mount ${withAliases.reason}.`, mountRefusalFix(withAliases.code, host), {path: resolved, rule: withAliases.rule})
+      throw policyRefusal(withAliases.code, refusalMessage(resolved, withAliases.reason, host), mountRefusalFix(withAliases.code, host), {path: resolved, rule: withAliases.rule})
     }
   }
   return {raw, expanded, resolved}

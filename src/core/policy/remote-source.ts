@@ -16,7 +16,7 @@ import {posix} from 'node:path'
 
 import {policyRefusal} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
-import {judgeMountSource} from './mount-policy.js'
+import {judgeMountSource, refusalMessage} from './mount-policy.js'
 
 /** Folder names that hold credentials on any Linux host: refused at any depth of a remote source. */
 export const REMOTE_SECRET_SEGMENTS: readonly string[] = [
@@ -52,6 +52,6 @@ export function judgeRemoteSource(source: string, host: HostFacts, what = 'mount
   }
   // The local catalogue, applied to the string as a Linux path (this host's homes and system folders).
   const decision = judgeMountSource(source, {...host, platform: 'linux', caseInsensitivePaths: false})
-  if (!decision.allowed) throw policyRefusal(decision.code, `refusing to mount ${decision.reason} (on the remote Podman host).`, FIX, {path: source, rule: decision.rule})
+  if (!decision.allowed) throw policyRefusal(decision.code, refusalMessage(source, decision.reason, {platform: 'linux'}, ' on the remote Podman host'), FIX, {path: source, rule: decision.rule})
   return source
 }

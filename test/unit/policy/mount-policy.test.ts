@@ -213,9 +213,25 @@ describe('assertMountAllowed', () => {
     const e = caught as AgentMachineError
     expect(e.code).toBe('POLICY_BROAD_ROOT')
     expect(e.exitCode).toBe(3)
-    expect(e.message).toContain('/home/u/.config is the broad root ~/.config')
+    expect(e.message).toMatch(/^refusing to mount \/home\/u\/\.config: it is the broad root ~\/\.config, /)
     expect(e.fix).toBe('mount only the project folder itself, e.g. ~/dev/<repo>')
     expect(() => assertMountAllowed('/home/u/dev/repo', linux)).not.toThrow()
+  })
+
+  it('refusals read as sentences: "refusing to mount <path>: it is …"', () => {
+    const message = (path: string) => {
+      try {
+        assertMountAllowed(path, linux)
+      } catch (error) {
+        return (error as AgentMachineError).message
+      }
+      return null
+    }
+    expect(message('/home/u')).toBe('refusing to mount /home/u: it is your home directory.')
+    expect(message('/')).toBe('refusing to mount /: it is the filesystem root.')
+    expect(message('/home/u/.ssh')).toBe('refusing to mount /home/u/.ssh: it is inside ~/.ssh (ssh: OpenSSH user directory).')
+    expect(message('/home')).toMatch(/^refusing to mount \/home: it (contains your home directory|is the broad root)/)
+    for (const path of ['/home/u', '/', '/home/u/.ssh', '/home', '/home/u/.config']) expect(message(path)).not.toMatch(/refusing to mount \S+ (is|contains) /)
   })
 
   it('suggests a rename for unsafe characters', () => {
