@@ -210,12 +210,14 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('git worktrees (%s)', (mo
       const record = JSON.parse(readFileSync(evidence!, 'utf8')) as {
         predicate: {worktree: Record<string, string>; mounts: Array<{source: string; target: string; mode: string}>; git: Array<{target: string; ref: string | null}>}
       }
+      // Host paths are written home-relative (profile spec.evidence.paths, the default).
+      const rel = (p: string) => p.split(s.fx.home).join('~')
       expect(record.predicate.worktree).toEqual({
-        repo: s.fx.repo, path, target: '/workspace/repo', branch, baseCommit: before.head, commonDir: join(s.fx.repo, '.git'),
+        repo: rel(s.fx.repo), path: rel(path), target: '/workspace/repo', branch, baseCommit: before.head, commonDir: rel(join(s.fx.repo, '.git')),
       })
-      const mounts = record.predicate.mounts.filter((m) => m.target === '/workspace/repo' || m.target.startsWith('/workspace/repo/') || m.source.startsWith(`${s.fx.repo}/`)).map((m) => `${m.target}:${m.mode}`)
-      expect(mounts.sort()).toEqual(['/workspace/repo/.git/config:ro', '/workspace/repo/.git/hooks:ro', '/workspace/repo/.git/objects/info/alternates:ro', '/workspace/repo/.git:rw', '/workspace/repo:rw', `${objects}:ro`].sort())
-      expect(record.predicate.mounts.find((m) => m.target === '/workspace/repo')?.source).toBe(path)
+      const mounts = record.predicate.mounts.filter((m) => m.target === '/workspace/repo' || m.target.startsWith('/workspace/repo/') || m.source.startsWith(`${rel(s.fx.repo)}/`)).map((m) => `${m.target}:${m.mode}`)
+      expect(mounts.sort()).toEqual(['/workspace/repo/.git/config:ro', '/workspace/repo/.git/hooks:ro', '/workspace/repo/.git/objects/info/alternates:ro', '/workspace/repo/.git:rw', '/workspace/repo:rw', `${rel(objects)}:ro`].sort())
+      expect(record.predicate.mounts.find((m) => m.target === '/workspace/repo')?.source).toBe(rel(path))
       expect(record.predicate.git.find((g) => g.target === '/workspace/repo')?.ref).toBe(branch)
       const inspected = await s.fx.cli(['agent-machine', 'evidence', 'inspect', evidence!])
       expect(inspected.exitCode, inspected.stdout + inspected.stderr).toBe(0)

@@ -263,6 +263,23 @@ export const VerificationSchema = z
   })
   .strict()
 
+/** An in-toto ResourceDescriptor (https://github.com/in-toto/attestation/blob/main/spec/v1/resource_descriptor.md), as used here. */
+export const ResourceDescriptorSchema = z
+  .object({
+    name: z.string().min(1).describe('What it is: the image reference, or the mount target of a repo, or the byproduct’s name.'),
+    uri: z.string().optional().describe('Where it is, when there is a stable address.'),
+    digest: z.record(z.string(), z.string()).describe('Digests by algorithm: sha256 (hex, no prefix) for the image ID and files, gitCommit for a commit.'),
+    annotations: z.record(z.string(), z.string()).optional().describe('role: image | source | byproduct; more facts by name.'),
+  })
+  .strict()
+
+export const BuilderSchema = z
+  .object({
+    id: z.string().describe('Who wrote the record: the sourceosctl agent-machine CLI.'),
+    version: z.string().describe('Its version (package.json).'),
+  })
+  .strict()
+
 export const PodmanConnectionSchema = z
   .object({
     name: z.string().min(1).describe('The connection every container-side podman call named (`--connection`): the machine’s `<name>`, or `<name>-root` for a rootful machine.'),
@@ -299,6 +316,23 @@ export const EvidencePredicateSchema = z
     worktree: WorktreeInfoSchema.optional().describe('Only for `--worktree` runs: the worktree and branch made for the session, and what it started from.'),
     verification: VerificationSchema.optional().describe('How the container’s mounts and configuration were verified before the agent started (docs/threat-model.md, “Mount swaps and the effective configuration”). Absent in records of older CLIs.'),
     podmanConnection: PodmanConnectionSchema.optional().describe('Machine profiles: the Podman connection the container ran through, its URI and the server version. Absent for native podman (no connection named) and in records of older CLIs.'),
+    builder: BuilderSchema.optional().describe('The CLI that wrote the record (SLSA builder.id and its version). Absent in records of older CLIs.'),
+    resolvedDependencies: z
+      .array(ResourceDescriptorSchema)
+      .optional()
+      .describe('SLSA-style inputs, as ResourceDescriptors: the image (name = reference, digest.sha256 = image ID) and each mounted repo’s commit before the session (name = mount target, digest.gitCommit). Absent in records of older CLIs.'),
+    podmanCommands: z
+      .object({
+        init: z.array(z.string()).describe('podman init: sets the container up without starting anything in it.'),
+        start: z.array(z.string()).describe('podman start: starts the agent.'),
+      })
+      .strict()
+      .optional()
+      .describe('The podman commands after the create in podmanArgv, exactly as run. Absent in records of older CLIs.'),
+    byproducts: z
+      .array(ResourceDescriptorSchema)
+      .optional()
+      .describe('What the session produced besides the record, by digest: the egress proxy’s access log (network allowlist). Absent while started.'),
     paths: z
       .enum(['absolute', 'home-relative'])
       .optional()
@@ -331,6 +365,7 @@ export type VerificationInfo = z.infer<typeof VerificationSchema>
 export type Subject = z.infer<typeof SubjectSchema>
 export type PodmanConnectionInfo = z.infer<typeof PodmanConnectionSchema>
 export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
+export type ResourceDescriptor = z.infer<typeof ResourceDescriptorSchema>
 
 /** The exact file content of a record: JCS + one newline. */
 export function serializeRecord(record: EvidenceRecord): string {

@@ -73,6 +73,7 @@ import {
   type ToolVersions,
   type VerificationInfo,
   type PodmanConnectionInfo,
+  type ResourceDescriptor,
   type WorktreeInfo,
 } from './record.js'
 
@@ -105,6 +106,12 @@ export interface RecordDraft {
   verification?: VerificationInfo
   /** Machine profiles: the connection every container-side call named, its URI, the server version. */
   podmanConnection?: PodmanConnectionInfo
+  /** The CLI that writes the record (SLSA builder). */
+  builder?: {id: string; version: string}
+  /** The image and the base commits as ResourceDescriptors. */
+  resolvedDependencies?: ResourceDescriptor[]
+  /** podman init and start, as run. */
+  podmanCommands?: {init: string[]; start: string[]}
   /** How host paths are written: 'home-relative' (with `homeDir`) writes the home dir as `~` everywhere. Default absolute. */
   paths?: {style: 'absolute'} | {style: 'home-relative'; homeDir: string}
 }
@@ -124,6 +131,8 @@ export interface CompletionUpdate {
   podmanArgv?: string[]
   /** The after-session integrity check. */
   integrity?: IntegrityInfo
+  /** What the session produced besides the record, by digest. */
+  byproducts?: ResourceDescriptor[]
   /** Network egress: mode, allowlist, destinations from the proxy's log (network/evidence.ts). */
   network?: NetworkEvidence
 }
@@ -194,7 +203,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     const policy = rel(structuredClone(draft.policy))
     const record = validated({
       _type: STATEMENT_TYPE,
-      subject: subjectFor(draft.runId, draft.git),
+      subject: subjectFor(draft.runId, rel(draft.git)),
       predicateType: EVIDENCE_PREDICATE_TYPE,
       predicate: {
         schemaVersion: EVIDENCE_SCHEMA_VERSION,
@@ -206,9 +215,10 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         startedAt: draft.startedAt ?? now().toISOString(),
         finishedAt: null,
         exitCode: null,
-        mounts: draft.mounts.map((m) => ({source: rel(m.source), target: m.target, mode: m.mode})),
+        // A target can be a host path too (a worktree's objects dir is mounted at its own path).
+        mounts: draft.mounts.map((m) => ({source: rel(m.source), target: rel(m.target), mode: m.mode})),
         image: {...draft.image},
-        git: draft.git.map((g) => ({...g})),
+        git: rel(draft.git.map((g) => ({...g}))),
         policyHash: policyHash(policy),
         policy,
         toolVersions: {...draft.toolVersions, podman: {...draft.toolVersions.podman}},
@@ -217,8 +227,11 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         chain: {seq, prev, startedDigest: null},
         ...(draft.toolSandbox !== undefined ? {toolSandbox: draft.toolSandbox} : {}),
         ...(draft.worktree ? {worktree: rel({...draft.worktree})} : {}),
-        ...(draft.verification ? {verification: structuredClone(draft.verification)} : {}),
+        ...(draft.verification ? {verification: rel(structuredClone(draft.verification))} : {}),
         ...(draft.podmanConnection ? {podmanConnection: {...draft.podmanConnection}} : {}),
+        ...(draft.builder ? {builder: {...draft.builder}} : {}),
+        ...(draft.resolvedDependencies ? {resolvedDependencies: rel(structuredClone(draft.resolvedDependencies))} : {}),
+        ...(draft.podmanCommands ? {podmanCommands: rel(structuredClone(draft.podmanCommands))} : {}),
         ...(draft.paths ? {paths: draft.paths.style} : {}),
       },
     })
@@ -266,7 +279,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
     },
     async complete(update) {
       if (done) throw unexpectedFailure('EVIDENCE_ALREADY_COMPLETED', `evidence record ${file} was already completed`, 'call complete() once per record')
-      const git = update.git ?? started.predicate.git
+      const git = update.git ? rel(update.git.map((g) => ({...g}))) : started.predicate.git
       const finished = validated({
         ...started,
         subject: subjectFor(runId, git),
@@ -281,6 +294,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           podmanArgv: update.podmanArgv ? rel([...update.podmanArgv]) : started.predicate.podmanArgv,
           chain: {...chain, startedDigest},
           ...(update.integrity ? {integrity: rel(structuredClone(update.integrity))} : {}),
+          ...(byproductsOf(update) ? {byproducts: byproductsOf(update)} : {}),
           ...(update.network ? {network: structuredClone(update.network)} : {}),
         },
       })
@@ -306,6 +320,14 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
       return {record: finished, digest, file}
     },
   }
+}
+
+/** The byproducts: those given, plus the egress proxy's access log when the network section names its digest. */
+function byproductsOf(update: CompletionUpdate): ResourceDescriptor[] | undefined {
+  const list = [...(update.byproducts ?? [])]
+  const log = update.network?.proxy?.logDigest
+  if (log) list.push({name: 'egress-proxy-access-log', digest: {sha256: log.replace(/^sha256:/, '')}, annotations: {role: 'byproduct', container: update.network?.proxy?.container ?? ''}})
+  return list.length > 0 ? list : undefined
 }
 
 function validated(candidate: unknown): EvidenceRecord {

@@ -849,8 +849,73 @@ function checkCoherence(record: EvidenceRecord, fail: (field: string | null, pro
     if (p.status === 'completed' && p.exitCode === null) fail('predicate.exitCode', 'is null but status is "completed"')
     if (p.chain.startedDigest === null) fail('predicate.chain.startedDigest', `is null but status is "${p.status}"`)
   }
+  crossFieldChecks(record, fail)
   if (p.chain.seq === 1 && p.chain.prev !== null) fail('predicate.chain.prev', 'is set on seq 1: the first record has no predecessor')
   if (p.chain.seq > 1 && p.chain.prev === null) fail('predicate.chain.prev', `is null on seq ${p.chain.seq}: only seq 1 starts a chain`)
+}
+
+/**
+ * What the fields say about each other (issue 14, item 5): the podman argv must carry the mounts,
+ * the policy and the image the record names; times in order; ids in their formats; host paths
+ * absolute (or ~ when home-relative). A rewrite that changes one side and not the other shows.
+ */
+function crossFieldChecks(record: EvidenceRecord, fail: (field: string | null, problem: string) => void): void {
+  const p = record.predicate
+  if (p.finishedAt !== null && p.finishedAt < p.startedAt) fail('predicate.finishedAt', `is before startedAt (${p.startedAt})`)
+  if (!/^(sha256:)?[0-9a-f]{64}$/.test(p.image.id)) fail('predicate.image.id', `is not an image ID (64 hex digits): ${JSON.stringify(p.image.id)}`)
+  if (p.image.digest !== null && !/^sha256:[0-9a-f]{64}$/.test(p.image.digest)) fail('predicate.image.digest', `is not a sha256 digest: ${JSON.stringify(p.image.digest)}`)
+  if ((p.verb === 'shell') !== (p.tool === null)) fail('predicate.tool', `is ${JSON.stringify(p.tool)} but verb is ${p.verb}`)
+  if (p.argv[0] === 'agent-machine' && p.argv[1] !== undefined && p.argv[1] !== p.verb) fail('predicate.argv', `names the verb ${JSON.stringify(p.argv[1])} but predicate.verb is ${p.verb}`)
+  const homeRelative = p.paths === 'home-relative'
+  const absolute = (source: string) => source.startsWith('/') || /^[A-Za-z]:[\\/]/.test(source) || (homeRelative && (source === '~' || source.startsWith('~/')))
+  p.mounts.forEach((m, i) => {
+    if (!absolute(m.source)) fail(`predicate.mounts[${i}].source`, `is not an absolute path${homeRelative ? ' (or ~/…)' : ''}: ${JSON.stringify(m.source)}`)
+  })
+  for (const pm of p.policy.mounts) {
+    const m = p.mounts.find((x) => x.target === pm.target)
+    if (!m) fail('predicate.mounts', `has no mount at ${pm.target}, which predicate.policy allowlists`)
+    else if (m.mode !== pm.mode) fail('predicate.mounts', `mounts ${pm.target} ${m.mode}, but predicate.policy says ${pm.mode}`)
+  }
+  const argv = p.podmanArgv
+  const verbAt = argv.findIndex((a) => a === 'create' || a === 'run')
+  if (verbAt === -1) return
+  // The mounts podman was given: --mount=type=bind,source=…,destination=…[,ro=true]
+  const given = new Map<string, 'ro' | 'rw'>()
+  for (const a of argv) {
+    if (!a.startsWith('--mount=')) continue
+    const opts = new Map(a.slice('--mount='.length).split(',').map((kv) => [kv.slice(0, kv.indexOf('=') === -1 ? kv.length : kv.indexOf('=')), kv.includes('=') ? kv.slice(kv.indexOf('=') + 1) : 'true']))
+    const target = opts.get('destination') ?? opts.get('target') ?? opts.get('dst')
+    if (target) given.set(target, opts.get('ro') === 'true' || opts.get('readonly') === 'true' ? 'ro' : 'rw')
+  }
+  for (const m of p.mounts) {
+    const mode = given.get(m.target)
+    if (mode === undefined) fail('predicate.podmanArgv', `has no --mount for ${m.target}, which predicate.mounts lists`)
+    else if (mode !== m.mode) fail('predicate.podmanArgv', `mounts ${m.target} ${mode}, but predicate.mounts says ${m.mode}`)
+  }
+  for (const target of given.keys()) if (!p.mounts.some((m) => m.target === target)) fail('predicate.podmanArgv', `mounts ${target}, which predicate.mounts does not list`)
+  const has = (flag: string) => argv.includes(flag)
+  const noNetwork = has('--network=none')
+  if (p.policy.network.mode === 'none' && !noNetwork) fail('predicate.podmanArgv', 'has no --network=none, but predicate.policy.network.mode is none')
+  if (p.policy.network.mode !== 'none' && noNetwork) fail('predicate.podmanArgv', `has --network=none, but predicate.policy.network.mode is ${p.policy.network.mode}`)
+  for (const [flag, field] of [
+    [`--cpus=${p.policy.resources.cpus}`, 'resources.cpus'],
+    [`--memory=${p.policy.resources.memory}`, 'resources.memory'],
+    [`--pids-limit=${p.policy.resources.pidsLimit}`, 'resources.pidsLimit'],
+    ['--cap-drop=all', 'hardening.capDrop'],
+    ['--security-opt=no-new-privileges', 'hardening.noNewPrivileges'],
+    ['--read-only', 'hardening.readOnlyRoot'],
+    ['--init', 'hardening.init'],
+  ] as const) {
+    if (!has(flag)) fail('predicate.podmanArgv', `has no ${flag}, which predicate.policy.${field} requires`)
+  }
+  const imageId = p.image.id.replace(/^sha256:/, '')
+  if (!argv.some((a) => a === imageId || a === p.image.id || a === p.image.ref)) fail('predicate.podmanArgv', `does not run the recorded image (${p.image.ref}, ${imageId.slice(0, 12)})`)
+  const runLabel = argv.find((a) => a.startsWith('--label=dev.sourceos.agent-machine.run-id='))
+  if (runLabel !== undefined && runLabel !== `--label=dev.sourceos.agent-machine.run-id=${p.runId}`) fail('predicate.podmanArgv', `labels the container with another run id than ${p.runId}`)
+  const hashLabel = argv.find((a) => a.startsWith('--label=dev.sourceos.agent-machine.policy-hash='))
+  if (hashLabel !== undefined && !homeRelative && hashLabel !== `--label=dev.sourceos.agent-machine.policy-hash=${p.policyHash}`) fail('predicate.podmanArgv', `labels the container with another policy hash than ${p.policyHash}`)
+  const imageDep = p.resolvedDependencies?.find((d) => d.annotations?.role === 'image')
+  if (imageDep && imageDep.digest.sha256 !== imageId) fail('predicate.resolvedDependencies', `names the image ${imageDep.digest.sha256 ?? '(no sha256)'}, but predicate.image.id is ${imageId}`)
 }
 
 /** In an evidence dir, the file name must agree with the content (a rename or swap is a reorder). */

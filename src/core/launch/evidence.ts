@@ -3,7 +3,11 @@
  * container is created, the record is begun just before it starts, and completed after it ends —
  * also when the launch fails, so an interrupted session leaves an "incomplete" record.
  */
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
 import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
+import {packageRoot} from '../util/package-root.js'
 import {redactCliArgv, redactPodmanArgv} from '../evidence/redact.js'
 import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
 import {assertKeyDirOutsideMounts, beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
@@ -86,6 +90,16 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     host: recordHost(host),
     podmanArgv: redactPodmanArgv(create.argv, {image: prepared.spec.image, commandLength, envSet: {HOME: AGENT_HOME, ...prepared.policy.env.set}}),
     paths: pathStyle === 'absolute' ? {style: 'absolute'} : {style: 'home-relative', homeDir: host.homeDir},
+    builder: {id: EVIDENCE_BUILDER_ID, version: cliVersion()},
+    resolvedDependencies: [
+      {
+        name: prepared.image.ref,
+        digest: {sha256: prepared.image.details.id.replace(/^sha256:/, '')},
+        annotations: {role: 'image', ...(prepared.image.details.digest ? {manifestDigest: prepared.image.details.digest} : {})},
+      },
+      ...facts.git.filter((g) => g.commit !== null).map((g) => ({name: g.target, digest: {gitCommit: g.commit!}, annotations: {role: 'source', ...(g.ref ? {ref: g.ref} : {})}})),
+    ],
+    podmanCommands: {init: prepared.containerSteps.init.argv, start: prepared.containerSteps.start.argv},
     ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
     ...(verification ? {verification} : {}),
@@ -99,6 +113,23 @@ export function containerCommand(prepared: Pick<PreparedLaunch, 'spec' | 'profil
   const own = tool ? ((prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool]?.command ?? []) : ['/bin/sh']
   const prefix = own.every((part, i) => prepared.spec.command[i] === part) ? own.length : 0
   return {commandLength: prefix, toolArgs: prepared.spec.command.slice(prefix)}
+}
+
+/** SLSA builder.id of the records this CLI writes. */
+export const EVIDENCE_BUILDER_ID = 'https://sourceos.dev/agent-machine/sourceosctl'
+
+let version: string | undefined
+
+/** This CLI's version (package.json). */
+export function cliVersion(): string {
+  if (version === undefined) {
+    try {
+      version = String((JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {version?: unknown}).version ?? 'unknown')
+    } catch {
+      version = 'unknown'
+    }
+  }
+  return version
 }
 
 export type {EvidenceRecord}

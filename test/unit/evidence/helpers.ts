@@ -63,9 +63,19 @@ export function sampleDraft(overrides: Partial<RecordDraft> = {}): RecordDraft {
     policy: samplePolicy(),
     toolVersions: {podman: {client: '4.3.1', server: null}, git: '2.39.5', nix: null, tool: 'codex-cli 0.1.0'},
     host: {platform: 'linux', os: 'Debian GNU/Linux 12 (bookworm)', osVersion: '12', arch: 'x64'},
-    podmanArgv: ['podman', 'run', '--rm', '--init', '--cap-drop=all', 'localhost/sourceos/agent:latest', 'codex'],
+    podmanArgv: samplePodmanArgv(),
     ...overrides,
   }
+}
+
+/** A create argv that agrees with sampleDraft's mounts, policy and image (inspect cross-checks them). */
+export function samplePodmanArgv(mounts: ReadonlyArray<{source: string; target: string; mode: 'rw' | 'ro'}> = [{source: '/home/dev/app', target: '/workspace/app', mode: 'rw'}]): string[] {
+  return [
+    'podman', 'create', '--rm', '--init', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only',
+    '--cpus=2', '--memory=4g', '--pids-limit=1024', '--env=HOME=/home/agent',
+    ...mounts.map((m) => `--mount=type=bind,source=${m.source},destination=${m.target},bind-nonrecursive=true,bind-propagation=private${m.mode === 'ro' ? ',ro=true' : ''}`),
+    '--workdir=/workspace/app', 'a'.repeat(64), 'codex',
+  ]
 }
 
 let childStore: string | undefined

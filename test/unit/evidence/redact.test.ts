@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {homeRelative, homeRelativeDeep, isRedacted, redactArg, redactCliArgv, redactedValue, redactPodmanArgv} from '../../../src/core/evidence/redact.js'
 import {policyHash} from '../../../src/core/policy/hash.js'
-import {beginRecord, inspectPath, samplePolicy, sampleDraft, tempDir} from './helpers.js'
+import {beginRecord, inspectPath, samplePodmanArgv, samplePolicy, sampleDraft, tempDir} from './helpers.js'
 
 const sha = (v: string) => createHash('sha256').update(v, 'utf8').digest('hex')
 const SECRET = 'sk-proj-PLANTEDsecret0123456789'
@@ -56,7 +56,7 @@ describe('records with home-relative paths', () => {
     const dir = tempDir()
     const draft = sampleDraft({
       argv: ['agent-machine', 'run', '--repo', '/home/dev/app'],
-      podmanArgv: ['podman', 'create', '--mount=type=bind,source=/home/dev/app,destination=/workspace/app', 'img', 'codex'],
+      podmanArgv: samplePodmanArgv(),
       paths: {style: 'home-relative', homeDir: '/home/dev'},
       worktree: {repo: '/home/dev/app', path: '/home/dev/.local/state/sourceosctl/worktrees/x', target: '/workspace/app', branch: 'agent/x', baseCommit: 'c'.repeat(40), commonDir: '/home/dev/app/.git'},
     })

@@ -13,7 +13,7 @@ import {indexLine, lineHash, type IndexEntry} from '../../../src/core/evidence/i
 import {recordDigest, serializeRecord, type EvidenceRecord} from '../../../src/core/evidence/record.js'
 import {CHECKPOINT_PAYLOAD_TYPE, IN_TOTO_PAYLOAD_TYPE, keyIdOf, serializeEnvelope, signEnvelope, type SigningKey} from '../../../src/core/evidence/signing.js'
 import {inspectPath as inspectUntrusted} from '../../../src/core/evidence/verify.js'
-import {canonicalJson} from '../../../src/core/policy/hash.js'
+import {canonicalJson, policyHash} from '../../../src/core/policy/hash.js'
 import {beginRecord, inspectPath, sampleDraft, tempDir, TEST_PUBLIC_KEY_FILE} from './helpers.js'
 
 async function evidenceDir(n: number): Promise<{dir: string; files: string[]}> {
@@ -105,6 +105,10 @@ describe('tamper: a consistent rewrite', () => {
     const result = await inspectPath(dir)
     expect(result.verdict).toBe('invalid')
     expect(result.findings.filter((f) => f.field === 'signature')).toHaveLength(2)
+    // Even unsigned, the record contradicts itself: podmanArgv still mounts rw and has no --network=none.
+    const file = recordFiles(dir)[0] ?? ''
+    expect(result.findings).toContainEqual({file, field: 'predicate.podmanArgv', problem: 'mounts /workspace/app rw, but predicate.mounts says ro'})
+    expect(result.findings).toContainEqual({file, field: 'predicate.podmanArgv', problem: 'has no --network=none, but predicate.policy.network.mode is none'})
   })
 
   it('re-signed with the attacker’s own key and its public key put in keys/: invalid against the local or a trusted key, UNVERIFIED with only the keys beside the records', async () => {
@@ -215,6 +219,28 @@ describe('tamper: planting', () => {
     writeFileSync(join(dir, 'index.jsonl'), `${text}${fake}\n`)
     const result = await inspectPath(dir)
     expect(result.findings).toContainEqual({file: join(dir, 'index.jsonl'), field: 'line 3', problem: expect.stringMatching(/^planted: appended after the last signed checkpoint \(line 2\)/)})
+  })
+})
+
+describe('cross-field checks (a record that contradicts itself)', () => {
+  const cases: Array<[string, (r: EvidenceRecord) => void, {field: string; problem: string | RegExp}]> = [
+    ['finishedAt before startedAt', (r) => void (r.predicate.finishedAt = '2026-01-01T00:00:00.000Z'), {field: 'predicate.finishedAt', problem: 'is before startedAt (2026-01-02T03:04:05.000Z)'}],
+    ['an image ID that is not one', (r) => void (r.predicate.image.id = 'not-an-id'), {field: 'predicate.image.id', problem: 'is not an image ID (64 hex digits): "not-an-id"'}],
+    ['another image in podmanArgv', (r) => void (r.predicate.image.id = 'b'.repeat(64)), {field: 'predicate.podmanArgv', problem: /^does not run the recorded image/}],
+    ['a relative mount source', (r) => void (r.predicate.mounts[0]!.source = 'app'), {field: 'predicate.mounts[0].source', problem: 'is not an absolute path: "app"'}],
+    ['a mount podman never got', (r) => void r.predicate.mounts.push({source: '/srv/x', target: '/workspace/x', mode: 'ro'}), {field: 'predicate.podmanArgv', problem: 'has no --mount for /workspace/x, which predicate.mounts lists'}],
+    ['a resource limit that was not applied', (r) => void (r.predicate.policy.resources.memory = '1g'), {field: 'predicate.podmanArgv', problem: 'has no --memory=1g, which predicate.policy.resources.memory requires'}],
+    ['a shell with a tool', (r) => void (r.predicate.verb = 'shell'), {field: 'predicate.tool', problem: 'is "codex" but verb is shell'}],
+  ]
+  it.each(cases)('%s is named (exit 5), even in a consistent rewrite', async (_name, mutate, finding) => {
+    const {dir} = await evidenceDir(1)
+    rewrite(dir, 1, (r) => {
+      mutate(r)
+      r.predicate.policyHash = policyHash(r.predicate.policy)
+    })
+    const result = await inspectPath(dir)
+    expect(result.verdict).toBe('invalid')
+    expect(result.findings).toContainEqual({file: recordFiles(dir)[0], field: finding.field, problem: typeof finding.problem === 'string' ? finding.problem : expect.stringMatching(finding.problem)})
   })
 })
 

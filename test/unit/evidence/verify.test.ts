@@ -67,6 +67,7 @@ describe('inspectPath: one record', () => {
     expect(result.records[0]?.policyHashVerified).toBe(false)
     expect(result.findings).toEqual([
       {file: copy, field: 'predicate.policyHash', problem: `does not match the policy: recomputed ${policyHash(record.predicate.policy)} from predicate.policy (the policy or the hash was changed)`},
+      {file: copy, field: 'predicate.podmanArgv', problem: 'has no --network=none, but predicate.policy.network.mode is none'},
     ])
   })
 
