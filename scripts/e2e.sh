@@ -11,7 +11,9 @@
 #      exit 0 and print the versions pinned in images/agent/Containerfile; when `run --json` names an
 #      evidence record, it must hold that version (toolVersions.tool);
 #   5. each tool's image config is in effect (`codex debug prompt-input`, `claude doctor`);
-#   6. no container of these runs is left.
+#   6. both tools send their API traffic through the egress proxy (network allowlist): the proxy's
+#      log, in the evidence, shows each API host allowed;
+#   7. no container of these runs is left.
 #
 # Environment: SOURCEOSCTL_E2E_IMAGE (default localhost/sourceos/agent:e2e);
 # SOURCEOSCTL_E2E_BUILD=none tests that image as it is instead of building it (no root needed), e.g.
@@ -238,6 +240,29 @@ if grep -q '^Invalid settings' "$TMP/claude-doctor.txt"; then
 fi
 grep -q "^Running: .*($CLAUDE_CODE_VERSION)" "$TMP/claude-doctor.txt" || { cat "$TMP/claude-doctor.txt" >&2; die "claude doctor does not report $CLAUDE_CODE_VERSION"; }
 ok "claude doctor: settings valid (/etc/claude-code/managed-settings.json), $(grep -m1 '^Auto-updates:' "$TMP/claude-doctor.txt" || echo 'auto-updates: ?')"
+
+# ---- the tools' API traffic goes through the egress proxy (network allowlist, the profile's mode) ---
+# This machine cannot reach the model APIs: the proof is the proxy's own log, in the evidence — each
+# tool's API host allowed (the upstream then failed). A placeholder key set inside the container
+# makes each tool call its API; it is no secret and never leaves the session.
+phase "tools' API traffic through the proxy"
+grep -q 'mode: allowlist' "$PROFILE" || die "the e2e profile's network mode is not allowlist"
+id="e2e-egress-$(date +%s)-$$"
+RUN_IDS+=("$id")
+set +e
+cli agent-machine shell --json --repo "$REPO" --run-id "$id" -- -c '
+  OPENAI_API_KEY=sk-e2e-placeholder timeout 90 codex exec --skip-git-repo-check "say hi" </dev/null >/dev/null 2>&1
+  ANTHROPIC_API_KEY=sk-ant-e2e-placeholder timeout 90 claude -p "say hi" </dev/null >/dev/null 2>&1
+  exit 0' >"$TMP/egress.json" 2>"$TMP/egress.err" </dev/null
+rc=$?
+set -e
+[ "$rc" = 0 ] || { tail -n 20 "$TMP/egress.err" >&2; die "the egress session exited $rc"; }
+evidence=$(json "$TMP/egress.json" d.evidence)
+for host in api.openai.com api.anthropic.com; do
+  seen=$(json "$evidence" "(d.predicate.network.destinations || []).filter((x) => x.host === '$host' && x.port === 443 && x.decision === 'allowed').map((x) => x.count + ' request(s), ' + x.upstreamFailed + ' upstream failed').join()")
+  [ -n "$seen" ] || { json "$evidence" 'd.predicate.network' >&2; die "the proxy's log has no allowed request to $host:443: the tool did not use the proxy"; }
+  ok "$host:443 through the proxy: $seen"
+done
 
 phase "no containers left"
 for id in "${RUN_IDS[@]}"; do

@@ -72,10 +72,10 @@ describe('network allowlist on a macOS Podman machine', () => {
     for (const argv of egress) expect(argv.slice(0, 3), argv.join(' ')).toEqual(['podman', '--connection', connection])
     // the agent's way out is the run's proxy (a profile's own proxy variables are refused by the env policy)
     const create = podmanSteps.find((a) => a.includes('--name=sourceos-agent-egressmac-0001'))!
-    expect(create.filter((a) => a.startsWith('--env=HTTPS_PROXY='))).toEqual([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.2:3128$/)])
+    expect(create.filter((a) => a.startsWith('--env=HTTPS_PROXY='))).toEqual([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.254:3128$/)])
     expect(create.filter((a) => a.startsWith('--env=NO_PROXY='))).toEqual(['--env=NO_PROXY=localhost,127.0.0.1,::1'])
     // a dry run created nothing: no podman call mutated anything
-    const calls = runner.calls.map((c) => [c.cmd, ...c.args].join(' '))
+    const calls = runner.calls.map((c) => [c.command, ...c.args].join(' '))
     expect(calls.some((c) => / (create|start|rm|network) /.test(c) && !/ machine /.test(c))).toBe(false)
   })
 })

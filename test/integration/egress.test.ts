@@ -86,7 +86,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       const r = await fx.cli(['agent-machine', 'shell', '--json', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile, '--', '-c', PROBES(hostPort)], {timeoutMs: 120_000})
       expect(r.exitCode, r.stderr).toBe(0)
       const out = r.stderr // under --json the shell's output is on stderr
-      expect(out).toMatch(/^PROXY=10\.\d+\.\d+\.2:3128$/m)
+      expect(out).toMatch(/^PROXY=10\.\d+\.\d+\.254:3128$/m)
       expect(out).toMatch(/^ALLOWED_CONNECT HTTP\/1\.1 200/m)
       expect(out).toMatch(/^ALLOWED_HTTP HTTP\/1\.1 (200|30\d)/m)
       expect(out).toMatch(/^DENIED HTTP\/1\.1 403/m)
@@ -136,14 +136,16 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect([netCreate, proxyCreate, agentCreate, agentStart, proxyRm, netRm].every((i) => i >= 0), JSON.stringify(plan)).toBe(true)
       expect(netCreate).toBeLessThan(proxyCreate)
       expect(proxyCreate).toBeLessThan(agentCreate)
-      expect(agentStart).toBeLessThan(proxyRm)
-      expect(proxyRm).toBeLessThan(netRm)
+      // after the session: the network goes with --force, taking the proxy; the by-name removal is its fallback
+      expect(agentStart).toBeLessThan(netRm)
+      expect(netRm).toBeLessThan(proxyRm)
+      expect(plan[netRm]).toEqual(expect.arrayContaining(['--force']))
       expect(plan[netCreate]).toContain('--internal')
       const agent = plan[agentCreate]!
       expect(agent).toContain(`--network=${net}`)
       expect(agent).toContain('--dns=none')
       expect(agent.filter((a) => a.startsWith('--network='))).toEqual([`--network=${net}`])
-      expect(agent).toEqual(expect.arrayContaining([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.2:3128$/), '--env=NODE_USE_ENV_PROXY=1']))
+      expect(agent).toEqual(expect.arrayContaining([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.254:3128$/), '--env=NODE_USE_ENV_PROXY=1']))
       const proxy = plan[proxyCreate]!
       for (const flag of ['--cap-drop=all', '--read-only', '--security-opt=no-new-privileges']) expect(proxy).toContain(flag)
       expect(proxy.some((a) => a.startsWith('--mount') || a.startsWith('--volume') || a.startsWith('-v'))).toBe(false)

@@ -21,7 +21,7 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
-import {setUpEgress, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {createEgressNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
 
 export interface LaunchOutcome {
@@ -104,11 +104,15 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   // run's container: removing "our" name would kill that run).
   let clean = false
   let egressUp = false
+  let proxyUp: Promise<void> = Promise.resolve()
+  const agentInitialized = deferred<boolean>()
   try {
     if (egress) {
       egressUp = true
-      await setUpEgress(egress, deps.runner, state, podman)
-      trace('execute: egress proxy started')
+      await createEgressNetwork(egress, deps.runner, state, podman)
+      // the proxy is created alongside the agent's container and started while it is checked
+      proxyUp = startEgressProxy(egress, deps.runner, agentInitialized.promise)
+      proxyUp.catch(() => {}) // awaited before the start; a failure meanwhile must not crash the process
       if (early) return interruptedBeforeStart()
     }
     const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
@@ -125,6 +129,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     // the agent has run when the view is checked.
     const initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
     if (!succeeded(initialized)) await refuseChangedPins(prepared)
+    agentInitialized.resolve(succeeded(initialized))
     if (!succeeded(initialized)) throw unexpectedFailure('PODMAN_INIT_FAILED', `podman init failed: ${describeOutcome(initialized)}`, 'run the create and init commands from `--dry-run` by hand to see podman’s full error')
     trace('execute: initialized')
     if (early) return interruptedBeforeStart()
@@ -133,7 +138,11 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps)
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
-    if (egress) await waitForProxy(egress, deps.runner)
+    if (egress) {
+      await proxyUp
+      await waitForProxy(egress, deps.runner)
+      trace('execute: egress proxy listening')
+    }
     if (early) return interruptedBeforeStart()
     await deps.onBeforeStart?.(verification)
     trace('execute: starting')
@@ -156,10 +165,18 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     stopEarly()
     if (!clean) await removeContainer(deps.runner, podman, name, prepared.runId)
     if (egress && egressUp) {
+      agentInitialized.resolve(false) // (no effect once resolved) a launch that stopped earlier never starts the proxy
+      await proxyUp.catch(() => {}) // never tear down under a create that is still running
       const down = await tearDownEgress(egress, deps.runner, state, {readLog: true})
       deps.onEgressDone?.(down)
     }
   }
+}
+
+function deferred<T>(): {promise: Promise<T>; resolve: (value: T) => void} {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return {promise, resolve}
 }
 
 /**
@@ -229,6 +246,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
   const effective = checkEffectiveConfig(inspectStdout, {
     mounts: spec.mounts,
     tmpfs: [AGENT_HOME],
+    volumes: spec.volumes ?? [],
     env: spec.env,
     imageEnv: prepared.image.details.env,
     network: spec.network,
@@ -259,7 +277,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
   } catch (error) {
     throw policyRefusal('MOUNT_UNVERIFIABLE', `cannot read the container’s view of its mounts: ${(error as Error).message.split('\n')[0]}.`, 'nothing was started; check that podman runs on this host (not a remote connection), then try again')
   }
-  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true, userns}))
+  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], volumes: spec.volumes ?? [], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true, userns}))
   refuseIfAny(problems)
   const mounts = spec.mounts.map((m) => ({target: m.target, dev: m.pin!.dev, ino: m.pin!.ino}))
   return {verification: {method: 'proc-root-inode', via: raw.via, mounts, unverified: []}, mounts: effective.mounts}

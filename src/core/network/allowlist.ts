@@ -60,9 +60,9 @@ export function parseAllowEntry(raw: string): ParsedAllow {
   if (/[/@?#\s\\]|^[a-z][a-z0-9+.-]*:\/\//.test(entry)) return fail('write host[:port], not a URL or path (e.g. api.example.com or api.example.com:8443)')
   if (entry.startsWith('ip:')) {
     const rest = entry.slice(3)
+    if (!rest.startsWith('[') && (isIP(rest) === 6 || isIP(rest.replace(/:[0-9]+$/, '')) === 6)) return fail(`write an IPv6 address in brackets: ip:[${rest}]:443`)
     const m = /^\[([0-9a-f:.]+)\](?::([^:]*))?$/.exec(rest) ?? /^([0-9.]+)(?::([^:]*))?$/.exec(rest)
     if (!m || isIP(m[1]!) === 0) return fail(`'${rest}' is not an IP address (ip:203.0.113.7:8080, ip:[2001:db8::1]:443)`)
-    if (isIP(m[1]!) === 6 && !rest.startsWith('[')) return fail('write an IPv6 address in brackets: ip:[2001:db8::1]:443')
     const port = parsePort(m[2])
     if (typeof port === 'string') return fail(port)
     return {ok: true, rule: {kind: 'ip', address: m[1]!, port}}

@@ -31,27 +31,44 @@ async function run(runner: Runner, s: Step, timeoutMs: number) {
 }
 
 /**
- * Creates the network and the proxy and starts it. On failure, whatever was made is removed and the
- * error names podman's message. The marker is written first, so even a SIGKILL mid-way is recovered.
+ * Writes the marker (so even a SIGKILL from here on is recovered), then creates the run's network:
+ * the agent's container needs it to exist. The proxy itself is startEgressProxy's.
  */
-export async function setUpEgress(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
+export async function createEgressNetwork(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
   await mkdir(markerDir(state), {recursive: true, mode: 0o700})
   const marker: Marker = {runId: steps.setup.runId, connection: ctx.connection}
   await writeFile(markerFile(state, steps.setup.runId), `${JSON.stringify(marker)}\n`, {mode: 0o600})
+  const result = await run(runner, steps.networkCreate, 30_000)
+  if (!succeeded(result)) {
+    throw unexpectedFailure(
+      'EGRESS_SETUP_FAILED',
+      `cannot create the egress network: ${describeOutcome(result)}`,
+      /subnet|already used|overlap/i.test(result.stderr)
+        ? `the run's subnet ${steps.setup.subnet} is taken (podman network ls): start again, a new run id picks another`
+        : 'check `podman network ls` and `podman info`; or run with spec.network.mode none; nothing was started',
+    )
+  }
+}
+
+/**
+ * Creates the proxy alongside the agent container's create, and starts it once the agent's
+ * container is initialised: the two network setups (CNI/netavark on the same network) never run
+ * at once. `agentInitialized` resolving false means the launch stopped: the proxy is not started.
+ * Failures name podman's message and the proxy's.
+ */
+export async function startEgressProxy(steps: EgressSteps, runner: Runner, agentInitialized: Promise<boolean>): Promise<void> {
   for (const [s, what, timeoutMs] of [
-    [steps.networkCreate, 'create the egress network', 30_000],
     [steps.sidecarCreate, 'create the egress proxy', 60_000],
     [steps.sidecarStart, 'start the egress proxy', 30_000],
   ] as const) {
+    if (s === steps.sidecarStart && !(await agentInitialized)) return
     const result = await run(runner, s, timeoutMs)
     if (!succeeded(result)) {
       const log = s === steps.sidecarStart ? await proxyLogTail(steps, runner) : ''
       throw unexpectedFailure(
         'EGRESS_SETUP_FAILED',
-        `cannot ${what}: ${describeOutcome(result)}${log ? `; the proxy said: ${log}` : ''}`,
-        s === steps.networkCreate && /subnet|already used|overlap/i.test(result.stderr)
-          ? `the run's subnet ${steps.setup.subnet} is taken (podman network ls): start again, a new run id picks another`
-          : 'check that the image carries squid (`sourceosctl agent-machine doctor`), or run with spec.network.mode none; nothing was started',
+        `cannot ${what}: ${describeOutcome(result)} (${lastLines(result.stderr)})${log ? `; the proxy said: ${log}` : ''}`,
+        'check that the image carries squid (`sourceosctl agent-machine doctor`), or run with spec.network.mode none; nothing of the agent was started',
       )
     }
   }
@@ -86,10 +103,13 @@ export async function tearDownEgress(steps: EgressSteps, runner: Runner, state: 
     if (succeeded(result)) log = result.stdout
     else problems.push(`the proxy's log could not be read: ${describeOutcome(result)}`)
   }
-  const removed = await run(runner, steps.sidecarRemove, 30_000)
-  if (!succeeded(removed) && !/no such container/i.test(removed.stderr)) problems.push(`the proxy ${steps.setup.sidecar} could not be removed: ${describeOutcome(removed)}`)
   const netRemoved = await run(runner, steps.networkRemove, 30_000)
-  if (!succeeded(netRemoved) && !/not found|no such network|unable to find network/i.test(netRemoved.stderr)) problems.push(`the network ${steps.setup.network} could not be removed: ${describeOutcome(netRemoved)}`)
+  if (!succeeded(netRemoved) && !/not found|no such network|unable to find network/i.test(netRemoved.stderr)) {
+    // the proxy by name, then the network once more
+    await run(runner, steps.sidecarRemove, 30_000)
+    const again = await run(runner, steps.networkRemove, 30_000)
+    if (!succeeded(again) && !/not found|no such network|unable to find network/i.test(again.stderr)) problems.push(`the network ${steps.setup.network} (and its proxy) could not be removed: ${describeOutcome(again)}`)
+  }
   // the marker stays when something could not be removed: the next launch tries again
   if (problems.filter((p) => !p.startsWith("the proxy's log")).length === 0) await rm(markerFile(state, steps.setup.runId), {force: true})
   return {log, problems}

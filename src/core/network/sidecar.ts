@@ -31,7 +31,10 @@ export interface EgressSetup {
   /** The run's own internal network. */
   network: string
   subnet: string
-  /** The proxy's fixed address on that network, and its URL as the agent's env gives it. */
+  /**
+   * The proxy's fixed address on that network (the subnet's last, .254: the agent's container is
+   * given the first free one, from .2, and may be set up first), and its URL as the agent's env gives it.
+   */
   proxyAddress: string
   proxyUrl: string
   sidecar: string
@@ -56,7 +59,7 @@ export function egressSubnet(runId: string): {subnet: string; proxy: string} {
   const h = createHash('sha256').update(runId).digest()
   const second = 160 + (h[0]! % 64)
   const third = h[1]!
-  return {subnet: `10.${second}.${third}.0/24`, proxy: `10.${second}.${third}.2`}
+  return {subnet: `10.${second}.${third}.0/24`, proxy: `10.${second}.${third}.254`}
 }
 
 export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null}): EgressSetup {
@@ -134,7 +137,8 @@ export const sidecarStartArgv = (e: EgressSetup, ctx: Target): string[] => podma
 /** Read by the readiness wait (Squid's "Accepting HTTP Socket connections") and, after the session, for the evidence. */
 export const sidecarLogsArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['logs', e.sidecar])
 export const sidecarRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['rm', '--force', '--time=0', e.sidecar])
-export const networkRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['network', 'rm', e.network])
+/** --force: with the network go the containers still on it (only this run's proxy: the agent's --rm already went). */
+export const networkRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['network', 'rm', '--force', '--time=0', e.network])
 
 /** What Squid prints once it listens (cache.log, on the sidecar's stderr). */
 export const PROXY_READY_LINE = 'Accepting HTTP Socket connections'

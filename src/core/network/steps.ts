@@ -27,8 +27,10 @@ export interface EgressSteps {
   ready: Step
   /** After the session: the access log for the evidence. */
   log: Step
-  sidecarRemove: Step
+  /** Removes the network and the proxy on it (--force). */
   networkRemove: Step
+  /** A fallback, not in the plan's order of things run: only when networkRemove failed. */
+  sidecarRemove: Step
 }
 
 export const READY_TIMEOUT_MS = 15_000
@@ -43,15 +45,15 @@ export function egressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | 
       `create the egress proxy (Squid, from the same image) on that network at ${e.proxyAddress} and on podman's ${OUTSIDE_NETWORK} network, hardened (no capabilities, read-only root, nobody, nothing of the host mounted): it allows only the ${n} allowlisted host:port pair${n === 1 ? '' : 's'}, refuses private, loopback and link-local addresses after resolving names itself, and logs every request`,
       true,
     ),
-    sidecarStart: step(sidecarStartArgv(e, ctx), 'start the egress proxy', true),
+    sidecarStart: step(sidecarStartArgv(e, ctx), 'start the egress proxy (its create and start run alongside the agent container’s create, init and checks)', true),
     ready: step(sidecarLogsArgv(e, ctx), `wait (up to ${READY_TIMEOUT_MS / 1000} s) until the proxy listens: its log says "${PROXY_READY_LINE}"`, false),
     log: step(sidecarLogsArgv(e, ctx), 'after the session: read the proxy’s access log, every destination the agent tried (allowed or denied), for the evidence and the summary', false),
-    sidecarRemove: step(sidecarRemoveArgv(e, ctx), 'remove the egress proxy (also on Ctrl-C or a failure; a killed CLI’s leftovers are removed by the next launch)', true),
-    networkRemove: step(networkRemoveArgv(e, ctx), `remove the run's internal network ${e.network}`, true),
+    networkRemove: step(networkRemoveArgv(e, ctx), `remove the run's internal network ${e.network} and, with it, the egress proxy (also on Ctrl-C or a failure; a killed CLI’s leftovers are removed by the next launch)`, true),
+    sidecarRemove: step(sidecarRemoveArgv(e, ctx), 'only when removing the network failed: remove the egress proxy by name', true),
   }
 }
 
-/** In plan order: before the agent's container. */
+/** In plan order: before the agent's container (the proxy's create and start run alongside the agent's create, init and checks). */
 export const egressBefore = (s: EgressSteps): Step[] => [s.networkCreate, s.sidecarCreate, s.sidecarStart]
-/** In plan order: after the session. */
-export const egressAfter = (s: EgressSteps): Step[] => [s.log, s.sidecarRemove, s.networkRemove]
+/** In plan order: after the session (the by-name removal only runs when the network's removal failed). */
+export const egressAfter = (s: EgressSteps): Step[] => [s.log, s.networkRemove, s.sidecarRemove]

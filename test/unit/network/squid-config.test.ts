@@ -63,7 +63,7 @@ describe('the sidecar and the agent’s network', () => {
   it('derives a /24 and the proxy address from the run id, the same every time', () => {
     expect(egressSubnet('abcdef0123456789')).toEqual(egressSubnet('abcdef0123456789'))
     expect(e.subnet).toMatch(/^10\.(1[6-9]\d|2[0-2]\d)\.\d{1,3}\.0\/24$/)
-    expect(e.proxyAddress).toBe(e.subnet.replace('.0/24', '.2'))
+    expect(e.proxyAddress).toBe(e.subnet.replace('.0/24', '.254'))
     expect(egressSubnet('another-run-id-1').subnet).not.toBe(e.subnet)
   })
 
