@@ -18,6 +18,9 @@ const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
 const VERBS = [
   {id: 'agent-machine:doctor', usage: 'doctor [--repo <path>]', planned: 'Check the host is ready (read-only).'},
   {id: 'agent-machine:init', usage: 'init --profile <template> --repo <path>', planned: 'Write the active profile.'},
+  {id: 'agent-machine:repo:ls', usage: 'repo ls', planned: 'List the allowlisted repos.'},
+  {id: 'agent-machine:repo:add', usage: 'repo add <path>', planned: 'Allowlist a repo.'},
+  {id: 'agent-machine:repo:rm', usage: 'repo rm <path>', planned: 'Take a repo off the allowlist.'},
   {id: 'agent-machine:start', usage: 'start', planned: 'Start the profile\'s Podman machine, or print the exact `podman machine init` command.'},
   {id: 'agent-machine:image:build', usage: 'image build [--tag <ref>]', planned: 'Build the agent image.'},
   {id: 'agent-machine:image:ls', usage: 'image ls', planned: 'List the agent images.'},
@@ -28,6 +31,10 @@ const VERBS = [
   {id: 'agent-machine:secret:ls', usage: 'secret ls', planned: 'List the stored secrets.'},
   {id: 'agent-machine:secret:rm', usage: 'secret rm <name>', planned: 'Remove a stored secret.'},
   {id: 'agent-machine:evidence:inspect', usage: 'evidence inspect <file|dir>', planned: 'Verify evidence records and their chain.'},
+  {id: 'agent-machine:secret:set', usage: 'secret set <name>', planned: 'Store a secret for the Secrets Door (prompt or stdin).'},
+  {id: 'agent-machine:secret:ls', usage: 'secret ls', planned: 'List stored secrets (names only).'},
+  {id: 'agent-machine:secret:rm', usage: 'secret rm <name>', planned: 'Remove a stored secret.'},
+  {id: 'agent-machine:secret:logout', usage: 'secret logout [--tool <tool>]', planned: "Remove the tools' persistent login volumes."},
   {id: 'version', full: 'version', planned: 'Print the version.'},
   {id: 'autocomplete', full: 'autocomplete [bash|zsh|powershell]', planned: 'Shell completion.', summary: 'Set up shell completion (bash, zsh, powershell): prints the steps for your shell.'},
 ]
