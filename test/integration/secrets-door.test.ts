@@ -160,9 +160,48 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       const agent = steps.find((a) => a.includes(`--name=sourceos-agent-${runId}`))!
       expect(proxy).toContain(`--secret=sourceos.${secretName},type=mount,target=/run/sourceos-door-0,uid=65534,gid=65534,mode=0400`)
       expect(agent.some((a) => a.startsWith('--secret'))).toBe(false)
-      expect(agent).toContainEqual(expect.stringMatching(new RegExp(`^--env=SOURCEOS_SECRETS_DOOR=ip:${address!.replaceAll('.', '\\.')}:${port}=http://10\\.\\d+\\.\\d+\\.2:3200$`)))
+      expect(agent).toContainEqual(expect.stringMatching(new RegExp(`^--env=SOURCEOS_SECRETS_DOOR=ip:${address!.replaceAll('.', '\\.')}:${port}=http://10\\.\\d+\\.\\d+\\.\\d+:3200$`)))
       expect(await fx.containersOf(runId)).toEqual([])
     })
+
+    it('tool state in a volume: a login file written in one session is read in the next; with persistence off it is gone; logout removes the volume', async () => {
+      const persist = fx.profileVariant('state-volume', (doc) => {
+        doc.spec.secrets = {door: 'none', toolState: 'volume'}
+      })
+      const off = fx.profileVariant('state-tmpfs', (doc) => {
+        doc.spec.secrets = {door: 'none'}
+      })
+      const volume = `sourceos-state-${(JSON.parse((await fx.cli(['agent-machine', 'secret', 'ls', '--json', '--profile-file', persist])).stdout) as {profile: string}).profile}-claude-code`
+      const shell = (profileFile: string, script: string, tagName: string) =>
+        fx.cli(['agent-machine', 'shell', '--json', '--run-id', fx.runId(tagName), '--repo', fx.repo, '--profile-file', profileFile, '--', '-c', script], {timeoutMs: 120_000})
+      try {
+        const write = await shell(persist, `echo "CONFIG_DIR=$CLAUDE_CONFIG_DIR"; echo login-${tag} > "$CLAUDE_CONFIG_DIR/.credentials.json" && echo WROTE; echo '{}' > "$CLAUDE_CONFIG_DIR/.claude.json"`, 'state1')
+        expect(write.exitCode, write.stderr).toBe(0)
+        expect(write.stderr).toContain('CONFIG_DIR=/home/agent/.claude')
+        expect(write.stderr).toContain('WROTE')
+        const record = JSON.parse(readFileSync((JSON.parse(write.stdout) as {evidence: string}).evidence, 'utf8')) as {predicate: {policy: {secrets: {toolState?: string; volumes?: string[]}}}}
+        expect(record.predicate.policy.secrets.toolState).toBe('volume')
+        expect(record.predicate.policy.secrets.volumes).toContain(volume)
+        expect(JSON.stringify(record)).not.toContain(`login-${tag}`)
+
+        const read = await shell(persist, 'cat "$CLAUDE_CONFIG_DIR/.credentials.json"; ls -a "$CLAUDE_CONFIG_DIR"', 'state2')
+        expect(read.exitCode, read.stderr).toBe(0)
+        expect(read.stderr).toContain(`login-${tag}`)
+        expect(read.stderr).toContain('.claude.json')
+
+        const gone = await shell(off, 'cat /home/agent/.claude/.credentials.json 2>/dev/null || echo NO-LOGIN; echo "CONFIG_DIR=${CLAUDE_CONFIG_DIR:-unset}"', 'state3')
+        expect(gone.exitCode, gone.stderr).toBe(0)
+        expect(gone.stderr).toContain('NO-LOGIN')
+        expect(gone.stderr).not.toContain(`login-${tag}`)
+        expect(gone.stderr).toContain('CONFIG_DIR=unset')
+      } finally {
+        const out = await fx.cli(['agent-machine', 'secret', 'logout', '--json', '--profile-file', persist])
+        expect(out.exitCode, out.stderr).toBe(0)
+        expect((JSON.parse(out.stdout) as {removed: string[]}).removed).toContain(volume)
+      }
+      const left = await podman(fx.target, ['volume', 'ls', '--format', '{{.Name}}'])
+      expect(left.stdout.split('\n')).not.toContain(volume)
+    }, 240_000)
 
     it('a profile injecting a secret that is not stored: the launch refuses before the agent starts, naming the fix', async () => {
       const missing = fx.profileVariant('door-missing', (doc) => {

@@ -117,6 +117,7 @@ export const EffectivePolicySchema = z
           .optional()
           .describe('door proxy: the secrets the door injected, by name, and for which host.'),
         toolState: z.literal('volume').optional().describe('Present when the tools\' home state lived in named volumes (spec.secrets.toolState).'),
+        volumes: z.array(z.string()).optional().describe('Those volumes\' names (never their contents).'),
       })
       .strict()
       .describe('Secrets policy.'),

@@ -8,6 +8,7 @@ import {rootfulIdMap, rootfulUsernsArgs, type HostOwner} from './userns.js'
 import type {PlannedUserns} from './verify-mounts.js'
 import type {MountPin} from './pin.js'
 import {agentNetworkArgs, type EgressSetup} from '../network/sidecar.js'
+import {volumeArg, type ToolStateVolume} from '../secrets/tool-state.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
 /** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
@@ -61,6 +62,8 @@ export interface ContainerSpec {
   network: 'none' | 'allowlist' | 'open'
   /** The proxy sidecar and internal network (network allowlist only; network/sidecar.ts). */
   egress?: EgressSetup
+  /** Named volumes holding the tools' home state (spec.secrets.toolState volume; secrets/tool-state.ts). */
+  volumes?: ToolStateVolume[]
   resources: {cpus: number; memory: string; pidsLimit: number}
   rootless: boolean
   /**
@@ -149,6 +152,7 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
     ...labels.map(([k, v]) => `--label=${LABEL_PREFIX}.${k}=${v}`),
     ...spec.env.map(([k, v]) => `--env=${k}=${v}`),
     ...spec.mounts.map(mountArg),
+    ...(spec.volumes ?? []).map(volumeArg),
     `--workdir=${spec.workdir}`,
     ...(spec.interactive ? ['--interactive'] : []),
     ...(spec.tty ? ['--tty'] : []),

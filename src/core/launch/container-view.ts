@@ -308,6 +308,8 @@ export interface ViewContext {
   planned: readonly PlannedViewMount[]
   /** Planned tmpfs targets (the agent's home). */
   tmpfs: readonly string[]
+  /** Planned named volumes (the tools' home state): each must show that volume's _data folder. */
+  volumes?: ReadonlyArray<{name: string; target: string}>
   /** The container's full ID: podman's per-container files live under …/<id>/userdata/. */
   containerId: string
   /** inspect's OCIRuntime (runc, crun, …). */
@@ -385,6 +387,7 @@ export function checkContainerView(raw: ContainerViewRaw, ctx: ViewContext): Vie
   if (entries.length === 0) mismatch('the container’s mount table could not be read')
   const planned = new Map(ctx.planned.map((m) => [m.target, m]))
   const tmpfs = new Set(ctx.tmpfs)
+  const volumes = new Map((ctx.volumes ?? []).map((v) => [v.target, v]))
   const seen = new Map<string, number>()
 
   for (const e of entries) {
@@ -405,6 +408,11 @@ export function checkContainerView(raw: ContainerViewRaw, ctx: ViewContext): Vie
       if (ro !== (want.mode === 'ro')) mismatch(`${mp} is ${ro ? 'read-only' : 'read-write'} in the container, planned ${want.mode}`)
       continue
     }
+    const vol = volumes.get(mp)
+    if (vol) {
+      if (!e.root.endsWith(`/volumes/${vol.name}/_data`)) mismatch(`${mp} shows ${e.root}, not the planned volume ${vol.name}`)
+      continue
+    }
     if (tmpfs.has(mp)) {
       if (e.fstype !== 'tmpfs' || e.root !== '/') mismatch(`${mp} is a ${e.fstype} mount from ${e.root}, planned an empty tmpfs`)
       continue
@@ -416,7 +424,7 @@ export function checkContainerView(raw: ContainerViewRaw, ctx: ViewContext): Vie
   if (!entries.some((e) => e.mountPoint === '/proc/sys' && e.fstype === 'proc' && e.options.includes('ro'))) {
     config('/proc/sys is not read-only in the container (unmask or systempaths=unconfined?)')
   }
-  for (const target of [...planned.keys(), ...tmpfs]) {
+  for (const target of [...planned.keys(), ...tmpfs, ...volumes.keys()]) {
     const n = seen.get(target) ?? 0
     if (n === 0) mismatch(`planned mount ${target} is missing from the container`)
     else if (n > 1) mismatch(`${target} is mounted ${n} times in the container`)

@@ -46,6 +46,7 @@ import {effectiveAllowlist} from '../network/allowlist.js'
 import {egressSubnet, planEgress, proxyEnv} from '../network/sidecar.js'
 import {describeDoor, planDoor} from '../secrets/door.js'
 import {assertDoorSecretsStored} from '../secrets/preflight.js'
+import {toolStateVolumes} from '../secrets/tool-state.js'
 import {egressAfter, egressBefore, egressSteps, type EgressSteps} from '../network/steps.js'
 import {enabledTools} from '../policy/hash.js'
 import {judgeGitEntries} from '../git/pointers.js'
@@ -796,26 +797,31 @@ const PROXY_VARS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'
  * deprecated name `default` warns), or `allowlist` (the run's internal network behind the proxy
  * sidecar, with the proxy variables set; network/sidecar.ts).
  */
-function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'env'> {
+function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'env' | 'volumes'> {
   const mode = networkMode(profile.spec.network)
   if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
   const env = containerEnv(profile, passthrough)
+  // the tools' home state in named volumes (spec.secrets.toolState volume; secrets/tool-state.ts)
+  const volumes = toolStateVolumes(profile, enabledTools(profile.spec))
+  for (const v of volumes) for (const [name, value] of v.env) if (!env.some(([n]) => n === name)) env.push([name, value])
+  const state = volumes.length > 0 ? {volumes} : {}
   // the Secrets Door (secrets/door.ts) lives in the proxy sidecar: refused in other modes
   const door = planDoor(profile.spec, {networkMode: mode, proxyAddress: mode === 'allowlist' ? egressSubnet(runId).proxy : null, enabledTools: enabledTools(profile.spec)})
-  if (mode !== 'allowlist') return {network: mode, env}
+  if (mode !== 'allowlist') return {network: mode, env, ...state}
   const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door})
   const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
   if (dropped.length > 0) warnings.push(`network allowlist: the profile's ${[...new Set(dropped.map(([n]) => n))].join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not passed: the proxy variables point at the run's egress proxy`)
   const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))
   const kept = env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase()) && !doorVars.has(name))
-  return {network: mode, egress, env: [...kept, ...proxyEnv(egress), ...(egress.door?.env ?? [])]}
+  return {network: mode, egress, env: [...kept, ...proxyEnv(egress), ...(egress.door?.env ?? [])], ...state}
 }
 
-function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress'>): string {
-  if (spec.network === 'none') return '; no network'
-  if (spec.network === 'open') return '; on podman’s default network, unfiltered (network mode open)'
+function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress' | 'volumes'>): string {
+  const state = spec.volumes && spec.volumes.length > 0 ? `; the tools' home state in the named volumes ${spec.volumes.map((v) => `${v.name} at ${v.target}`).join(', ')}` : ''
+  if (spec.network === 'none') return `${state}; no network`
+  if (spec.network === 'open') return `${state}; on podman’s default network, unfiltered (network mode open)`
   const door = spec.egress!.door
-  return `; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
+  return `${state}; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
 }
 
 function containerEnv(profile: AgentMachineProfile, passthrough: ReadonlyArray<[string, string]>): Array<[string, string]> {

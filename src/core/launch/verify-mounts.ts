@@ -22,6 +22,7 @@ import type {ViewProblem} from './container-view.js'
 
 const InspectMountSchema = z.looseObject({
   Type: z.string(),
+  Name: z.string().optional().default(''),
   Source: z.string().optional().default(''),
   Destination: z.string(),
   RW: z.boolean().optional().default(true),
@@ -70,6 +71,8 @@ export interface EffectivePlan {
   mounts: readonly LaunchMount[]
   /** Planned tmpfs targets (the agent's home). */
   tmpfs: readonly string[]
+  /** Planned named volumes (the tools' home state; secrets/tool-state.ts). */
+  volumes?: ReadonlyArray<{name: string; target: string}>
   env: ReadonlyArray<readonly [string, string]>
   /** The image's own Config.Env ("NAME=value"). */
   imageEnv: readonly string[]
@@ -140,10 +143,16 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
   const hc = entry.HostConfig ?? ({} as NonNullable<typeof entry.HostConfig>)
 
   // Mounts
-  const mounts = (entry.Mounts ?? []).map((m) => ({type: m.Type, source: m.Source, destination: m.Destination, rw: m.RW, options: m.Options ?? [], propagation: m.Propagation}))
+  const mounts = (entry.Mounts ?? []).map((m) => ({type: m.Type, name: m.Name, source: m.Source, destination: m.Destination, rw: m.RW, options: m.Options ?? [], propagation: m.Propagation}))
   const tmpfs = new Set(plan.tmpfs)
+  const volumes = plan.volumes ?? []
   for (const m of mounts) {
     if (m.type === 'tmpfs' && tmpfs.has(m.destination)) continue
+    const vol = volumes.find((v) => v.target === m.destination)
+    if (vol) {
+      if (m.type !== 'volume' || m.name !== vol.name) mountProblem(`${m.destination} is a ${m.type} mount of ${m.name || m.source || 'n/a'}, planned the volume ${vol.name}`)
+      continue
+    }
     const want = plan.mounts.find((p) => p.target === m.destination)
     if (!want) {
       mountProblem(`unexpected ${m.type} mount at ${m.destination} (source ${m.source || 'n/a'})`)
@@ -155,7 +164,7 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
     if (m.options.includes('rbind')) mountProblem(`${m.destination} is bound recursively, planned non-recursive`)
     if (/shared|slave/.test(m.propagation)) mountProblem(`${m.destination} has ${m.propagation} propagation, planned private`)
   }
-  for (const p of plan.mounts) {
+  for (const p of [...plan.mounts, ...volumes]) {
     if (!mounts.some((m) => m.destination === p.target)) mountProblem(`planned mount ${p.target} is missing`)
   }
   for (const t of Object.keys(hc.Tmpfs ?? {})) {

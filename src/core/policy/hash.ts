@@ -9,6 +9,7 @@ import {unexpectedFailure} from '../errors.js'
 import type {HostPlatform} from '../host/facts.js'
 import {effectiveAllowlist} from '../network/allowlist.js'
 import {networkMode, type AgentMachineProfile, type ToolName} from '../profile/schema.js'
+import {stateVolumeName} from '../secrets/tool-state.js'
 
 export const EFFECTIVE_POLICY_SCHEMA = 'sourceos.dev/agent-machine/policy/v1alpha1'
 
@@ -40,7 +41,7 @@ export interface EffectivePolicy {
     httpProxy: false
   }
   /** Injected secrets by name and host (never values); toolState only when not the default tmpfs. */
-  secrets: {door: 'none' | 'proxy'; inject?: Array<{secret: string; host: string; header: string; upstream: 'https' | 'http'}>; toolState?: 'volume'}
+  secrets: {door: 'none' | 'proxy'; inject?: Array<{secret: string; host: string; header: string; upstream: 'https' | 'http'}>; toolState?: 'volume'; volumes?: string[]}
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -81,7 +82,7 @@ export function buildEffectivePolicy(
     secrets: {
       door: spec.secrets.door,
       ...(spec.secrets.door === 'proxy' ? {inject: (spec.secrets.inject ?? []).map((i) => ({secret: i.secret, host: i.host, header: i.header, upstream: i.upstream}))} : {}),
-      ...(spec.secrets.toolState === 'volume' ? {toolState: 'volume' as const} : {}),
+      ...(spec.secrets.toolState === 'volume' ? {toolState: 'volume' as const, volumes: enabledTools(spec).sort().map((t) => stateVolumeName(profile.metadata.name, t))} : {}),
     },
   }
 }
