@@ -55,7 +55,7 @@ const PROBES = [
   'echo "==PROC"; for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr "\\0" "\\n" < "$f" 2>/dev/null; done',
   'echo "==FILES"; find /home /tmp /run /etc /workspace /var -xdev -type f -size -2000k 2>/dev/null | while read -r f; do cat "$f" 2>/dev/null; done',
   'echo "==MOUNTS"; cat /proc/self/mountinfo; ls -la /run /run/secrets 2>&1',
-  'echo PROBES-DONE; sleep 4; exit 0',
+  'echo PROBES-DONE; sleep 3; exit 0',
 ].join('\n')
 
 describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mode) => {
