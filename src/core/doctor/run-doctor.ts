@@ -12,6 +12,7 @@ import {inspectHostPath, inspectMounts, pathProblem, type InspectedPath} from '.
 import {PodmanAdapter, type ImageDetails, type PodmanFailure, type PodmanResult} from '../podman/adapter.js'
 import {DEFAULT_IMAGE_REF, imageFix} from '../image/agent-image.js'
 import {egressCheck} from '../network/doctor.js'
+import {secretsCheck} from '../secrets/doctor.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {judgeRemoteSource} from '../policy/remote-source.js'
 import {AgentMachineError} from '../errors.js'
@@ -86,6 +87,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
     ...(imageRef && image ? [imageCheck(imageRef, image, active, probes, context)] : []),
     ...(active.status === 'loaded' ? [egressCheck(active.profile, image?.status === 'done' && image.value.ok ? image.value.value : null, image?.durationMs ?? 0)] : []),
+    ...(active.status === 'loaded' ? [await secretsCheck(active.profile, opts.runner, context)] : []),
     ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs), allowlistCheck(repo, mounts, active, host)] : []),
     ...remoteChecks,
   ]
