@@ -4,10 +4,10 @@ import type {CoreContext} from '../context.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
 import type {AgentMachineProfile} from '../profile/schema.js'
 
-export async function secretsContext(ctx: CoreContext, profileFile: string | undefined): Promise<{context: PodmanContext; profile: AgentMachineProfile | null}> {
+export async function secretsContext(ctx: CoreContext, profileFile: string | undefined): Promise<{context: PodmanContext; profile: AgentMachineProfile | null; platform: 'linux' | 'macos' | 'windows'}> {
   const host = await ctx.hostFacts()
   const active = await readActiveProfile(host, profileFile, process.cwd())
   if (active.status === 'invalid') throw active.error
   const profile = active.status === 'loaded' ? active.profile : null
-  return {context: podmanContext({host, machine: profile?.spec.machine ?? null, connection: profile?.spec.connection ?? null}), profile}
+  return {context: podmanContext({host, machine: profile?.spec.machine ?? null, connection: profile?.spec.connection ?? null}), profile, platform: host.platform}
 }

@@ -57,13 +57,13 @@ export interface StoredSecret {
 }
 
 /**
- * `podman secret create <name> -` reads the value from stdin, and insists that stdin be a pipe
- * (Node gives a child a socket): `sh -c 'cat | "$@"'` puts a real pipe in between. The value is in
- * neither argv.
+ * `podman secret create <name> -` reads the value from stdin, and insists that stdin be a pipe.
+ * Node gives a child a socket on macOS and Linux: `sh -c 'cat | "$@"'` puts a real pipe in between.
+ * On Windows, Node's child stdin already is a named pipe. The value is in no argv.
  */
 export const PIPE_WRAPPER = ['/bin/sh', '-c', 'cat | "$@"', 'sh']
-export const secretCreateArgv = (ctx: Target, name: string): string[] => [
-  ...PIPE_WRAPPER,
+export const secretCreateArgv = (ctx: Target, name: string, platform: 'linux' | 'macos' | 'windows' = 'linux'): string[] => [
+  ...(platform === 'windows' ? [] : PIPE_WRAPPER),
   ...podmanArgv(ctx, ['secret', 'create', `--label=${SECRET_LABEL}=${name}`, podmanSecretName(name), '-']),
 ]
 export const secretRemoveArgv = (ctx: Target, name: string): string[] => podmanArgv(ctx, ['secret', 'rm', podmanSecretName(name)])
@@ -111,7 +111,7 @@ export async function secretExists(runner: Runner, ctx: Target, name: string): P
  * Stores (or replaces) a secret. Podman 4 has no atomic replace: an existing one is removed first,
  * then created; a failure in between leaves it absent (and says so), never half-written.
  */
-export async function setSecret(runner: Runner, ctx: Target, name: string, value: string): Promise<{replaced: boolean}> {
+export async function setSecret(runner: Runner, ctx: Target, name: string, value: string, platform: 'linux' | 'macos' | 'windows' = 'linux'): Promise<{replaced: boolean}> {
   checkSecretName(name)
   const clean = normaliseSecretValue(value)
   const replaced = await secretExists(runner, ctx, name)
@@ -119,7 +119,7 @@ export async function setSecret(runner: Runner, ctx: Target, name: string, value
     const rm = await run(runner, secretRemoveArgv(ctx, name))
     if (!succeeded(rm)) throw podmanFailed(`replace the secret ${name}`, describeOutcome(rm))
   }
-  const created = await run(runner, secretCreateArgv(ctx, name), clean)
+  const created = await run(runner, secretCreateArgv(ctx, name, platform), clean)
   if (!succeeded(created)) throw podmanFailed(`store the secret ${name}${replaced ? ' (the old value was already removed)' : ''}`, describeOutcome(created))
   return {replaced}
 }

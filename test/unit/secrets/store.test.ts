@@ -40,6 +40,14 @@ describe('the podman secret store', () => {
     for (const c of runner.calls) expect([c.command, ...c.args].join(' ')).not.toContain(VALUE)
   })
 
+  it('on Windows podman gets Node\'s stdin (a named pipe there) directly', async () => {
+    const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: ''}}, {match: 'podman secret create'}])
+    await setSecret(runner, ctx, 'anthropic', VALUE, 'windows')
+    const create = runner.calls.find((c) => c.args.includes('create'))!
+    expect([create.command, ...create.args]).toEqual(['podman', 'secret', 'create', '--label=dev.sourceos.agent-machine.secret=anthropic', 'sourceos.anthropic', '-'])
+    expect(create.options?.input).toBe(VALUE)
+  })
+
   it('set over an existing one removes it first (podman 4 has no replace)', async () => {
     const runner = fakeRunner([
       {match: 'podman secret ls', result: {stdout: 'sourceos.anthropic\n'}},

@@ -45,8 +45,8 @@ ${AgentMachineCommand.exitCodesSection}`
     const {args, flags} = await this.parse(SecretSet)
     checkSecretName(args.name)
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
-    const plan: Plan = {verb: 'secret set', steps: [step(secretCreateArgv(context, args.name), `store secret ${args.name} in podman's secret store (the value on stdin, never in argv); an existing one is removed first`, true)]}
+    const {context, platform} = await secretsContext(ctx, flags['profile-file'])
+    const plan: Plan = {verb: 'secret set', steps: [step(secretCreateArgv(context, args.name, platform), `store secret ${args.name} in podman's secret store (the value on stdin, never in argv); an existing one is removed first`, true)]}
     const result: SecretSetResult = {name: args.name, podmanName: podmanSecretName(args.name), connection: context.connection, dryRun: flags['dry-run'], stored: false, replaced: false, plan}
     if (flags['dry-run']) {
       this.say(renderPlanWrapped(plan))
@@ -54,7 +54,7 @@ ${AgentMachineCommand.exitCodesSection}`
       return result
     }
     const value = normaliseSecretValue(await readSecretValue(args.name))
-    const {replaced} = await setSecret(ctx.runner, context, args.name, value)
+    const {replaced} = await setSecret(ctx.runner, context, args.name, value, platform)
     result.stored = true
     result.replaced = replaced
     this.say(`${replaced ? 'Replaced' : 'Stored'} secret ${args.name} (podman secret ${result.podmanName}). Inject it with spec.secrets.inject in the profile (docs/secrets.md).`)
