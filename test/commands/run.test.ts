@@ -151,6 +151,16 @@ describe('run', () => {
     expect(create).toContain('--network=none')
   })
 
+  it('native rootless: the agent runs as the user (who owns the mounts), named agent with home /home/agent — not the image USER, not the workdir', async () => {
+    const {repo, facts} = setup()
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--dry-run', '--json'], {runner: podmanRunner(), hostFacts: async () => facts})
+    const create = containerSteps(out.json)[0]!.argv
+    const gid = process.getgid?.() ?? 1000
+    expect(create).toContain(`--user=1000:${gid}`) // facts.uid 1000
+    expect(create).toContain('--passwd-entry=agent:*:$UID:$GID:sourceosctl agent:/home/agent:/bin/sh')
+    expect(create.indexOf('--user=1000:' + gid)).toBeGreaterThan(create.indexOf('--userns=keep-id'))
+  })
+
   it('refuses a mount mismatch found after create, removes the container and never starts it', async () => {
     const {repo, facts} = setup()
     const runner = podmanRunner(null, (c) => c.editInspect((e) => (e.Mounts[0]!.Source = '/somewhere/else')))

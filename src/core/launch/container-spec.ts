@@ -13,6 +13,8 @@ import {volumeArg, type ToolStateVolume} from '../secrets/tool-state.js'
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
 /** The agent's home: a tmpfs, so tool state never lands in the image or on the host by accident. */
 export const AGENT_HOME = '/home/agent'
+/** The passwd entry of the rootless agent user (podman fills in $UID and $GID): named agent, home AGENT_HOME. */
+export const AGENT_PASSWD_ENTRY = `--passwd-entry=agent:*:$UID:$GID:sourceosctl agent:${AGENT_HOME}:/bin/sh`
 
 export interface LaunchMount {
   /** realpath-resolved host path (what the policy judged). */
@@ -71,6 +73,12 @@ export interface ContainerSpec {
    * The agent's user maps to it, container root to an unprivileged host uid (userns.ts).
    */
   hostOwner?: HostOwner
+  /**
+   * Native rootless Linux only: the invoking user's uid and gid, which the agent runs as (keep-id
+   * maps them to themselves). Without it the image's USER (agent, 1000) runs as a subordinate uid that cannot write
+   * the user's mounts. Its passwd entry names it `agent`, home /home/agent (not the workdir).
+   */
+  rootlessUser?: HostOwner
   /** Keep stdin open (always, so piped input works). */
   interactive: boolean
   /** Allocate a TTY: only when stdin and stdout are terminals. */
@@ -85,7 +93,7 @@ export interface ContainerSpec {
  * agent's user to `owner` (default root, for containers that mount nothing) and container root to
  * an unprivileged host uid, and runs the agent's user (rootfulUsernsArgs).
  */
-export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid: 0}): string[] {
+export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid: 0}, rootlessUser?: HostOwner): string[] {
   return [
     '--rm',
     '--init',
@@ -97,7 +105,7 @@ export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid
     '--pull=never',
     // Rootless: map the invoking user to itself so files written in /workspace stay theirs.
     // Rootful: container root is not host root; the agent's files still belong to the owner.
-    ...(rootless ? ['--userns=keep-id'] : rootfulUsernsArgs(owner)),
+    ...(rootless ? ['--userns=keep-id', ...(rootlessUser ? [`--user=${rootlessUser.uid}:${rootlessUser.gid}`, AGENT_PASSWD_ENTRY] : [])] : rootfulUsernsArgs(owner)),
   ]
 }
 
@@ -144,7 +152,7 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
   return podmanArgv(ctx, [
     'create',
     `--name=${containerName(spec.runId)}`,
-    ...hardeningArgs(spec.rootless, spec.hostOwner),
+    ...hardeningArgs(spec.rootless, spec.hostOwner, spec.rootlessUser),
     ...networkArgs(spec),
     `--cpus=${spec.resources.cpus}`,
     `--memory=${spec.resources.memory}`,

@@ -307,6 +307,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     resources: profile.spec.resources,
     rootless,
     ...(hostOwner ? {hostOwner} : {}),
+    // native rootless Linux: run as the user (not the image's USER), who owns the mounts
+    ...(rootless && !machine && host.platform === 'linux' && host.uid !== null ? {rootlessUser: {uid: host.uid, gid: process.getgid?.() ?? host.uid}} : {}),
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
     command: [...toolCommand, ...req.args],
