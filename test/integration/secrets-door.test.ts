@@ -49,8 +49,11 @@ function readTree(dir: string): string[] {
 
 /** The probes, none holding the value: a door request with a placeholder key, then everything visible dumped for the test to search. */
 const PROBES = [
-  'd=${SOURCEOS_SECRETS_DOOR#*=}; hp=${d#http://}; h=${hp%:*}; p=${hp##*:}; echo "DOOR=$h:$p"',
+  'd=${SOURCEOS_SECRETS_DOOR%% *}; d=${d#*=}; hp=${d#http://}; h=${hp%:*}; p=${hp##*:}; echo "DOOR=$h:$p"',
   `(printf 'GET /v1/messages HTTP/1.1\\r\\nHost: door\\r\\nx-api-key: placeholder-from-agent\\r\\nConnection: close\\r\\n\\r\\n'; sleep 3) | nc -w 8 "$h" "$p" | tr -d '\\r' | sed 's/^/DOOR_REPLY /'`,
+  // the second door's upstream is closed: Squid's error page must not carry the header either
+  'd2=${SOURCEOS_SECRETS_DOOR#* }; d2=${d2#*=}; hp2=${d2#http://}; p2=${hp2##*:}; echo "DOOR2=$p2"',
+  `(printf 'GET /v1/fail HTTP/1.1\\r\\nHost: door\\r\\nConnection: close\\r\\n\\r\\n'; sleep 3) | nc -w 8 "$h" "$p2" | tr -d '\\r' | sed 's/^/DOOR_FAIL /'`,
   'echo "==ENV"; env',
   'echo "==PROC"; for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr "\\0" "\\n" < "$f" 2>/dev/null; done',
   'echo "==FILES"; find /home /tmp /run /etc /workspace /var -xdev -type f -size -2000k 2>/dev/null | while read -r f; do cat "$f" 2>/dev/null; done',
@@ -83,7 +86,14 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       port = (server.address() as {port: number}).port
       profile = fx.profileVariant('door', (doc) => {
         doc.spec.network = {mode: 'allowlist', allow: []}
-        doc.spec.secrets = {door: 'proxy', inject: [{secret: secretName, host: `ip:${address}:${port}`, header: 'x-api-key', format: 'k-{value}', upstream: 'http'}]}
+        doc.spec.secrets = {
+          door: 'proxy',
+          inject: [
+            {secret: secretName, host: `ip:${address}:${port}`, header: 'x-api-key', format: 'k-{value}', upstream: 'http'},
+            // nothing listens on port 1: the door answers with Squid's error page
+            {secret: secretName, host: `ip:${address}:1`, header: 'Authorization', format: 'Bearer {value}'},
+          ],
+        }
       })
       const set = await fx.cli(['agent-machine', 'secret', 'set', secretName, '--profile-file', profile], {input: `${VALUE}\n`})
       expect(set.exitCode, set.stderr).toBe(0)
@@ -102,7 +112,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       expect(`${r.stdout}${r.stderr}`).not.toContain(VALUE)
       const ls = JSON.parse(r.stdout) as {secrets: Array<{name: string; usedBy: string[]; createdAt: string | null}>; missing: unknown[]}
       const mine = ls.secrets.find((s) => s.name === secretName)
-      expect(mine?.usedBy).toEqual([`x-api-key -> ip:${address}:${port}`])
+      expect(mine?.usedBy).toEqual([`x-api-key -> ip:${address}:${port}`, `Authorization -> ip:${address}:1`])
       expect(mine?.createdAt).toMatch(/^\d{4}-/)
       expect(ls.missing).toEqual([])
     })
@@ -120,11 +130,13 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       expect(exit.exitCode, exit.stderr).toBe(0)
 
       // the upstream got the secret in the header, formatted; the agent's placeholder was dropped
-      expect(seen.map((h) => h['x-api-key'])).toContain(`k-${VALUE}`)
+      expect(seen.map((h) => h['x-api-key']), exit.stderr.split('==ENV')[0]).toContain(`k-${VALUE}`)
       expect(seen.flatMap((h) => [h['x-api-key']].flat())).not.toContain('placeholder-from-agent')
       const out = exit.stderr // under --json the shell's output is on stderr
       expect(out).toMatch(/^DOOR_REPLY HTTP\/1\.1 200/m)
       expect(out).toContain('DOOR_REPLY ok-from-standin')
+      expect(out).toMatch(/^DOOR2=3201$/m)
+      expect(out).toMatch(/^DOOR_FAIL HTTP\/1\.1 5\d\d/m)
       // the probes really looked: env, /proc and files were dumped
       for (const section of ['==ENV', '==PROC', '==FILES', '==MOUNTS']) expect(out).toContain(section)
       expect(out).toMatch(/^SOURCEOS_SECRETS_DOOR=ip:/m)
@@ -146,7 +158,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       expect(agentInspect.stdout).not.toContain(`sourceos.${secretName}`)
       // evidence: the secret's name and host, no value
       const record = JSON.parse(places['the evidence record']!) as {predicate: {policy: {secrets: {door: string; inject: Array<{secret: string; host: string; header: string}>}}}}
-      expect(record.predicate.policy.secrets).toMatchObject({door: 'proxy', inject: [{secret: secretName, host: `ip:${address}:${port}`, header: 'x-api-key', upstream: 'http'}]})
+      expect(record.predicate.policy.secrets).toMatchObject({door: 'proxy', inject: [{secret: secretName, host: `ip:${address}:${port}`, header: 'x-api-key', upstream: 'http'}, {secret: secretName, host: `ip:${address}:1`, header: 'Authorization', upstream: 'http'}]})
       expect(await fx.containersOf(runId)).toEqual([])
     }, 180_000)
 
@@ -160,7 +172,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       const agent = steps.find((a) => a.includes(`--name=sourceos-agent-${runId}`))!
       expect(proxy).toContain(`--secret=sourceos.${secretName},type=mount,target=/run/sourceos-door-0,uid=65534,gid=65534,mode=0400`)
       expect(agent.some((a) => a.startsWith('--secret'))).toBe(false)
-      expect(agent).toContainEqual(expect.stringMatching(new RegExp(`^--env=SOURCEOS_SECRETS_DOOR=ip:${address!.replaceAll('.', '\\.')}:${port}=http://10\\.\\d+\\.\\d+\\.\\d+:3200$`)))
+      expect(agent).toContainEqual(expect.stringMatching(new RegExp(`^--env=SOURCEOS_SECRETS_DOOR=ip:${address!.replaceAll('.', '\\.')}:${port}=http://10\\.\\d+\\.\\d+\\.\\d+:3200 ip:`)))
       expect(await fx.containersOf(runId)).toEqual([])
     })
 

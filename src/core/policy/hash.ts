@@ -10,6 +10,7 @@ import type {HostPlatform} from '../host/facts.js'
 import {effectiveAllowlist} from '../network/allowlist.js'
 import {networkMode, type AgentMachineProfile, type ToolName} from '../profile/schema.js'
 import {stateVolumeName} from '../secrets/tool-state.js'
+import {injectUpstream} from '../secrets/door.js'
 
 export const EFFECTIVE_POLICY_SCHEMA = 'sourceos.dev/agent-machine/policy/v1alpha1'
 
@@ -81,7 +82,7 @@ export function buildEffectivePolicy(
     },
     secrets: {
       door: spec.secrets.door,
-      ...(spec.secrets.door === 'proxy' ? {inject: (spec.secrets.inject ?? []).map((i) => ({secret: i.secret, host: i.host, header: i.header, upstream: i.upstream}))} : {}),
+      ...(spec.secrets.door === 'proxy' ? {inject: (spec.secrets.inject ?? []).map((i) => ({secret: i.secret, host: i.host, header: i.header, upstream: injectUpstream(i)}))} : {}),
       ...(spec.secrets.toolState === 'volume' ? {toolState: 'volume' as const, volumes: enabledTools(spec).sort().map((t) => stateVolumeName(profile.metadata.name, t))} : {}),
     },
   }

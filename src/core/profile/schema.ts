@@ -165,8 +165,8 @@ export const SecretInjectSchema = z
       .describe('The header value, {value} standing for the secret, e.g. "{value}" or "Bearer {value}".'),
     upstream: z
       .enum(['https', 'http'])
-      .default('https')
-      .describe('https (default): the door connects with TLS and checks the certificate. http: plain HTTP, only for an ip: literal host (a local stand-in; the secret then travels unencrypted to that address).'),
+      .optional()
+      .describe('https (the default for a named host, the only choice there): the door connects with TLS and checks the certificate. http (the default for an ip: literal host, whose certificate could not name it anyway): plain HTTP, for a local stand-in; the secret then travels unencrypted to that address.'),
   })
   .strict()
   .superRefine((v, ctx) => {

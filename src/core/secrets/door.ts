@@ -59,6 +59,11 @@ export function toolDoor(tool: ToolName): ToolDoor {
   return entry
 }
 
+/** https for a named host (always); http for an ip: literal unless it says https (docs/secrets.md). */
+export function injectUpstream(inj: {host: string; upstream?: 'https' | 'http' | undefined}): 'https' | 'http' {
+  return inj.upstream ?? (inj.host.startsWith('ip:') ? 'http' : 'https')
+}
+
 export interface DoorInjection {
   index: number
   /** The stored secret's name, and podman's name for it. */
@@ -114,7 +119,7 @@ export function planDoor(spec: AgentMachineProfile['spec'], opts: {networkMode: 
       host: inj.host,
       upstreamHost,
       upstreamPort: parsed.rule.port,
-      upstream: inj.upstream ?? 'https',
+      upstream: injectUpstream(inj),
       header: inj.header,
       prefix,
       suffix,

@@ -46,7 +46,8 @@ const plan = (p: AgentMachineProfile) => planDoor(p.spec, {networkMode: 'allowli
 describe('the profile schema for the Secrets Door', () => {
   it('accepts door none alone (the old form) and door proxy with injections', () => {
     expect(profile({door: 'none'}).spec.secrets).toEqual({door: 'none'})
-    expect(profile(BOTH).spec.secrets.inject?.[1]).toMatchObject({format: 'Bearer {value}', upstream: 'https'})
+    expect(profile(BOTH).spec.secrets.inject?.[1]).toMatchObject({format: 'Bearer {value}'})
+    expect(plan(profile(BOTH))!.injections.map((i) => i.upstream)).toEqual(['https', 'https'])
   })
 
   it('refuses injections without the door, http to a named host, a *. host, bad headers and formats, two doors for one host', () => {
@@ -108,6 +109,12 @@ describe('the door in the proxy', () => {
     expect(access[0]).toBe('http_access deny sourceos_manager')
     // the value is not in the config: the sidecar adds the header directive itself
     expect(conf).not.toContain('request_header_add')
+  })
+
+  it('an ip: literal is reached with plain HTTP unless it says https (a certificate names hosts, not addresses); a name always with TLS', () => {
+    const d = plan(profile({door: 'proxy', inject: [{secret: 's', host: 'ip:192.0.2.2:8080', header: 'x'}, {secret: 's', host: 'ip:192.0.2.3', header: 'x', upstream: 'https'}, {secret: 's', host: 'api.example.com:8443', header: 'x'}]}))!
+    expect(d.injections.map((i) => [i.upstreamHost, i.upstreamPort, i.upstream])).toEqual([['192.0.2.2', 8080, 'http'], ['192.0.2.3', 443, 'https'], ['api.example.com', 8443, 'https']])
+    expect(doorSquidConfig(d, PROXY).lines).toContain('cache_peer api.example.com parent 8443 0 no-query no-digest originserver tls name=sourceos_peer_2')
   })
 
   it('an http upstream (an ip: stand-in) has no tls; its Host names the port', () => {
