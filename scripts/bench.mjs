@@ -50,7 +50,7 @@ function podman(args) {
 
 /** A tiny local image (busybox + the fake tools of the integration tests): no registry needed. */
 function benchImage() {
-  const ref = 'localhost/sourceosctl-bench/agent:3' // :3 carries squid
+  const ref = 'localhost/sourceosctl-bench/agent:4' // :4 carries squid and ip
   if (spawnSync('podman', ['image', 'exists', ref], {env}).status === 0) return ref
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
   if (!busybox) throw new Error('busybox-static is needed for the run benchmark (apt-get install busybox-static)')
@@ -63,7 +63,7 @@ function benchImage() {
   copyFileSync(join(root, 'test/images/fake-tools/fake-tool.sh'), join(rootfs, 'usr/local/lib/fake-tool.sh'))
   for (const tool of ['codex', 'claude']) chmodSync(join(rootfs, 'usr/local/bin', tool), 0o755)
   writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n')
-  for (const applet of ['mkdir', 'cp']) symlinkSync('busybox', join(rootfs, 'bin', applet))
+  for (const applet of ['mkdir', 'cp', 'ip']) symlinkSync('busybox', join(rootfs, 'bin', applet))
   addSquid(rootfs)
   spawnSync('tar', ['-C', rootfs, '-cf', join(work, 'rootfs.tar'), '.'])
   podman(['import', '--quiet', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', 'LABEL dev.sourceos.agent-machine.egress-proxy=squid', join(work, 'rootfs.tar'), ref])
@@ -218,6 +218,14 @@ try {
   console.error(`bench: scan cases skipped: ${error.message}`)
 }
 
+// --- Evidence (scripts/bench-evidence.mjs): `evidence inspect` of 10,000 signed records, and the
+// content tree hash (what the agent changed) of 10k- and 100k-file trees, first walk and after-session walk.
+let evidenceTable = ''
+if (process.env.BENCH_ONLY !== 'scan') {
+  const ev = spawnSync('node', [join(root, 'scripts/bench-evidence.mjs')], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: {...process.env, BENCH_RUNS: String(runs)}})
+  evidenceTable = ev.stdout ?? ''
+}
+
 if (results.length > 0) {
   console.log(`\nsourceosctl benchmark — ${runs} runs per case (after one warm-up), wall time in ms, peak RSS by GNU time\n`)
   console.log('| case | median ms | min–max | vs node -e 0 | peak RSS |')
@@ -230,4 +238,5 @@ if (scanRows.length > 0) {
   console.log('|---|---|---|---|---|')
   for (const line of scanRows) console.log(line)
 }
+if (evidenceTable) process.stdout.write(evidenceTable)
 rmSync(work, {recursive: true, force: true})

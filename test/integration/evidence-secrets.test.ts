@@ -40,13 +40,13 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('evidence holds no secret
         doc.spec.env.passthrough = [...doc.spec.env.passthrough, 'PIP_INDEX_URL']
       })
       const runId = fx.runId('secrets')
-      const run = await fx.cli(['agent-machine', 'run', '--json', '--run-id', runId, '--profile-file', profile, '--tool', 'codex', '--repo', fx.repo, '--', '--api-key', apiKey, bare, '--exit', '0'], {
+      const run = await fx.cli(['agent-machine', 'run', '--json', '--run-id', runId, '--profile-file', profile, '--tool', 'codex', '--repo', fx.repo, '--', '--api-key', apiKey, bare, '--touch', '/workspace/repo/made-by-agent', '--exit', '0'], {
         env: {PIP_INDEX_URL: mirror},
       })
       expect(run.exitCode, run.stderr).toBe(0)
       // The tool got them: the redaction is of the evidence, not of the launch.
       const report = findReport(run.stderr)
-      expect(report.argv).toEqual(['--api-key', apiKey, bare, '--exit', '0'])
+      expect(report.argv).toEqual(['--api-key', apiKey, bare, '--touch', '/workspace/repo/made-by-agent', '--exit', '0'])
       expect(report.env.PIP_INDEX_URL).toBe(mirror)
 
       const recordFile = (JSON.parse(run.stdout) as {evidence: string}).evidence
@@ -58,7 +58,20 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('evidence holds no secret
         for (const planted of [apiKey, bare, mirror, `planted${nonce}`]) expect(text, `${file} holds a planted secret`).not.toContain(planted)
         expect(text, `${file} names the home dir`).not.toContain(fx.home)
       }
-      const record = JSON.parse(readFileSync(recordFile, 'utf8')) as {predicate: {argv: string[]; podmanArgv: string[]; paths: string; mounts: Array<{source: string}>}}
+      const record = JSON.parse(readFileSync(recordFile, 'utf8')) as {
+        predicate: {
+          argv: string[]; podmanArgv: string[]; paths: string; mounts: Array<{source: string}>
+          builder: {id: string; version: string}
+          workspace: Array<{target: string; before: {commit: string | null; tree: string | null}; after: {commit: string | null; tree: string | null}; changes: {added: string[]; modified: string[]; removed: string[]}}>
+        }
+      }
+      // What changed: the file the agent made, by a content hash taken before and after.
+      const repo = record.predicate.workspace.find((w) => w.target === '/workspace/repo')
+      expect(repo?.before.commit).toMatch(/^[0-9a-f]{40}$/)
+      expect(repo?.before.tree).toMatch(/^sha256:[0-9a-f]{64}$/)
+      expect(repo?.after.tree).not.toBe(repo?.before.tree)
+      expect(repo?.changes).toEqual({added: ['made-by-agent'], modified: [], removed: [], omitted: 0})
+      expect(record.predicate.builder.id).toBe('https://sourceos.dev/agent-machine/sourceosctl')
       // Redacted by shape, each value with its sha256.
       expect(record.predicate.argv).toContain(`[redacted sha256:${sha(apiKey)}]`)
       expect(record.predicate.argv).toContain(`[redacted sha256:${sha(bare)}]`)

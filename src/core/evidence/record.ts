@@ -274,6 +274,34 @@ export const ResourceDescriptorSchema = z
   })
   .strict()
 
+const TreeStateSchema = z
+  .object({
+    commit: z.string().nullable().describe('HEAD commit, or null (not a git repo, or unknown).'),
+    ref: z.string().nullable().describe('Checked-out branch, or null when detached or unknown.'),
+    tree: DigestSchema.nullable().describe('Content tree hash of the folder (src/core/evidence/content-hash.ts: every file but the top .git dir, independent of git’s index and ignore files); null when a limit stopped the walk.'),
+    files: z.number().int().min(0).describe('Entries hashed.'),
+    truncated: z.string().nullable().describe('Why tree is null, else null.'),
+  })
+  .strict()
+
+export const WorkspaceChangeSchema = z
+  .object({
+    target: z.string().min(1).describe('Mount target of the folder.'),
+    before: TreeStateSchema.describe('Just before the agent started.'),
+    after: TreeStateSchema.nullable().describe('After the session; null while started, or when it could not be read.'),
+    changes: z
+      .object({
+        added: z.array(z.string()).describe('Paths (relative to the folder) that appeared.'),
+        modified: z.array(z.string()).describe('Paths whose content, kind or executable bit changed.'),
+        removed: z.array(z.string()).describe('Paths that are gone.'),
+        omitted: z.number().int().min(0).describe('Paths left out of the lists (at most 500 each).'),
+      })
+      .strict()
+      .nullable()
+      .describe('What differs between before and after; null while started.'),
+  })
+  .strict()
+
 export const BuilderSchema = z
   .object({
     id: z.string().describe('Who wrote the record: the sourceosctl agent-machine CLI.'),
@@ -330,6 +358,10 @@ export const EvidencePredicateSchema = z
       .strict()
       .optional()
       .describe('The podman commands after the create in podmanArgv, exactly as run. Absent in records of older CLIs.'),
+    workspace: z
+      .array(WorkspaceChangeSchema)
+      .optional()
+      .describe('What the agent changed in each mounted checkout: commit, branch and content tree hash before and after, and the changed paths. The started form already has `before`. Absent in records of older CLIs and for a remote Podman host.'),
     byproducts: z
       .array(ResourceDescriptorSchema)
       .optional()
@@ -367,6 +399,7 @@ export type Subject = z.infer<typeof SubjectSchema>
 export type PodmanConnectionInfo = z.infer<typeof PodmanConnectionSchema>
 export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
 export type ResourceDescriptor = z.infer<typeof ResourceDescriptorSchema>
+export type WorkspaceChange = z.infer<typeof WorkspaceChangeSchema>
 
 /** The exact file content of a record: JCS + one newline. */
 export function serializeRecord(record: EvidenceRecord): string {

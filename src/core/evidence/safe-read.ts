@@ -11,8 +11,8 @@
  *
  * A problem becomes an UnsafeFile error with a one-line reason; callers turn it into a finding.
  */
-import {constants} from 'node:fs'
-import {lstat, open} from 'node:fs/promises'
+import {closeSync, constants, fstatSync, lstatSync, openSync, readSync} from 'node:fs'
+import {lstat} from 'node:fs/promises'
 
 export class UnsafeFile extends Error {
   constructor(
@@ -55,9 +55,16 @@ function describeKind(info: {isFIFO(): boolean; isCharacterDevice(): boolean; is
  * symlink, anything that is not a regular file, or more than `maxBytes` bytes.
  */
 export async function readRegularFile(file: string, maxBytes: number): Promise<Buffer> {
+  // Synchronous system calls: each is short (no blocking open, a capped read), and verifying
+  // 10,000 records this way is several times faster than through fs/promises.
+  return readRegularFileSync(file, maxBytes)
+}
+
+/** readRegularFile, synchronously. */
+export function readRegularFileSync(file: string, maxBytes: number): Buffer {
   let before
   try {
-    before = await lstat(file)
+    before = lstatSync(file)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new UnsafeFile('missing', 'missing')
@@ -65,9 +72,9 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<B
   }
   if (before.isSymbolicLink()) throw new UnsafeFile('is a symlink: evidence files are never followed through links', 'symlink')
   if (!before.isFile()) throw new UnsafeFile(`is ${describeKind(before)}, not a regular file`, 'not-regular')
-  let handle
+  let fd: number
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ELOOP') throw new UnsafeFile('is a symlink: evidence files are never followed through links', 'symlink')
@@ -75,14 +82,14 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<B
     throw new UnsafeFile(`cannot read: ${(error as Error).message}`, 'unreadable')
   }
   try {
-    const info = await handle.stat()
+    const info = fstatSync(fd)
     if (!info.isFile()) throw new UnsafeFile(`is ${describeKind(info)}, not a regular file`, 'not-regular')
     if (info.dev !== before.dev || info.ino !== before.ino) throw new UnsafeFile('was replaced while it was opened', 'unreadable')
     const chunks: Buffer[] = []
     let total = 0
     for (;;) {
-      const buffer = Buffer.alloc(Math.min(CHUNK, maxBytes - total + 1))
-      const {bytesRead} = await handle.read(buffer, 0, buffer.length, null)
+      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, maxBytes - total + 1))
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, null)
       if (bytesRead === 0) break
       total += bytesRead
       if (total > maxBytes) throw new UnsafeFile(`is larger than ${maxBytes} bytes: far larger than any evidence file`, 'too-large')
@@ -93,7 +100,7 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<B
     if (error instanceof UnsafeFile) throw error
     throw new UnsafeFile(`cannot read: ${(error as Error).message}`, 'unreadable')
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 

@@ -74,6 +74,7 @@ import {
   type VerificationInfo,
   type PodmanConnectionInfo,
   type ResourceDescriptor,
+  type WorkspaceChange,
   type WorktreeInfo,
 } from './record.js'
 
@@ -110,6 +111,8 @@ export interface RecordDraft {
   builder?: {id: string; version: string}
   /** The image and the base commits as ResourceDescriptors. */
   resolvedDependencies?: ResourceDescriptor[]
+  /** Each checkout's state before the session (after and changes null). */
+  workspace?: WorkspaceChange[]
   /** podman init and start, as run. */
   podmanCommands?: {init: string[]; start: string[]}
   /** How host paths are written: 'home-relative' (with `homeDir`) writes the home dir as `~` everywhere. Default absolute. */
@@ -133,6 +136,8 @@ export interface CompletionUpdate {
   integrity?: IntegrityInfo
   /** What the session produced besides the record, by digest. */
   byproducts?: ResourceDescriptor[]
+  /** Each checkout before and after, with the changed paths (replaces the started form's). */
+  workspace?: WorkspaceChange[]
   /** Network egress: mode, allowlist, destinations from the proxy's log (network/evidence.ts). */
   network?: NetworkEvidence
 }
@@ -232,6 +237,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         ...(draft.builder ? {builder: {...draft.builder}} : {}),
         ...(draft.resolvedDependencies ? {resolvedDependencies: rel(structuredClone(draft.resolvedDependencies))} : {}),
         ...(draft.podmanCommands ? {podmanCommands: rel(structuredClone(draft.podmanCommands))} : {}),
+        ...(draft.workspace ? {workspace: rel(structuredClone(draft.workspace))} : {}),
         ...(draft.paths ? {paths: draft.paths.style} : {}),
       },
     })
@@ -295,6 +301,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           chain: {...chain, startedDigest},
           ...(update.integrity ? {integrity: rel(structuredClone(update.integrity))} : {}),
           ...(byproductsOf(update) ? {byproducts: byproductsOf(update)} : {}),
+          ...(update.workspace ? {workspace: rel(structuredClone(update.workspace))} : {}),
           ...(update.network ? {network: structuredClone(update.network)} : {}),
         },
       })

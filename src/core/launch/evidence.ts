@@ -9,6 +9,7 @@ import path from 'node:path'
 import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
 import {packageRoot} from '../util/package-root.js'
 import {redactCliArgv, redactPodmanArgv} from '../evidence/redact.js'
+import {contentTree, diffTrees, type ContentTree} from '../evidence/content-hash.js'
 import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
 import {assertKeyDirOutsideMounts, beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {Runner} from '../exec.js'
@@ -74,7 +75,18 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
   const keyDir = signingKeyDir(stateDir(host))
   await assertKeyDirOutsideMounts(keyDir, mounts)
   const signing = await loadOrCreateSigningKey(keyDir)
-  return beginRecord(dir, {
+  // What the agent changes: each checkout's content before it starts (content-hash.ts).
+  const checkouts = prepared.podman.remote ? [] : prepared.spec.mounts.filter((m) => m.role === undefined)
+  const before = await Promise.all(checkouts.map((m) => treeOrNull(m.hostSource)))
+  const stateOf = (tree: ContentTree | null, g: {commit: string | null; ref: string | null} | undefined) => ({
+    commit: g?.commit ?? null,
+    ref: g?.ref ?? null,
+    tree: tree?.tree ?? null,
+    files: tree?.files ?? 0,
+    truncated: tree === null ? 'could not be read' : tree.truncated,
+  })
+  const gitOf = (list: ReadonlyArray<{target: string; commit: string | null; ref: string | null}>, target: string) => list.find((g) => g.target === target)
+  const handle = await beginRecord(dir, {
     runId: prepared.runId,
     verb: prepared.spec.verb,
     tool: prepared.spec.tool,
@@ -100,11 +112,51 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
       ...facts.git.filter((g) => g.commit !== null).map((g) => ({name: g.target, digest: {gitCommit: g.commit!}, annotations: {role: 'source', ...(g.ref ? {ref: g.ref} : {})}})),
     ],
     podmanCommands: {init: prepared.containerSteps.init.argv, start: prepared.containerSteps.start.argv},
+    workspace: checkouts.map((m, i) => ({target: m.target, before: stateOf(before[i] ?? null, gitOf(facts.git, m.target)), after: null, changes: null})),
     ...(prepared.spec.tool ? {toolSandbox: prepared.image.details.labels[`dev.sourceos.agent-machine.${prepared.spec.tool}.sandbox`] ?? null} : {}),
     ...(prepared.worktree ? {worktree: {...prepared.worktree}} : {}),
     ...(verification ? {verification} : {}),
     ...(facts.podmanConnection ? {podmanConnection: facts.podmanConnection} : {}),
   }, {signing})
+  if (checkouts.length === 0) return handle
+  const complete = handle.complete.bind(handle)
+  const wrapped: RecordHandle = {
+    dir: handle.dir,
+    runId: handle.runId,
+    seq: handle.seq,
+    file: handle.file,
+    get record() {
+      return handle.record
+    },
+    get digest() {
+      return handle.digest
+    },
+    async complete(update: Parameters<RecordHandle['complete']>[0]) {
+      // After the session (the container is gone): the same walk, reading only what changed.
+      const after = await Promise.all(checkouts.map((m) => treeOrNull(m.hostSource)))
+      const gitAfter = update.git ?? facts.git
+      const workspace = checkouts.map((m, i) => {
+        const b = before[i] ?? null
+        const a = after[i] ?? null
+        return {
+          target: m.target,
+          before: stateOf(b, gitOf(facts.git, m.target)),
+          after: stateOf(a, gitOf(gitAfter, m.target)),
+          changes: b && a ? diffTrees(b, a) : null,
+        }
+      })
+      return complete({...update, workspace})
+    },
+  }
+  return wrapped
+}
+
+async function treeOrNull(folder: string): Promise<ContentTree | null> {
+  try {
+    return await contentTree(folder)
+  } catch {
+    return null
+  }
 }
 
 /** The container command: how much of it is the tool's own command (from the profile), and the arguments after it. */
