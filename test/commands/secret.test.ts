@@ -105,3 +105,21 @@ describe('secret ls and rm', () => {
     expect((none.json as {error: {fix: string}}).error.fix).toContain('secret ls')
   })
 })
+
+describe('secret logout', () => {
+  it('removes the active profile\'s tool-state volumes (only its own); --dry-run removes nothing; --tool narrows to one', async () => {
+    const SecretLogout = (await import('../../src/commands/agent-machine/secret/logout.js')).default
+    const vols = {match: 'podman volume ls', result: {stdout: 'sourceos-state-sec-claude-code\nsourceos-state-sec-codex\nsourceos-state-other-codex\nunrelated\n'}}
+    const dry = fakeRunner([vols])
+    const planned = await runCommand(SecretLogout, ['--dry-run', '--json'], {runner: dry, hostFacts: async () => facts()})
+    expect(planned.exitCode, planned.stderr).toBe(0)
+    expect((planned.json as {plan: {steps: Array<{argv: string[]}>}}).plan.steps[0]!.argv).toEqual(['podman', 'volume', 'rm', 'sourceos-state-sec-claude-code', 'sourceos-state-sec-codex'])
+    expect(dry.commandLines().some((l) => l.includes('volume rm'))).toBe(false)
+
+    const runner = fakeRunner([vols, {match: 'podman volume rm'}])
+    const one = await runCommand(SecretLogout, ['--tool', 'codex', '--json'], {runner, hostFacts: async () => facts()})
+    expect(one.exitCode, one.stderr).toBe(0)
+    expect((one.json as {removed: string[]}).removed).toEqual(['sourceos-state-sec-codex'])
+    expect(runner.commandLines()).toContain('podman volume rm sourceos-state-sec-codex')
+  })
+})
