@@ -137,6 +137,16 @@ describe('defaults and aliases of run and shell', () => {
     const opts = cli(['agent-machine', 'shell', '--repo', ws.app, '--dry-run', '--json', '--', '-c', 'ls /workspace'], {env: ws.env})
     expect(createArgv(opts.stdout).slice(-3)).toEqual(['/bin/sh', '-c', 'ls /workspace'])
   })
+
+  it('the interactive shell shows that it is the sandbox, and where: its prompt is "(sourceosctl sandbox) $PWD $ "', () => {
+    const ws = workspace()
+    const r = cli(['agent-machine', 'shell', '--repo', ws.app, '--dry-run', '--json'], {env: ws.env})
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(createArgv(r.stdout).slice(-3)).toEqual(['/bin/sh', '-c', "PS1='(sourceosctl sandbox) $PWD $ ' exec /bin/sh"])
+    // what a POSIX shell makes of it: PS1 holds $PWD unexpanded (expanded at each prompt), then sh runs
+    const sh = spawnSync('sh', ['-c', `${"PS1='(sourceosctl sandbox) $PWD $ ' exec sh -c 'printf %s \"$PS1\"'"}`], {encoding: 'utf8'})
+    expect(sh.stdout).toBe('(sourceosctl sandbox) $PWD $ ')
+  })
 })
 
 describe('output: --quiet, --verbose, colour', () => {

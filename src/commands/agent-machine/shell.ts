@@ -37,11 +37,16 @@ ${AgentMachineCommand.exitCodesSection}
   }
 }
 
+export const SANDBOX_SHELL = "PS1='(sourceosctl sandbox) $PWD $ ' exec /bin/sh"
+
 /**
  * `-- ls -la` runs ls (as `sh -c 'exec "$@"' sh ls -la`: the words are never re-parsed by a shell);
  * arguments that start with a dash (`-- -c 'ls /workspace'`) are the shell's own options, as before.
  */
 export function shellArgs(argv: readonly string[]): string[] {
-  if (argv.length === 0 || argv[0]!.startsWith('-')) return [...argv]
+  // The interactive shell says where it is: `(sourceosctl sandbox) /workspace/<repo> $ ` ($PWD is
+  // expanded at each prompt), so a sandbox shell is never mistaken for one on the host.
+  if (argv.length === 0) return ['-c', SANDBOX_SHELL]
+  if (argv[0]!.startsWith('-')) return [...argv]
   return ['-c', 'exec "$@"', 'sh', ...argv]
 }
