@@ -163,6 +163,10 @@ export const SecretInjectSchema = z
       .regex(/^[A-Za-z0-9 ._:-]*\{value\}[A-Za-z0-9 ._:-]*$/, 'format: {value} once, with letters, digits, space and . _ : - around it, e.g. "Bearer {value}"')
       .default('{value}')
       .describe('The header value, {value} standing for the secret, e.g. "{value}" or "Bearer {value}".'),
+    tool: z
+      .enum(['codex', 'claude-code'])
+      .optional()
+      .describe('Point this tool\'s base-URL variables at this door (policy/tool-door.json) although the host is not its API host: a gateway, a local stand-in. Without it, the tool whose API host this is.'),
     upstream: z
       .enum(['https', 'http'])
       .optional()

@@ -111,7 +111,7 @@ export function planDoor(spec: AgentMachineProfile['spec'], opts: {networkMode: 
     const upstreamHost = parsed.rule.kind === 'host' ? parsed.rule.host : parsed.rule.address
     const [prefix, suffix] = splitFormat(inj.format ?? '{value}')
     const doorPort = DOOR_PORT_BASE + index
-    const tools = opts.enabledTools.filter((t) => parsed.rule.kind === 'host' && toolDoor(t).host === upstreamHost)
+    const tools = opts.enabledTools.filter((t) => (inj.tool ? t === inj.tool : parsed.rule.kind === 'host' && toolDoor(t).host === upstreamHost))
     return {
       index,
       secret: inj.secret,

@@ -85,6 +85,13 @@ describe('planning the door', () => {
     expect(env.get(DOOR_ENV)).toBe(`api.anthropic.com=http://${PROXY}:${DOOR_PORT_BASE} api.openai.com=http://${PROXY}:${DOOR_PORT_BASE + 1}`)
   })
 
+  it('an injection can point a named tool at a door whose host is not its API host (a gateway, a stand-in)', () => {
+    const door = plan(profile({door: 'proxy', inject: [{secret: 's', host: 'ip:192.0.2.2:8080', header: 'x-api-key', tool: 'claude-code'}]}))!
+    expect(door.injections[0]!.tools).toEqual(['claude-code'])
+    expect(new Map(door.env).get('ANTHROPIC_BASE_URL')).toBe(`http://${PROXY}:${DOOR_PORT_BASE}`)
+    expect(new Map(door.env).has('OPENAI_BASE_URL')).toBe(false)
+  })
+
   it('the tool data names each tool\'s API host, header and variables', () => {
     expect(toolDoor('claude-code')).toMatchObject({host: 'api.anthropic.com', header: 'x-api-key', env: {ANTHROPIC_BASE_URL: '{door}'}})
     expect(toolDoor('codex')).toMatchObject({host: 'api.openai.com', header: 'Authorization', format: 'Bearer {value}'})
