@@ -428,7 +428,7 @@ async function execute(planned: Planned[], ctx: ExecContext): Promise<{machineRu
       const pulled = await ctx.lifecycle.pull(ref, {timeoutMs: req.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS})
       if (!pulled.ok) {
         task.fail(`could not pull ${ref}`)
-        throw prerequisiteMissing('IMAGE_PULL_FAILED', `\`podman pull ${ref}\` failed: ${pulled.failure.message}`, `check the reference and your registry access, or build it: \`podman build -t ${ref} images/agent\``, {ref})
+        throw prerequisiteMissing('IMAGE_PULL_FAILED', `\`podman pull ${ref}\` failed: ${pulled.failure.message}`, `check the reference and your registry access (\`podman pull ${ref}\` shows podman's whole answer), or point image.ref at a localhost/ name, which start builds from the shipped Containerfile`, {ref})
       }
       task.succeed(`Pulled ${ref}`)
       const inspected = await ctx.reader.imageInspect(ref)

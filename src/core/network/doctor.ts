@@ -37,7 +37,7 @@ export function egressCheck(profile: AgentMachineProfile, image: ImageDetails | 
       status: 'fail',
       required: true,
       detail: `${detail}; but the image ${image.id.slice(0, 12)} does not carry the egress proxy (no label ${EGRESS_PROXY_LABEL}=squid), so runs would fail`,
-      fix: 'rebuild the image from images/agent (it installs squid): `sourceosctl agent-machine start` or `make image`; or set spec.network.mode: none',
+      fix: 'rebuild the image from images/agent (it installs squid): `sourceosctl agent-machine image build`; or set spec.network.mode: none',
     }
   }
   return {...base, status: 'ok', required: true, detail: `${detail}${image ? '; the image carries the egress proxy (squid)' : ''}`, fix: null}

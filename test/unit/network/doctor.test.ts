@@ -26,7 +26,7 @@ describe('doctor: network egress', () => {
     const c = egressCheck(profile('  network:\n    mode: allowlist\n'), image({}), 5)
     expect(c.status).toBe('fail')
     expect(c.required).toBe(true)
-    expect(c.fix).toMatch(/agent-machine start|make image/)
+    expect(c.fix).toMatch(/agent-machine image build/)
   })
 
   it('open (and its old name) warns what it leaves open; none says the tools cannot reach their APIs', () => {
