@@ -114,7 +114,7 @@ function renderResult(r: StartResult): string {
   if (r.dryRun) {
     lines.push('', renderPlanWrapped(r.plan), '', 'Dry run: nothing was changed.')
   } else if (m.after === 'running' || m.name === null) {
-    lines.push(`Next: ${c.bold('sourceosctl agent-machine run --tool codex --repo <path>')}`)
+    lines.push(`Next: ${c.bold('sourceosctl agent-machine run --tool codex')} in an allowlisted repo (or with --repo <path>)`)
   }
   return lines.join('\n')
 }
