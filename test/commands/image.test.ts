@@ -33,26 +33,28 @@ ${machine}  image: {ref: ${ref}, digest: null, pull: never}
   return fakeHostFacts(machine ? 'macos' : 'linux', {homeDir: home, uid: 1000, env: {HOME: home, SOURCEOSCTL_PROFILE: profile}})
 }
 
+const missing = {match: 'podman image inspect', result: {exitCode: 125, stdout: '[]\n', stderr: 'Error: x: image not known\n'}}
+
 interface BuildJson {ref: string; built: boolean; id: string | null; plan: {steps: Array<{argv: string[]}>}}
 
 describe('image build', () => {
   it('--dry-run: the podman build of the shipped Containerfile, tagged with the profile’s ref; runs nothing', async () => {
-    const runner = fakeRunner([])
+    const runner = fakeRunner([missing])
     const out = await runCommand(ImageBuild, ['--dry-run', '--json'], {runner, hostFacts: async () => profileFacts('localhost/team/agent:7')})
     expect(out.exitCode).toBe(0)
     expect((out.json as BuildJson).plan.steps.map((s) => s.argv)).toEqual([['podman', 'build', '--file', join(DIR, 'Containerfile'), '--tag', 'localhost/team/agent:7', DIR]])
-    expect(runner.calls).toEqual([])
+    expect(runner.commandLines()).toEqual(['podman image inspect --format json -- localhost/team/agent:7']) // read-only
   })
 
   it('with a machine: the build goes through the machine’s connection (its store, not the host’s)', async () => {
     const machine = '  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}\n'
-    const out = await runCommand(ImageBuild, ['--dry-run', '--json', '--tag', 'localhost/me/agent:dev'], {runner: fakeRunner([]), hostFacts: async () => profileFacts('localhost/team/agent:7', machine)})
+    const out = await runCommand(ImageBuild, ['--dry-run', '--json', '--tag', 'localhost/me/agent:dev'], {runner: fakeRunner([missing]), hostFacts: async () => profileFacts('localhost/team/agent:7', machine)})
     expect((out.json as BuildJson).plan.steps[0]!.argv.slice(0, 4)).toEqual(['podman', '--connection', 'sourceos-agent', 'build'])
     expect((out.json as BuildJson).ref).toBe('localhost/me/agent:dev')
   })
 
   it('a build whose base image no registry can give: exit 4, the offline build named with the right tag', async () => {
-    const runner = fakeRunner([{match: 'podman build', result: {exitCode: 125, stderr: 'Error: creating build container: initializing source docker://node:22-bookworm-slim: pinging container registry registry-1.docker.io: dial tcp: lookup registry-1.docker.io: no such host\n'}}])
+    const runner = fakeRunner([missing, {match: 'podman build', result: {exitCode: 125, stderr: 'Error: creating build container: initializing source docker://node:22-bookworm-slim: pinging container registry registry-1.docker.io: dial tcp: lookup registry-1.docker.io: no such host\n'}}])
     const out = await runCommand(ImageBuild, ['--json'], {runner, hostFacts: async () => profileFacts('localhost/team/agent:7')})
     expect(out.exitCode).toBe(4)
     const error = (out.json as {error: {code: string; message: string; fix: string}}).error
@@ -60,6 +62,23 @@ describe('image build', () => {
     expect(error.message).toMatch(/base image docker\.io\/library\/node:\S+ could not be pulled \(no registry reachable\)/)
     expect(error.fix).toContain(`sudo ${join(DIR, 'build-debootstrap.sh')} --tag localhost/team/agent:7`)
     expect(error.fix).toMatch(/loads the image into your rootless store/)
+  })
+
+  it('a rebuild removes the image the name had before (a planned step), so no unnamed image is left', async () => {
+    const old = JSON.parse(podmanFixture('podman431-image-inspect.json')) as Array<{Id: string}>
+    const oldId = old[0]!.Id.replace(/^sha256:/, '')
+    const fresh = structuredClone(old)
+    fresh[0]!.Id = 'f'.repeat(64)
+    const runner = fakeRunner([
+      {match: 'podman image inspect', result: {stdout: JSON.stringify(old)}, times: 1},
+      {match: 'podman build', result: {stdout: 'COMMIT\n'}},
+      {match: 'podman image inspect', result: {stdout: JSON.stringify(fresh)}},
+      {match: 'podman rmi', result: {}},
+    ])
+    const out = await runCommand(ImageBuild, ['--json'], {runner, hostFacts: async () => profileFacts('localhost/sourceos/agent:latest')})
+    expect(out.exitCode, out.stderr).toBe(0)
+    expect((out.json as BuildJson).plan.steps.map((s) => s.argv.slice(0, 3))).toEqual([['podman', 'build', '--file'], ['podman', 'rmi', oldId]])
+    expect(runner.commandLines()).toContain(`podman rmi ${oldId}`)
   })
 
   it('a build that works: built, with the image ID', async () => {

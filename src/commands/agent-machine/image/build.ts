@@ -8,7 +8,7 @@ import {createProgress, silentProgress} from '../../../core/machine/progress.js'
 import {step, type Plan} from '../../../core/plan/plan.js'
 import {renderPlanWrapped} from '../../../cli/plan-render.js'
 import {PodmanAdapter} from '../../../core/podman/adapter.js'
-import {podmanContext} from '../../../core/podman/context.js'
+import {podmanArgv, podmanContext} from '../../../core/podman/context.js'
 
 interface ImageBuildResult {
   ref: string
@@ -55,7 +55,12 @@ ${AgentMachineCommand.exitCodesSection}`
     const dir = agentImageDir()
     const argv = buildArgv(context, ref, dir)
     const where = context.connection ? `the store of connection ${context.connection}` : host.isRoot ? "root's podman store" : 'your rootless podman store'
+    const adapter = new PodmanAdapter(ctx.runner, host, {context})
+    const before = await adapter.imageInspect(ref)
+    const oldId = before.ok ? before.value.id : null
     const plan: Plan = {verb: 'image build', steps: [step(argv, `build ${ref} from ${dir}/Containerfile into ${where} (base image ${readBaseImage(dir) ?? 'unknown'})`, true)]}
+    // A rebuild leaves the image that had the name unnamed: it goes, unless a container still uses it.
+    if (oldId) plan.steps.push(step(podmanArgv(context, ['rmi', oldId]), `remove the image ${ref} named before (${oldId.slice(0, 12)}) if the build replaced it and no container uses it`, true))
     const result: ImageBuildResult = {ref, dryRun: flags['dry-run'], built: false, id: null, connection: context.connection, plan}
     if (flags['dry-run']) {
       this.say(renderPlanWrapped(plan))
@@ -70,9 +75,13 @@ ${AgentMachineCommand.exitCodesSection}`
       throw buildFailed(ref, argv, built, {host, rootless: context.connection ? null : !host.isRoot, baseImage: readBaseImage(dir)})
     }
     task.succeed(`Built ${ref} in ${Math.round(built.durationMs / 1000)} s`)
-    const inspected = await new PodmanAdapter(ctx.runner, host, {context}).imageInspect(ref)
+    const inspected = await adapter.imageInspect(ref)
     result.built = true
     result.id = inspected.ok ? inspected.value.id : null
+    if (oldId && result.id && oldId !== result.id) {
+      const [command, ...rmArgs] = plan.steps[1]!.argv
+      await ctx.runner(command as string, rmArgs, {timeoutMs: 60_000}) // in use: podman refuses, and it stays
+    }
     this.say(`Built ${ref}${result.id ? ` (ID ${result.id.slice(0, 12)})` : ''} in ${where}.`)
     return result
   }
