@@ -311,7 +311,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     ...(rootless && !machine && host.platform === 'linux' && host.uid !== null ? {rootlessUser: {uid: host.uid, gid: process.getgid?.() ?? host.uid}} : {}),
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
-    command: [...toolCommand, ...req.args],
+    command: [...toolCommand, ...doorToolArgs(profile, runId, req), ...req.args],
     verification,
   }
   const hostSteps: Step[] = wt ? worktreeHostSteps(wt.steps).map((s) => s.step) : []
@@ -429,7 +429,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     rootless,
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
-    command: [...r.toolCommand, ...req.args],
+    command: [...r.toolCommand, ...doorToolArgs(profile, runId, req), ...req.args],
     verification: 'inspect-paths',
   }
   const probe = await toolVersionProbe(req, r.toolCommand, podmanCtx, image.id, rootless)
@@ -816,6 +816,13 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))
   const kept = env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase()) && !doorVars.has(name))
   return {network: mode, egress, env: [...kept, ...proxyEnv(egress), ...(egress.door?.env ?? [])], ...state}
+}
+
+/** `run --tool`: what the Secrets Door adds after the tool's command (policy/tool-door.json args, e.g. Codex's base URL). */
+function doorToolArgs(profile: AgentMachineProfile, runId: string, req: {verb: 'run' | 'shell'; tool?: string | null}): string[] {
+  if (req.verb !== 'run' || !req.tool || profile.spec.secrets.door !== 'proxy' || networkMode(profile.spec.network) !== 'allowlist') return []
+  const door = planDoor(profile.spec, {networkMode: 'allowlist', proxyAddress: egressSubnet(runId).proxy, enabledTools: enabledTools(profile.spec)})
+  return door?.toolArgs[req.tool as ToolName] ?? []
 }
 
 function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress' | 'volumes'>): string {

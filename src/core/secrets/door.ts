@@ -33,6 +33,8 @@ export interface ToolDoor {
   header: string
   format: string
   env: Record<string, string>
+  /** Added after the tool's command on `run --tool` ({door} is the door's URL). */
+  args?: string[]
   stateDir: string
   stateEnv: Record<string, string>
   sources: string[]
@@ -89,6 +91,8 @@ export interface DoorPlan {
   injections: DoorInjection[]
   /** Set in the agent's container: door URLs and placeholders, never a value. */
   env: Array<[string, string]>
+  /** Per tool: arguments after its command on `run --tool` (policy/tool-door.json args). */
+  toolArgs: Partial<Record<ToolName, string[]>>
 }
 
 /**
@@ -135,7 +139,9 @@ export function planDoor(spec: AgentMachineProfile['spec'], opts: {networkMode: 
     }
   }
   if (injections.length > 0) env.push([DOOR_ENV, injections.map((i) => `${i.host}=${i.doorUrl}`).join(' ')])
-  return {injections, env}
+  const toolArgs: Partial<Record<ToolName, string[]>> = {}
+  for (const inj of injections) for (const tool of inj.tools) toolArgs[tool] = [...(toolArgs[tool] ?? []), ...(toolDoor(tool).args ?? []).map((a) => a.replaceAll('{door}', inj.doorUrl))]
+  return {injections, env, toolArgs}
 }
 
 function splitFormat(format: string): [string, string] {
