@@ -169,7 +169,7 @@ export function doorSquidConfig(door: DoorPlan, proxyAddress: string): {lines: s
       // only on the run's internal network: the sidecar's other network never reaches a door
       `http_port ${listen}:${i.doorPort} accel defaultsite=${site} no-vhost name=${aclName(i)}`,
       `acl ${aclName(i)} myportname ${aclName(i)}`,
-      `cache_peer ${i.upstreamHost} parent ${i.upstreamPort} 0 no-query no-digest originserver${i.upstream === 'https' ? ' tls' : ''} name=${peerName(i)}`,
+      `cache_peer ${i.upstreamHost} parent ${i.upstreamPort} 0 no-query no-digest no-netdb-exchange originserver${i.upstream === 'https' ? ' tls' : ''} name=${peerName(i)}`,
       `cache_peer_access ${peerName(i)} allow ${aclName(i)}`,
       `cache_peer_access ${peerName(i)} deny all`,
       `never_direct allow ${aclName(i)}`,

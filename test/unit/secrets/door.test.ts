@@ -107,7 +107,7 @@ describe('the door in the proxy', () => {
   it('listens on the internal address only; forwards to its one upstream with TLS; replaces the header; allowed before the private-range refusal', () => {
     const conf = egress.squidConfig
     expect(conf).toContain(`http_port ${PROXY}:3200 accel defaultsite=api.anthropic.com no-vhost name=sourceos_door_0`)
-    expect(conf).toContain('cache_peer api.anthropic.com parent 443 0 no-query no-digest originserver tls name=sourceos_peer_0')
+    expect(conf).toContain('cache_peer api.anthropic.com parent 443 0 no-query no-digest no-netdb-exchange originserver tls name=sourceos_peer_0')
     expect(conf).toContain('cache_peer_access sourceos_peer_0 allow sourceos_door_0')
     expect(conf).toContain('cache_peer_access sourceos_peer_0 deny all')
     expect(conf).toContain('never_direct allow sourceos_door_0')
@@ -123,13 +123,13 @@ describe('the door in the proxy', () => {
   it('an ip: literal is reached with plain HTTP unless it says https (a certificate names hosts, not addresses); a name always with TLS', () => {
     const d = plan(profile({door: 'proxy', inject: [{secret: 's', host: 'ip:192.0.2.2:8080', header: 'x'}, {secret: 's', host: 'ip:192.0.2.3', header: 'x', upstream: 'https'}, {secret: 's', host: 'api.example.com:8443', header: 'x'}]}))!
     expect(d.injections.map((i) => [i.upstreamHost, i.upstreamPort, i.upstream])).toEqual([['192.0.2.2', 8080, 'http'], ['192.0.2.3', 443, 'https'], ['api.example.com', 8443, 'https']])
-    expect(doorSquidConfig(d, PROXY).lines).toContain('cache_peer api.example.com parent 8443 0 no-query no-digest originserver tls name=sourceos_peer_2')
+    expect(doorSquidConfig(d, PROXY).lines).toContain('cache_peer api.example.com parent 8443 0 no-query no-digest no-netdb-exchange originserver tls name=sourceos_peer_2')
   })
 
   it('an http upstream (an ip: stand-in) has no tls; its Host names the port', () => {
     const d = plan(profile({door: 'proxy', inject: [{secret: 's', host: 'ip:192.0.2.2:8080', header: 'x-api-key', upstream: 'http'}]}))!
     const {lines} = doorSquidConfig(d, PROXY)
-    expect(lines).toContain('cache_peer 192.0.2.2 parent 8080 0 no-query no-digest originserver name=sourceos_peer_0')
+    expect(lines).toContain('cache_peer 192.0.2.2 parent 8080 0 no-query no-digest no-netdb-exchange originserver name=sourceos_peer_0')
     expect(lines).toContain(`http_port ${PROXY}:3200 accel defaultsite=192.0.2.2:8080 no-vhost name=sourceos_door_0`)
   })
 
