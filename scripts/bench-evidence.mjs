@@ -1,7 +1,7 @@
 // The evidence figures of `make bench` (scripts/bench.mjs runs this): `evidence inspect` of an
 // evidence dir of 10,000 signed, completed records (built directly, as the store writes them:
 // canonical records, DSSE envelopes, index, checkpoint), and the content tree hash
-// (src/core/evidence/content-hash.ts) of generated 10k- and 100k-file trees: the first walk in a
+// (src/core/evidence/content-hash.ts) of generated 10k- and 100k-file trees (~1 KiB per file): the first walk in a
 // new process (reads every file), and the after-session walk in the same process (the digests of
 // unchanged files reused; one file changed). Prints markdown tables; asserts nothing.
 // BENCH_EVIDENCE_RECORDS (default 10000), BENCH_EVIDENCE_SIZES (default 10000,100000), BENCH_RUNS.
@@ -115,7 +115,8 @@ function generateTree(dest, files) {
   for (let head = 0; made < files; head++) {
     const d = queue[head]
     mkdirSync(d, {recursive: true})
-    for (let i = 0; i < 10 && made < files; i++, made++) writeFileSync(join(d, `f${i}.js`), '')
+    // ~1 KiB of source per file, unlike the scan's empty trees: the hash reads every byte.
+    for (let i = 0; i < 10 && made < files; i++, made++) writeFileSync(join(d, `f${i}.js`), `// file ${made}\n${'export const x = 1\n'.repeat(50)}`)
     for (let i = 0; i < 4; i++) queue.push(join(d, `d${i}`))
   }
   writeFileSync(join(dest, '.complete'), '')
@@ -139,7 +140,7 @@ console.log(JSON.stringify({files: first.files, firstMs, againMs, changed: first
 for (const size of sizes) {
   try {
     const label = `${size / 1e3}k`
-    const tree = join(treesDir, `t${label}`)
+    const tree = join(treesDir, `content-${label}`)
     generateTree(tree, size)
     const samples = []
     for (let i = 0; i < runs; i++) {

@@ -16,8 +16,7 @@
  * Tree hash = sha256 over the sorted lines `<kind> <mode> <digest> <JSON path>\n`.
  */
 import {createHash} from 'node:crypto'
-import {constants} from 'node:fs'
-import {lstat, open, readdir, readlink} from 'node:fs/promises'
+import {closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync} from 'node:fs'
 import path from 'node:path'
 
 export interface ContentEntry {
@@ -66,7 +65,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
     const dir = path.join(root, rel)
     let names: string[]
     try {
-      names = await readdir(dir)
+      names = readdirSync(dir)
     } catch {
       entries.set(rel === '' ? '.' : rel, {kind: 'other', mode: '-', digest: 'unreadable-dir'})
       continue
@@ -77,7 +76,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
       const abs = path.join(root, relPath)
       let info
       try {
-        info = await lstat(abs, {bigint: true})
+        info = lstatSync(abs, {bigint: true})
       } catch {
         continue // gone meanwhile
       }
@@ -90,7 +89,12 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
         break
       }
       if (info.isSymbolicLink()) {
-        const target = await readlink(abs).catch(() => '')
+        let target = ''
+        try {
+          target = readlinkSync(abs)
+        } catch {
+          // unreadable: hashed as empty
+        }
         entries.set(relPath, {kind: 'symlink', mode: '-', digest: sha256(Buffer.from(target, 'utf8'))})
         continue
       }
@@ -105,7 +109,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
         entries.set(relPath, {kind: 'file', mode, digest: hit.digest})
         continue
       }
-      const digest = info.size > BigInt(maxFileBytes) ? `size:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : await hashFile(abs)
+      const digest = info.size === 0n ? EMPTY : info.size > BigInt(maxFileBytes) ? `size:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : hashFile(abs)
       if (digest === null) {
         entries.set(relPath, {kind: 'other', mode: '-', digest: 'unreadable'})
         continue
@@ -123,19 +127,22 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
   return {tree: `sha256:${hash.digest('hex')}`, files: entries.size, entries, truncated: null}
 }
 
-async function hashFile(file: string): Promise<string | null> {
-  let handle
+const EMPTY = createHash('sha256').digest('hex')
+const buffer = Buffer.allocUnsafe(256 * 1024)
+
+/** Synchronous system calls: per file they are several times cheaper than fs/promises, which matters at 100k files. */
+function hashFile(file: string): string | null {
+  let fd: number
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch {
     return null
   }
   try {
-    if (!(await handle.stat()).isFile()) return null
+    if (!fstatSync(fd).isFile()) return null
     const hash = createHash('sha256')
-    const buffer = Buffer.alloc(256 * 1024)
     for (;;) {
-      const {bytesRead} = await handle.read(buffer, 0, buffer.length, null)
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, null)
       if (bytesRead === 0) break
       hash.update(buffer.subarray(0, bytesRead))
     }
@@ -143,7 +150,7 @@ async function hashFile(file: string): Promise<string | null> {
   } catch {
     return null
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 

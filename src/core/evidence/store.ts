@@ -200,6 +200,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     let index = await readIndexForWrite(root, opts.signing)
     const files = await listRecordFiles(root)
     if (await adoptInterruptedBegin(root, files, index, opts.signing)) index = await readIndexForWrite(root, opts.signing)
+    if (opts.signing) await signUnsignedDir(root, files, index, opts.signing)
     const maxFileSeq = files.reduce((m, f) => Math.max(m, f.seq), 0)
     const seq = Math.max(index.maxSeq, maxFileSeq) + 1
     const prev = seq === 1 ? null : (index.latestDigest.get(seq - 1) ?? (await fileDigestOfSeq(root, files, seq - 1)))
@@ -526,6 +527,44 @@ async function adoptInterruptedBegin(root: string, files: Array<{name: string; s
   if (key && !(await signedByUs(path.join(root, RECORDS_DIR, candidate.name), bytes, key))) return false
   await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq: found.seq, runId: found.runId, file: candidate.name, digest: found.digest}, index.lastLine)
   return true
+}
+
+/**
+ * The first signed write to a dir an older (unsigned) CLI wrote: each record whose bytes still have
+ * the digest the index last recorded for it gets its envelope now, and the checkpoint written after
+ * this append anchors the whole index. Trust on first use: what was changed before this moment
+ * cannot be told apart (nothing anchored it), what is changed after it can. A dir that already has
+ * a checkpoint is never back-filled, so removing an envelope later stays a finding.
+ */
+async function signUnsignedDir(root: string, files: Array<{name: string; seq: number}>, index: IndexState, key: SigningKey): Promise<void> {
+  if (index.lineCount === 0) return
+  try {
+    await readEnvelopeFile(path.join(root, CHECKPOINT_FILE))
+    return
+  } catch (error) {
+    if (!(error instanceof UnsafeFile && error.kind === 'missing')) return
+  }
+  for (const f of files) {
+    const file = path.join(root, RECORDS_DIR, f.name)
+    const latest = index.latestDigest.get(f.seq)
+    if (!latest || !index.files.has(f.name)) continue
+    try {
+      await readEnvelopeFile(`${file}${ENVELOPE_SUFFIX}`)
+      continue // already signed
+    } catch {
+      // unsigned: sign it below when it is what the index says
+    }
+    let bytes: Buffer
+    try {
+      bytes = await readRegularFile(file, MAX_RECORD_BYTES)
+    } catch {
+      continue
+    }
+    const body = bytes.subarray(0, bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? -1 : undefined)
+    if (sha256Prefixed(body.toString('utf8')) !== latest) continue
+    const envelope = signEnvelope(IN_TOTO_PAYLOAD_TYPE, body, key)
+    await writeFileAtomic(`${file}${ENVELOPE_SUFFIX}`, serializeEnvelope(envelope), {overwrite: false, mode: 0o600, unwritable: UNWRITABLE}).catch(() => undefined)
+  }
 }
 
 /** True when `<file>.dsse` verifies with our key and carries exactly the record's JCS bytes. */

@@ -260,3 +260,27 @@ describe('a copied range (--since)', () => {
     expect((await inspectPath(copy, {since: 3})).findings).toContainEqual({file: copied(files[3] ?? ''), field: null, problem: expect.stringMatching(/^missing: index.jsonl line 8 lists it/)})
   })
 })
+
+describe('upgrading an unsigned evidence dir', () => {
+  it('an older CLI’s records are UNVERIFIED; the first signed write signs those the index vouches for and anchors them all; a record changed before that stays a finding', async () => {
+    const {beginRecord: beginUnsigned} = await import('../../../src/core/evidence/store.js')
+    const dir = tempDir()
+    const files: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const h = await beginUnsigned(dir, sampleDraft())
+      await h.complete({exitCode: i})
+      files.push(h.file)
+    }
+    expect((await inspectPath(dir)).verdict).toBe('unverified')
+    // One of them was changed while nothing anchored it: the index still disagrees, so it is not signed.
+    writeFileSync(files[2] ?? '', readFileSync(files[2] ?? '', 'utf8').replace('"exitCode":2', '"exitCode":0'))
+    const h = await beginRecord(dir, sampleDraft())
+    await h.complete({exitCode: 0})
+    const result = await inspectPath(dir)
+    expect(result.records.map((r) => r.signed)).toEqual([true, true, false, true])
+    expect(result.findings.map((f) => [f.file, f.field])).toEqual([
+      [files[2], 'signature'],
+      [files[2], null],
+    ])
+  })
+})
