@@ -1,4 +1,4 @@
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -26,6 +26,24 @@ function listTree(dir: string): string[] {
 }
 
 describe('init', () => {
+  it('--remove-repo takes one repo off, keeps the other and the file’s comments; exclusive with --repo', async () => {
+    const {home, repo, profilePath, ctx} = setup()
+    const other = join(home, 'dev', 'other')
+    mkdirSync(other, {recursive: true})
+    expect((await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', repo, '--repo', other], ctx)).exitCode).toBe(0)
+    writeFileSync(profilePath, `# hand-written note\n${readFileSync(profilePath, 'utf8')}`)
+    const out = await runCommand(Init, ['--remove-repo', repo, '--json'], ctx)
+    expect(out.exitCode, out.stderr).toBe(0)
+    expect(schemaErrors('agent-machine-init-result.schema.json', out.json)).toEqual([])
+    expect(out.json).toMatchObject({action: 'remove-mount', written: true, removedMounts: [{source: realpathSync(repo)}]})
+    const text = readFileSync(profilePath, 'utf8')
+    expect(text.startsWith('# hand-written note\n')).toBe(true)
+    expect(text).not.toContain(`source: ${realpathSync(repo)}`)
+    expect(text).toContain(realpathSync(other))
+    const both = await runCommand(Init, ['--remove-repo', other, '--repo', repo], ctx)
+    expect(both.exitCode).toBe(2)
+  })
+
   it('renders a template with the repo as the one mount and writes it to the config dir', async () => {
     const {repo, profilePath, ctx} = setup()
     const out = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', repo, '--json'], ctx)

@@ -4,17 +4,52 @@ import {AgentMachineCommand} from '../../cli/base-command.js'
 import {style} from '../../cli/style.js'
 import {getContext} from '../../core/context.js'
 import {applyInit, planInit} from '../../core/init/plan-init.js'
+import {applyRemoveRepo, planRemoveRepo} from '../../core/init/repo-remove.js'
 import type {InitResult} from '../../core/init/result.js'
+import {parseProfile} from '../../core/profile/loader.js'
 import {renderPlan} from '../../core/plan/plan.js'
 
 export default class Init extends AgentMachineCommand {
+  /** --remove-repo: each repo off the allowlist in turn (core/init/repo-remove.ts: an in-place, atomic edit). */
+  private async removeRepos(repos: string[], flags: {output?: string; 'dry-run': boolean}): Promise<InitResult> {
+    const host = await getContext().hostFacts()
+    const dryRun = flags['dry-run']
+    const removed: InitResult['addedMounts'] = []
+    let last: Awaited<ReturnType<typeof planRemoveRepo>> | undefined
+    for (const repo of repos) {
+      last = await planRemoveRepo({host, cwd: process.cwd(), repo, profilePath: flags.output})
+      if (!dryRun) await applyRemoveRepo(last)
+      removed.push(...last.removed)
+    }
+    const done = last!
+    if (dryRun) {
+      this.say(renderPlan(done.plan))
+      this.say('')
+      this.say(done.yaml.trimEnd())
+    } else {
+      for (const m of removed) this.say(`Removed ${m.source} → ${m.target} from ${done.destination}`)
+    }
+    return {
+      action: 'remove-mount',
+      dryRun,
+      written: !dryRun,
+      destination: done.destination,
+      addedMounts: [],
+      addedAllow: [],
+      removedMounts: removed,
+      profile: parseProfile(done.yaml, done.destination),
+      plan: done.plan,
+      warnings: [],
+    }
+  }
+
   static override summary = 'Create the active AgentMachineProfile from a template, or add a repo to it.'
 
   static override description = `Renders a template from profiles/ with --repo as an allowlisted mount (under /workspace/<name>) and writes the active profile atomically to the user config dir, or to --output.
 
 Every --repo is expanded, resolved with realpath and judged by the mount policy first: home itself, broad roots (~/.config, /tmp, …) and anything inside or containing a sensitive path (SSH keys, cloud credentials, token stores, browser profiles, keychains) are refused with exit 3.
 
-An existing profile is never overwritten without --force. Running init again with another --repo (and the same or no --profile) adds a mount and keeps the others. --dry-run prints the rendered profile and its destination and writes nothing.
+An existing profile is never overwritten without --force. --remove-repo takes a repo off again: the profile is edited in place (comments kept) and written atomically. Running init again with another --repo (and the same or no --profile) adds a mount and keeps the others. --dry-run prints the rendered profile and its destination and writes nothing.
 
 Templates: macos-podman, linux-podman-native, linux-podman-machine, windows-podman-wsl (see profiles/).
 
@@ -25,6 +60,7 @@ ${AgentMachineCommand.exitCodesSection}`
     {description: 'Linux, native rootless podman', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo ~/dev/my-repo'},
     {description: 'Allow a second repo in the existing profile', command: '<%= config.bin %> agent-machine init --repo ~/dev/other-repo'},
     {description: 'Let the agent reach the npm registry and GitHub (network allowlist)', command: '<%= config.bin %> agent-machine init --allow-host registry.npmjs.org --allow-host github.com'},
+    {description: 'Take a repo off the allowlist (also: repo rm)', command: '<%= config.bin %> agent-machine init --remove-repo ~/dev/old-repo'},
     {description: 'Preview without writing', command: '<%= config.bin %> agent-machine init --profile linux-podman-native --repo . --dry-run'},
   ]
 
@@ -35,11 +71,13 @@ ${AgentMachineCommand.exitCodesSection}`
     output: Flags.string({char: 'o', description: 'Write the profile here instead of the active profile location.'}),
     force: Flags.boolean({description: 'Replace an existing profile at the destination.', default: false}),
     'dry-run': Flags.boolean({description: 'Print the rendered profile, its destination and the plan; write nothing.', default: false}),
+    'remove-repo': Flags.string({description: 'Take this repo off the allowlist instead (the same as `repo rm`; comments in the profile stay); repeat for several.', multiple: true, exclusive: ['repo', 'profile', 'force', 'allow-host']}),
   }
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
     const ctx = getContext()
+    if (flags['remove-repo']?.length) return this.removeRepos(flags['remove-repo'], flags)
     const planned = await planInit({
       host: await ctx.hostFacts(),
       cwd: process.cwd(),
