@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node bin/run.js
 
-.PHONY: install build dist install-check doctor validate integration-gate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
+.PHONY: install build dist install-check clean-images doctor validate integration-gate lint typecheck test-unit test-integration schemas schemas-check readme readme-check catalogue-check bench image e2e clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -70,6 +70,7 @@ readme-check: build
 
 # The gate runs first: a run that could not test against podman fails in a second, not at the end.
 validate: integration-gate lint typecheck build schemas-check readme-check catalogue-check test-unit test-integration install-check
+	@$(MAKE) --no-print-directory clean-images
 	@if [ "$$(node scripts/integration-gate.mjs --mode)" = unit-only ]; then \
 	  echo "validate: UNIT-ONLY run (SOURCEOSCTL_UNIT_ONLY=1): unit checks passed; the integration tests were NOT run"; \
 	else \
@@ -78,6 +79,19 @@ validate: integration-gate lint typecheck build schemas-check readme-check catal
 
 bench: build
 	node scripts/bench.mjs
+	@$(MAKE) --no-print-directory clean-images
+
+# The images the integration tests and the bench build (localhost/sourceosctl-test/…, -bench/…) and
+# their containers leave the stores: root's, and the rootless test user's when run as root.
+TEST_IMAGES := grep -E '^localhost/sourceosctl-(test|bench)/'
+clean-images:
+	@for who in self $$( [ "$$(id -u)" = 0 ] && [ -n "$$SOURCEOSCTL_TEST_ROOTLESS_USER" ] && echo "$$SOURCEOSCTL_TEST_ROOTLESS_USER" ); do \
+	  if [ "$$who" = self ]; then run=(); else run=(runuser -u "$$who" -- env HOME="$$(getent passwd "$$who" | cut -d: -f6)" $${CONTAINERS_CONF:+CONTAINERS_CONF=$$CONTAINERS_CONF}); fi; \
+	  command -v podman >/dev/null || exit 0; \
+	  images=$$(cd / && "$${run[@]}" podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | $(TEST_IMAGES) || true); \
+	  [ -z "$$images" ] || (cd / && "$${run[@]}" podman rmi --force $$images >/dev/null 2>&1) || true; \
+	  echo "clean-images ($$who): removed $$(echo $$images | wc -w) test/bench image(s)"; \
+	done
 
 # The agent image (images/agent/Containerfile) under the active profile's image.ref (TAG=… for
 # another name), in the store the runs use: the same as `sourceosctl agent-machine image build`.
