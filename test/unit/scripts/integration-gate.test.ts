@@ -36,6 +36,14 @@ describe('make validate: the integration gate', () => {
     expect(g.line).toMatch(/NOT run/)
   })
 
+  it('make validate runs the gate before anything else, the integration tests with podman required, and names an opt-out run in its last line', () => {
+    const dry = spawnSync('make', ['-n', 'validate'], {cwd: ROOT, encoding: 'utf8', env: {...process.env, MAKEFLAGS: ''}})
+    const lines = dry.stdout.split('\n').filter(Boolean)
+    expect(lines[0]).toBe('node scripts/integration-gate.mjs')
+    expect(dry.stdout).toMatch(/SOURCEOSCTL_TEST_REQUIRE_PODMAN=1 npx vitest run test\/integration/)
+    expect(dry.stdout).toMatch(/UNIT-ONLY run \(SOURCEOSCTL_UNIT_ONLY=1\).*NOT run/)
+  })
+
   it('the script exits 1 with that one line, and prints unit-only for --mode under the opt-out', () => {
     const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent'}
     const asUser = process.getuid?.() === 0 && spawnSync('id', ['-u', 'agentci']).status === 0
