@@ -45,10 +45,18 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+# Rootless podman keeps its store (images, secrets) under the caller's real home: XDG_* point it
+# there while the CLI's HOME is the temp one (as in scripts/e2e.sh).
+podman_env=()
+[ -z "${CONTAINERS_CONF:-}" ] || podman_env+=("CONTAINERS_CONF=$CONTAINERS_CONF")
+if [ "$(id -u)" -ne 0 ]; then
+  podman_env+=("XDG_DATA_HOME=${XDG_DATA_HOME:-$HOME/.local/share}" "XDG_CONFIG_HOME=${XDG_CONFIG_HOME:-$HOME/.config}")
+  [ -z "${XDG_RUNTIME_DIR:-}" ] || podman_env+=("XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR")
+fi
 cli() {
   env -i PATH="$PATH" HOME="$HOME_DIR" LANG=C.UTF-8 TERM=dumb NO_COLOR=1 \
-    SOURCEOSCTL_CONFIG_DIR="$CONFIG_DIR" SOURCEOSCTL_STATE_DIR="$STATE_DIR" ${CONTAINERS_CONF:+CONTAINERS_CONF=$CONTAINERS_CONF} \
-    ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR} node "$ROOT/bin/run.js" "$@"
+    SOURCEOSCTL_CONFIG_DIR="$CONFIG_DIR" SOURCEOSCTL_STATE_DIR="$STATE_DIR" "${podman_env[@]}" \
+    node "$ROOT/bin/run.js" "$@"
 }
 
 # the host's own address on its outside interface: the sidecar reaches it rootful and rootless
@@ -83,7 +91,7 @@ set +e
 cli agent-machine run --json --tool claude-code --repo "$REPO" --run-id "$RUN_ID" -- -p "Write hello.txt" --permission-mode acceptEdits >"$TMP/run.json" 2>"$TMP/run.err" </dev/null
 rc=$?
 set -e
-[ "$rc" = 0 ] || { tail -n 20 "$TMP/run.err" >&2; die "the run exited $rc"; }
+[ "$rc" = 0 ] || { tail -n 20 "$TMP/run.err" >&2; head -c 2000 "$TMP/run.json" >&2; die "the run exited $rc"; }
 
 node - "$LOG" <<'JS' || die "the stand-in's log: $(cat "$LOG")"
 const lines = require('fs').readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map(JSON.parse)
