@@ -30,7 +30,7 @@ FORCE=0
 FOR_USER=${SUDO_USER:-}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-DEB_PACKAGES=git,ca-certificates,squid  # bash is already in minbase; squid is the egress sidecar's proxy
+DEB_PACKAGES=git,ca-certificates,squid,iproute2  # bash is in minbase; squid: the egress proxy; iproute2: open mode's link-local guard
 RECIPE_LABEL=dev.sourceos.agent-machine.recipe
 
 die() { echo "build-debootstrap: error: $*" >&2; exit 1; }

@@ -45,7 +45,9 @@ export function describeOutcome(result: RunResult): string {
   if (result.notFound) return `${result.command} is not installed or not on PATH`
   if (result.timedOut) return `${result.command} ${result.args.join(' ')} timed out after ${result.durationMs} ms`
   if (result.signal) return `${result.command} was killed by ${result.signal}`
-  const firstLine = (result.stderr || result.stdout).trim().split('\n').find(Boolean) ?? ''
+  // podman prints warnings before its error: the `Error:` line says what went wrong
+  const lines = (result.stderr || result.stdout).trim().split('\n').filter(Boolean)
+  const firstLine = lines.find((l) => /^(Error|error|fatal|FATAL)\b/.test(l.trim())) ?? lines[0] ?? ''
   return `${result.command} ${result.args.slice(0, 3).join(' ')} exited ${result.exitCode}${firstLine ? `: ${firstLine}` : ''}`
 }
 

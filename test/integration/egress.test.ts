@@ -164,6 +164,26 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(await networksOf(runId)).toEqual([])
     }, 180_000)
 
+    it('network open: the cloud metadata range has no route and the agent cannot add one back; the rest is reachable; the guard is gone after', async () => {
+      const runId = fx.runId('openguard')
+      const open = fx.profileVariant('open', (doc) => {
+        doc.spec.network = {mode: 'open'}
+      })
+      const script = [
+        'if nc -w 3 169.254.169.254 80 </dev/null 2>/tmp/err; then echo "META connected"; else echo "META failed: $(cat /tmp/err)"; fi',
+        'ip route del unreachable 169.254.0.0/16 2>&1 | sed "s/^/DEL /"; ip route | grep -q "unreachable 169.254.0.0/16" && echo "ROUTE still there"',
+        `if nc -w 8 ${ALLOWED_TLS} 443 </dev/null; then echo "OUT connected"; else echo "OUT failed"; fi`,
+        'exit 0',
+      ].join('\n')
+      const r = await fx.cli(['agent-machine', 'shell', '--run-id', runId, '--repo', fx.repo, '--profile-file', open, '--', '-c', script], {timeoutMs: 120_000})
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/^META failed: .*(No route to host|unreachable)/im)
+      expect(r.stdout).toMatch(/^DEL .*(Operation not permitted|permission denied)/im)
+      expect(r.stdout).toContain('ROUTE still there')
+      expect(r.stdout).toContain('OUT connected')
+      expect(await fx.containersOf(runId)).toEqual([])
+    }, 180_000)
+
     it('after SIGKILL of the CLI, the next launch removes the killed run’s proxy and network', async () => {
       const runId = fx.runId('egresskill')
       const cli = await fx.spawn(['agent-machine', 'shell', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile, '--', '-c', 'echo STARTED; sleep 3'])

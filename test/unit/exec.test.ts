@@ -96,6 +96,9 @@ describe('createRunner: a normal run', () => {
     expect(result.signal).toBeUndefined()
     expect(succeeded(result)).toBe(false)
     expect(describeOutcome(result)).toBe('sh -c printf "out\\n"; printf "err" >&2; exit 3 exited 3: err')
+    // warnings first, then the error: the error line is the one shown
+    const warned = await run('sh', ['-c', 'printf "level=warning msg=cache\\nError: the real reason\\n" >&2; exit 125'])
+    expect(describeOutcome(warned)).toMatch(/exited 125: Error: the real reason$/)
   })
 
   it.runIf(posix)('writes input to stdin, and stdin is empty without it', async () => {

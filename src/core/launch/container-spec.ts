@@ -8,6 +8,7 @@ import {rootfulIdMap, rootfulUsernsArgs, type HostOwner} from './userns.js'
 import type {PlannedUserns} from './verify-mounts.js'
 import type {MountPin} from './pin.js'
 import {agentNetworkArgs, type EgressSetup} from '../network/sidecar.js'
+import {guardedNetworkArgs} from '../network/link-local-guard.js'
 import {volumeArg, type ToolStateVolume} from '../secrets/tool-state.js'
 
 export const LABEL_PREFIX = 'dev.sourceos.agent-machine'
@@ -64,6 +65,8 @@ export interface ContainerSpec {
   network: 'none' | 'allowlist' | 'open'
   /** The proxy sidecar and internal network (network allowlist only; network/sidecar.ts). */
   egress?: EgressSetup
+  /** open: the link-local guard whose network namespace the container joins (network/link-local-guard.ts). */
+  guard?: {name: string}
   /** Named volumes holding the tools' home state (spec.secrets.toolState volume; secrets/tool-state.ts). */
   volumes?: ToolStateVolume[]
   resources: {cpus: number; memory: string; pidsLimit: number}
@@ -93,7 +96,7 @@ export interface ContainerSpec {
  * agent's user to `owner` (default root, for containers that mount nothing) and container root to
  * an unprivileged host uid, and runs the agent's user (rootfulUsernsArgs).
  */
-export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid: 0}, rootlessUser?: HostOwner): string[] {
+export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid: 0}, rootlessUser?: HostOwner, usernsOf?: string): string[] {
   return [
     '--rm',
     '--init',
@@ -105,7 +108,8 @@ export function hardeningArgs(rootless: boolean, owner: HostOwner = {uid: 0, gid
     '--pull=never',
     // Rootless: map the invoking user to itself so files written in /workspace stay theirs.
     // Rootful: container root is not host root; the agent's files still belong to the owner.
-    ...(rootless ? ['--userns=keep-id', ...(rootlessUser ? [`--user=${rootlessUser.uid}:${rootlessUser.gid}`, AGENT_PASSWD_ENTRY] : [])] : rootfulUsernsArgs(owner)),
+    // (network open, rootless: the link-local guard's user namespace, itself keep-id, which owns the network namespace the agent joins)
+    ...(rootless ? [usernsOf ? `--userns=container:${usernsOf}` : '--userns=keep-id', ...(rootlessUser ? [`--user=${rootlessUser.uid}:${rootlessUser.gid}`, AGENT_PASSWD_ENTRY] : [])] : rootfulUsernsArgs(owner)),
   ]
 }
 
@@ -152,7 +156,7 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
   return podmanArgv(ctx, [
     'create',
     `--name=${containerName(spec.runId)}`,
-    ...hardeningArgs(spec.rootless, spec.hostOwner, spec.rootlessUser),
+    ...hardeningArgs(spec.rootless, spec.hostOwner, spec.rootlessUser, spec.rootless && spec.guard ? spec.guard.name : undefined),
     ...networkArgs(spec),
     `--cpus=${spec.resources.cpus}`,
     `--memory=${spec.resources.memory}`,
@@ -169,9 +173,9 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
   ])
 }
 
-function networkArgs(spec: Pick<ContainerSpec, 'network' | 'egress'>): string[] {
+function networkArgs(spec: Pick<ContainerSpec, 'network' | 'egress' | 'guard'>): string[] {
   if (spec.network === 'none') return ['--network=none']
-  if (spec.network === 'open') return []
+  if (spec.network === 'open') return spec.guard ? guardedNetworkArgs(spec.guard) : []
   if (!spec.egress) throw new Error('network allowlist without its egress setup')
   return agentNetworkArgs(spec.egress)
 }

@@ -312,6 +312,8 @@ export interface ViewContext {
   volumes?: ReadonlyArray<{name: string; target: string}>
   /** The container's full ID: podman's per-container files live under …/<id>/userdata/. */
   containerId: string
+  /** Network open: the link-local guard whose network namespace it joined (its hosts and resolv.conf are the guard's). */
+  networkProviderId?: string
   /** inspect's OCIRuntime (runc, crun, …). */
   runtime: string
   /** The root file system is planned read-only. */
@@ -329,6 +331,8 @@ const USERDATA_FILES: Record<string, string> = {
   '/etc/group': 'group',
   '/run/.containerenv': '.containerenv',
 }
+/** What a container that joins another's network namespace gets from that container's userdata. */
+const NETWORK_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'])
 /** tmpfs podman mounts at these places (a read-only root gets /run, /tmp, /var/tmp). */
 const SYSTEM_TMPFS = new Set(['/dev', '/dev/shm', '/run', '/tmp', '/var/tmp', '/sys/fs/cgroup'])
 const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue'])
@@ -341,7 +345,7 @@ function under(p: string, root: string): boolean {
 }
 
 /** null: a mount podman makes for every container (it can hold nothing of the host's files). */
-export function systemMountProblem(e: MountinfoEntry, containerId: string): string | null {
+export function systemMountProblem(e: MountinfoEntry, containerId: string, networkProviderId?: string): string | null {
   const mp = e.mountPoint
   if (under(mp, '/proc') || under(mp, '/sys') || under(mp, '/dev')) {
     if (PSEUDO_FS.has(e.fstype)) return null
@@ -353,6 +357,8 @@ export function systemMountProblem(e: MountinfoEntry, containerId: string): stri
   if (SYSTEM_TMPFS.has(mp) && e.fstype === 'tmpfs' && e.root === '/') return null
   const file = USERDATA_FILES[mp]
   if (file && containerId && e.root.endsWith(`/${containerId}/userdata/${file}`)) return null
+  // joined another container's network namespace: podman binds that container's network files
+  if (networkProviderId && NETWORK_FILES.has(mp) && e.root.endsWith(`/${networkProviderId}/userdata/${file}`)) return null
   if (mp === '/run/podman-init' && INIT_BINARY.test(e.root)) return null
   return `a ${e.fstype} mount from ${e.root}`
 }
@@ -417,7 +423,7 @@ export function checkContainerView(raw: ContainerViewRaw, ctx: ViewContext): Vie
       if (e.fstype !== 'tmpfs' || e.root !== '/') mismatch(`${mp} is a ${e.fstype} mount from ${e.root}, planned an empty tmpfs`)
       continue
     }
-    const why = systemMountProblem(e, ctx.containerId)
+    const why = systemMountProblem(e, ctx.containerId, ctx.networkProviderId)
     if (why) mismatch(`unplanned mount at ${mp}: ${why}`)
   }
   // podman's read-only /proc paths (gone with unmask=ALL or systempaths=unconfined)

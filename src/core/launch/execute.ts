@@ -21,7 +21,7 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
-import {createEgressNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {createEgressNetwork, removeLinkLocalGuard, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
 
 export interface LaunchOutcome {
@@ -62,7 +62,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   const hostSteps = prepared.hostSteps
   const {create, init, inspect, start} = prepared.containerSteps
   const egress = prepared.egress
-  if (egress && !deps.host) throw new Error('executeLaunch: the egress proxy needs the host facts (its marker lives in the state dir)')
+  const guard = prepared.guard
+  let guardUp = false
+  let guardId: string | undefined
+  if ((egress || guard) && !deps.host) throw new Error('executeLaunch: the egress proxy needs the host facts (its marker lives in the state dir)')
   const state = deps.host ? stateDir(deps.host) : ''
   const name = containerName(prepared.runId)
   // kill, ps and rm go through the launch's connection like every step of the plan (context.ts).
@@ -115,6 +118,12 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       proxyUp.catch(() => {}) // awaited before the start; a failure meanwhile must not crash the process
       if (early) return interruptedBeforeStart()
     }
+    if (guard) {
+      guardUp = true
+      guardId = await startLinkLocalGuard(guard, deps.runner, state, podman, prepared.runId)
+      trace('execute: link-local guard in place')
+      if (early) return interruptedBeforeStart()
+    }
     const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
     if (!succeeded(created)) {
       clean = created.exitCode !== null
@@ -135,7 +144,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (early) return interruptedBeforeStart()
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
-    const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps)
+    const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps, guardId)
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
     if (egress) {
@@ -169,6 +178,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       await proxyUp.catch(() => {}) // never tear down under a create that is still running
       const down = await tearDownEgress(egress, deps.runner, state, {readLog: true})
       deps.onEgressDone?.(down)
+    }
+    if (guard && guardUp) {
+      const problems = await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)
+      if (problems.length > 0) deps.onEgressDone?.({log: null, problems})
     }
   }
 }
@@ -239,7 +252,7 @@ export const INSPECT_PATHS_LIMITS = [
  * The initialized container against the plan: its effective configuration (inspect) and, where
  * podman runs on this host, its real view (/proc/<pid>). Any difference refuses the launch.
  */
-async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, deps: ExecuteDeps): Promise<{verification: VerificationInfo; mounts: ActualMount[]}> {
+async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, deps: ExecuteDeps, guardContainerId?: string): Promise<{verification: VerificationInfo; mounts: ActualMount[]}> {
   const {spec} = prepared
   // A remote host's keep-id maps the server's user, whose uid this host does not know.
   const userns = plannedUserNamespace(spec, prepared.podman.remote ? null : (deps.host?.uid ?? null))
@@ -251,6 +264,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
     imageEnv: prepared.image.details.env,
     network: spec.network,
     ...(spec.egress ? {egressNetwork: spec.egress.network} : {}),
+    ...(guardContainerId ? {guardContainerId} : {}),
     userns,
   })
   const problems = [...effective.problems]
@@ -277,7 +291,7 @@ async function verifyContainer(prepared: PreparedLaunch, inspectStdout: string, 
   } catch (error) {
     throw policyRefusal('MOUNT_UNVERIFIABLE', `cannot read the container’s view of its mounts: ${(error as Error).message.split('\n')[0]}.`, 'nothing was started; check that podman runs on this host (not a remote connection), then try again')
   }
-  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], volumes: spec.volumes ?? [], containerId: effective.id, runtime: effective.runtime, readOnlyRoot: true, userns}))
+  problems.push(...checkContainerView(raw, {planned: spec.mounts, tmpfs: [AGENT_HOME], volumes: spec.volumes ?? [], containerId: effective.id, ...(guardContainerId ? {networkProviderId: guardContainerId} : {}), runtime: effective.runtime, readOnlyRoot: true, userns}))
   refuseIfAny(problems)
   const mounts = spec.mounts.map((m) => ({target: m.target, dev: m.pin!.dev, ino: m.pin!.ino}))
   return {verification: {method: 'proc-root-inode', via: raw.via, mounts, unverified: []}, mounts: effective.mounts}

@@ -48,6 +48,7 @@ import {describeDoor, planDoor} from '../secrets/door.js'
 import {assertDoorSecretsStored} from '../secrets/preflight.js'
 import {toolStateVolumes} from '../secrets/tool-state.js'
 import {egressAfter, egressBefore, egressSteps, type EgressSteps} from '../network/steps.js'
+import {guardName, linkLocalGuardSteps, type GuardSteps} from '../network/link-local-guard.js'
 import {enabledTools} from '../policy/hash.js'
 import {judgeGitEntries} from '../git/pointers.js'
 
@@ -113,6 +114,8 @@ export interface PreparedLaunch {
   containerSteps: ContainerSteps
   /** The egress proxy's steps (network allowlist; network/steps.ts), as they stand in `plan`; null otherwise. */
   egress: EgressSteps | null
+  /** Network open: the link-local guard's steps (network/link-local-guard.ts), as they stand in `plan`; null otherwise. */
+  guard: GuardSteps | null
   plan: Plan
   warnings: string[]
   /** The read-write folders whose trust surface (git hooks, config, pointers) is checked after the session. */
@@ -314,6 +317,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     command: [...toolCommand, ...doorToolArgs(profile, runId, req), ...req.args],
     verification,
   }
+  keepGuardWhereItHolds(spec, warnings)
   const hostSteps: Step[] = wt ? worktreeHostSteps(wt.steps).map((s) => s.step) : []
   for (const dir of git.ensureDirs) {
     const why = path.basename(dir) === 'hooks' ? `create the missing hooks folder (empty) so it is mounted read-only: otherwise the agent could add hooks the host runs` : `create the missing folder ${dir} that commits in the container write to`
@@ -323,6 +327,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
   const evidence = evidenceSteps(spec, podmanCtx, {platform: host.platform, podmanVersionKnown: pathCtx.podmanVersion !== null})
   const egress = spec.egress ? egressSteps(spec.egress, podmanCtx) : null
+  const guard = spec.guard ? linkLocalGuardSteps({runId, image: image.id, rootless}, podmanCtx) : null
   const containerSteps: ContainerSteps = {
     create: step(buildCreateArgv(spec, podmanCtx), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}${networkWhy(spec)}`, true),
     init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
@@ -334,7 +339,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
       true,
     ),
   }
-  const plan = assemblePlan(req.verb, {probe, hostSteps, egress, containerSteps, afterSteps, evidence})
+  const plan = assemblePlan(req.verb, {probe, hostSteps, egress, guard, containerSteps, afterSteps, evidence})
   return {
     runId,
     profile,
@@ -354,6 +359,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     evidenceSteps: evidence,
     containerSteps,
     egress,
+    guard,
     plan,
     warnings,
     integrityRoots: integrityRootsOf(spec.mounts, scans),
@@ -432,9 +438,11 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     command: [...r.toolCommand, ...doorToolArgs(profile, runId, req), ...req.args],
     verification: 'inspect-paths',
   }
+  keepGuardWhereItHolds(spec, warnings)
   const probe = await toolVersionProbe(req, r.toolCommand, podmanCtx, image.id, rootless)
   const evidence = evidenceSteps(spec, podmanCtx, {platform: req.host.platform, podmanVersionKnown: false})
   const egress = spec.egress ? egressSteps(spec.egress, podmanCtx) : null
+  const guard = spec.guard ? linkLocalGuardSteps({runId, image: image.id, rootless}, podmanCtx) : null
   const containerSteps: ContainerSteps = {
     create: step(buildCreateArgv(spec, podmanCtx), `create the governed container on the remote Podman host ${r.connection} from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts (paths on that host; podman refuses a source that does not exist there)${networkWhy(spec)}`, true),
     init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
@@ -446,7 +454,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
       true,
     ),
   }
-  const plan = assemblePlan(req.verb, {probe, hostSteps: [], egress, containerSteps, afterSteps: [], evidence})
+  const plan = assemblePlan(req.verb, {probe, hostSteps: [], egress, guard, containerSteps, afterSteps: [], evidence})
   return {
     runId,
     profile,
@@ -466,6 +474,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     evidenceSteps: evidence,
     containerSteps,
     egress,
+    guard,
     plan,
     warnings,
     integrityRoots: [],
@@ -770,7 +779,7 @@ function hazardFix(kind: TreeScan['hazards'][number]['kind'], at: string): strin
  * init → inspect → verify → [wait for the proxy] → start → [proxy log, proxy and network removed]
  * → after-session host steps → the evidence's reads. execute.ts runs these same Step objects.
  */
-function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: Step[]; egress: EgressSteps | null; containerSteps: ContainerSteps; afterSteps: Step[]; evidence: Step[]}): Plan {
+function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: Step[]; egress: EgressSteps | null; guard: GuardSteps | null; containerSteps: ContainerSteps; afterSteps: Step[]; evidence: Step[]}): Plan {
   const c = p.containerSteps
   return {
     verb,
@@ -778,6 +787,7 @@ function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: 
       ...(p.probe ? [p.probe] : []),
       ...p.hostSteps,
       ...(p.egress ? egressBefore(p.egress) : []),
+      ...(p.guard ? [p.guard.create, p.guard.start, p.guard.ready] : []),
       c.create,
       c.init,
       c.inspect,
@@ -785,6 +795,7 @@ function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: 
       ...(p.egress ? [p.egress.ready] : []),
       c.start,
       ...(p.egress ? egressAfter(p.egress) : []),
+      ...(p.guard ? [p.guard.remove] : []),
       ...p.afterSteps,
       ...p.evidence,
     ],
@@ -799,7 +810,7 @@ const PROXY_VARS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'
  * deprecated name `default` warns), or `allowlist` (the run's internal network behind the proxy
  * sidecar, with the proxy variables set; network/sidecar.ts).
  */
-function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'env' | 'volumes'> {
+function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'guard' | 'env' | 'volumes'> {
   const mode = networkMode(profile.spec.network)
   if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
   const env = containerEnv(profile, passthrough)
@@ -809,6 +820,7 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const state = volumes.length > 0 ? {volumes} : {}
   // the Secrets Door (secrets/door.ts) lives in the proxy sidecar: refused in other modes
   const door = planDoor(profile.spec, {networkMode: mode, proxyAddress: mode === 'allowlist' ? egressSubnet(runId).proxy : null, enabledTools: enabledTools(profile.spec)})
+  if (mode === 'open') return {network: mode, env, guard: {name: guardName(runId)}, ...state}
   if (mode !== 'allowlist') return {network: mode, env, ...state}
   const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door})
   const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
@@ -816,6 +828,17 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))
   const kept = env.filter(([name]) => !PROXY_VARS.has(name.toUpperCase()) && !doorVars.has(name))
   return {network: mode, egress, env: [...kept, ...proxyEnv(egress), ...(egress.door?.env ?? [])], ...state}
+}
+
+/**
+ * Network open, rootless: the agent joins the guard's user namespace and must then be given the
+ * user by uid, which only native rootless Linux knows here. On a rootless Podman machine or remote
+ * host the guard is left out, and the warning says the metadata range stays reachable.
+ */
+function keepGuardWhereItHolds(spec: ContainerSpec, warnings: string[]): void {
+  if (!spec.guard || !spec.rootless || spec.rootlessUser) return
+  delete spec.guard
+  warnings.push('network open on a rootless Podman machine or remote host: the link-local (cloud metadata) range is NOT blocked there (docs/network.md); use network mode allowlist, which refuses it')
 }
 
 /** `run --tool`: what the Secrets Door adds after the tool's command (policy/tool-door.json args, e.g. Codex's base URL). */
@@ -828,7 +851,7 @@ function doorToolArgs(profile: AgentMachineProfile, runId: string, req: {verb: '
 function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress' | 'volumes'>): string {
   const state = spec.volumes && spec.volumes.length > 0 ? `; the tools' home state in the named volumes ${spec.volumes.map((v) => `${v.name} at ${v.target}`).join(', ')}` : ''
   if (spec.network === 'none') return `${state}; no network`
-  if (spec.network === 'open') return `${state}; on podman’s default network, unfiltered (network mode open)`
+  if (spec.network === 'open') return `${state}; on podman’s default network, unfiltered (network mode open) except the link-local (cloud metadata) range: in the link-local guard’s network namespace`
   const door = spec.egress!.door
   return `${state}; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
 }

@@ -79,6 +79,8 @@ export interface EffectivePlan {
   /** open: any bridge network; allowlist: exactly `egressNetwork` (the run's internal one). */
   network: 'none' | 'allowlist' | 'open'
   egressNetwork?: string
+  /** open with the link-local guard: the guard container's full ID (from its create). */
+  guardContainerId?: string
   /** The user namespace the hardening asks for (plannedUserNamespace), or null for none. */
   userns: PlannedUserns | null
 }
@@ -212,7 +214,10 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
   if (weakened.length > 0) configProblem(`security options switch protections off: ${weakened.join(', ')}`)
 
   // Namespaces
-  if (plan.network === 'none' ? hc.NetworkMode !== 'none' : /^(host|container:|ns:)/.test(hc.NetworkMode)) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned ${plan.network}`)
+  if (plan.guardContainerId) {
+    // open mode: exactly the run's link-local guard's namespace (by ID: a name could be taken over)
+    if (hc.NetworkMode !== `container:${plan.guardContainerId}`) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned the link-local guard's namespace (container:${plan.guardContainerId.slice(0, 12)})`)
+  } else if (plan.network === 'none' ? hc.NetworkMode !== 'none' : /^(host|container:|ns:)/.test(hc.NetworkMode)) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned ${plan.network}`)
   if (plan.network === 'allowlist') {
     // the run's internal network and nothing else: one more (containers.conf, a default) would be a way out past the proxy
     const attached = Object.keys(entry.NetworkSettings?.Networks ?? {}).sort()
@@ -225,7 +230,9 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
   const gidMap = hc.IDMappings?.GidMap ?? []
   const userns = plan.userns
   if (userns) {
-    if (/^(host|container:|ns:)/.test(hc.UsernsMode)) configProblem(`the user namespace is ${hc.UsernsMode}, planned ${userns.mode}`)
+    // (network open, rootless: the run's own link-local guard's namespace, by ID, is the planned keep-id one)
+    const guardUserns = plan.guardContainerId ? `container:${plan.guardContainerId}` : null
+    if (/^(host|container:|ns:)/.test(hc.UsernsMode) && hc.UsernsMode !== guardUserns) configProblem(`the user namespace is ${hc.UsernsMode}, planned ${userns.mode}`)
     if (userns.mode === 'keep-id') {
       // keep-id: container uid <uid> is the user itself (0 of podman's own user namespace)
       if (!uidMap.some((line) => line === `${userns.uid}:0:1`)) configProblem(`the user namespace does not keep uid ${userns.uid} (keep-id)`)

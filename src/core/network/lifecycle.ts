@@ -13,6 +13,7 @@ import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {podmanArgs, type PodmanContext} from '../podman/context.js'
 import {PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL} from './sidecar.js'
 import {READY_TIMEOUT_MS, type EgressSteps} from './steps.js'
+import {GUARD_READY_LINE, type GuardSteps} from './link-local-guard.js'
 import type {Step} from '../plan/plan.js'
 
 type Target = Pick<PodmanContext, 'binary' | 'connection'>
@@ -24,6 +25,31 @@ const MARKER_NAME = /^([a-z0-9][a-z0-9-]{7,62})\.json$/
 interface Marker {
   runId: string
   connection: string | null
+  /** The CLI that wrote it, and when that process started (Linux: /proc/<pid>/stat), so a live launch is never cleaned up. */
+  pid?: number
+  pidStart?: string | null
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks): tells a reused pid from the original. */
+async function processStart(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+/** Whether the CLI that wrote the marker is still running (then its run is live, not a leftover). */
+async function writerAlive(marker: Marker): Promise<boolean> {
+  if (typeof marker.pid !== 'number' || marker.pid <= 0) return false
+  try {
+    process.kill(marker.pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+  }
+  if (!marker.pidStart) return true
+  return (await processStart(marker.pid)) === marker.pidStart
 }
 
 async function run(runner: Runner, s: Step, timeoutMs: number) {
@@ -35,9 +61,7 @@ async function run(runner: Runner, s: Step, timeoutMs: number) {
  * the agent's container needs it to exist. The proxy itself is startEgressProxy's.
  */
 export async function createEgressNetwork(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
-  await mkdir(markerDir(state), {recursive: true, mode: 0o700})
-  const marker: Marker = {runId: steps.setup.runId, connection: ctx.connection}
-  await writeFile(markerFile(state, steps.setup.runId), `${JSON.stringify(marker)}\n`, {mode: 0o600})
+  await writeMarker(state, steps.setup.runId, ctx)
   const result = await run(runner, steps.networkCreate, 30_000)
   if (!succeeded(result)) {
     throw unexpectedFailure(
@@ -72,6 +96,48 @@ export async function startEgressProxy(steps: EgressSteps, runner: Runner, agent
       )
     }
   }
+}
+
+/** Notes that `runId` may leave containers (or a network) behind if this CLI is killed (cleanEgressLeftovers). */
+async function writeMarker(state: string, runId: string, ctx: Target): Promise<void> {
+  await mkdir(markerDir(state), {recursive: true, mode: 0o700})
+  const marker: Marker = {runId, connection: ctx.connection, pid: process.pid, pidStart: await processStart(process.pid)}
+  await writeFile(markerFile(state, runId), `${JSON.stringify(marker)}\n`, {mode: 0o600})
+}
+
+/**
+ * Network mode open: creates and starts the link-local guard, waits for its routes, and returns its
+ * container ID (the agent's container must join exactly that one). Refuses when the image cannot
+ * do it (no `ip`): nothing of the agent was started.
+ */
+export async function startLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, ctx: Target, runId: string): Promise<string> {
+  await writeMarker(state, runId, ctx)
+  const created = await run(runner, g.create, 60_000)
+  const id = created.stdout.trim().split('\n').pop()?.trim() ?? ''
+  if (!succeeded(created) || !/^[a-f0-9]{64}$/.test(id)) throw guardFailure(`cannot create the link-local guard: ${describeOutcome(created)} (${lastLines(created.stderr)})`)
+  const started = await run(runner, g.start, 30_000)
+  if (!succeeded(started)) throw guardFailure(`cannot start the link-local guard: ${describeOutcome(started)} (${lastLines(started.stderr)})`)
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+    const log = await run(runner, g.ready, 15_000)
+    const text = `${log.stdout}\n${log.stderr}`
+    if (text.includes(GUARD_READY_LINE)) return id
+    const exited = /not found|RTNETLINK|Operation not permitted|can't|No such file/i.test(text)
+    if (exited || Date.now() > deadline) throw guardFailure(`the link-local guard did not set its routes: ${lastLines(text)}`)
+    await new Promise((r) => setTimeout(r, delay))
+  }
+}
+
+function guardFailure(message: string) {
+  return unexpectedFailure('LINK_LOCAL_GUARD_FAILED', `${message}; network mode open refuses the cloud metadata range through it.`, 'rebuild the image from images/agent (it installs iproute2): `sourceosctl agent-machine image build` (or `make image`); or use spec.network.mode allowlist (or none); nothing of the agent was started')
+}
+
+/** Removes the guard (the agent's container is gone by then); the marker goes when nothing is left. */
+export async function removeLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, runId: string): Promise<string[]> {
+  const removed = await run(runner, g.remove, 30_000)
+  if (!succeeded(removed) && !/no such container/i.test(removed.stderr)) return [`the link-local guard ${g.name} could not be removed: ${describeOutcome(removed)}`]
+  await rm(markerFile(state, runId), {force: true})
+  return []
 }
 
 /** Polls the proxy's log until Squid listens; refuses (nothing started) when it exits or times out. */
@@ -127,9 +193,10 @@ function lastLines(text: string): string {
 }
 
 /**
- * Removes what killed CLIs left: for each marker whose run's agent container is gone, its proxy
- * container(s) and network(s), found by the run-id label. A run whose agent still exists (a live
- * session) is left alone. Returns what was removed.
+ * Removes what killed CLIs left: for each marker whose writer (a CLI) is no longer running and whose
+ * run's agent container is gone, its proxy or guard container(s) and network(s), found by the
+ * run-id label. A run whose CLI still runs, or whose agent still exists (a live session), is left
+ * alone. Returns what was removed.
  */
 export async function cleanEgressLeftovers(state: string, runner: Runner, ctx: Target): Promise<string[]> {
   let names: string[]
@@ -149,14 +216,17 @@ export async function cleanEgressLeftovers(state: string, runner: Runner, ctx: T
     } catch {
       marker = {runId, connection: ctx.connection}
     }
+    // another CLI's launch in progress (its proxy or guard may exist before its agent does): not a leftover
+    if (await writerAlive(marker)) continue
     const target: Target = {binary: ctx.binary, connection: typeof marker.connection === 'string' ? marker.connection : null}
     const p = (args: string[]) => runner(target.binary, podmanArgs(target, args), {timeoutMs: 30_000})
     const agents = await p(['ps', '--all', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`, `--filter=name=^sourceos-agent-${runId}$`])
     if (!succeeded(agents)) continue // podman unreachable (a stopped machine): try again next time
     if (agents.stdout.trim() !== '') continue // the session is still there
-    const proxies = await p(['ps', '--all', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`, `--filter=label=${ROLE_LABEL}=egress-proxy`])
-    const ids = proxies.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
-    if (ids.length > 0 && succeeded(await p(['rm', '--force', '--time=0', ...ids]))) removed.push(...ids.map((id) => `container ${id.slice(0, 12)} (egress proxy of run ${runId})`))
+    // what is left of the run: its egress proxy or link-local guard (the agent's container is gone)
+    const helpers = await p(['ps', '--all', `--filter=label=${RUN_ID_LABEL}=${runId}`, '--format={{.ID}} {{index .Labels "' + ROLE_LABEL + '"}}'])
+    const found = helpers.stdout.split('\n').map((l) => l.trim().split(' ')).filter(([id]) => id)
+    if (found.length > 0 && succeeded(await p(['rm', '--force', '--time=0', ...found.map(([id]) => id!)]))) removed.push(...found.map(([id, role]) => `container ${id!.slice(0, 12)} (${role || 'helper'} of run ${runId})`))
     const nets = await p(['network', 'ls', '--quiet', `--filter=label=${RUN_ID_LABEL}=${runId}`])
     const netIds = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
     if (netIds.length > 0 && succeeded(await p(['network', 'rm', ...netIds]))) removed.push(...netIds.map((id) => `network ${id.slice(0, 12)} (run ${runId})`))

@@ -24,7 +24,7 @@ export interface TestImage {
 export const APPLETS = [
   'sh', 'ls', 'cat', 'id', 'grep', 'env', 'echo', 'mkdir', 'touch', 'sleep', 'stat', 'readlink', 'sed',
   'awk', 'wc', 'head', 'tr', 'printf', 'test', '[', 'true', 'false', 'kill', 'ps', 'sort', 'cut', 'tail',
-  'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'whoami', 'basename', 'dirname', 'uname', 'hostname', 'mkfifo', 'nc', 'nslookup',
+  'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'whoami', 'basename', 'dirname', 'uname', 'hostname', 'mkfifo', 'nc', 'nslookup', 'ip',
 ]
 
 /** Metadata `podman import --change` applies. */

@@ -92,6 +92,23 @@ describe('checkEffectiveConfig (real 4.3.1 inspect of initialized containers)', 
     expect(r.problems.map((p) => p.message).join('; ')).toMatch(problem)
   })
 
+  it('network open: only the run’s own link-local guard’s namespace, by its ID; allowlist: only the run’s network', () => {
+    const guard = 'a'.repeat(64)
+    const openPlan = plan('rootful', {network: 'open', guardContainerId: guard})
+    expect(checkEffectiveConfig(edited((e) => (e.HostConfig.NetworkMode = `container:${guard}`)), openPlan).problems).toEqual([])
+    for (const mode of ['bridge', 'host', `container:${'b'.repeat(64)}`]) {
+      expect(checkEffectiveConfig(edited((e) => (e.HostConfig.NetworkMode = mode)), openPlan).problems.map((p) => p.message).join()).toMatch(/planned the link-local guard.s namespace/)
+    }
+    const allowPlan = plan('rootful', {network: 'allowlist', egressNetwork: 'sourceos-egress-x'})
+    const on = (nets: string[]) => edited((e) => {
+      e.HostConfig.NetworkMode = 'bridge'
+      ;(e as unknown as {NetworkSettings: unknown}).NetworkSettings = {Networks: Object.fromEntries(nets.map((n) => [n, {}]))}
+    })
+    expect(checkEffectiveConfig(on(['sourceos-egress-x']), allowPlan).problems).toEqual([])
+    expect(checkEffectiveConfig(on(['sourceos-egress-x', 'podman']), allowPlan).problems.map((p) => p.message).join()).toMatch(/on the networks \[podman, sourceos-egress-x\], planned only sourceos-egress-x/)
+    expect(checkEffectiveConfig(on(['podman']), allowPlan).problems.map((p) => p.message).join()).toMatch(/planned only sourceos-egress-x/)
+  })
+
   it('rootless keep-id must map the user to itself', () => {
     const broken = edited((e) => (e.HostConfig.IDMappings!.UidMap = ['0:1:65536']), 'rootless')
     expect(checkEffectiveConfig(broken, plan('rootless')).problems.map((p) => p.message).join()).toMatch(/does not keep uid 1001/)
