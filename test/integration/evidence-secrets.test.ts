@@ -62,6 +62,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('evidence holds no secret
         predicate: {
           argv: string[]; podmanArgv: string[]; paths: string; mounts: Array<{source: string}>
           builder: {id: string; version: string}
+          image: {id: string}
+          resolvedDependencies: Array<{name: string; digest: Record<string, string>; annotations: Record<string, string>}>
+          podmanCommands: {init: string[]; start: string[]}
           workspace: Array<{target: string; before: {commit: string | null; tree: string | null}; after: {commit: string | null; tree: string | null}; changes: {added: string[]; modified: string[]; removed: string[]}}>
         }
       }
@@ -72,6 +75,11 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('evidence holds no secret
       expect(repo?.after.tree).not.toBe(repo?.before.tree)
       expect(repo?.changes).toEqual({added: ['made-by-agent'], modified: [], removed: [], omitted: 0})
       expect(record.predicate.builder.id).toBe('https://sourceos.dev/agent-machine/sourceosctl')
+      // SLSA-style inputs: the image by its ID, the repo by its commit before the session.
+      expect(record.predicate.resolvedDependencies).toContainEqual(expect.objectContaining({digest: {sha256: record.predicate.image.id.replace(/^sha256:/, '')}, annotations: expect.objectContaining({role: 'image'})}))
+      expect(record.predicate.resolvedDependencies).toContainEqual(expect.objectContaining({name: '/workspace/repo', digest: {gitCommit: repo?.before.commit}}))
+      expect(record.predicate.podmanCommands.start).toContain('start')
+      expect(record.predicate.podmanCommands.init).toContain('init')
       // Redacted by shape, each value with its sha256.
       expect(record.predicate.argv).toContain(`[redacted sha256:${sha(apiKey)}]`)
       expect(record.predicate.argv).toContain(`[redacted sha256:${sha(bare)}]`)

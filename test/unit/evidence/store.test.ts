@@ -262,3 +262,28 @@ describe('a writer killed between the two steps of begin or complete', () => {
     ])
   })
 })
+
+describe('SLSA fields', () => {
+  it('the egress proxy log becomes a byproduct by digest; a missing network section leaves none', async () => {
+    const dir = tempDir()
+    const logDigest = `sha256:${'e'.repeat(64)}`
+    const h = await beginRecord(dir, sampleDraft({builder: {id: 'https://sourceos.dev/agent-machine/sourceosctl', version: '0.1.0'}}))
+    const done = await h.complete({
+      exitCode: 0,
+      network: {
+        mode: 'allowlist',
+        allowlist: {entries: ['api.openai.com:443'], origins: {'api.openai.com:443': ['tool codex']}, hash: `sha256:${'1'.repeat(64)}`},
+        proxy: {network: 'n', subnet: '10.0.0.0/24', address: '10.0.0.2', container: 'sourceos-egress-x', logDigest},
+        destinations: [],
+        unparsedLogLines: 0,
+        truncatedDestinations: 0,
+        notes: [],
+      },
+    })
+    expect(done.record.predicate.byproducts).toEqual([{name: 'egress-proxy-access-log', digest: {sha256: 'e'.repeat(64)}, annotations: {role: 'byproduct', container: 'sourceos-egress-x'}}])
+    expect(done.record.predicate.builder).toEqual({id: 'https://sourceos.dev/agent-machine/sourceosctl', version: '0.1.0'})
+    const plain = await beginRecord(dir, sampleDraft())
+    expect((await plain.complete({exitCode: 0})).record.predicate.byproducts).toBeUndefined()
+    expect((await inspectPath(dir)).verdict).toBe('valid')
+  })
+})
