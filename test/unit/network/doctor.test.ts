@@ -8,7 +8,7 @@ import {parseProfile} from '../../../src/core/profile/loader.js'
 import type {ImageDetails} from '../../../src/core/podman/types.js'
 
 const profile = (network: string) =>
-  parseProfile(readFileSync(join(import.meta.dirname, '..', '..', '..', 'profiles', 'linux-podman-native.yaml'), 'utf8').replace(/  network:\n(?:    .*\n)+/, network), 'p')
+  parseProfile(readFileSync(join(import.meta.dirname, '..', '..', '..', 'profiles', 'linux-podman-native.yaml'), 'utf8').replace(/ {2}network:\n(?: {4}.*\n)+/, network), 'p')
 const image = (labels: Record<string, string>) => ({id: 'a'.repeat(64), labels}) as unknown as ImageDetails
 
 describe('doctor: network egress', () => {

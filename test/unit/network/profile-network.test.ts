@@ -8,7 +8,7 @@ import {parseProfile} from '../../../src/core/profile/loader.js'
 import {networkMode} from '../../../src/core/profile/schema.js'
 
 const template = readFileSync(join(import.meta.dirname, '..', '..', '..', 'profiles', 'linux-podman-native.yaml'), 'utf8')
-const withNetwork = (yaml: string) => template.replace(/  network:\n(?:    .*\n)+/, yaml)
+const withNetwork = (yaml: string) => template.replace(/ {2}network:\n(?: {4}.*\n)+/, yaml)
 
 function refusal(text: string): AgentMachineError {
   try {
