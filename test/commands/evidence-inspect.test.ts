@@ -119,3 +119,55 @@ describe('evidence inspect', () => {
     expect(out.stdout).toContain(`record ${copy}: field predicate.schemaVersion: record uses schema version 3; this CLI reads up to 1 — upgrade sourceosctl`)
   })
 })
+
+describe('evidence inspect: tampering and anchoring (exit 5, named)', () => {
+  it('a rollback of the last record: exit 5, "rolled back"', async () => {
+    const {dir, files} = await evidenceDir(3)
+    const last = files[2] ?? ''
+    rmSync(last)
+    rmSync(`${last}.dsse`)
+    const lines = readFileSync(join(dir, 'index.jsonl'), 'utf8').split('\n').filter(Boolean)
+    writeFileSync(join(dir, 'index.jsonl'), lines.slice(0, 4).map((l) => `${l}\n`).join(''))
+    const out = await inspect([dir])
+    expect(out.exitCode).toBe(5)
+    expect(out.stdout).toMatch(/index .*index\.jsonl: rolled back: the signed checkpoint .* covers 6 lines up to seq 3, but index\.jsonl has 4/)
+  })
+
+  it('a loose folder of copied records: UNVERIFIED (exit 5), never valid', async () => {
+    const {files} = await evidenceDir(2)
+    const loose = tempDir()
+    for (const f of files) writeFileSync(join(loose, f.split('/').pop() ?? ''), readFileSync(f))
+    const out = await inspect([loose])
+    expect(out.exitCode).toBe(5)
+    expect(out.stdout).toContain('Evidence UNVERIFIED (exit 5): nothing is wrong, but nothing anchors it:')
+    expect(out.stdout).not.toContain('Evidence valid')
+    const json = await inspect([loose, '--json'])
+    expect(json.json).toMatchObject({valid: false, verdict: 'unverified', findings: []})
+  })
+
+  it('--expect-head: valid while the head is in the index, exit 5 once the history up to it is gone; --trusted-key with another key: exit 5', async () => {
+    const {dir} = await evidenceDir(2)
+    const head = (((await inspect([dir, '--json'])).json as {index: {head: string}}).index.head)
+    await (await beginRecord(dir, sampleDraft())).complete({exitCode: 0})
+    expect((await inspect([dir, '--expect-head', head])).exitCode).toBe(0)
+    const bad = await inspect([dir, '--expect-head', `sha256:${'0'.repeat(64)}`])
+    expect(bad.exitCode).toBe(5)
+    expect(bad.stdout).toContain('is no line of index.jsonl: the history up to it was rewritten or rolled back since it was recorded')
+    expect((await inspect([dir, '--expect-head', 'nope'])).exitCode).toBe(2)
+    const {generateKeyPairSync} = await import('node:crypto')
+    const other = join(tempDir(), 'other.pub')
+    writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({type: 'spki', format: 'pem'}).toString())
+    const wrongKey = await inspect([dir, '--trusted-key', other])
+    expect(wrongKey.exitCode).toBe(5)
+    expect(wrongKey.stdout).toMatch(/which is not trusted here/)
+  })
+
+  it('the default view is one line per record; --long has the detail', async () => {
+    const {dir} = await evidenceDir(2)
+    const out = await inspect([dir])
+    const table = out.stdout.split('\n').filter((l) => /^\S*\s*SEQ\s+STATUS\s+EXIT\s+TOOL\s+STARTED\s+RUN ID/.test(l.trim()) || /^\S+\s+\d+\s+completed\s+\d+\s+codex\s/.test(l.trim()))
+    expect(table).toHaveLength(3)
+    expect(out.stdout).not.toContain('podman ')
+    expect((await inspect([dir, '--long'])).stdout).toMatch(/podman\s+podman create/)
+  })
+})
