@@ -50,10 +50,10 @@ function readTree(dir: string): string[] {
 /** The probes, none holding the value: a door request with a placeholder key, then everything visible dumped for the test to search. */
 const PROBES = [
   'd=${SOURCEOS_SECRETS_DOOR%% *}; d=${d#*=}; hp=${d#http://}; h=${hp%:*}; p=${hp##*:}; echo "DOOR=$h:$p"',
-  `(printf 'GET /v1/messages HTTP/1.1\\r\\nHost: door\\r\\nx-api-key: placeholder-from-agent\\r\\nConnection: close\\r\\n\\r\\n'; sleep 3) | nc -w 8 "$h" "$p" | tr -d '\\r' | sed 's/^/DOOR_REPLY /'`,
+  `(printf 'GET /v1/messages HTTP/1.1\\r\\nHost: door\\r\\nx-api-key: placeholder-from-agent\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | nc -w 8 "$h" "$p" | tr -d '\\r' | sed 's/^/DOOR_REPLY /'`,
   // the second door's upstream is closed: Squid's error page must not carry the header either
   'd2=${SOURCEOS_SECRETS_DOOR#* }; d2=${d2#*=}; hp2=${d2#http://}; p2=${hp2##*:}; echo "DOOR2=$p2"',
-  `(printf 'GET /v1/fail HTTP/1.1\\r\\nHost: door\\r\\nConnection: close\\r\\n\\r\\n'; sleep 3) | nc -w 8 "$h" "$p2" | tr -d '\\r' | sed 's/^/DOOR_FAIL /'`,
+  `(printf 'GET /v1/fail HTTP/1.1\\r\\nHost: door\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | nc -w 8 "$h" "$p2" | tr -d '\\r' | sed 's/^/DOOR_FAIL /'`,
   'echo "==ENV"; env',
   'echo "==PROC"; for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr "\\0" "\\n" < "$f" 2>/dev/null; done',
   'echo "==FILES"; find /home /tmp /run /etc /workspace /var -xdev -type f -size -2000k 2>/dev/null | while read -r f; do cat "$f" 2>/dev/null; done',
