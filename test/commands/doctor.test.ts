@@ -108,17 +108,29 @@ describe('doctor', () => {
     expect(report.checks.find((c) => c.id === 'podman-service')?.status).toBe('fail')
   })
 
-  it('on macOS with the machine running reports a remote, rootless podman', async () => {
+  it('on macOS with the profile\'s machine running reports it running, and podman remote and rootless', async () => {
+    const home = tempHome()
+    const profile = writeProfile(home, nativeProfile(home).replace('platform: linux', 'platform: macos\n  machine: {name: podman-machine-default, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}'))
+    const out = await runCommand(Doctor, ['--json'], {
+      runner: fakeRunner([...macosRoutes('running')]),
+      hostFacts: async () => fakeHostFacts('macos', {homeDir: '/Users/dev', env: {HOME: '/Users/dev', SOURCEOSCTL_PROFILE: profile}}),
+    })
+    const report = out.json as DoctorJson
+    expect(report.machine).toEqual({name: 'podman-machine-default', state: 'running'})
+    expect(report.podman.remote).toBe(true)
+    expect(report.podman.rootless).toBe(true)
+    expect(report.checks.find((c) => c.id === 'machine')?.status).toBe('ok')
+  })
+
+  it('on macOS without a profile looks for the templates\' machine name: absent, though another machine runs', async () => {
     const home = tempHome()
     const out = await runCommand(Doctor, ['--json'], {
       runner: fakeRunner([...macosRoutes('running')]),
       hostFacts: async () => fakeHostFacts('macos', {env: {HOME: '/Users/dev', SOURCEOSCTL_CONFIG_DIR: home}}),
     })
     const report = out.json as DoctorJson
-    expect(report.podman.remote).toBe(true)
-    // Without a profile doctor looks for the templates' machine name.
-    expect(report.machine.name).toBe('sourceos-agent')
-    expect(report.machine.state).toBe('absent')
+    expect(report.machine).toEqual({name: 'sourceos-agent', state: 'absent'})
+    expect(report.checks.find((c) => c.id === 'machine')?.fix).toBe('Create it with `podman machine init sourceos-agent`.')
   })
 
   it('as root on Linux with a machine profile reports that podman machine does not run as root', async () => {
@@ -134,17 +146,27 @@ describe('doctor', () => {
     expect(out.exitCode).toBe(4)
   })
 
-  it('checks every allowlisted mount and --repo for readability', async () => {
+  it('checks every allowlisted mount and --repo: each that is there passes, a missing one or a missing --repo fails', async () => {
     const home = tempHome()
     const repo = join(home, 'dev', 'app')
+    const docs = join(home, 'dev', 'docs')
     mkdirSync(repo, {recursive: true})
-    const profile = writeProfile(home, nativeProfile(repo))
+    mkdirSync(docs, {recursive: true})
+    const twoMounts = (docsSource: string) => nativeProfile(repo).replace('mode: rw}', `mode: rw}\n    - {source: ${docsSource}, target: /workspace/docs, mode: ro}`)
+    const profile = writeProfile(home, twoMounts(docs))
     const facts = linuxFacts(home, {SOURCEOSCTL_PROFILE: profile})
     const ok = await runCommand(Doctor, ['--json', '--repo', repo], {runner: fakeRunner(linuxNativeRoutes()), hostFacts: async () => facts})
     const checks = (ok.json as DoctorJson).checks
-    expect(checks.find((c) => c.id === 'mount:/workspace/app')?.status).toBe('ok')
+    expect(checks.filter((c) => c.id.startsWith('mount:')).map((c) => [c.id, c.status])).toEqual([['mount:/workspace/app', 'ok'], ['mount:/workspace/docs', 'ok']])
     expect(checks.find((c) => c.id === 'repo')?.status).toBe('ok')
     expect(ok.exitCode).toBe(0)
+
+    writeProfile(home, twoMounts(join(home, 'dev', 'gone')))
+    const second = await runCommand(Doctor, ['--json'], {runner: fakeRunner(linuxNativeRoutes()), hostFacts: async () => facts})
+    const after = (second.json as DoctorJson).checks
+    expect(after.find((c) => c.id === 'mount:/workspace/app')?.status).toBe('ok')
+    expect(after.find((c) => c.id === 'mount:/workspace/docs')?.status).toBe('fail')
+    expect(second.exitCode).toBe(4)
 
     const missing = await runCommand(Doctor, ['--json', '--repo', join(home, 'nope')], {runner: fakeRunner(linuxNativeRoutes()), hostFacts: async () => facts})
     expect((missing.json as DoctorJson).checks.find((c) => c.id === 'repo')?.status).toBe('fail')

@@ -1,6 +1,8 @@
 // run/shell --worktree and the git-internal mounts, in-process: real git on temp repos (the
-// Runner passes git through), podman faked — its `container inspect` reports exactly the mounts
-// the `create` asked for, so the plan → execute path runs end to end without a container.
+// Runner passes git through), podman faked by fakeContainer: its `container inspect` is a recorded
+// podman 4.3.1 inspect adapted to the run (the binds the `create` asked for), so the plan → execute
+// path runs end to end without a container — and a test that edits that inspect (a wrong source, a
+// mount made writable) proves mount verification refuses it here too.
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
@@ -15,7 +17,7 @@ import Shell from '../../src/commands/agent-machine/shell.js'
 import {createRunner, type AttachedRunner, type Runner} from '../../src/core/exec.js'
 import {hostGitArgv} from '../../src/core/git/host-git.js'
 import {inspectPath} from '../../src/core/evidence/verify.js'
-import {fakeContainer} from '../helpers/fake-container.js'
+import {fakeContainer, type FakeContainer} from '../helpers/fake-container.js'
 import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
@@ -71,13 +73,15 @@ afterEach(() => useProcFs(undefined))
 
 /**
  * git runs for real; podman is faked. `container inspect` answers with the binds of the last
- * `create` (what a faithful podman reports), so verification passes exactly when the plan is consistent.
+ * `create` (what a faithful podman reports), so verification passes exactly when the plan is
+ * consistent; `edit` changes what the "runtime" reports (fakeContainer's editInspect, swap).
  */
-function runner(): ReturnType<typeof fakeRunner> & {real: Runner} {
+function runner(edit: (c: FakeContainer) => void = () => {}): ReturnType<typeof fakeRunner> & {real: Runner} {
   const real = createRunner()
   // create → init → inspect answer from the last create; the container's /proc is played by fakeContainer
   const container = fakeContainer()
   container.install()
+  edit(container)
   const fake = fakeRunner([
     {match: 'git', result: async (_c, args, options) => real('git', args, {...options, env: GIT_ENV})},
     {match: 'podman image inspect', result: {stdout: podmanFixture('podman431-image-inspect.json')}},
@@ -279,6 +283,29 @@ describe('run|shell --worktree', () => {
     // cached now: no probe planned, none run
     const again = await runCommand(Run, [...args, '--dry-run'], {...ctx, runner: runner(), attachedRunner: attached()})
     expect((again.json as Json).plan.steps.filter((s) => s.argv[1] === 'run')).toEqual([])
+  })
+
+  it.each([
+    ['the user’s checkout mounted where the clone belongs', (repo: string) => (c: FakeContainer) => c.editInspect((e) => {
+      const app = e.Mounts.find((m) => m.Destination === '/workspace/app')!
+      app.Source = repo
+    })],
+    ['the read-only hooks mount reported writable', () => (c: FakeContainer) => c.editInspect((e) => {
+      e.Mounts.find((m) => m.Destination === '/workspace/app/.git/hooks')!.RW = true
+    })],
+  ] as const)('a --worktree run whose container shows a wrong mount is refused (%s): exit 3, never started, nothing brought back', async (_label, edit) => {
+    const {repo, facts, state} = setup()
+    const before = repoState(repo)
+    const r = runner(edit(repo))
+    const a = attached(0)
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--worktree', '--run-id', 'wrongmnt-0001'], {runner: r, attachedRunner: a, hostFacts: async () => facts, now: () => NOW})
+    expect(out.exitCode, out.stderr).toBe(3)
+    expect(out.stderr).toMatch(/MOUNT_MISMATCH|mounts differ from the plan/)
+    expect(a.calls).toEqual([])
+    expect(r.commandLines().some((l) => l.startsWith('podman start'))).toBe(false)
+    expect(r.commandLines().some((l) => l.startsWith('podman ps --all') && l.includes('run-id='))).toBe(true)
+    expect(repoState(repo)).toEqual(before)
+    expect(existsSync(join(state, 'worktrees', 'app-wrongmnt-0001.bring-back.git'))).toBe(false)
   })
 
   it('a worktree of a folder inside the repo keeps the workdir below the clone', async () => {

@@ -132,7 +132,8 @@ export interface ContainerSteps {
   start: Step
 }
 
-const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}$/
+// (?![\s\S]) rather than $: without the m flag, $ also matches before a final newline.
+const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}(?![\s\S])/
 
 export function newRunId(): string {
   return randomBytes(8).toString('hex')

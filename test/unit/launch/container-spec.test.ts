@@ -33,9 +33,18 @@ const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
 describe('governed container argv', () => {
   it('always carries the hardening defaults and never host-wide flags', () => {
     const argv = buildCreateArgv(spec(), NATIVE)
-    for (const flag of ['--rm', '--init', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--http-proxy=false', '--pull=never', '--userns=keep-id']) {
+    for (const flag of [
+      '--rm', '--init', '--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--http-proxy=false', '--pull=never', '--userns=keep-id',
+      // the home is a tmpfs that can hold neither setuid programs nor device nodes
+      '--tmpfs=/home/agent:rw,nosuid,nodev,mode=1777',
+      // the profile's resource limits, the run's own name, and the policy it ran under
+      '--cpus=2', '--memory=4g', '--pids-limit=1024', '--name=sourceos-agent-0123456789abcdef',
+      `--label=dev.sourceos.agent-machine.policy-hash=sha256:${'a'.repeat(64)}`, '--label=dev.sourceos.agent-machine.profile=p',
+    ]) {
       expect(argv).toContain(flag)
     }
+    expect(argv.filter((a) => a.startsWith('--tmpfs'))).toHaveLength(1)
+    expect(buildCreateArgv(spec({resources: {cpus: 0.5, memory: '512m', pidsLimit: 64}}), NATIVE)).toEqual(expect.arrayContaining(['--cpus=0.5', '--memory=512m', '--pids-limit=64']))
     for (const forbidden of ['--privileged', '--env-host', '--pid=host', '--network=host']) expect(argv).not.toContain(forbidden)
     expect(argv.some((a) => a.startsWith('--volume') || a.startsWith('-v'))).toBe(false)
   })

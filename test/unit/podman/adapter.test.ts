@@ -282,18 +282,18 @@ describe('PodmanAdapter.machineState', () => {
     const result = await podman.machineState('sourceos-agent')
     expect(result).toMatchObject({state: 'unsupported-root', machine: null})
     expect(result.detail).toContain('as root')
-    expect(result.fix).toBeTruthy()
+    expect(result.fix).toBe('Run as your normal user, not root or sudo (Podman machines are per-user), or use a native Linux profile, which needs no machine.')
   })
 
   it.each([
-    ['hung', {match: 'podman machine list', hangs: true}],
-    ['not installed', {match: 'podman', result: NOT_FOUND}],
-    ['garbage', {match: 'podman machine list', result: {stdout: 'NAME  VM TYPE\n'}}],
-  ] as const)('unknown when the list cannot be read (%s)', async (_label, route) => {
+    ['hung', {match: 'podman machine list', hangs: true}, 'a hung machine may need `podman machine stop` and a fresh start'],
+    ['not installed', {match: 'podman', result: NOT_FOUND}, 'Install Podman (`brew install podman`'],
+    ['garbage', {match: 'podman machine list', result: {stdout: 'NAME  VM TYPE\n'}}, 'if Podman\'s output format changed, report it together with `podman --version`'],
+  ] as const)('unknown when the list cannot be read (%s), with the fix for that cause', async (_label, route, fix) => {
     const {podman} = adapter([route], 'macos')
     const result = await podman.machineState('podman-machine-default')
     expect(result.state).toBe('unknown')
-    expect(result.fix).toBeTruthy()
+    expect(result.fix).toContain(fix)
     expect(result.machine).toBeNull()
   })
 

@@ -141,7 +141,7 @@ describe('resolveMountSource (real file system)', () => {
     expect(e.code).toBe('PATH_MISSING')
     expect(e.exitCode).toBe(4)
     expect(e.message).toBe(`~/dev/nope does not exist (resolved to ${join(home, 'dev', 'nope')}).`)
-    expect(e.fix).toBeTruthy()
+    expect(e.fix).toBe('create the folder or clone the repository there, or fix the path')
   })
 
   it('refuses a file', async () => {

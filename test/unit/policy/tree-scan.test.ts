@@ -34,6 +34,9 @@ describe('scanTreeForHazards', () => {
     await writeFile(join(repo, '.netrc'), 'machine x')
     await mkdir(join(repo, 'node_modules', 'pkg', '.ssh'), {recursive: true})
     await mkdir(join(repo, '.git', 'objects', '.aws'), {recursive: true})
+    // the same name where the scan does look: found there, so its absence above is the skip at work
+    await mkdir(join(repo, 'infra', '.aws'), {recursive: true})
+    await mkdir(join(repo, 'node_modules', 'pkg', '.aws'), {recursive: true})
     await writeFile(join(repo, '.git', 'config'), '[remote "origin"]\n\turl = https://me:ghp_secret@github.com/me/repo.git\n')
     await symlink(join(home, '.ssh'), join(repo, 'keys'))
     await symlink('/usr/bin', join(repo, 'usr-bin'))
@@ -56,6 +59,7 @@ describe('scanTreeForHazards', () => {
     expect(summary).toEqual([
       'refuse credential-store .netrc',
       'refuse socket dev.sock',
+      'refuse credential-store infra/.aws',
       'refuse symlink-sensitive keys',
       'refuse credential-store ops/.docker/config.json',
       'refuse credential-store ops/.ssh',
