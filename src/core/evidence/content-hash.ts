@@ -17,7 +17,11 @@
  */
 import {createHash} from 'node:crypto'
 import {closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
+
+import {writeFileAtomic} from '../fs-atomic.js'
+import {readRegularFile} from './safe-read.js'
 
 export interface ContentEntry {
   kind: 'file' | 'symlink' | 'other'
@@ -34,6 +38,8 @@ export interface ContentTree {
   entries: Map<string, ContentEntry>
   /** Why the tree is null (a limit was reached), else null. */
   truncated: string | null
+  /** Files whose content was read (the rest reused a digest). */
+  read: number
 }
 
 export interface ContentHashOptions {
@@ -59,6 +65,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   const entries = new Map<string, ContentEntry>()
   let truncated: string | null = null
+  let read = 0
   const stack: string[] = ['']
   while (stack.length > 0 && truncated === null) {
     const rel = stack.pop() ?? ''
@@ -110,6 +117,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
         continue
       }
       const digest = info.size === 0n ? EMPTY : info.size > BigInt(maxFileBytes) ? `size:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : hashFile(abs)
+      read++
       if (digest === null) {
         entries.set(relPath, {kind: 'other', mode: '-', digest: 'unreadable'})
         continue
@@ -118,13 +126,13 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
       entries.set(relPath, {kind: 'file', mode, digest})
     }
   }
-  if (truncated !== null) return {tree: null, files: entries.size, entries, truncated}
+  if (truncated !== null) return {tree: null, files: entries.size, entries, truncated, read}
   const hash = createHash('sha256')
   for (const p of [...entries.keys()].sort()) {
     const e = entries.get(p)!
     hash.update(`${e.kind} ${e.mode} ${e.digest} ${JSON.stringify(p)}\n`)
   }
-  return {tree: `sha256:${hash.digest('hex')}`, files: entries.size, entries, truncated: null}
+  return {tree: `sha256:${hash.digest('hex')}`, files: entries.size, entries, truncated: null, read}
 }
 
 const EMPTY = createHash('sha256').digest('hex')
@@ -181,6 +189,40 @@ export function diffTrees(before: ContentTree, after: ContentTree, limit = 500):
   const omitted = Math.max(0, added.length - limit) + Math.max(0, modified.length - limit) + Math.max(0, removed.length - limit)
   return {added: cut(added), modified: cut(modified), removed: cut(removed), omitted}
 }
+
+/**
+ * The digests of one folder, kept between launches in the state dir (outside every mount), so the
+ * first walk of the next launch reads only what changed since. Entries are (relative path, stat
+ * key, digest); a stale or damaged file only costs reads.
+ */
+export async function loadDigestCache(file: string, root: string): Promise<void> {
+  let raw: unknown
+  try {
+    raw = JSON.parse((await readRegularFile(file, MAX_CACHE_BYTES)).toString('utf8'))
+  } catch {
+    return
+  }
+  if (typeof raw !== 'object' || raw === null || (raw as {v?: unknown}).v !== 1 || (raw as {root?: unknown}).root !== root) return
+  const entries = (raw as {entries?: unknown}).entries
+  if (!Array.isArray(entries)) return
+  for (const e of entries) {
+    if (!Array.isArray(e) || e.length !== 3 || !e.every((x) => typeof x === 'string')) continue
+    const [rel, key, digest] = e as [string, string, string]
+    if (rel.split('/').includes('..')) continue
+    cache.set(path.join(root, rel), {key, digest})
+  }
+}
+
+/** Writes the digests of the files under `root` (atomically, 0600). */
+export async function saveDigestCache(file: string, root: string): Promise<void> {
+  const prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`
+  const entries: Array<[string, string, string]> = []
+  for (const [abs, c] of cache) if (abs.startsWith(prefix)) entries.push([abs.slice(prefix.length).split(path.sep).join('/'), c.key, c.digest])
+  await mkdir(path.dirname(file), {recursive: true, mode: 0o700})
+  await writeFileAtomic(file, JSON.stringify({v: 1, root, entries}), {overwrite: true, mode: 0o600, unwritable: {code: 'STATE_DIR_UNWRITABLE', fix: 'check the state dir’s permissions'}})
+}
+
+const MAX_CACHE_BYTES = 128 * 1024 * 1024
 
 /** Test seam: forget the in-process digests. */
 export function clearContentHashCache(): void {

@@ -3,13 +3,14 @@
  * container is created, the record is begun just before it starts, and completed after it ends —
  * also when the launch fails, so an interrupted session leaves an "incomplete" record.
  */
+import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import type {EvidenceRecord, VerificationInfo} from '../evidence/record.js'
 import {packageRoot} from '../util/package-root.js'
 import {redactCliArgv, redactPodmanArgv} from '../evidence/redact.js'
-import {contentTree, diffTrees, type ContentTree} from '../evidence/content-hash.js'
+import {contentTree, diffTrees, loadDigestCache, saveDigestCache, type ContentTree} from '../evidence/content-hash.js'
 import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
 import {assertKeyDirOutsideMounts, beginRecord, recordHost, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {Runner} from '../exec.js'
@@ -77,6 +78,9 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
   const signing = await loadOrCreateSigningKey(keyDir)
   // What the agent changes: each checkout's content before it starts (content-hash.ts).
   const checkouts = prepared.podman.remote ? [] : prepared.spec.mounts.filter((m) => m.role === undefined)
+  // The digests of the last launch (state dir), so only what changed since is read.
+  const cacheFile = (folder: string) => path.join(stateDir(host), 'content-hash', `${createHash('sha256').update(folder).digest('hex')}.json`)
+  await Promise.all(checkouts.map((m) => loadDigestCache(cacheFile(m.hostSource), m.hostSource)))
   const before = await Promise.all(checkouts.map((m) => treeOrNull(m.hostSource)))
   const stateOf = (tree: ContentTree | null, g: {commit: string | null; ref: string | null} | undefined) => ({
     commit: g?.commit ?? null,
@@ -134,6 +138,7 @@ export async function beginEvidence(dir: string, prepared: PreparedLaunch, facts
     async complete(update: Parameters<RecordHandle['complete']>[0]) {
       // After the session (the container is gone): the same walk, reading only what changed.
       const after = await Promise.all(checkouts.map((m) => treeOrNull(m.hostSource)))
+      await Promise.all(checkouts.map((m) => saveDigestCache(cacheFile(m.hostSource), m.hostSource).catch(() => undefined)))
       const gitAfter = update.git ?? facts.git
       const workspace = checkouts.map((m, i) => {
         const b = before[i] ?? null

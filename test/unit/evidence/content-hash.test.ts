@@ -78,3 +78,29 @@ describe('contentTree', () => {
     expect(tree).toMatchObject({tree: null, truncated: 'more than 2 files'})
   })
 })
+
+describe('the digest cache between launches', () => {
+  it('the next launch reads only what changed since; a damaged cache only costs reads', async () => {
+    const {loadDigestCache, saveDigestCache} = await import('../../../src/core/evidence/content-hash.js')
+    const dir = repo()
+    const cacheFile = join(tempDir('content-cache-'), 'state', 'content-hash', 'x.json')
+    clearContentHashCache()
+    const first = await contentTree(dir)
+    expect(first.read).toBe(3)
+    await saveDigestCache(cacheFile, dir)
+    expect(statSync(cacheFile).mode & 0o777).toBe(0o600)
+    // A new process: nothing in memory, the cache from the state dir.
+    clearContentHashCache()
+    await loadDigestCache(cacheFile, dir)
+    writeFileSync(join(dir, 'b.txt'), 'edited between launches\n')
+    const next = await contentTree(dir)
+    expect(next.read).toBe(1)
+    expect(diffTrees(first, next).modified).toEqual(['b.txt'])
+    // Damaged or for another folder: ignored, every file read again, the same tree.
+    writeFileSync(cacheFile, '{"v":1,"root":"/elsewhere","entries":[]}')
+    clearContentHashCache()
+    await loadDigestCache(cacheFile, dir)
+    const again = await contentTree(dir)
+    expect(again).toMatchObject({read: 3, tree: next.tree})
+  })
+})
