@@ -51,6 +51,12 @@ export interface ExecuteDeps {
   host?: HostFacts
   /** The egress proxy's log (null when unreadable) and teardown problems, once it is removed. */
   onEgressDone?: (down: {log: string | null; problems: string[]}) => void
+  /**
+   * When given, the proxy's teardown (its log read, then the proxy and network removed) is handed
+   * over as it starts instead of awaited here, so the caller overlaps it with the after-session
+   * checks; the caller must await it before it returns (launch.ts does, in its finally).
+   */
+  onEgressTeardown?: (down: Promise<{log: string | null; problems: string[]}>) => void
 }
 
 const CREATE_TIMEOUT_MS = 120_000
@@ -175,9 +181,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (!clean) await removeContainer(deps.runner, podman, name, prepared.runId)
     if (egress && egressUp) {
       agentInitialized.resolve(false) // (no effect once resolved) a launch that stopped earlier never starts the proxy
-      await proxyUp.catch(() => {}) // never tear down under a create that is still running
-      const down = await tearDownEgress(egress, deps.runner, state, {readLog: true})
-      deps.onEgressDone?.(down)
+      // never tear down under a create that is still running
+      const down = proxyUp.catch(() => {}).then(() => tearDownEgress(egress, deps.runner, state, {readLog: true}))
+      if (deps.onEgressTeardown) deps.onEgressTeardown(down.catch((error: Error) => ({log: null, problems: [`teardown failed: ${error.message}`]})))
+      else deps.onEgressDone?.(await down)
     }
     if (guard && guardUp) {
       const problems = await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)

@@ -60,6 +60,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   let exitCode: number | null = null
   let worktreeCreated = false
   let egressLog: string | null = null
+  let egressDown: Promise<{log: string | null; problems: string[]}> | undefined
   try {
     const outcome = await executeLaunch(prepared, {
       runner: ctx.runner,
@@ -68,8 +69,11 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       host,
       stdoutToStderr: input.json,
       onEgressDone: (down) => {
-        egressLog = down.log
         for (const problem of down.problems) prepared.warnings.push(`egress proxy: ${problem}`)
+      },
+      // the proxy's teardown runs while the integrity check and git reads below do; awaited before the record
+      onEgressTeardown: (down) => {
+        egressDown = down
       },
       ...(input.onWarning ? {onWarning: input.onWarning} : {}),
       onWorktreeCreated: () => {
@@ -96,14 +100,24 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   } finally {
     // After the session: first neutralise what the agent planted, and only then let host git read
     // the repos again (the agent may have committed).
-    if (baseline) {
-      integrity = await checkAgainstBaseline(baseline, state, host)
-      await dropPending(state, prepared.runId)
+    try {
+      if (baseline) {
+        integrity = await checkAgainstBaseline(baseline, state, host)
+        await dropPending(state, prepared.runId)
+      }
+      // A plant that could not be moved away stays where it is: then host git is not run at all.
+      const gitIsSafe = !integrity || plantsOf(integrity).every((f) => f.quarantinedAt !== null)
+      const git = record && gitIsSafe ? gitStates(prepared, ctx.runner) : undefined
+      git?.catch(() => {}) // awaited below
+      const down = egressDown ? await egressDown : undefined
+      egressLog = down?.log ?? null
+      for (const problem of down?.problems ?? []) prepared.warnings.push(`egress proxy: ${problem}`)
+      network = networkEvidence(prepared.spec.network, prepared.spec.egress, egressLog)
+      if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(git ? {git: await git} : {}), ...(integrity ? {integrity} : {}), network})
+    } finally {
+      // the proxy and its network are gone before this returns, whatever failed above
+      await egressDown?.catch(() => {})
     }
-    // A plant that could not be moved away stays where it is: then host git is not run at all.
-    const gitIsSafe = !integrity || plantsOf(integrity).every((f) => f.quarantinedAt !== null)
-    network = networkEvidence(prepared.spec.network, prepared.spec.egress, egressLog)
-    if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitIsSafe ? {git: await gitStates(prepared, ctx.runner)} : {}), ...(integrity ? {integrity} : {}), network})
   }
   trace('launch: evidence completed')
   // --worktree: only now, after the integrity check of the clone, does host git touch the user's
