@@ -1,8 +1,8 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {beforeEach, describe, expect, it, vi} from 'vitest'
+import {afterAll, beforeEach, describe, expect, it, vi} from 'vitest'
 
 const input = vi.hoisted(() => ({value: ''}))
 vi.mock('../../src/core/secrets/read-value.js', () => ({readSecretValue: async () => input.value}))
@@ -16,8 +16,14 @@ const {runCommand} = await import('../helpers/run-command.js')
 
 const VALUE = 'sk-planted-COMMANDTEST-0123456789'
 
+const homes: string[] = []
+afterAll(() => {
+  for (const h of homes) rmSync(h, {recursive: true, force: true})
+})
+
 function facts(secrets = '  secrets: {door: none}\n') {
   const home = mkdtempSync(join(tmpdir(), 'secret-home-'))
+  homes.push(home)
   const profile = join(home, 'profile.yaml')
   writeFileSync(profile, `apiVersion: sourceos.dev/v1alpha1
 kind: AgentMachineProfile

@@ -51,6 +51,8 @@ function readTree(dir: string): string[] {
 const PROBES = [
   'd=${SOURCEOS_SECRETS_DOOR%% *}; d=${d#*=}; hp=${d#http://}; h=${hp%:*}; p=${hp##*:}; echo "DOOR=$h:$p"',
   `(printf 'GET /v1/messages HTTP/1.1\\r\\nHost: door\\r\\nx-api-key: placeholder-from-agent\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | nc -w 8 "$h" "$p" | tr -d '\\r' | sed 's/^/DOOR_REPLY /'`,
+  // TRACE would have the upstream echo the request, the added header included: refused at the door
+  `(printf 'TRACE /v1/messages HTTP/1.1\\r\\nHost: door\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | nc -w 8 "$h" "$p" | head -1 | tr -d '\\r' | sed 's/^/DOOR_TRACE /'`,
   // the second door's upstream is closed: Squid's error page must not carry the header either
   'd2=${SOURCEOS_SECRETS_DOOR#* }; d2=${d2#*=}; hp2=${d2#http://}; p2=${hp2##*:}; echo "DOOR2=$p2"',
   `(printf 'GET /v1/fail HTTP/1.1\\r\\nHost: door\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | nc -w 8 "$h" "$p2" | tr -d '\\r' | sed 's/^/DOOR_FAIL /'`,
@@ -71,6 +73,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
     let server: Server
     let port = 0
     const seen: IncomingHttpHeaders[] = []
+    const methods: string[] = []
     const tag = randomBytes(6).toString('hex')
     const secretName = `door-it-${tag}`
     // recognisable, and a valid token (letters, digits, . _ ~ + / = : -)
@@ -80,6 +83,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       fx = await makeLaunchFixture(mode)
       server = createServer((req, res) => {
         seen.push(req.headers)
+        methods.push(String(req.method))
         res.end('ok-from-standin\n')
       })
       await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve))
@@ -136,6 +140,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('Secrets Door (%s)', (mod
       expect(out).toMatch(/^DOOR_REPLY HTTP\/1\.1 200/m)
       expect(out).toContain('DOOR_REPLY ok-from-standin')
       expect(out).toMatch(/^DOOR2=3201$/m)
+      expect(out).toMatch(/^DOOR_TRACE HTTP\/1\.1 403/m)
+      expect(methods).not.toContain('TRACE')
       expect(out).toMatch(/^DOOR_FAIL HTTP\/1\.1 5\d\d/m)
       // the probes really looked: env, /proc and files were dumped
       for (const section of ['==ENV', '==PROC', '==FILES', '==MOUNTS']) expect(out).toContain(section)

@@ -150,6 +150,9 @@ function splitFormat(format: string): [string, string] {
   return [format.slice(0, at), format.slice(at + '{value}'.length)]
 }
 
+/** What a door forwards: the methods of HTTP APIs. Not TRACE (echoes the request), not CONNECT. */
+export const DOOR_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
 const aclName = (i: DoorInjection): string => `sourceos_door_${i.index}`
 const peerName = (i: DoorInjection): string => `sourceos_peer_${i.index}`
 
@@ -159,7 +162,7 @@ const peerName = (i: DoorInjection): string => `sourceos_peer_${i.index}`
  * private-range refusal (the door's upstream is fixed by the profile, an ip: literal included).
  */
 export function doorSquidConfig(door: DoorPlan, proxyAddress: string): {lines: string[]; access: string[]} {
-  const lines: string[] = []
+  const lines: string[] = door.injections.length > 0 ? [`acl sourceos_door_methods method ${DOOR_METHODS.join(' ')}`] : []
   const access: string[] = []
   const listen = proxyAddress.includes(':') ? `[${proxyAddress}]` : proxyAddress
   for (const i of door.injections) {
@@ -176,7 +179,9 @@ export function doorSquidConfig(door: DoorPlan, proxyAddress: string): {lines: s
       // whatever the tool sent in this header (its placeholder) is dropped; the door's is added
       `request_header_access ${i.header} deny ${aclName(i)}`,
     )
-    access.push(`http_access allow ${aclName(i)}`)
+    // API methods only: TRACE would have the upstream echo the request, the added header included;
+    // anything else on a door port stops here, never falling through to the allowlist's rules
+    access.push(`http_access allow ${aclName(i)} sourceos_door_methods`, `http_access deny ${aclName(i)}`)
   }
   return {lines, access}
 }

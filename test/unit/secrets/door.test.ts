@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -114,7 +114,10 @@ describe('the door in the proxy', () => {
     expect(conf).toContain('request_header_access x-api-key deny sourceos_door_0')
     expect(conf).toContain('request_header_access Authorization deny sourceos_door_1')
     const access = conf.split('\n').filter((l) => l.startsWith('http_access'))
-    expect(access.indexOf('http_access allow sourceos_door_0')).toBeLessThan(access.indexOf('http_access deny sourceos_blocked'))
+    expect(conf).toContain('acl sourceos_door_methods method GET HEAD POST PUT PATCH DELETE OPTIONS')
+    // API methods only (no TRACE, which would echo the added header), and nothing else on a door port falls through
+    expect(access.indexOf('http_access allow sourceos_door_0 sourceos_door_methods')).toBeLessThan(access.indexOf('http_access deny sourceos_door_0'))
+    expect(access.indexOf('http_access deny sourceos_door_0')).toBeLessThan(access.indexOf('http_access deny sourceos_blocked'))
     expect(access[0]).toBe('http_access deny sourceos_manager')
     // the value is not in the config: the sidecar adds the header directive itself
     expect(conf).not.toContain('request_header_add')
@@ -175,7 +178,7 @@ describe('the door in the proxy', () => {
       const r = script(evil)
       expect(r.ok, evil).toBe(false)
       expect(r.conf).toContain('is empty or not a token')
-    }
+    }    rmSync(dir, {recursive: true, force: true})
   })
 
   it.skipIf(!existsSync('/usr/sbin/squid'))('Squid parses the rendered configuration with the door (squid -k parse)', () => {
@@ -183,6 +186,7 @@ describe('the door in the proxy', () => {
     const conf = join(dir, 'squid.conf')
     writeFileSync(conf, `${egress.squidConfig}\nrequest_header_add x-api-key "tok" sourceos_door_0\nrequest_header_add Authorization "Bearer tok" sourceos_door_1\n`)
     const out = execFileSync('/usr/sbin/squid', ['-k', 'parse', '-f', conf], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+    rmSync(dir, {recursive: true, force: true})
     expect(out).not.toMatch(/FATAL|Bungled/)
   })
 })
