@@ -156,6 +156,7 @@ export const SecretInjectSchema = z
     header: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'header name: letters, digits and - (max 64)')
+      .refine((h) => !/^(host|content-length|transfer-encoding|connection|upgrade|te|trailer|keep-alive|via|forwarded|x-forwarded-for|proxy-.*)$/i.test(h), 'header: a credential header such as x-api-key or Authorization, not one that frames or routes the request (Host, Content-Length, Transfer-Encoding, Connection, Upgrade, Proxy-*, …)')
       .describe('The request header the door sets, e.g. x-api-key or Authorization (any such header the tool sent is replaced).'),
     format: z
       .string()

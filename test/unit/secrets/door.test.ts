@@ -57,6 +57,7 @@ describe('the profile schema for the Secrets Door', () => {
     expect(bad({door: 'proxy', inject: [{secret: 'a', host: 'ip:192.0.2.2:8080', header: 'x-api-key', upstream: 'http'}]})).toBe(true)
     expect(bad({door: 'proxy', inject: [{secret: 'a', host: '*.anthropic.com', header: 'x-api-key'}]})).toBe(false)
     expect(bad({door: 'proxy', inject: [{secret: 'a', host: 'api.anthropic.com', header: 'x-api-key: 1'}]})).toBe(false)
+    for (const header of ['Host', 'content-length', 'Transfer-Encoding', 'Proxy-Authorization', 'Connection']) expect(bad({door: 'proxy', inject: [{secret: 'a', host: 'api.anthropic.com', header}]}), header).toBe(false)
     expect(bad({door: 'proxy', inject: [{secret: 'a', host: 'api.anthropic.com', header: 'x', format: 'Bearer'}]})).toBe(false)
     expect(bad({door: 'proxy', inject: [{secret: 'a', host: 'api.anthropic.com', header: 'x', format: '%{value}"'}]})).toBe(false)
     expect(bad({door: 'proxy', inject: [{secret: 'A B', host: 'api.anthropic.com', header: 'x'}]})).toBe(false)
