@@ -5,7 +5,7 @@
 // the evidence say what is not verified (no hazard scan, no pins, no after-session integrity check).
 // The service uses the same image store as the user's own podman, so the pinned test image is there.
 import {spawn, type ChildProcess} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -137,7 +137,14 @@ describe.skipIf(!podmanAvailable || !target.runnable)(target.reason ? `remote Po
     }}).predicate
     expect(record.status).toBe('completed')
     expect(record.exitCode).toBe(7)
-    expect(record.podmanArgv).toEqual(create.argv)
+    // As planned, with home paths as ~ and env and tool-argument values redacted with their sha256 (docs/evidence.md).
+    const planned = create.argv.map((a) => a.split(fx.home).join('~'))
+    expect(record.podmanArgv).toHaveLength(planned.length)
+    record.podmanArgv.forEach((a, i) => {
+      const m = /^(.*?)\[redacted sha256:([0-9a-f]{64})\]$/.exec(a)
+      if (m) expect(createHash('sha256').update(planned[i]!.slice(m[1]!.length)).digest('hex')).toBe(m[2])
+      else expect(a).toBe(planned[i])
+    })
     // No git-internal or write-protect mounts: they would be read from a local .git.
     expect(record.mounts.map((m) => `${m.target}:${m.mode}`).sort()).toEqual(['/workspace/docs:ro', '/workspace/repo:rw'])
     expect(record.podmanConnection).toMatchObject({name, uri: `unix://${join(dir, 'podman.sock')}`})

@@ -121,7 +121,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: the effecti
       expect(v.unverified).toEqual([])
       expect(v.mounts.map((m) => m.target).sort()).toEqual(record.predicate.mounts.map((m) => m.target).sort())
       for (const m of record.predicate.mounts) {
-        const s = statSync(m.source, {bigint: true})
+        // Sources are written home-relative (spec.evidence.paths default): ~ is the fixture's HOME.
+        const s = statSync(m.source.replace(/^~(?=\/|$)/, fx.home), {bigint: true})
         expect(v.mounts.find((p) => p.target === m.target), m.target).toEqual({target: m.target, dev: s.dev.toString(), ino: s.ino.toString()})
       }
     }, 120_000)
