@@ -1,5 +1,4 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -10,6 +9,7 @@ import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {linuxNativeRoutes, macosRoutes} from '../helpers/podman-scenarios.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 interface DoctorJson {
   ready: boolean
@@ -19,7 +19,7 @@ interface DoctorJson {
 }
 
 function tempHome(): string {
-  return mkdtempSync(join(tmpdir(), 'doctor-home-'))
+  return tempDir('doctor-home-')
 }
 
 function linuxFacts(home: string, extra: Record<string, string> = {}) {

@@ -1,5 +1,4 @@
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -10,11 +9,12 @@ import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 const DIR = agentImageDir()
 
 function profileFacts(ref: string, machine = '') {
-  const home = mkdtempSync(join(tmpdir(), 'image-home-'))
+  const home = tempDir('image-home-')
   const profile = join(home, 'profile.yaml')
   writeFileSync(profile, `apiVersion: sourceos.dev/v1alpha1
 kind: AgentMachineProfile

@@ -1,5 +1,4 @@
-import {mkdirSync, mkdtempSync, readFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -9,9 +8,10 @@ import {fakeRunner} from '../helpers/fake-runner.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 function setup() {
-  const home = mkdtempSync(join(tmpdir(), 'init-allow-home-'))
+  const home = tempDir('init-allow-home-')
   const repo = join(home, 'dev', 'app')
   mkdirSync(repo, {recursive: true})
   const facts = fakeHostFacts('linux', {homeDir: home, env: {HOME: home}})

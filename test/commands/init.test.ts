@@ -1,5 +1,4 @@
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -9,9 +8,10 @@ import {fakeRunner} from '../helpers/fake-runner.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 function setup() {
-  const home = mkdtempSync(join(tmpdir(), 'init-home-'))
+  const home = tempDir('init-home-')
   const repo = join(home, 'dev', 'app')
   mkdirSync(repo, {recursive: true})
   const facts = fakeHostFacts('linux', {homeDir: home, env: {HOME: home}})
@@ -149,14 +149,21 @@ describe('init', () => {
     }
   })
 
-  it('reports an unreadable repo (as a non-root user)', async () => {
-    if (process.getuid?.() === 0) return // root reads everything; covered by the integration suite's rootless user
-    const {home, ctx} = setup()
+  // Root reads everything: runs in the non-root pass (make test-unit-nonroot, docs/testing.md).
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable repo (as a non-root user)', async () => {
+    const {home, ctx, profilePath} = setup()
     const locked = join(home, 'dev', 'locked')
     mkdirSync(locked, {mode: 0o000})
     chmodSync(locked, 0o000)
-    const out = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', locked], ctx)
+    const out = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', locked, '--json'], ctx)
     expect(out.exitCode).toBe(4)
+    expect(out.json).toEqual({error: {
+      code: 'REPO_UNREADABLE',
+      exitCode: 4,
+      fix: 'fix its permissions so your user can read and enter it',
+      message: `--repo ${locked} is not readable (${locked}: ${locked} is not readable and searchable by this user: EACCES: permission denied, access '${locked}').`,
+    }})
+    expect(existsSync(profilePath), 'no profile written').toBe(false)
   })
 
   it('reports a malformed existing profile with line and column (exit 2)', async () => {

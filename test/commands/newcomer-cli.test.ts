@@ -2,13 +2,13 @@
 // first): typos, version and help, usage errors with the fix on its own line, --tool claude, the
 // current directory as --repo, `shell -- <cmd>`. podman is the fake one (test/helpers/fake-podman).
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, realpathSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, realpathSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {fakePodman} from '../helpers/fake-podman/index.js'
 import {packageRoot} from '../../src/core/util/package-root.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 const BIN = join(packageRoot(), 'bin', 'run.js')
 const podman = fakePodman('linux-native')
@@ -26,7 +26,7 @@ function cli(args: string[], opts: {cwd?: string; env?: Record<string, string>} 
 
 /** A home with a profile that allowlists ~/dev/app; the image is the fake podman's. */
 function workspace(tools = 'codex: {enabled: true, command: [codex]}\n    claude-code: {enabled: true, command: [claude]}') {
-  const home = realpathSync(mkdtempSync(join(tmpdir(), 'newcomer-')))
+  const home = realpathSync(tempDir('newcomer-'))
   const app = join(home, 'dev', 'app')
   mkdirSync(join(app, 'sub'), {recursive: true})
   mkdirSync(join(home, 'dev', 'other'), {recursive: true})
@@ -96,7 +96,7 @@ describe('typos and conventions (oclif, gh and podman habits)', () => {
 
   it('shell completion: autocomplete prints the setup for bash, zsh and powershell', () => {
     for (const shell of ['bash', 'zsh', 'powershell']) {
-      const r = cli(['autocomplete', shell], {env: {HOME: mkdtempSync(join(tmpdir(), 'ac-'))}})
+      const r = cli(['autocomplete', shell], {env: {HOME: tempDir('ac-')}})
       expect(r.exitCode, r.stderr).toBe(0)
       expect(r.stdout).toMatch(/sourceosctl/)
     }

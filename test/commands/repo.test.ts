@@ -1,5 +1,4 @@
-import {mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync, realpathSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -10,9 +9,10 @@ import {parseProfile} from '../../src/core/profile/loader.js'
 import {fakeRunner} from '../helpers/fake-runner.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 function setup() {
-  const home = realpathSync(mkdtempSync(join(tmpdir(), 'repo-home-')))
+  const home = realpathSync(tempDir('repo-home-'))
   const [a, b, c] = ['alpha', 'beta', 'gamma'].map((n) => join(home, 'dev', n))
   for (const d of [a!, b!, c!]) mkdirSync(d, {recursive: true})
   mkdirSync(join(home, '.ssh'))

@@ -1,6 +1,5 @@
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, renameSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -14,11 +13,12 @@ import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
 import {inspectPath} from '../../src/core/evidence/verify.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 const IMAGE_ID = 'c5dfba5b96b2cb22bb23c916ced44b72220612a436458c757ed5664075c44cb2'
 
 function setup(profileEdit: (yaml: string) => string = (y) => y) {
-  const home = mkdtempSync(join(tmpdir(), 'run-home-'))
+  const home = tempDir('run-home-')
   const repo = join(home, 'dev', 'app')
   mkdirSync(repo, {recursive: true})
   const profile = join(home, 'profile.yaml')
@@ -302,7 +302,7 @@ describe('run', () => {
 describe('run on macOS: the machine’s real shared folders decide what can be mounted', () => {
   function macSetup(shared: (repo: string) => string[]) {
     const base = setup((y) => y.replace('platform: linux', 'platform: macos\n  machine: {name: podman-machine-default, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}'))
-    const configDir = mkdtempSync(join(tmpdir(), 'machine-config-'))
+    const configDir = tempDir('machine-config-')
     const mounts = shared(base.repo).map((p) => ({Source: p, Target: p, ReadOnly: false}))
     writeFileSync(join(configDir, 'podman-machine-default.json'), JSON.stringify({Mounts: mounts}))
     const inspect = JSON.parse(podmanFixture('podman5-machine-inspect-running.json')) as Array<{ConfigDir: {Path: string}}>
@@ -340,7 +340,7 @@ describe('run on macOS: every container-side call goes to the profile’s machin
   // machine is sourceos-agent.
   function pinnedSetup(rootful: boolean) {
     const base = setup((y) => y.replace('platform: linux', `platform: macos\n  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}`))
-    const configDir = mkdtempSync(join(tmpdir(), 'machine-config-'))
+    const configDir = tempDir('machine-config-')
     writeFileSync(join(configDir, 'sourceos-agent.json'), JSON.stringify({Mounts: [{Source: base.repo, Target: base.repo, ReadOnly: false}]}))
     const list = JSON.parse(podmanFixture('podman5-machine-list-running.json')) as Array<{Name: string; Default: boolean}>
     list[0]!.Name = 'sourceos-agent'

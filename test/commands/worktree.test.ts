@@ -5,8 +5,7 @@
 // mount made writable) proves mount verification refuses it here too.
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -23,6 +22,7 @@ import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
+import {tempDir} from '../helpers/temp-dirs.js'
 
 const GIT_ENV = {...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1'}
 const NOW = new Date('2025-01-31T12:34:56Z')
@@ -35,7 +35,7 @@ function git(dir: string, ...args: string[]): string {
 
 /** A temp home with a git repo (one commit) allowlisted rw at /workspace/app, and a plain folder ro. */
 function setup() {
-  const home = realpathSync(mkdtempSync(join(tmpdir(), 'wt-home-')))
+  const home = realpathSync(tempDir('wt-home-'))
   const repo = join(home, 'dev', 'app')
   const plain = join(home, 'dev', 'plain')
   mkdirSync(repo, {recursive: true})

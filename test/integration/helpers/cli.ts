@@ -9,6 +9,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {REPO_ROOT, podmanEnv, rootlessUser} from './podman-env.js'
 import {makeTempHome, runAs, userInfo, type ProcResult} from './proc.js'
+import {testCacheDir} from '../../setup/tmp-guard.js'
 
 export {makeTempHome, rootlessUser}
 
@@ -88,10 +89,10 @@ export function prepareRootlessCopy(user: string): Promise<string> {
 
 async function makeRootlessCopy(user: string): Promise<string> {
   builtRoot()
-  const target = join(tmpdir(), COPY_PREFIX + buildFingerprint())
+  const target = join(testCacheDir(tmpdir()), COPY_PREFIX + buildFingerprint())
   if (!existsSync(join(target, '.complete'))) {
     const started = performance.now()
-    const staging = mkdtempSync(join(tmpdir(), 'sourceosctl-staging-'))
+    const staging = mkdtempSync(join(testCacheDir(tmpdir()), 'sourceosctl-staging-'))
     const items = RUNTIME_ITEMS.filter((item) => existsSync(join(REPO_ROOT, item)))
     const sh = (cmd: string, args: string[]) => {
       const out = spawnSync(cmd, args, {encoding: 'utf8'})
@@ -119,8 +120,9 @@ async function makeRootlessCopy(user: string): Promise<string> {
 }
 
 function removeStaleCopies(keep: string): void {
-  for (const name of readdirSync(tmpdir())) {
-    const path = join(tmpdir(), name)
+  const dir = testCacheDir(tmpdir())
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
     if (!name.startsWith(COPY_PREFIX) || path === keep) continue
     let source = ''
     try {

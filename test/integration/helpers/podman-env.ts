@@ -14,6 +14,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {runAs, userInfo, type ProcResult} from './proc.js'
+import {testCacheDir} from '../../setup/tmp-guard.js'
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
@@ -53,9 +54,10 @@ export function containersConfPath(): string | undefined {
   if (existsSync(CI_CONTAINERS_CONF)) return (containersConf = CI_CONTAINERS_CONF)
   const content = readFileSync(REPO_CONTAINERS_CONF, 'utf8')
   const hash = createHash('sha256').update(content).digest('hex').slice(0, 8)
-  const target = join(tmpdir(), `sourceosctl-test-containers-${hash}.conf`)
+  const cache = testCacheDir(tmpdir())
+  const target = join(cache, `sourceosctl-test-containers-${hash}.conf`)
   if (!existsSync(target)) {
-    mkdirSync(tmpdir(), {recursive: true})
+    mkdirSync(cache, {recursive: true})
     const staging = `${target}.${process.pid}`
     writeFileSync(staging, content, {mode: 0o644})
     renameSync(staging, target)
@@ -93,8 +95,25 @@ export function rootlessUser(): string | undefined {
   return name
 }
 
-/** Can the rootful / rootless variant run in this process? */
+/** Names the halves a run leaves out on purpose (comma-separated: rootful, rootless). */
+export const SKIP_MODES_ENV = 'SOURCEOSCTL_TEST_SKIP_MODES'
+
+/**
+ * Can the rootful / rootless variant run in this process? With SOURCEOSCTL_TEST_REQUIRE_PODMAN=1 a
+ * variant that cannot run throws (the test file fails, it does not skip), unless
+ * SOURCEOSCTL_TEST_SKIP_MODES names it (a non-root developer runs the rootless half only; `make
+ * test-integration` says so).
+ */
 export function podmanTarget(mode: PodmanMode): PodmanTarget {
+  const target = podmanTargetHere(mode)
+  const excused = (process.env[SKIP_MODES_ENV] ?? '').split(',').map((m) => m.trim()).includes(mode)
+  if (!target.runnable && requireFlag() && !excused) {
+    throw new Error(`the ${mode} half of this test cannot run (${target.reason}) and SOURCEOSCTL_TEST_REQUIRE_PODMAN=1: it fails rather than skips (${SKIP_MODES_ENV}=${mode} leaves it out on purpose)`)
+  }
+  return target
+}
+
+function podmanTargetHere(mode: PodmanMode): PodmanTarget {
   const isRoot = process.getuid?.() === 0
   if (mode === 'rootful') {
     return isRoot

@@ -1,13 +1,13 @@
-import {mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {findCheckoutRoot, parseCommonDir, parseGitFile, readGitLayout} from '../../../src/core/git/layout.js'
+import {tempDir} from '../../helpers/temp-dirs.js'
 
 /** A main repo's git dir and a linked worktree of it, written by hand the way `git worktree add` does. */
 function linkedWorktree(opts: {relative?: boolean} = {}) {
-  const base = realpathSync(mkdtempSync(join(tmpdir(), 'layout-')))
+  const base = realpathSync(tempDir('layout-'))
   const common = join(base, 'main', '.git')
   const gitDir = join(common, 'worktrees', 'wt')
   const wt = join(base, 'wt')
@@ -46,7 +46,7 @@ describe('parseGitFile / parseCommonDir', () => {
 
 describe('readGitLayout', () => {
   it('a folder without .git is none', async () => {
-    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'layout-')))
+    const dir = realpathSync(tempDir('layout-'))
     expect(await readGitLayout(dir, 'linux')).toEqual({kind: 'none', root: dir})
   })
 
@@ -96,7 +96,7 @@ describe('readGitLayout', () => {
   })
 
   it('a pointer that leads nowhere throws, naming the file', async () => {
-    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'layout-')))
+    const dir = realpathSync(tempDir('layout-'))
     writeFileSync(join(dir, '.git'), 'gitdir: /nonexistent/.git/worktrees/x\n')
     await expect(readGitLayout(dir, 'linux')).rejects.toThrow(/points at \/nonexistent.*does not exist/)
     writeFileSync(join(dir, '.git'), 'not a pointer\n')

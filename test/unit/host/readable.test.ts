@@ -51,6 +51,7 @@ describe('checkDirectory', () => {
     expect(check.detail).toMatch(/ELOOP/)
   })
 
+  // Root enters any folder: runs in the non-root pass (make test-unit-nonroot, docs/testing.md).
   it.skipIf(isRoot)('reports a directory without permissions as unreadable', async () => {
     const check = await checkDirectory(join(root, 'locked'))
     expect(check.status).toBe('unreadable')

@@ -1,8 +1,5 @@
 // Issue 11, defect 3: the evidence of a machine launch names the connection its container ran
 // through (the one every container-side call named), its URI and the server's version.
-import {mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {EvidenceRecordSchema} from '../../../src/core/evidence/record.js'
@@ -14,8 +11,9 @@ import {fakeRunner} from '../../helpers/fake-runner.js'
 import {podmanFixture} from '../../helpers/fixtures.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {sampleDraft} from '../evidence/helpers.js'
+import {tempDir} from '../../helpers/temp-dirs.js'
 
-const mac = fakeHostFacts('macos', {homeDir: '/Users/jdoe', env: {HOME: '/Users/jdoe', SOURCEOSCTL_STATE_DIR: mkdtempSync(join(tmpdir(), 'evidence-conn-'))}})
+const mac = fakeHostFacts('macos', {homeDir: '/Users/jdoe', env: {HOME: '/Users/jdoe', SOURCEOSCTL_STATE_DIR: tempDir('evidence-conn-')}})
 
 /** Only what gatherEvidenceFacts reads: no mounts (no git), no tool (no probe). */
 function prepared(rootful: boolean | null): PreparedLaunch {
@@ -53,7 +51,7 @@ describe('evidence of the connection (issue 11, defect 3)', () => {
     expect(facts.toolVersions.podman).toEqual({client: '5.8.2', server: '5.8.2'})
     expect(r.commandLines().filter((l) => l.includes('system connection list'))).toHaveLength(1)
     // the record accepts it, and the schema keeps it
-    const dir = mkdtempSync(join(tmpdir(), 'evidence-conn-dir-'))
+    const dir = tempDir('evidence-conn-dir-')
     const handle = await beginRecord(dir, sampleDraft({podmanConnection: facts.podmanConnection}))
     const parsed = EvidenceRecordSchema.parse(handle.record)
     expect(parsed.predicate.podmanConnection).toEqual({name, uri, serverVersion: '5.8.2'})

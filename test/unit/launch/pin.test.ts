@@ -1,13 +1,13 @@
-import {mkdirSync, mkdtempSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {assertPinsHold, pinIfExists, pinSource, samePin} from '../../../src/core/launch/pin.js'
+import {tempDir} from '../../helpers/temp-dirs.js'
 
 function tree() {
-  const root = mkdtempSync(join(tmpdir(), 'pin-'))
+  const root = tempDir('pin-')
   const repo = join(root, 'repo')
   const ssh = join(root, '.ssh')
   mkdirSync(repo)

@@ -1,5 +1,4 @@
-import {mkdirSync, mkdtempSync, realpathSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, realpathSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -12,6 +11,7 @@ import {podmanFixture} from '../../helpers/fixtures.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {macosRoutes} from '../../helpers/podman-scenarios.js'
 import {machineSpec} from './helpers.js'
+import {tempDir} from '../../helpers/temp-dirs.js'
 
 const mac = fakeHostFacts('macos', {homeDir: '/Users/jdoe', env: {HOME: '/Users/jdoe'}})
 const win = fakeHostFacts('windows', {homeDir: 'C:\\Users\\jdoe', env: {USERPROFILE: 'C:\\Users\\jdoe'}})
@@ -100,7 +100,7 @@ describe('doctor: machine-shares and machine-exposure', () => {
 
 describe('runDoctor with the machine-share checks (fake podman answers, real config file)', () => {
   it('reads the shares from <ConfigDir>/<name>.json and reports both checks', async () => {
-    const home = realpathSync(mkdtempSync(join(tmpdir(), 'doctor-shares-')))
+    const home = realpathSync(tempDir('doctor-shares-'))
     const repo = join(home, 'dev', 'app')
     mkdirSync(repo, {recursive: true})
     const configDir = join(home, 'machine', 'applehv')

@@ -110,6 +110,7 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(join(blocker, 'e.json'), '{}', {overwrite: false, unwritable: {code: 'EVIDENCE_DIR_UNWRITABLE', fix: 'set SOURCEOSCTL_STATE_DIR'}})).rejects.toMatchObject({code: 'EVIDENCE_DIR_UNWRITABLE', fix: 'set SOURCEOSCTL_STATE_DIR'})
   })
 
+  // Root writes into any folder: runs in the non-root pass (make test-unit-nonroot, docs/testing.md).
   it.skipIf(isRoot)('says CONFIG_DIR_UNWRITABLE for a read-only directory, leaving no temp file', async () => {
     const ro = join(dir, 'ro')
     await mkdir(ro)
