@@ -26,6 +26,10 @@ export const KNOWN_LEAKY_FILES: readonly string[] = [
   'test/unit/evidence/store.test.ts',
   'test/unit/evidence/tamper.test.ts',
   'test/unit/evidence/verify.test.ts',
+  // integration files being changed elsewhere, not yet run under this guard
+  'test/integration/egress.test.ts',
+  'test/integration/secrets-door.test.ts',
+  'test/integration/evidence-secrets.test.ts',
   // its only leak is TEST_STATE_DIR of test/unit/evidence/helpers.ts, which it imports
   'test/unit/launch/evidence-connection.test.ts',
 ]
