@@ -105,7 +105,7 @@ describe('evidence inspect', () => {
     // No argument: the evidence dir run and shell write to (here <state dir>/evidence, which does not exist).
     const none = await inspect(['--json'])
     expect(none.exitCode).toBe(5)
-    expect(none.json).toMatchObject({error: {code: 'EVIDENCE_PATH_NOT_FOUND', message: `${join(TEST_STATE_DIR, 'evidence')} does not exist`}})
+    expect(none.json).toMatchObject({error: {code: 'EVIDENCE_PATH_NOT_FOUND', message: `no evidence yet: ${join(TEST_STATE_DIR, 'evidence')} does not exist`, fix: expect.stringMatching(/^records appear after the first `run` or `shell`/)}})
   })
 
   it('a record from a newer schema version names the version (exit 5)', async () => {

@@ -71,6 +71,8 @@ export interface InspectOptions {
   since?: number
   /** The local state dir: without --trusted-key, its signing key's public half is trusted. */
   stateDir?: string
+  /** `input` is the default evidence dir (no path given): a missing one means no evidence yet. */
+  isDefaultDir?: boolean
 }
 
 interface Trust {
@@ -109,6 +111,9 @@ export async function inspectPath(input: string, opts: InspectOptions = {}): Pro
   } catch (error) {
     if (error instanceof Error && 'exitCode' in error) throw error
     const code = (error as NodeJS.ErrnoException).code
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && opts.isDefaultDir) {
+      throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `no evidence yet: ${input} does not exist`, 'records appear after the first `run` or `shell`; to inspect another evidence dir or a record, pass its path', {path: input})
+    }
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw evidenceInvalid('EVIDENCE_PATH_NOT_FOUND', `${input} does not exist`, 'pass an evidence record file or an evidence dir (`sourceosctl agent-machine doctor` shows where records go)', {path: input})
     }

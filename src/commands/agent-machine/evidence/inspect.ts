@@ -48,6 +48,7 @@ ${AgentMachineCommand.exitCodesSection}`
     const target = args.path ?? resolveEvidenceDir(host, process.cwd())
     const result = await inspectPath(target, {
       stateDir: stateDir(host),
+      ...(args.path === undefined ? {isDefaultDir: true} : {}),
       ...(flags['trusted-key'] !== undefined ? {trustedKeyFile: flags['trusted-key']} : {}),
       ...(flags['expect-head'] !== undefined ? {expectHead: flags['expect-head']} : {}),
       ...(flags.since !== undefined ? {since: flags.since} : {}),
