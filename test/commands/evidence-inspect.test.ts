@@ -171,3 +171,20 @@ describe('evidence inspect: tampering and anchoring (exit 5, named)', () => {
     expect((await inspect([dir, '--long'])).stdout).toMatch(/podman\s+podman create/)
   })
 })
+
+describe('evidence inspect --long: what changed', () => {
+  it('names each checkout’s commit move and the changed paths', async () => {
+    const dir = tempDir()
+    const state = (commit: string, tree: string) => ({commit, ref: 'refs/heads/main', tree: `sha256:${tree.repeat(64)}`, files: 3, truncated: null})
+    const h = await beginRecord(dir, sampleDraft({workspace: [{target: '/workspace/app', before: state('c'.repeat(40), 'a'), after: null, changes: null}]}))
+    await h.complete({
+      exitCode: 0,
+      workspace: [{target: '/workspace/app', before: state('c'.repeat(40), 'a'), after: state('d'.repeat(40), 'b'), changes: {added: ['new.txt'], modified: ['src/main.ts'], removed: [], omitted: 0}}],
+    })
+    const out = await inspect([dir, '--long'])
+    expect(out.exitCode, out.stdout).toBe(0)
+    expect(out.stdout).toMatch(/changed\s+\/workspace\/app: commit cccccccccccc → dddddddddddd; 1 added, 1 modified, 0 removed/)
+    expect(out.stdout).toMatch(/\+ new\.txt/)
+    expect(out.stdout).toMatch(/~ src\/main\.ts/)
+  })
+})

@@ -1,7 +1,7 @@
 /** The `evidence inspect --json` result (schemas/agent-machine-evidence-inspect-result.schema.json is generated from it). */
 import {z} from 'zod'
 
-import {DigestSchema, GitStateSchema, ImageInfoSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema} from './record.js'
+import {DigestSchema, GitStateSchema, ImageInfoSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, WorkspaceChangeSchema} from './record.js'
 
 export const FindingSchema = z
   .object({
@@ -31,6 +31,7 @@ export const RecordSummarySchema = z
     policyHash: z.string().describe('The recorded policy hash.'),
     toolVersions: ToolVersionsSchema.describe('podman, git, nix and tool versions.'),
     podmanArgv: z.array(z.string()).describe('The exact podman argv.'),
+    workspace: z.array(WorkspaceChangeSchema).optional().describe('What the agent changed in each mounted checkout (absent in records of older CLIs).'),
   })
   .strict()
 

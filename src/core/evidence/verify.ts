@@ -994,6 +994,7 @@ function summarize(record: EvidenceRecord): RecordSummary {
     policyHash: p.policyHash,
     toolVersions: p.toolVersions,
     podmanArgv: shown.argv,
+    ...(p.workspace ? {workspace: p.workspace} : {}),
   }
 }
 

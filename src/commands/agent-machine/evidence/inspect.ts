@@ -163,6 +163,16 @@ function renderRecord(r: RecordReport): string[] {
   s.git.forEach((g, i) =>
     row(i === 0 ? 'git' : '', `${g.target}: ${g.commit === null ? 'not a git repo' : `${g.ref ?? '(detached)'} @ ${g.commit.slice(0, 12)}, ${g.dirty === null ? 'dirty: unknown' : g.dirty ? 'dirty' : 'clean'}`}`),
   )
+  for (const [i, w] of (s.workspace ?? []).entries()) {
+    const moved = w.before.commit === w.after?.commit ? `commit ${w.before.commit?.slice(0, 12) ?? 'none'}` : `commit ${w.before.commit?.slice(0, 12) ?? 'none'} → ${w.after?.commit?.slice(0, 12) ?? 'none'}`
+    const c2 = w.changes
+    const what = c2 === null ? 'not checked after the session' : `${c2.added.length} added, ${c2.modified.length} modified, ${c2.removed.length} removed${c2.omitted > 0 ? ` (+${c2.omitted} more)` : ''}`
+    row(i === 0 ? 'changed' : '', `${w.target}: ${moved}; ${what}`)
+    for (const [mark, list] of [['+', c2?.added ?? []], ['~', c2?.modified ?? []], ['-', c2?.removed ?? []]] as const) {
+      for (const p of list.slice(0, 20)) row('', `  ${mark} ${p}`)
+      if (list.length > 20) row('', `  ${mark} … ${list.length - 20} more (--json lists them)`)
+    }
+  }
   row('policy', `${s.policyHash} ${r.policyHashVerified === true ? '(recomputed: matches)' : r.policyHashVerified === false ? c.red('(recomputed: DOES NOT MATCH)') : '(not recomputed)'}`)
   const t = s.toolVersions
   row('tools', `podman ${t.podman.client}${t.podman.server ? ` (server ${t.podman.server})` : ''} · git ${t.git ?? '—'} · nix ${t.nix ?? '—'} · tool ${t.tool ?? '—'}`)
