@@ -188,3 +188,21 @@ describe('evidence inspect --long: what changed', () => {
     expect(out.stdout).toMatch(/~ src\/main\.ts/)
   })
 })
+
+describe('evidence inspect never prints secret values', () => {
+  it('an older record holding a tool argument and an env value verbatim is shown redacted (text, --long and --json)', async () => {
+    const dir = tempDir()
+    const secret = 'sk-proj-OLDRECORDsecret123'
+    const url = 'https://user:pw@mirror.example/simple'
+    const draft = sampleDraft({argv: ['agent-machine', 'run', '--tool', 'codex', '--', '--api-key', secret]})
+    draft.podmanArgv = [...draft.podmanArgv.slice(0, -2), `--env=PIP_INDEX_URL=${url}`, ...draft.podmanArgv.slice(-2), '--api-key', secret]
+    await (await beginRecord(dir, draft)).complete({exitCode: 0})
+    for (const args of [[dir], [dir, '--long'], [dir, '--json']]) {
+      const out = await inspect(args)
+      expect(out.exitCode, out.stdout).toBe(0)
+      expect(out.stdout + out.stderr).not.toContain(secret)
+      expect(out.stdout + out.stderr).not.toContain('user:pw')
+    }
+    expect((await inspect([dir, '--long'])).stdout).toContain('--api-key')
+  })
+})
