@@ -115,6 +115,11 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(find(DENIED, 443, 'denied')?.count).toBe(1)
       expect(find(ALLOWED_TLS, 22, 'denied')?.count).toBe(1)
       expect(find('host.containers.internal', hostPort, 'denied')?.count).toBe(1)
+      // evidence inspect shows them
+      const inspect = await fx.cli(['agent-machine', 'evidence', 'inspect', '--long', result.evidence])
+      expect(inspect.stdout).toMatch(/network +allowlist, \d+ allowlisted host:port rules/)
+      expect(inspect.stdout).toMatch(/allowed registry\.npmjs\.org:443 × \d+/)
+      expect(inspect.stdout).toMatch(/denied +example\.com:443 × 1/)
       // nothing left: no container, no network
       expect(await fx.containersOf(runId)).toEqual([])
       expect(await networksOf(runId)).toEqual([])

@@ -1,5 +1,6 @@
 /** The `evidence inspect --json` result (schemas/agent-machine-evidence-inspect-result.schema.json is generated from it). */
 import {z} from 'zod'
+import {NetworkEvidenceSchema} from '../network/evidence.js'
 
 import {DigestSchema, GitStateSchema, ImageInfoSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, WorkspaceChangeSchema} from './record.js'
 
@@ -32,6 +33,7 @@ export const RecordSummarySchema = z
     toolVersions: ToolVersionsSchema.describe('podman, git, nix and tool versions.'),
     podmanArgv: z.array(z.string()).describe('The exact podman argv.'),
     workspace: z.array(WorkspaceChangeSchema).optional().describe('What the agent changed in each mounted checkout (absent in records of older CLIs).'),
+    network: NetworkEvidenceSchema.optional().describe('Network egress: the mode, the allowlist and every destination the agent tried (absent while started and in records of older CLIs).'),
   })
   .strict()
 

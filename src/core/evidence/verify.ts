@@ -995,6 +995,7 @@ function summarize(record: EvidenceRecord): RecordSummary {
     toolVersions: p.toolVersions,
     podmanArgv: shown.argv,
     ...(p.workspace ? {workspace: p.workspace} : {}),
+    ...(p.network ? {network: p.network} : {}),
   }
 }
 

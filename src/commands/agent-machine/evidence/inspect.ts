@@ -173,6 +173,16 @@ function renderRecord(r: RecordReport): string[] {
       if (list.length > 20) row('', `  ${mark} … ${list.length - 20} more (--json lists them)`)
     }
   }
+  if (s.network) {
+    const n = s.network
+    const rules = n.allowlist ? `, ${n.allowlist.entries.length} allowlisted host:port rule${n.allowlist.entries.length === 1 ? '' : 's'}` : ''
+    row('network', `${n.mode}${rules}${n.destinations === null ? (n.mode === 'allowlist' ? ' · destinations unknown (the proxy log was not read)' : '') : ''}`)
+    for (const d of (n.destinations ?? []).slice(0, 30)) {
+      const failed = d.upstreamFailed > 0 ? `, ${d.upstreamFailed} upstream failed` : ''
+      row('', `  ${d.decision === 'denied' ? c.red('denied ') : 'allowed'} ${d.host}:${d.port} × ${d.count}${failed}`)
+    }
+    if ((n.destinations?.length ?? 0) > 30) row('', `  … ${n.destinations!.length - 30} more (--json lists them)`)
+  }
   row('policy', `${s.policyHash} ${r.policyHashVerified === true ? '(recomputed: matches)' : r.policyHashVerified === false ? c.red('(recomputed: DOES NOT MATCH)') : '(not recomputed)'}`)
   const t = s.toolVersions
   row('tools', `podman ${t.podman.client}${t.podman.server ? ` (server ${t.podman.server})` : ''} · git ${t.git ?? '—'} · nix ${t.nix ?? '—'} · tool ${t.tool ?? '—'}`)
