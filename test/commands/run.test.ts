@@ -254,6 +254,29 @@ describe('run', () => {
     expect(out.stderr).toContain(`sourceosctl agent-machine init --repo ${other}`)
   })
 
+  it.each([
+    ['a trailing newline (a $ anchor would let it through)', 'abcdefgh\n'],
+    ['a path', 'abcdefgh/../../x'],
+    ['upper case', 'ABCDEFGH'],
+    ['7 characters', 'abcdefg'],
+    ['64 characters', 'a'.repeat(64)],
+    ['a leading dash', '-abcdefgh'],
+  ])('refuses a --run-id with %s (exit 2, RUN_ID_INVALID) before any podman call', async (_label, runId) => {
+    const {repo, facts} = setup()
+    const runner = podmanRunner()
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--run-id', runId, '--json'], {runner, hostFacts: async () => facts})
+    expect(out.exitCode).toBe(2)
+    expect(out.json).toMatchObject({error: {code: 'RUN_ID_INVALID', fix: 'use 8-63 lower-case letters, digits and -'}})
+    expect(runner.commandLines().filter((l) => l.startsWith('podman create'))).toEqual([])
+  })
+
+  it.each([['8 characters', 'abcdefgh'], ['63 characters with dashes', `a${'-b'.repeat(31)}`]])('accepts a --run-id of %s', async (_label, runId) => {
+    const {repo, facts} = setup()
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--run-id', runId, '--dry-run', '--json'], {runner: podmanRunner(), hostFacts: async () => facts})
+    expect(out.exitCode, out.stderr).toBe(0)
+    expect(JSON.stringify(out.json)).toContain(`--name=sourceos-agent-${runId}`)
+  })
+
   it('refuses a secret-like env name in the profile', async () => {
     const {repo, facts} = setup((y) => y.replace('passthrough: [TERM]', 'passthrough: [TERM, GITHUB_TOKEN]'))
     const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo], {runner: podmanRunner(), hostFacts: async () => facts})
