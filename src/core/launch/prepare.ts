@@ -132,8 +132,7 @@ export interface ContainerSteps {
   start: Step
 }
 
-// (?![\s\S]) rather than $: without the m flag, $ also matches before a final newline.
-const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}(?![\s\S])/
+const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}$/
 
 export function newRunId(): string {
   return randomBytes(8).toString('hex')
