@@ -13,6 +13,7 @@ import {InitResultSchema} from './init/result.js'
 import {StartResultSchema} from './machine/result.js'
 import {LaunchResultSchema} from './launch/result.js'
 import {AgentMachineProfileSchema, PROFILE_SCHEMA_ID} from './profile/schema.js'
+import {SessionsResultSchema} from './sessions/sessions.js'
 
 export interface SchemaEntry {
   file: string
@@ -38,6 +39,7 @@ export const SCHEMAS: SchemaEntry[] = [
     schema: InspectResultSchema,
   },
   {file: 'agent-machine-launch-result.schema.json', id: `${BASE}agent-machine-launch-result.schema.json`, title: 'run/shell --json result', schema: LaunchResultSchema},
+  {file: 'agent-machine-ps-result.schema.json', id: `${BASE}agent-machine-ps-result.schema.json`, title: 'ps --json result', schema: SessionsResultSchema},
 ]
 
 /** The JSON error document every verb prints under --json when it fails. */

@@ -152,6 +152,9 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
     ['tool', spec.tool ?? 'shell'],
     ['profile', spec.profileName],
     ['policy-hash', spec.policyHash],
+    // what `ps` shows (sessions/sessions.ts)
+    ['network', spec.network],
+    ['workdir', spec.workdir],
   ]
   return podmanArgv(ctx, [
     'create',
