@@ -139,6 +139,12 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       throw unexpectedFailure('PODMAN_CREATE_FAILED', `podman create failed: ${describeOutcome(created)}`, 'run the create command from `--dry-run` by hand to see podman’s full error')
     }
     trace('execute: created')
+    // podman says so on stderr and goes on: the profile's limits are then promises it does not keep
+    if (/Resource limits are not supported and ignored/i.test(created.stderr)) {
+      const warning = 'podman ignores the profile\'s resource limits here (rootless podman on cgroups v1 cannot apply --cpus, --memory or --pids-limit): the agent is not limited; use cgroups v2 (systemd.unified_cgroup_hierarchy=1) or rootful podman'
+      prepared.warnings.push(warning)
+      deps.onWarning?.(warning)
+    }
     if (early) return interruptedBeforeStart()
     // The runtime mounts everything now; its init process then waits for start, so nothing of
     // the agent has run when the view is checked.

@@ -223,7 +223,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   if (holder) {
     throw policyRefusal('PROFILE_IN_MOUNT', `the profile ${profilePath} is inside the mount ${holder.hostSource} → ${holder.target}: the agent could rewrite it, and the next launch would obey it.`, 'keep the profile outside every mounted folder (the default is in the config dir)')
   }
-  const scans = await refuseHazards(mounts, host, warnings)
+  const scans = await refuseHazards(mounts, host, warnings, req.dryRun === true)
   await judgeGitEntries([...scans.values()].flatMap((scan) => scan.gitEntries), mounts.map((m) => m.hostSource))
   const wt = req.worktree ? await planWorktree(req, runId, repoResolved, mounts.find((m) => m.target === repoMount.mount.target)!, deps, warnings) : null
   trace('prepare: trees scanned')
@@ -273,7 +273,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     warnings,
   )
   const wtMounts = wt ? worktreeMounts(wt, [...launchMounts, ...git.mounts], host, pathCtx) : []
-  await refuseGitDirHazards([...git.mounts, ...wtMounts], mounts, host, warnings)
+  await refuseGitDirHazards([...git.mounts, ...wtMounts], mounts, host, warnings, req.dryRun === true)
   // Write-protected files (.envrc, .vscode/, .mcp.json, …) of each read-write checkout: read-only on top (protected-files.ts).
   const protectMounts = await protectedFileMounts({
     checkouts: launchMounts,
@@ -650,14 +650,14 @@ function integrityRootsOf(mounts: readonly LaunchMount[], scans: ReadonlyMap<str
 }
 
 /** Git dirs outside every scanned mount (a worktree's common dir) get the same hazard scan. */
-async function refuseGitDirHazards(gitMounts: readonly LaunchMount[], scanned: ReadonlyArray<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<void> {
+async function refuseGitDirHazards(gitMounts: readonly LaunchMount[], scanned: ReadonlyArray<{hostSource: string}>, host: HostFacts, warnings: string[], dryRun: boolean): Promise<void> {
   const roots = scanned.map((m) => m.hostSource)
   for (const m of gitMounts) {
     if (roots.some((r) => isInsideOrSame(r, m.hostSource))) continue
     const s = await stat(m.hostSource).catch(() => null)
     if (!s?.isDirectory()) continue
     roots.push(m.hostSource)
-    await refuseHazards([m], host, warnings)
+    await refuseHazards([m], host, warnings, dryRun)
   }
 }
 
@@ -735,12 +735,13 @@ function matchRepo(repo: string, mounts: Array<{hostSource: string; target: stri
  * hazard, queues the warnings, and returns every scan keyed by hostSource (its gitEntries and
  * writeProtected lists feed the git and write-protect layout).
  */
-async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFacts, warnings: string[]): Promise<Map<string, TreeScan>> {
+async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFacts, warnings: string[], dryRun = false): Promise<Map<string, TreeScan>> {
   const scans = new Map<string, TreeScan>()
   // The hard-link check's cache of the denied folders: under the state dir, never inside a mount.
-  const denyCacheFile = path.join(stateDir(host), 'scan-cache', 'deny-inodes.json')
+  // A dry run writes nothing, caches included: it scans without them.
+  const denyCacheFile = dryRun ? null : path.join(stateDir(host), 'scan-cache', 'deny-inodes.json')
   // The tree scan's per-folder cache (names and types of folders unchanged since the last launch).
-  const treeCacheDir = path.join(stateDir(host), 'scan-cache')
+  const treeCacheDir = dryRun ? null : path.join(stateDir(host), 'scan-cache')
   for (const m of mounts) {
     const scan = await scanTree(m.hostSource, {host, denyCacheFile, treeCacheDir})
     scans.set(m.hostSource, scan)
