@@ -16,7 +16,7 @@ createServer((req, res) => {
   req.on('end', () => {
     const keyOk = req.headers['x-api-key'] === expectKey
     let j = {}
-    try { j = JSON.parse(body || '{}') } catch {}
+    try { j = JSON.parse(body || '{}') } catch { j = {} } // a body that is not JSON is answered like an empty one
     const msgs = j.messages ?? []
     const last = msgs.at(-1)
     const hasResult = Array.isArray(last?.content) && last.content.some((c) => c.type === 'tool_result')
