@@ -37,7 +37,9 @@ describe('make validate: the integration gate', () => {
   })
 
   it('make validate runs the gate before anything else, the integration tests with podman required, and names an opt-out run in its last line', () => {
-    const dry = spawnSync('make', ['-n', 'validate'], {cwd: ROOT, encoding: 'utf8', env: {...process.env, MAKEFLAGS: ''}})
+    // (under an outer make — CI's `make validate` — MAKELEVEL would make this one print "Entering directory")
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES'].includes(k)))
+    const dry = spawnSync('make', ['--no-print-directory', '-n', 'validate'], {cwd: ROOT, encoding: 'utf8', env})
     const lines = dry.stdout.split('\n').filter(Boolean)
     expect(lines[0]).toBe('node scripts/integration-gate.mjs')
     expect(dry.stdout).toMatch(/SOURCEOSCTL_TEST_REQUIRE_PODMAN=1 npx vitest run test\/integration/)
