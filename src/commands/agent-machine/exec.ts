@@ -4,7 +4,7 @@ import {AgentMachineCommand} from '../../cli/base-command.js'
 import {renderPlanWrapped} from '../../cli/plan-render.js'
 import {getContext} from '../../core/context.js'
 import {step, type Plan} from '../../core/plan/plan.js'
-import {secretsContext} from '../../core/secrets/context.js'
+import {profilePodmanContext} from '../../core/podman/profile-context.js'
 import {execArgv, findSession} from '../../core/sessions/sessions.js'
 
 export default class Exec extends AgentMachineCommand {
@@ -34,7 +34,7 @@ ${AgentMachineCommand.exitCodesSection}`
     const {args, flags, argv} = await this.parse(Exec)
     const command = (argv as string[]).slice(1)
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
+    const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const session = await findSession(ctx.runner, context, args['run-id'])
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY)
     const plan: Plan = {verb: 'exec', steps: [step(execArgv(context, session, {tty}, command), `run ${command.length > 0 ? 'the command' : 'a shell'} in session ${session.runId}'s own container, as its user, with its environment and no added capability`, true)]}

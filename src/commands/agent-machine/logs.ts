@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {AgentMachineCommand} from '../../cli/base-command.js'
 import {getContext} from '../../core/context.js'
-import {secretsContext} from '../../core/secrets/context.js'
+import {profilePodmanContext} from '../../core/podman/profile-context.js'
 import {findSession, logsArgv} from '../../core/sessions/sessions.js'
 
 export default class Logs extends AgentMachineCommand {
@@ -31,7 +31,7 @@ ${AgentMachineCommand.exitCodesSection}`
   async run(): Promise<{runId: string; exitCode: number | null}> {
     const {args, flags} = await this.parse(Logs)
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
+    const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const session = await findSession(ctx.runner, context, args['run-id'])
     const [cmd, ...rest] = logsArgv(context, session, flags.follow) as [string, ...string[]]
     const r = await ctx.attachedRunner(cmd, rest, {stdoutToStderr: this.jsonEnabled()})

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {AgentMachineCommand} from '../../cli/base-command.js'
 import {style} from '../../cli/style.js'
 import {getContext} from '../../core/context.js'
-import {secretsContext} from '../../core/secrets/context.js'
+import {profilePodmanContext} from '../../core/podman/profile-context.js'
 import {listSessions, type Session} from '../../core/sessions/sessions.js'
 
 interface PsResult {
@@ -34,7 +34,7 @@ ${AgentMachineCommand.exitCodesSection}`
   async run(): Promise<PsResult> {
     const {flags} = await this.parse(Ps)
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
+    const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const sessions = await listSessions(ctx.runner, context)
     const c = style()
     if (sessions.length === 0) this.say('No agent sessions.')

@@ -6,7 +6,7 @@ import {getContext} from '../../core/context.js'
 import {usageError, unexpectedFailure} from '../../core/errors.js'
 import {describeOutcome, succeeded} from '../../core/exec.js'
 import {step, type Plan} from '../../core/plan/plan.js'
-import {secretsContext} from '../../core/secrets/context.js'
+import {profilePodmanContext} from '../../core/podman/profile-context.js'
 import {findSession, listSessions, stopArgv, type Session} from '../../core/sessions/sessions.js'
 
 interface StopResult {
@@ -44,7 +44,7 @@ ${AgentMachineCommand.exitCodesSection}`
     if (!args['run-id'] && !flags.all) throw usageError('RUN_ID_REQUIRED', 'stop needs a run id, or --all.', 'list the sessions: sourceosctl agent-machine ps')
     if (args['run-id'] && flags.all) throw usageError('RUN_ID_AND_ALL', 'give a run id or --all, not both.', 'sourceosctl agent-machine stop <run-id>')
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
+    const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const targets: Session[] = flags.all ? (await listSessions(ctx.runner, context)).filter((s) => s.state === 'running') : [await findSession(ctx.runner, context, args['run-id']!)]
     const plan: Plan = {verb: 'stop', steps: targets.map((s) => step(stopArgv(context, s, flags.time), `stop session ${s.runId}: SIGTERM, then SIGKILL after ${flags.time} s`, true))}
     const result: StopResult = {dryRun: flags['dry-run'], stopped: [], plan}

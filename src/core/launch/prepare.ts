@@ -330,8 +330,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   const guard = spec.guard ? linkLocalGuardSteps({runId, image: image.id, rootless}, podmanCtx) : null
   const containerSteps: ContainerSteps = {
     create: step(buildCreateArgv(spec, podmanCtx), `create the governed container from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts${git.mounts.length > 0 ? ' (and their git internals: hooks and config read-only)' : ''}${networkWhy(spec)}`, true),
-    init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
-    inspect: step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
+    ...initAndInspectSteps(spec, podmanCtx),
     verify: step(buildVerifyArgv(spec), verifyWhy(verification, rootless), false),
     start: step(
       buildStartArgv(spec, podmanCtx),
@@ -445,8 +444,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
   const guard = spec.guard ? linkLocalGuardSteps({runId, image: image.id, rootless}, podmanCtx) : null
   const containerSteps: ContainerSteps = {
     create: step(buildCreateArgv(spec, podmanCtx), `create the governed container on the remote Podman host ${r.connection} from image ${profile.spec.image.ref} (${image.id.slice(0, 12)}) with only the allowlisted mounts (paths on that host; podman refuses a source that does not exist there)${networkWhy(spec)}`, true),
-    init: step(buildInitArgv(spec, podmanCtx), 'set the container up (mounts, namespaces) without starting anything in it', true),
-    inspect: step(buildInspectArgv(spec, podmanCtx), 'read the container’s effective configuration and its init process id', false),
+    ...initAndInspectSteps(spec, podmanCtx),
     verify: step(buildVerifyArgv(spec), 'compare the effective configuration (mounts by source path, env, devices, capabilities, security options) with the plan; podman runs on a remote host, so the container’s view cannot be read from this host', false),
     start: step(
       buildStartArgv(spec, podmanCtx),
@@ -800,6 +798,14 @@ function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: 
       ...p.afterSteps,
       ...p.evidence,
     ],
+  }
+}
+
+/** The two container steps every launch has alike, local or remote. */
+function initAndInspectSteps(spec: ContainerSpec, ctx: PodmanContext): Pick<ContainerSteps, 'init' | 'inspect'> {
+  return {
+    init: step(buildInitArgv(spec, ctx), 'set the container up (mounts, namespaces) without starting anything in it', true),
+    inspect: step(buildInspectArgv(spec, ctx), 'read the container’s effective configuration and its init process id', false),
   }
 }
 

@@ -7,7 +7,7 @@ import {usageError, unexpectedFailure} from '../../../core/errors.js'
 import {describeOutcome, succeeded} from '../../../core/exec.js'
 import {step, type Plan} from '../../../core/plan/plan.js'
 import {TOOL_NAMES, type ToolName} from '../../../core/profile/schema.js'
-import {secretsContext} from '../../../core/secrets/context.js'
+import {profilePodmanContext} from '../../../core/podman/profile-context.js'
 import {listStateVolumes, stateVolumeName, volumeRemoveArgv} from '../../../core/secrets/tool-state.js'
 
 interface LogoutResult {
@@ -40,7 +40,7 @@ ${AgentMachineCommand.exitCodesSection}`
   async run(): Promise<LogoutResult> {
     const {flags} = await this.parse(SecretLogout)
     const ctx = getContext()
-    const {context, profile} = await secretsContext(ctx, flags['profile-file'])
+    const {context, profile} = await profilePodmanContext(ctx, flags['profile-file'])
     if (!profile) throw usageError('NO_PROFILE', 'no active profile: the volumes are named after it', 'pass --profile-file, or run sourceosctl agent-machine init')
     const present = await listStateVolumes(ctx.runner, context, profile.metadata.name)
     const wanted = flags.tool ? [stateVolumeName(profile.metadata.name, flags.tool as ToolName)] : present

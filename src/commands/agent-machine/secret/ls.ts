@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AgentMachineCommand} from '../../../cli/base-command.js'
 import {getContext} from '../../../core/context.js'
-import {secretsContext} from '../../../core/secrets/context.js'
+import {profilePodmanContext} from '../../../core/podman/profile-context.js'
 import {listSecrets} from '../../../core/secrets/store.js'
 
 interface SecretRow {
@@ -37,7 +37,7 @@ ${AgentMachineCommand.exitCodesSection}`
   async run(): Promise<SecretLsResult> {
     const {flags} = await this.parse(SecretLs)
     const ctx = getContext()
-    const {context, profile} = await secretsContext(ctx, flags['profile-file'])
+    const {context, profile} = await profilePodmanContext(ctx, flags['profile-file'])
     const stored = await listSecrets(ctx.runner, context)
     const inject = profile?.spec.secrets.door === 'proxy' ? (profile.spec.secrets.inject ?? []) : []
     const secrets = stored.map((s) => ({...s, usedBy: inject.filter((i) => i.secret === s.name).map((i) => `${i.header} -> ${i.host}`)}))

@@ -5,7 +5,7 @@ import {renderPlanWrapped} from '../../../cli/plan-render.js'
 import {getContext} from '../../../core/context.js'
 import {usageError} from '../../../core/errors.js'
 import {step, type Plan} from '../../../core/plan/plan.js'
-import {secretsContext} from '../../../core/secrets/context.js'
+import {profilePodmanContext} from '../../../core/podman/profile-context.js'
 import {checkSecretName, removeSecret, secretRemoveArgv} from '../../../core/secrets/store.js'
 
 interface SecretRmResult {
@@ -38,7 +38,7 @@ ${AgentMachineCommand.exitCodesSection}`
     const {args, flags} = await this.parse(SecretRm)
     checkSecretName(args.name)
     const ctx = getContext()
-    const {context} = await secretsContext(ctx, flags['profile-file'])
+    const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const plan: Plan = {verb: 'secret rm', steps: [step(secretRemoveArgv(context, args.name), `remove secret ${args.name} from podman's secret store`, true)]}
     const result: SecretRmResult = {name: args.name, connection: context.connection, dryRun: flags['dry-run'], removed: false, plan}
     if (flags['dry-run']) {

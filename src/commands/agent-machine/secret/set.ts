@@ -6,7 +6,7 @@ import {getContext} from '../../../core/context.js'
 import {step, type Plan} from '../../../core/plan/plan.js'
 import {readSecretValue} from '../../../core/secrets/read-value.js'
 import {checkSecretName, normaliseSecretValue, podmanSecretName, secretCreateArgv, setSecret} from '../../../core/secrets/store.js'
-import {secretsContext} from '../../../core/secrets/context.js'
+import {profilePodmanContext} from '../../../core/podman/profile-context.js'
 
 interface SecretSetResult {
   name: string
@@ -45,7 +45,7 @@ ${AgentMachineCommand.exitCodesSection}`
     const {args, flags} = await this.parse(SecretSet)
     checkSecretName(args.name)
     const ctx = getContext()
-    const {context, platform} = await secretsContext(ctx, flags['profile-file'])
+    const {context, platform} = await profilePodmanContext(ctx, flags['profile-file'])
     const plan: Plan = {verb: 'secret set', steps: [step(secretCreateArgv(context, args.name, platform), `store secret ${args.name} in podman's secret store (the value on stdin, never in argv); an existing one is removed first`, true)]}
     const result: SecretSetResult = {name: args.name, podmanName: podmanSecretName(args.name), connection: context.connection, dryRun: flags['dry-run'], stored: false, replaced: false, plan}
     if (flags['dry-run']) {
