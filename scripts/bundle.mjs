@@ -30,7 +30,7 @@ await Promise.all(
       bundle: true,
       platform: 'node',
       format: 'esm',
-      target: 'node20',
+      target: 'node22',
       external: ['@oclif/core'],
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
       banner: {js: BANNER},

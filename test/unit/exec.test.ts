@@ -215,7 +215,7 @@ async function bundleEntry(name: string, lines: string[]): Promise<string> {
   writeFileSync(entry, lines.join('\n'))
   const bundle = join(out, `${name}-${process.pid}.mjs`)
   await build({
-    entryPoints: [entry], outfile: bundle, bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['@oclif/core'],
+    entryPoints: [entry], outfile: bundle, bundle: true, platform: 'node', format: 'esm', target: 'node22', external: ['@oclif/core'],
     banner: {js: "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"},
     logLevel: 'error',
   })
