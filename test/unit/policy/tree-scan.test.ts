@@ -34,7 +34,8 @@ describe('scanTreeForHazards', () => {
     await writeFile(join(repo, '.netrc'), 'machine x')
     await mkdir(join(repo, 'node_modules', 'pkg', '.ssh'), {recursive: true})
     await mkdir(join(repo, '.git', 'objects', '.aws'), {recursive: true})
-    // the same name where the scan does look: found there, so its absence above is the skip at work
+    // the same name where the scan does look (infra/): found there, so its absence from .git/objects
+    // and node_modules (where names are not checked) is the skip at work
     await mkdir(join(repo, 'infra', '.aws'), {recursive: true})
     await mkdir(join(repo, 'node_modules', 'pkg', '.aws'), {recursive: true})
     await writeFile(join(repo, '.git', 'config'), '[remote "origin"]\n\turl = https://me:ghp_secret@github.com/me/repo.git\n')
