@@ -72,7 +72,10 @@ import {
   type RecordMount,
   type ToolVersions,
   type VerificationInfo,
+  type Outcome,
   type PodmanConnectionInfo,
+  type PodmanRun,
+  type UserRefs,
   type ResourceDescriptor,
   type WorkspaceChange,
   type WorktreeInfo,
@@ -117,6 +120,8 @@ export interface RecordDraft {
   podmanCommands?: {init: string[]; start: string[]}
   /** How host paths are written: 'home-relative' (with `homeDir`) writes the home dir as `~` everywhere. Default absolute. */
   paths?: {style: 'absolute'} | {style: 'home-relative'; homeDir: string}
+  /** --worktree: the user's refs when the launch began (after, changes null). */
+  userRefs?: UserRefs
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -140,6 +145,14 @@ export interface CompletionUpdate {
   workspace?: WorkspaceChange[]
   /** Network egress: mode, allowlist, destinations from the proxy's log (network/evidence.ts). */
   network?: NetworkEvidence
+  /** How the container was verified before start (known only once it was). */
+  verification?: VerificationInfo
+  /** How the launch ended: the tool ran, it failed (why), or a signal stopped it before the tool. */
+  outcome?: Outcome
+  /** Every podman command the launch ran after the record was begun. */
+  podmanRan?: PodmanRun[]
+  /** --worktree: the user's refs before and after, and what changed (replaces the started form's). */
+  userRefs?: UserRefs
 }
 
 export interface RecordHandle {
@@ -240,6 +253,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         ...(draft.podmanCommands ? {podmanCommands: rel(structuredClone(draft.podmanCommands))} : {}),
         ...(draft.workspace ? {workspace: rel(structuredClone(draft.workspace))} : {}),
         ...(draft.paths ? {paths: draft.paths.style} : {}),
+        ...(draft.userRefs ? {userRefs: rel(structuredClone(draft.userRefs))} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)
@@ -259,6 +273,34 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     }
     return makeHandle(root, file, record, digest, opts, rel)
   })
+}
+
+/**
+ * Reopens a record that was begun and never completed (its session outlived the CLI that began it:
+ * a detached session whose keeper is gone; sessions/recover.ts), so another process can complete
+ * it. Null unless the index lists `file` as begun and not completed, with exactly these bytes.
+ * The caller holds the session's own lock, so a record is completed once.
+ */
+export async function reopenStartedRecord(dir: string, file: string, opts: StoreOptions & {homeDir: string}): Promise<RecordHandle | null> {
+  const root = path.resolve(dir)
+  const named = parseRecordFileName(path.basename(file))
+  if (!named) return null
+  const full = path.join(root, RECORDS_DIR, path.basename(file))
+  const index = await readIndexForWrite(root, opts.signing)
+  const digests = index.digestsOf(named.seq)
+  if (!index.files.has(path.basename(file)) || digests.length !== 1) return null
+  let record: EvidenceRecord
+  try {
+    const parsed = EvidenceRecordSchema.safeParse(JSON.parse((await readRegularFile(full, MAX_RECORD_BYTES)).toString('utf8')))
+    if (!parsed.success) return null
+    record = parsed.data
+  } catch {
+    return null
+  }
+  const digest = recordDigest(record)
+  if (record.predicate.status !== 'started' || record.predicate.runId !== named.runId || digest !== digests[0]) return null
+  const rel = relativizer(record.predicate.paths === 'home-relative' ? {style: 'home-relative', homeDir: opts.homeDir} : undefined)
+  return makeHandle(root, full, record, digest, opts, rel)
 }
 
 /** The path transform of a draft: `~` for the home dir when home-relative, else the identity. */
@@ -304,6 +346,10 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           ...(byproductsOf(update) ? {byproducts: byproductsOf(update)} : {}),
           ...(update.workspace ? {workspace: rel(structuredClone(update.workspace))} : {}),
           ...(update.network ? {network: structuredClone(update.network)} : {}),
+          ...(update.verification ? {verification: rel(structuredClone(update.verification))} : {}),
+          ...(update.outcome ? {outcome: rel(structuredClone(update.outcome))} : {}),
+          ...(update.podmanRan ? {podmanRan: rel(structuredClone(update.podmanRan))} : {}),
+          ...(update.userRefs ? {userRefs: rel(structuredClone(update.userRefs))} : {}),
         },
       })
       const digest = recordDigest(finished)
