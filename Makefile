@@ -129,3 +129,9 @@ e2e:
 
 clean:
 	rm -rf dist dist-pkg oclif.manifest.json
+
+# Mutation testing of the security-critical code (StrykerJS, stryker.config.mjs; not part of validate).
+# MUTATE=<glob>[,<glob>] narrows the run, e.g. make mutation MUTATE=src/core/policy/path-key.ts
+.PHONY: mutation
+mutation: $(NODE_MODULES_STAMP)
+	MUTATE='$(MUTATE)' npx stryker run stryker.config.mjs
