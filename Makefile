@@ -134,4 +134,4 @@ clean:
 # MUTATE=<glob>[,<glob>] narrows the run, e.g. make mutation MUTATE=src/core/policy/path-key.ts
 .PHONY: mutation
 mutation: $(NODE_MODULES_STAMP)
-	MUTATE='$(MUTATE)' npx stryker run stryker.config.mjs
+	MUTATE='$(MUTATE)' MUTATION_TESTS='$(MUTATION_TESTS)' npx stryker run stryker.config.mjs

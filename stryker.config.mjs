@@ -1,5 +1,6 @@
 // StrykerJS over the security-critical code (issue 15). `make mutation` runs it; `make mutation
-// MUTATE=src/core/policy/path-key.ts` (a comma-separated list of globs) narrows it to some files.
+// MUTATE=src/core/policy/path-key.ts` (a comma-separated list of globs) narrows it to some files;
+// MUTATION_TESTS=<glob> to some test files (vitest.mutation.config.ts).
 // docs/testing.md, "Mutation testing", has how to run it, what is not counted, and the scores.
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -25,7 +26,8 @@ const narrowed = process.env.MUTATE?.split(',').map((s) => s.trim()).filter(Bool
 // reports/mutation/only/, with its own incremental file: two narrowed runs at once (two people on
 // different files) never overwrite each other's report or incremental state.
 const slug = narrowed.join('+').replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 120)
-const reportDir = narrowed.length > 0 ? `reports/mutation/only/${slug}` : 'reports/mutation'
+const tests = process.env.MUTATION_TESTS ? `-tests-${process.env.MUTATION_TESTS.replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 60)}` : ''
+const reportDir = narrowed.length > 0 || tests ? `reports/mutation/only/${slug}${tests}` : 'reports/mutation'
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

@@ -207,7 +207,3 @@ export function judgeMountTarget(target: string): TargetDecision {
   return {allowed: true}
 }
 
-export function assertMountTargetAllowed(target: string): void {
-  const d = judgeMountTarget(target)
-  if (!d.allowed) throw policyRefusal(d.code, `${d.reason}.`, 'use a target like /workspace/<repo>')
-}
