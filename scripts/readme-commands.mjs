@@ -36,6 +36,7 @@ const VERBS = [
   {id: 'agent-machine:secret:rm', usage: 'secret rm <name>', planned: 'Remove a stored secret.'},
   {id: 'agent-machine:evidence:inspect', usage: 'evidence inspect [<file|dir>]', planned: 'Verify evidence records and their chain.'},
   {id: 'agent-machine:secret:logout', usage: 'secret logout [--tool <tool>]', planned: "Remove the tools' persistent login volumes."},
+  {id: 'agent-machine:export', usage: 'export --kube --repo <path|git-url> [--tool <tool>] [--job] [--output <file>]', planned: 'Render the governed agent as Kubernetes objects.'},
   {id: 'version', full: 'version', planned: 'Print the version.'},
   {id: 'autocomplete', full: 'autocomplete [bash|zsh|powershell]', planned: 'Shell completion.', summary: 'Set up shell completion (bash, zsh, powershell): prints the steps for your shell.'},
 ]
