@@ -1,10 +1,17 @@
 // make e2e (scripts/e2e-door.sh): a stand-in for the Anthropic Messages API on the host. It speaks
 // enough of it, streaming included, for one scripted tool call (Write hello.txt) and a final message;
 // it records each request (path, whether the door put the expected key in x-api-key) to a log file.
-// Usage: node standin-anthropic.mjs <port, 0 for any> <expected key> <log file> [<file path in the container>]; prints the port.
+// With a gate file, the final message waits until that file exists (logged as {holding: true}): the
+// turn is then in flight — the tool has run, the agent's container is up — while the caller searches
+// the container for the key.
+// The expected key is read from a file (its first line): it is in no argv.
+// Usage: node standin-anthropic.mjs <port, 0 for any> <expected key file> <log file> [<file path in the container> [<gate file>]]; prints the port.
 import {createServer} from 'node:http'
-import {appendFileSync} from 'node:fs'
-const [, , port, expectKey, logFile, filePath = '/workspace/repo/hello.txt'] = process.argv
+import {appendFileSync, existsSync, readFileSync} from 'node:fs'
+const [, , port, keyFile, logFile, filePath = '/workspace/repo/hello.txt', gateFile] = process.argv
+const expectKey = readFileSync(keyFile, 'utf8').split('\n')[0]
+/** Runs answer once the gate file exists (at once without a gate; after 5 minutes regardless). */
+const whenOpen = (answer, started = Date.now()) => (!gateFile || existsSync(gateFile) || Date.now() - started > 300_000 ? answer() : setTimeout(() => whenOpen(answer, started), 100))
 const sse = (res, events) => {
   res.writeHead(200, {'content-type': 'text/event-stream', 'cache-control': 'no-cache'})
   for (const [type, data] of events) res.write(`event: ${type}\ndata: ${JSON.stringify({type, ...data})}\n\n`)
@@ -42,14 +49,15 @@ createServer((req, res) => {
         ['message_stop', {}],
       ])
     }
-    return sse(res, [
+    if (hasResult && gateFile) appendFileSync(logFile, JSON.stringify({holding: true, url: req.url}) + '\n')
+    return whenOpen(() => sse(res, [
       ['message_start', {message}],
       ['content_block_start', {index: 0, content_block: {type: 'text', text: ''}}],
       ['content_block_delta', {index: 0, delta: {type: 'text_delta', text: 'Wrote hello.txt.'}}],
       ['content_block_stop', {index: 0}],
       ['message_delta', {delta: {stop_reason: 'end_turn', stop_sequence: null}, usage: {output_tokens: 5}}],
       ['message_stop', {}],
-    ])
+    ]))
   })
 }).listen(Number(port), '0.0.0.0', function () {
   // the port actually bound (0 picks a free one), for the caller
