@@ -1,4 +1,132 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+// The entry. Every verb is an oclif command class; before oclif loads, this file does three things
+// to start faster (docs/performance.md):
+// 1. `sourceosctl --version` (and -v) prints oclif's own version line (`config.userAgent`) here.
+// 2. The top-level help (`sourceosctl`, `--help`, `-h`) comes from dist/root-help.json, which the
+//    build renders with oclif itself (scripts/manifest.mjs). It is used only when it is keyed to
+//    the files it was rendered from (their sha256 match) and the output would be the same (80
+//    columns, no oclif theme, not WSL); otherwise oclif renders it as always.
+// 3. Node's compile cache (V8 code cache) in dist/compile-cache, which the build fills
+//    (scripts/manifest.mjs): part of the install, as trusted as the code beside it, and never in
+//    HOME or the state dir, so doctor and dry runs still write nothing there. Node checks each
+//    entry against its source's hash and V8's version; an unusable or unwritable cache is ignored.
+import {existsSync, lstatSync, readFileSync} from 'node:fs'
+import {homedir, platform, release} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-await execute({dir: import.meta.url})
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const argv = process.argv.slice(2)
+
+/** oclif's config.platform: os.platform(), or 'wsl' (is-wsl). null: maybe WSL, so ask oclif. */
+function oclifPlatform() {
+  const p = platform()
+  if (p !== 'linux') return p
+  if (release().toLowerCase().includes('microsoft')) return null
+  try {
+    if (readFileSync('/proc/version', 'utf8').toLowerCase().includes('microsoft')) return null
+  } catch {
+    // no /proc: is-wsl reads on
+  }
+  if (existsSync('/proc/sys/fs/binfmt_misc/WSLInterop') || existsSync('/run/WSL')) return null
+  return p
+}
+
+/** oclif's config.userAgent, or null when this process cannot say it exactly. */
+function userAgent(pjson) {
+  const p = oclifPlatform()
+  if (p === null) return null
+  const arch = process.arch === 'ia32' ? 'x86' : process.arch
+  return `${pjson.name}/${pjson.version || '0.0.0'} ${p}-${arch} node-${process.version}`
+}
+
+/** The width oclif's help wraps at (@oclif/core screen.js). */
+function helpWidth() {
+  const columns = Number.parseInt(process.env.OCLIF_COLUMNS, 10) || globalThis.oclif?.columns
+  if (columns) return columns
+  if (!process.stdout.isTTY) return 80
+  const width = process.stdout.getWindowSize()[0]
+  return width < 1 ? 80 : width < 40 ? 40 : width
+}
+
+/** A user theme colours oclif's help (configDir/theme.json, configDir as oclif computes it). */
+function mayHaveTheme(pjson) {
+  const scope = pjson.oclif.bin.toUpperCase().replaceAll('-', '_')
+  if (['1', 'true'].includes(process.env[`${scope}_DISABLE_THEME`] ?? '')) return false
+  if (pjson.oclif.theme) return true
+  const home = process.env.HOME || process.env.USERPROFILE || homedir()
+  const dirs = [
+    process.env[`${scope}_CONFIG_DIR`],
+    process.env.XDG_CONFIG_HOME && join(process.env.XDG_CONFIG_HOME, pjson.oclif.dirname),
+    process.env.LOCALAPPDATA && join(process.env.LOCALAPPDATA, pjson.oclif.dirname),
+    join(home, '.config', pjson.oclif.dirname),
+  ]
+  return dirs.some((dir) => dir && existsSync(join(dir, 'theme.json')))
+}
+
+/** The pre-rendered top-level help, when it is exactly what oclif would print now. */
+async function renderedHelp(pjson, agent) {
+  if (process.env.DEBUG || helpWidth() !== 80 || mayHaveTheme(pjson)) return null
+  let rendered
+  try {
+    rendered = JSON.parse(readFileSync(join(root, 'dist', 'root-help.json'), 'utf8'))
+  } catch {
+    return null
+  }
+  if (rendered.width !== 80 || agent.length > 70) return null
+  const {createHash} = await import('node:crypto')
+  for (const [file, sha256] of Object.entries(rendered.inputs)) {
+    let bytes
+    try {
+      bytes = readFileSync(join(root, file))
+    } catch {
+      return null
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== sha256) return null
+  }
+  return rendered.parts.join(agent)
+}
+
+async function fastPath() {
+  if (argv.length > 1) return false
+  const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  const versionFlags = new Set(['--version', ...(pjson.oclif.additionalVersionFlags ?? [])])
+  const helpFlags = new Set(['--help', ...(pjson.oclif.additionalHelpFlags ?? [])])
+  if (argv.length === 1 && !versionFlags.has(argv[0]) && !helpFlags.has(argv[0])) return false
+  const agent = userAgent(pjson)
+  if (agent === null) return false
+  if (argv.length === 1 && versionFlags.has(argv[0])) {
+    process.stdout.write(`${agent}\n`)
+    return true
+  }
+  const help = await renderedHelp(pjson, agent)
+  if (help === null) return false
+  process.stdout.write(help)
+  return true
+}
+
+async function enableCompileCache() {
+  const {enableCompileCache: enable} = await import('node:module')
+  if (typeof enable !== 'function' || process.env.NODE_DISABLE_COMPILE_CACHE) return
+  try {
+    const dir = join(root, 'dist', 'compile-cache')
+    // As trusted as the code beside it: a real folder, with dist's owner, writable by no one else.
+    const info = lstatSync(dir)
+    if (!info.isDirectory() || (process.getuid && (info.uid !== lstatSync(join(root, 'dist')).uid || (info.mode & 0o022) !== 0))) return
+    enable(dir)
+  } catch {
+    // No cache (none built, or unusable): the CLI runs as without one.
+  }
+}
+
+let answered = false
+try {
+  answered = await fastPath()
+} catch {
+  // Anything unexpected (unreadable package.json…): oclif answers, and reports it.
+}
+if (!answered) {
+  await enableCompileCache()
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}
