@@ -187,8 +187,13 @@ describe('run', () => {
     // the cleanup looks for the run's container (and removes it when podman lists it)
     expect(runner.commandLines().some((l) => l.startsWith('podman ps --all') && l.includes('run-id='))).toBe(true)
     expect(runner.commandLines().some((l) => l.startsWith('podman start'))).toBe(false)
-    const {existsSync} = await import('node:fs')
-    expect(existsSync(join(home, '.local', 'state', 'sourceosctl', 'evidence')), 'no evidence record: nothing started').toBe(false)
+    // the record was begun before the create: it ends incomplete, naming the refusal and the podman commands that ran
+    const state = join(home, '.local', 'state', 'sourceosctl')
+    const inspected = await inspectPath(join(state, 'evidence'), {stateDir: state})
+    expect(inspected).toMatchObject({valid: true, incomplete: 1, records: [{status: 'incomplete', summary: {exitCode: null, outcome: {result: 'failed', error: {code: 'MOUNT_SWAPPED', exitCode: 3}}}}]})
+    const ran = inspected.records[0]?.summary?.podmanRan?.map((r) => r.argv.slice(1, 2)[0]) ?? []
+    expect(ran.slice(0, 3)).toEqual(['create', 'init', 'container'])
+    expect(ran).not.toContain('start')
   })
 
   it('podman init failing after the repo was swapped away and back is the swap (exit 3); without a swap it stays podman’s failure (exit 1)', async () => {

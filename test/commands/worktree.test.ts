@@ -228,7 +228,12 @@ describe('run|shell --worktree', () => {
     for (const e of allPlanned.filter((s) => s.why.startsWith('evidence:') && s.argv[0] === 'git' && s.argv.includes('rev-parse'))) expect(executedLines, e.argv.slice(-6).join(' ')).toContain(e.argv.join(' '))
     const planned = allPlanned.filter((s) => !s.why.startsWith('evidence:')).map((s) => s.argv)
     const plannedGit = planned.filter((s) => s[0] === 'git')
-    expect(worktreeGitCalls(r, repo, clone)).toEqual(plannedGit)
+    // the evidence reads the user's refs twice, exactly as planned: before the launch, after the bring-back
+    const refsRead = allPlanned.filter((s) => s.why.startsWith('evidence:') && s.argv.includes('for-each-ref')).map((s) => s.argv)
+    expect(refsRead).toHaveLength(1)
+    const isRefsRead = (c: string[]) => c.join('\0') === refsRead[0]!.join('\0')
+    expect(worktreeGitCalls(r, repo, clone).filter(isRefsRead)).toHaveLength(2)
+    expect(worktreeGitCalls(r, repo, clone).filter((c) => !isRefsRead(c))).toEqual(plannedGit)
     const podmanPlanned = planned.filter((s) => s[0] === 'podman')
     const podmanExecuted = [...r.calls.filter((c) => c.command === 'podman' && podmanPlanned.some((p) => p[1] === c.args[0])).map((c) => [c.command, ...c.args]), ...a.calls]
     expect(podmanExecuted).toEqual(podmanPlanned)
@@ -252,7 +257,9 @@ describe('run|shell --worktree', () => {
     expect(git(repo, 'log', '-1', '--format=%s', 'agent/review-me')).toBe('agent commit')
     expect(git(repo, 'fsck', '--no-dangling')).toBe('')
 
-    const record = JSON.parse(readFileSync(json.evidence!, 'utf8')) as {predicate: {worktree: unknown; git: Array<{target: string; ref: string}>; mounts: unknown[]}}
+    const record = JSON.parse(readFileSync(json.evidence!, 'utf8')) as {predicate: {worktree: unknown; git: Array<{target: string; ref: string}>; mounts: unknown[]; userRefs: {changes: unknown}}}
+    // the user's refs: the record lists what the session and the bring-back changed there
+    expect(record.predicate.userRefs.changes).toEqual({added: [{name: 'refs/heads/agent/review-me', commit: tip}], changed: [], removed: [], omitted: 0})
     // Host paths are written home-relative (profile spec.evidence.paths, default).
     const rel = (p: string) => p.split(home).join('~')
     expect(record.predicate.worktree).toEqual({repo: rel(repo), path: rel(clone), target: '/workspace/app', branch: 'agent/review-me', baseCommit: head, commonDir: rel(join(repo, '.git'))})

@@ -2,7 +2,7 @@
 import {z} from 'zod'
 import {NetworkEvidenceSchema} from '../network/evidence.js'
 
-import {DigestSchema, GitStateSchema, ImageInfoSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, WorkspaceChangeSchema} from './record.js'
+import {DigestSchema, GitStateSchema, ImageInfoSchema, OutcomeSchema, PodmanRunSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, UserRefsSchema, WorkspaceChangeSchema} from './record.js'
 
 export const FindingSchema = z
   .object({
@@ -34,6 +34,9 @@ export const RecordSummarySchema = z
     podmanArgv: z.array(z.string()).describe('The exact podman argv.'),
     workspace: z.array(WorkspaceChangeSchema).optional().describe('What the agent changed in each mounted checkout (absent in records of older CLIs).'),
     network: NetworkEvidenceSchema.optional().describe('Network egress: the mode, the allowlist and every destination the agent tried (absent while started and in records of older CLIs).'),
+    outcome: OutcomeSchema.optional().describe('How the launch ended: the tool ran, or the launch failed or was interrupted before it (and why). Absent while started and in records of older CLIs.'),
+    podmanRan: z.array(PodmanRunSchema).optional().describe('Every podman command the launch ran, with its exit code (absent while started and in records of older CLIs).'),
+    userRefs: UserRefsSchema.pick({repo: true, changes: true, error: true}).optional().describe('--worktree runs: what changed in the user’s refs (the record holds the full lists before and after).'),
   })
   .strict()
 

@@ -317,6 +317,77 @@ export const PodmanConnectionSchema = z
   })
   .strict()
 
+/** How the launch ended (docs/evidence.md, "A launch that fails"). */
+export const OutcomeSchema = z
+  .object({
+    result: z
+      .enum(['ran', 'failed', 'interrupted'])
+      .describe('ran: the tool started and exitCode is its exit code; failed: the launch failed after the record was begun and before (or while) the tool started, error says why; interrupted: a signal stopped the launch before the tool started.'),
+    error: z
+      .object({
+        code: z.string().min(1).describe('The CLI error code (PODMAN_CREATE_FAILED, MOUNT_SWAPPED, …), or INTERRUPTED.'),
+        message: z.string().describe('What went wrong, as the CLI reported it: secret values redacted, home paths as ~ when home-relative.'),
+        exitCode: z.number().int().describe('The CLI\'s exit code.'),
+      })
+      .strict()
+      .nullable()
+      .describe('Why the launch failed or was interrupted; null when the tool ran.'),
+  })
+  .strict()
+
+/** One podman command the launch ran. */
+export const PodmanRunSchema = z
+  .object({
+    argv: z.array(z.string()).describe('The argv, starting with the podman executable; env values and the tool\'s arguments redacted like podmanArgv.'),
+    exitCode: z.number().int().nullable().describe('Its exit code; null when it was killed, timed out or could not be started.'),
+  })
+  .strict()
+
+const RefSchema = z
+  .object({
+    // eslint-disable-next-line no-control-regex
+    name: z.string().regex(/^refs\/[^\u0000-\u001f\u007f]{1,1024}$/, 'expected a ref name under refs/').describe('Full ref name (refs/heads/main, refs/tags/v1).'),
+    commit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a 40- or 64-hex object id').describe('The object id it points at.'),
+  })
+  .strict()
+
+const RefListSchema = z
+  .object({
+    count: z.number().int().min(0).describe('How many refs the repo had.'),
+    digest: DigestSchema.describe('sha256 over the sorted lines "<object id> <ref name>\\n" of every ref, so a list cut short still commits to all of them.'),
+    refs: z.array(RefSchema).nullable().describe('Every ref, sorted by name; null when there were more than the record keeps (count and digest still cover them).'),
+  })
+  .strict()
+
+export const UserRefsSchema = z
+  .object({
+    repo: z.string().min(1).describe('The user\'s checkout (--worktree\'s repo): its refs live in its common git dir, not in the agent\'s clone.'),
+    before: RefListSchema.nullable().describe('The refs when the launch began; null when they could not be read (error says why).'),
+    after: RefListSchema.nullable().describe('The refs after the session and the bring-back of the agent\'s branch; null while started, or when they could not be read.'),
+    changes: z
+      .object({
+        added: z.array(RefSchema).describe('Refs that appeared (normally exactly the agent\'s branch, brought back).'),
+        changed: z
+          .array(
+            z
+              .object({
+                name: RefSchema.shape.name,
+                before: RefSchema.shape.commit,
+                after: RefSchema.shape.commit,
+              })
+              .strict(),
+          )
+          .describe('Refs that point elsewhere now.'),
+        removed: z.array(RefSchema).describe('Refs that are gone.'),
+        omitted: z.number().int().min(0).describe('Changes left out of the lists (at most 500 each).'),
+      })
+      .strict()
+      .nullable()
+      .describe('What differs between before and after; null while started or when either side is unknown.'),
+    error: z.string().nullable().describe('Why a side could not be read (git failed, or its output was not a ref list), else null.'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
@@ -372,6 +443,12 @@ export const EvidencePredicateSchema = z
       .describe('How host paths are written (profile spec.evidence.paths): home-relative replaces the home dir by ~ everywhere in the predicate, policy included (policyHash is over the policy as written here). Absent: absolute (records of older CLIs).'),
     integrity: IntegrityReportSchema.optional().describe('The after-session integrity check of every read-write mount (docs/threat-model.md); absent while started.'),
     network: NetworkEvidenceSchema.optional().describe('Network egress: the mode, the allowlist and every destination the agent tried, from the egress proxy’s log (docs/network.md); absent while started and in records of older CLIs.'),
+    outcome: OutcomeSchema.optional().describe('How the launch ended: the tool ran, the launch failed (why), or a signal stopped it before the tool started. Absent while started and in records of older CLIs.'),
+    podmanRan: z
+      .array(PodmanRunSchema)
+      .optional()
+      .describe('Every podman command the launch ran after the record was begun, in the order they started, with its exit code (networks, the proxy, create, init, inspect, start, clean-up). Absent while started and in records of older CLIs.'),
+    userRefs: UserRefsSchema.optional().describe('--worktree runs: the refs of the user\'s repo before the launch and after the session (and the bring-back), and what changed. Absent without --worktree and in records of older CLIs.'),
   })
   .strict()
 
@@ -400,6 +477,10 @@ export type PodmanConnectionInfo = z.infer<typeof PodmanConnectionSchema>
 export type IntegrityInfo = z.infer<typeof IntegrityReportSchema>
 export type ResourceDescriptor = z.infer<typeof ResourceDescriptorSchema>
 export type WorkspaceChange = z.infer<typeof WorkspaceChangeSchema>
+export type Outcome = z.infer<typeof OutcomeSchema>
+export type PodmanRun = z.infer<typeof PodmanRunSchema>
+export type UserRefs = z.infer<typeof UserRefsSchema>
+export type RefList = z.infer<typeof RefListSchema>
 
 /** The exact file content of a record: JCS + one newline. */
 export function serializeRecord(record: EvidenceRecord): string {

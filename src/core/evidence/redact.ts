@@ -117,3 +117,42 @@ export function homeRelativeDeep<T>(value: T, home: string): T {
   }
   return walk(value) as T
 }
+
+/**
+ * Free text (an error message, which may quote a podman argv or podman's stderr) with every
+ * occurrence of a known secret value replaced by its redacted form, longest first. Values shorter
+ * than 4 characters are left: they would match inside ordinary words.
+ */
+export function redactValuesIn(text: string, values: Iterable<string>): string {
+  const list = [...new Set(values)].filter((v) => v.length >= 4 && !isRedacted(v)).sort((a, b) => b.length - a.length)
+  let out = text
+  for (const value of list) out = out.split(value).join(redactedValue(value))
+  return out
+}
+
+/**
+ * The values a podman argv must not reveal: every `--env`/`-e` value the policy does not set
+ * itself, and the container command's arguments after the tool's own command.
+ */
+export function secretValuesOf(argv: readonly string[], opts: {image?: string; commandLength?: number; envSet?: Readonly<Record<string, string>>}): string[] {
+  const set = opts.envSet ?? {}
+  const values: string[] = []
+  const env = (assignment: string) => {
+    const eq = assignment.indexOf('=')
+    if (eq <= 0) return
+    const name = assignment.slice(0, eq)
+    const value = assignment.slice(eq + 1)
+    if (!(Object.hasOwn(set, name) && set[name] === value)) values.push(value)
+  }
+  const imageAt = opts.image === undefined ? -1 : argv.indexOf(opts.image)
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ''
+    if (imageAt !== -1 && i > imageAt) {
+      if (i - imageAt <= (opts.commandLength ?? 0) || OPTION_NAME.test(arg)) continue
+      const eq = arg.indexOf('=')
+      values.push(eq > 0 && OPTION_NAME.test(arg.slice(0, eq)) ? arg.slice(eq + 1) : arg)
+    } else if (arg.startsWith('--env=')) env(arg.slice('--env='.length))
+    else if ((arg === '--env' || arg === '-e') && i + 1 < argv.length) env(argv[++i] ?? '')
+  }
+  return values
+}

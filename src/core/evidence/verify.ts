@@ -30,7 +30,8 @@ import {
 import {kindOf, MAX_JSON_DEPTH, nestingExceeds, readRegularFile, UnsafeFile} from './safe-read.js'
 import {INDEX_FILE, IndexEntrySchema, LOCK_FILE, lineHash, parseRecordFileName, RECORDS_DIR, recordFileName, splitIndex, type IndexEntry} from './index-log.js'
 import type {Finding, InspectResult, RecordReport, RecordSummary} from './inspect-result.js'
-import {EVIDENCE_PREDICATE_FAMILY, EVIDENCE_PREDICATE_TYPE, EVIDENCE_SCHEMA_VERSION, EvidenceRecordSchema, STATEMENT_TYPE, subjectFor, type EvidenceRecord} from './record.js'
+import {EVIDENCE_PREDICATE_FAMILY, EVIDENCE_PREDICATE_TYPE, EVIDENCE_SCHEMA_VERSION, EvidenceRecordSchema, STATEMENT_TYPE, subjectFor, type EvidenceRecord, type RefList} from './record.js'
+import {diffRefs, refsDigest} from './user-refs.js'
 
 /** Anything bigger is not one of our records (they are a few KiB). */
 export const MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -898,6 +899,8 @@ function crossFieldChecks(record: EvidenceRecord, fail: (field: string | null, p
     if (!m) fail('predicate.mounts', `has no mount at ${pm.target}, which predicate.policy allowlists`)
     else if (m.mode !== pm.mode) fail('predicate.mounts', `mounts ${pm.target} ${m.mode}, but predicate.policy says ${pm.mode}`)
   }
+  outcomeChecks(record, fail)
+  userRefsChecks(record, fail)
   const argv = p.podmanArgv
   const verbAt = argv.findIndex((a) => a === 'create' || a === 'run')
   if (verbAt === -1) return
@@ -938,6 +941,74 @@ function crossFieldChecks(record: EvidenceRecord, fail: (field: string | null, p
   if (hashLabel !== undefined && !homeRelative && hashLabel !== `--label=dev.sourceos.agent-machine.policy-hash=${p.policyHash}`) fail('predicate.podmanArgv', `labels the container with another policy hash than ${p.policyHash}`)
   const imageDep = p.resolvedDependencies?.find((d) => d.annotations?.role === 'image')
   if (imageDep && imageDep.digest.sha256 !== imageId) fail('predicate.resolvedDependencies', `names the image ${imageDep.digest.sha256 ?? '(no sha256)'}, but predicate.image.id is ${imageId}`)
+}
+
+/**
+ * How the launch ended against the rest: the tool ran exactly when the record has its exit code
+ * and the podman commands include the start; a failed or interrupted launch names its error, and
+ * a create it ran is the recorded podmanArgv.
+ */
+function outcomeChecks(record: EvidenceRecord, fail: (field: string | null, problem: string) => void): void {
+  const p = record.predicate
+  const o = p.outcome
+  if (o) {
+    if (p.status === 'started') fail('predicate.outcome', 'is set but status is "started"')
+    else if (o.result === 'ran') {
+      if (p.status !== 'completed') fail('predicate.outcome.result', `is "ran" but status is "${p.status}"`)
+      if (o.error !== null) fail('predicate.outcome.error', 'is set but predicate.outcome.result says the tool ran')
+    } else {
+      if (p.status !== 'incomplete') fail('predicate.outcome.result', `is "${o.result}" (the tool never ran) but status is "${p.status}"`)
+      if (p.exitCode !== null) fail('predicate.exitCode', `is ${p.exitCode} but predicate.outcome.result is "${o.result}": the tool never ran`)
+      if (o.error === null) fail('predicate.outcome.error', `is null but predicate.outcome.result is "${o.result}": the reason is missing`)
+    }
+  }
+  const ran = p.podmanRan
+  if (!ran) return
+  if (p.status === 'started') fail('predicate.podmanRan', 'is set but status is "started"')
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i])
+  const start = p.podmanCommands?.start
+  if (start && o) {
+    const started = ran.some((r) => same(r.argv, start))
+    if (o.result === 'ran' && !started) fail('predicate.podmanRan', 'has no podman start (predicate.podmanCommands.start), but predicate.outcome says the tool ran')
+    if (o.result !== 'ran' && started) fail('predicate.podmanRan', `ran podman start (predicate.podmanCommands.start), but predicate.outcome.result is "${o.result}"`)
+  }
+  // The agent's container: the create that names it is exactly podmanArgv.
+  const name = `--name=sourceos-agent-${p.runId}`
+  ran.forEach((r, i) => {
+    if (r.argv.includes(name) && r.argv.some((a) => a === 'create' || a === 'run') && !same(r.argv, p.podmanArgv)) {
+      fail(`predicate.podmanRan[${i}].argv`, 'creates the session’s container with other arguments than predicate.podmanArgv')
+    }
+  })
+  if (o?.result === 'ran' && !ran.some((r) => same(r.argv, p.podmanArgv))) fail('predicate.podmanRan', 'does not contain the create in predicate.podmanArgv, but predicate.outcome says the tool ran')
+}
+
+/** --worktree's user refs: each list matches its count and digest, and the changes are exactly their difference. */
+function userRefsChecks(record: EvidenceRecord, fail: (field: string | null, problem: string) => void): void {
+  const p = record.predicate
+  const u = p.userRefs
+  if (!u) return
+  if (!p.worktree) fail('predicate.userRefs', 'is set but the record has no predicate.worktree (user refs are recorded for --worktree runs only)')
+  const list = (side: 'before' | 'after', l: RefList | null) => {
+    if (!l?.refs) return
+    if (l.count !== l.refs.length) fail(`predicate.userRefs.${side}.count`, `is ${l.count} but the list has ${l.refs.length} refs`)
+    for (let i = 1; i < l.refs.length; i++) {
+      if (!(l.refs[i - 1]!.name < l.refs[i]!.name)) {
+        fail(`predicate.userRefs.${side}.refs`, 'is not sorted by name without duplicates')
+        break
+      }
+    }
+    if (refsDigest(l.refs) !== l.digest) fail(`predicate.userRefs.${side}.digest`, 'does not match its refs: the list or the digest was changed')
+  }
+  list('before', u.before)
+  list('after', u.after)
+  if (p.status === 'started') {
+    if (u.after !== null || u.changes !== null) fail('predicate.userRefs', 'has after or changes but status is "started"')
+    return
+  }
+  const expected = diffRefs(u.before, u.after)
+  if (canonicalJson(expected) !== canonicalJson(u.changes)) {
+    fail('predicate.userRefs.changes', expected === null ? 'is set but before or after is unknown' : 'does not match the difference between predicate.userRefs.before and after: a ref change was added, removed or altered')
+  }
 }
 
 /** In an evidence dir, the file name must agree with the content (a rename or swap is a reorder). */
@@ -996,6 +1067,9 @@ function summarize(record: EvidenceRecord): RecordSummary {
     podmanArgv: shown.argv,
     ...(p.workspace ? {workspace: p.workspace} : {}),
     ...(p.network ? {network: p.network} : {}),
+    ...(p.outcome ? {outcome: p.outcome} : {}),
+    ...(p.podmanRan ? {podmanRan: p.podmanRan} : {}),
+    ...(p.userRefs ? {userRefs: {repo: p.userRefs.repo, changes: p.userRefs.changes, error: p.userRefs.error}} : {}),
   }
 }
 

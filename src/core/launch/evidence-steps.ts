@@ -5,6 +5,7 @@
  * once the integrity check has passed); the executor does not run them as steps.
  */
 import {GIT_FACT_ARGS} from '../git/state.js'
+import {USER_REFS_ARGS} from '../evidence/user-refs.js'
 import {hostGitArgv} from '../git/host-git.js'
 import type {HostPlatform} from '../host/facts.js'
 import {step, type Step} from '../plan/plan.js'
@@ -13,7 +14,7 @@ import type {ContainerSpec} from './container-spec.js'
 
 const WHAT: Record<keyof typeof GIT_FACT_ARGS, string> = {commit: 'the commit', branch: 'the branch', dirty: 'whether it has uncommitted changes'}
 
-export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanContext, opts: {platform: HostPlatform; podmanVersionKnown: boolean}): Step[] {
+export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanContext, opts: {platform: HostPlatform; podmanVersionKnown: boolean; worktreeRepo?: string | undefined}): Step[] {
   const steps: Step[] = []
   // A remote host's checkouts are on that server: host git never reads a local namesake.
   if (!ctx.remote) {
@@ -23,6 +24,10 @@ export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanCo
         steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${WHAT[fact]} of ${m.target}${when}, with hardened host git (before the start, and again after the session once the integrity check passed)`, false))
       }
     }
+  }
+  // --worktree: the user's own repo is not mounted, but its refs are what the bring-back changes
+  if (opts.worktreeRepo !== undefined) {
+    steps.push(step(hostGitArgv(opts.worktreeRepo, USER_REFS_ARGS), `evidence: the refs of ${opts.worktreeRepo}, with hardened host git (before the launch, and again after the session and the bring-back)`, false))
   }
   steps.push(step(['git', '--version'], 'evidence: the host git version', false))
   steps.push(step(['nix', '--version'], 'evidence: the host nix version (when installed)', false))

@@ -41,7 +41,9 @@ export interface ExecuteDeps {
   now: () => Date
   /** Send the container's stdout to stderr (under --json, stdout carries only the result). */
   stdoutToStderr: boolean
-  /** Called after the container is verified and just before it starts (evidence: "started"). */
+  /** Called after the host steps, before the first podman command that creates anything (evidence: the record is begun). */
+  onBeforeMutation?: () => Promise<void>
+  /** Called after the container is verified and just before it starts (the integrity baseline). */
   onBeforeStart?: (verification: VerificationInfo) => Promise<void>
   /** Called once --worktree's clone exists (it stays, whatever happens next). */
   onWorktreeCreated?: () => void
@@ -100,6 +102,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   try {
     await runHostSteps(prepared, hostSteps, deps)
     await pinCreated(prepared)
+    await deps.onBeforeMutation?.()
   } catch (error) {
     stopEarly()
     throw error

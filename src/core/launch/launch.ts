@@ -5,11 +5,12 @@
  */
 import type {CoreContext} from '../context.js'
 import {resolveEvidenceDir} from '../evidence/location.js'
-import {assertEvidenceDirOutsideMounts, type RecordHandle} from '../evidence/store.js'
+import {assertEvidenceDirOutsideMounts} from '../evidence/store.js'
+import type {Outcome, VerificationInfo} from '../evidence/record.js'
 import {reviewCommands} from '../git/worktree.js'
 import type {HostFacts} from '../host/facts.js'
 import {containerName} from './container-spec.js'
-import {beginEvidence, gatherEvidenceFacts, gitStates} from './evidence.js'
+import {beginEvidence, failedOutcome, gatherEvidenceFacts, gitStates, podmanLog, type LaunchEvidence} from './evidence.js'
 import {executeLaunch} from './execute.js'
 import {bringBackWorktreeBranch} from './bring-back.js'
 import {AgentMachineError} from '../errors.js'
@@ -55,16 +56,22 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
   const state = stateDir(host)
   let baseline: IntegrityBaseline | undefined
   let integrity: IntegrityReport | undefined
-  let record: RecordHandle | undefined
+  let record: LaunchEvidence | undefined
+  // every podman command of the launch, for the record (evidence.ts)
+  const podman = podmanLog(prepared, ctx.runner, ctx.attachedRunner)
+  let verified: VerificationInfo | undefined
+  let outcome: Outcome | undefined
+  let broughtBack: BroughtBackResult = null
+  let bringBackFailed: {error: unknown} | undefined
   let network: NetworkEvidence | undefined
   let exitCode: number | null = null
   let worktreeCreated = false
   let egressLog: string | null = null
   let egressDown: Promise<{log: string | null; problems: string[]}> | undefined
   try {
-    const outcome = await executeLaunch(prepared, {
-      runner: ctx.runner,
-      attachedRunner: ctx.attachedRunner,
+    const launched = await executeLaunch(prepared, {
+      runner: podman.runner,
+      attachedRunner: podman.attachedRunner,
       now: ctx.now,
       host,
       stdoutToStderr: input.json,
@@ -80,7 +87,16 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
         worktreeCreated = true
         input.onWorktreeCreated?.(worktreeResult(prepared, true)!)
       },
+      // Before the first podman command that creates anything: a launch that fails from here on
+      // leaves a record (outcome failed, with the podman commands that ran).
+      onBeforeMutation: async () => {
+        trace('launch: waiting for evidence facts')
+        const gathered = await facts
+        trace('launch: facts gathered')
+        record = await beginEvidence(evidenceDir, prepared, gathered, host, input.cliArgv, ctx.now(), {runner: podman.runner, podmanLog: podman})
+      },
       onBeforeStart: async (verification) => {
+        verified = verification
         // The trust surface as it is just before the agent starts, saved so that a killed CLI's
         // session is still checked (at the next launch).
         // Not for a remote Podman host: its folders are on the server (the warnings and the
@@ -89,14 +105,16 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
           baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
           await savePending(state, baseline)
         }
-        trace('launch: verified; waiting for evidence facts')
-        const gathered = await facts
-        trace('launch: facts gathered')
-        record = await beginEvidence(evidenceDir, prepared, gathered, host, input.cliArgv, ctx.now(), verification)
       },
     })
-    exitCode = outcome.exitCode
+    exitCode = launched.exitCode
+    // the start never ran: a signal stopped the launch before the tool (execute.ts interruptedBeforeStart)
+    const started = podman.entries().some((e) => e.argv.join('\0') === prepared.containerSteps.start.argv.join('\0'))
+    outcome = started ? {result: 'ran', error: null} : {result: 'interrupted', error: {code: 'INTERRUPTED', message: 'a signal stopped the launch before the tool started', exitCode: launched.exitCode}}
     trace('launch: container exited')
+  } catch (error) {
+    outcome = failedOutcome(error, podman)
+    throw error
   } finally {
     // After the session: first neutralise what the agent planted, and only then let host git read
     // the repos again (the agent may have committed).
@@ -113,18 +131,24 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       egressLog = down?.log ?? null
       for (const problem of down?.problems ?? []) prepared.warnings.push(`egress proxy: ${problem}`)
       network = networkEvidence(prepared.spec.network, prepared.spec.egress, egressLog)
-      if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(git ? {git: await git} : {}), ...(integrity ? {integrity} : {}), network})
+      // --worktree: only now, after the integrity check of the clone, does host git touch the user's
+      // repo again — to bring the one branch back (bring-back.ts). Not when the session never ran.
+      // A plant that stayed in place (could not be quarantined) means no host git at all: not even this.
+      // Before the record completes, so its user refs show what the bring-back changed.
+      const planted = integrity ? plantsOf(integrity).some((f) => f.quarantinedAt === null) : false
+      const back = exitCode !== null && worktreeCreated ? (planted ? Promise.resolve(notBroughtBack(prepared)) : bringBackOutcome(prepared, ctx)) : Promise.resolve(null)
+      const settled = await back.then((value) => ({value}), (error: unknown) => ({error}))
+      const gitAfter = git ? await git : undefined
+      if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitAfter ? {git: gitAfter} : {}), ...(integrity ? {integrity} : {}), network, ...(verified ? {verification: verified} : {}), outcome: outcome ?? {result: 'ran', error: null}})
+      if ('error' in settled) bringBackFailed = settled
+      else broughtBack = settled.value
     } finally {
       // the proxy and its network are gone before this returns, whatever failed above
       await egressDown?.catch(() => {})
     }
   }
   trace('launch: evidence completed')
-  // --worktree: only now, after the integrity check of the clone, does host git touch the user's
-  // repo again — to bring the one branch back (bring-back.ts). Not when the session never ran.
-  // A plant that stayed in place (could not be quarantined) means no host git at all: not even this.
-  const planted = integrity ? plantsOf(integrity).some((f) => f.quarantinedAt === null) : false
-  const broughtBack = exitCode !== null && worktreeCreated ? (planted ? notBroughtBack(prepared) : await bringBackOutcome(prepared, ctx)) : null
+  if (bringBackFailed) throw bringBackFailed.error
   return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {}), ...(network ? {network} : {})}
 }
 

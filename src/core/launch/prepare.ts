@@ -325,7 +325,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
   }
   const probe = await toolVersionProbe(req, toolCommand, podmanCtx, image.id, rootless)
   const afterSteps = wt ? worktreeAfterSteps(wt.steps) : []
-  const evidence = evidenceSteps(spec, podmanCtx, {platform: host.platform, podmanVersionKnown: pathCtx.podmanVersion !== null})
+  const evidence = evidenceSteps(spec, podmanCtx, {platform: host.platform, podmanVersionKnown: pathCtx.podmanVersion !== null, worktreeRepo: wt?.facts.repo})
   const egress = spec.egress ? egressSteps(spec.egress, podmanCtx) : null
   const guard = spec.guard ? linkLocalGuardSteps({runId, image: image.id, rootless}, podmanCtx) : null
   const containerSteps: ContainerSteps = {

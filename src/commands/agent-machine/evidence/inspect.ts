@@ -147,6 +147,7 @@ function renderRecord(r: RecordReport): string[] {
   let state: string
   if (r.status === null) state = r.digest === null ? 'missing' : 'unreadable'
   else if (r.status === 'started') state = 'incomplete: never completed (still running, or the CLI was killed)'
+  else if (r.status === 'incomplete' && s?.outcome?.error) state = `incomplete: the launch ${s.outcome.result === 'interrupted' ? 'was interrupted' : 'failed'} before the tool ran (${s.outcome.error.code}, exit ${s.outcome.error.exitCode})`
   else if (r.status === 'incomplete') state = `incomplete: ended without a tool exit code${s?.exitCode == null ? '' : ` (exit ${s.exitCode})`}`
   else state = `completed, exit ${s?.exitCode ?? '?'}`
   const out = [`${mark} ${c.bold(r.file)} — ${seq}${state}`]
@@ -183,10 +184,21 @@ function renderRecord(r: RecordReport): string[] {
     }
     if ((n.destinations?.length ?? 0) > 30) row('', `  … ${n.destinations!.length - 30} more (--json lists them)`)
   }
+  if (s.outcome?.error) row('failed', `${s.outcome.error.code}: ${s.outcome.error.message}`)
+  if (s.userRefs) {
+    const u = s.userRefs
+    const ch = u.changes
+    const what = ch === null ? `not compared${u.error ? ` (${u.error})` : ''}` : ch.added.length + ch.changed.length + ch.removed.length === 0 ? 'unchanged' : `${ch.added.length} added, ${ch.changed.length} changed, ${ch.removed.length} removed${ch.omitted > 0 ? ` (+${ch.omitted} more)` : ''}`
+    row('refs', `${u.repo}: ${what}`)
+    for (const a of ch?.added ?? []) row('', `  + ${a.name} ${a.commit.slice(0, 12)}`)
+    for (const m of ch?.changed ?? []) row('', `  ~ ${m.name} ${m.before.slice(0, 12)} → ${m.after.slice(0, 12)}`)
+    for (const d of ch?.removed ?? []) row('', `  - ${d.name} ${d.commit.slice(0, 12)}`)
+  }
   row('policy', `${s.policyHash} ${r.policyHashVerified === true ? '(recomputed: matches)' : r.policyHashVerified === false ? c.red('(recomputed: DOES NOT MATCH)') : '(not recomputed)'}`)
   const t = s.toolVersions
   row('tools', `podman ${t.podman.client}${t.podman.server ? ` (server ${t.podman.server})` : ''} · git ${t.git ?? '—'} · nix ${t.nix ?? '—'} · tool ${t.tool ?? '—'}`)
   row('podman', shellJoin(s.podmanArgv))
+  for (const [i, run] of (s.podmanRan ?? []).entries()) row(i === 0 ? 'steps' : '', `${shellJoin(run.argv)}  ${c.dim(`→ ${run.exitCode === null ? 'no exit code' : `exit ${run.exitCode}`}`)}`)
   row('signed', r.signed === null ? 'not checked' : r.signed ? 'yes (DSSE envelope verified)' : c.red('NO'))
   row('digest', r.digest ?? '—')
   return out
