@@ -26,8 +26,7 @@ const narrowed = process.env.MUTATE?.split(',').map((s) => s.trim()).filter(Bool
 // reports/mutation/only/, with its own incremental file: two narrowed runs at once (two people on
 // different files) never overwrite each other's report or incremental state.
 const slug = narrowed.join('+').replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 120)
-const tests = process.env.MUTATION_TESTS ? `-tests-${process.env.MUTATION_TESTS.replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 60)}` : ''
-const reportDir = narrowed.length > 0 || tests ? `reports/mutation/only/${slug}${tests}` : 'reports/mutation'
+const reportDir = narrowed.length > 0 ? `reports/mutation/only/${slug}` : 'reports/mutation'
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -56,4 +55,6 @@ export default {
   tempDirName: join(tmpdir(), `sourceosctl-stryker-${process.pid}`),
   cleanTempDir: 'always',
   timeoutMS: 30_000,
+  // Not copied into the sandbox: reports (this run's own output) and packaging artefacts.
+  ignorePatterns: ['/reports', '/dist-pkg', '/.bench', '/coverage'],
 }

@@ -5,7 +5,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {AgentMachineError} from '../../../src/core/errors.js'
-import {hostIdentityEnvReason, passthroughEnv, secretEnvReason, secretValueShape} from '../../../src/core/policy/env-policy.js'
+import {checkProfileEnv, hostIdentityEnvReason, passthroughEnv, secretEnvReason, secretValueShape} from '../../../src/core/policy/env-policy.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 
 const a = (n: number) => 'a'.repeat(n)
@@ -186,5 +186,106 @@ describe('host identity variables are refused in passthrough', () => {
   })
   it.each(['USERPROFILE', 'LOGONSERVER', 'PSMODULEPATH', 'LD_PRELOAD', 'NODE_OPTIONS', 'BASH_ENV', 'SOURCEOSCTL_STATE_DIR'])('%s is a host identity or location variable', (name) => {
     expect(hostIdentityEnvReason(name)).toBe('a host identity or location variable')
+  })
+})
+
+describe('every host identity and location variable is refused in passthrough', () => {
+  const IDENTITY = [
+    'HOME', 'PATH', 'USER', 'LOGNAME', 'USERNAME', 'SHELL', 'PWD', 'OLDPWD', 'TMPDIR', 'TMP', 'TEMP', 'MAIL', 'MAILPATH', 'HOSTNAME',
+    'HOST', 'UID', 'EUID', 'GID', 'GROUPS', 'SUDO_USER', 'SUDO_UID', 'SUDO_GID', 'SUDO_COMMAND', 'DOAS_USER', 'ZDOTDIR', 'ENV', 'BASH_ENV',
+    'CDPATH', 'MANPATH', 'INFOPATH', 'LD_LIBRARY_PATH', 'LD_PRELOAD', 'DYLD_LIBRARY_PATH', 'DYLD_INSERT_LIBRARIES', 'PYTHONPATH', 'NODE_PATH',
+    'PYTHONSTARTUP', 'PYTHONUSERBASE', 'NODE_OPTIONS', 'GOPATH', 'GOBIN', 'CARGO_HOME', 'RUSTUP_HOME', 'PNPM_HOME', 'NVM_DIR', 'VOLTA_HOME',
+    'PYENV_ROOT', 'SDKMAN_DIR', 'HISTFILE', 'INPUTRC',
+    'USERPROFILE', 'HOMEDRIVE', 'HOMEPATH', 'HOMESHARE', 'APPDATA', 'LOCALAPPDATA', 'PROGRAMDATA', 'ALLUSERSPROFILE', 'PUBLIC',
+    'USERDOMAIN', 'USERDOMAIN_ROAMINGPROFILE', 'LOGONSERVER', 'COMPUTERNAME', 'ONEDRIVE', 'ONEDRIVECONSUMER', 'ONEDRIVECOMMERCIAL', 'PSMODULEPATH',
+    'SOURCEOSCTL_CONFIG_DIR', 'SOURCEOSCTL_STATE_DIR', 'SOURCEOSCTL_EVIDENCE_DIR', 'SOURCEOSCTL_PROFILE',
+  ]
+  it.each(IDENTITY)('%s', (name) => {
+    expect(hostIdentityEnvReason(name)).toBe('a host identity or location variable')
+    expect(hostIdentityEnvReason(name.toLowerCase())).toBe('a host identity or location variable')
+  })
+  it('an XDG session name must start the variable', () => {
+    expect(hostIdentityEnvReason('MY_XDG_SESSION_ID')).toBeNull()
+    expect(hostIdentityEnvReason('XDG_SESSION_ID')).toBe('a host location or session variable (XDG)')
+  })
+})
+
+describe('every substring that marks a secret name', () => {
+  it.each(['TOKEN', 'SECRET', 'PASSWORD', 'PASSWD', 'PASSPHRASE', 'CREDENTIAL', 'PRIVATE', 'COOKIE', 'SESSION', 'APIKEY', 'CONNECTION_STRING'])('%s', (sub) => {
+    expect(secretEnvReason(`MY${sub}X`)).toBe(`its name contains ${sub}`)
+  })
+  it.each(['GONOPROXY', 'GONOSUMDB', 'GONOSUMCHECK'])('%s (a Go module pattern list) is not one', (name) => {
+    expect(secretEnvReason(name)).toBeNull()
+  })
+})
+
+describe('a profile with secret or identity variables is refused with the offenders', () => {
+  const refusal = (passthrough: string[], set: Record<string, string> = {}): AgentMachineError => {
+    try {
+      checkProfileEnv({spec: {env: {passthrough, set}}} as never)
+    } catch (error) {
+      if (error instanceof AgentMachineError) return error
+      throw error
+    }
+    throw new Error('expected a refusal')
+  }
+
+  it('identity names in passthrough: POLICY_HOST_IDENTITY_ENV, listing them', () => {
+    const e = refusal(['TERM', 'HOME', 'XDG_CONFIG_HOME'])
+    expect(e.code).toBe('POLICY_HOST_IDENTITY_ENV')
+    expect(e.details).toEqual({offenders: [
+      {name: 'HOME', field: 'spec.env.passthrough', why: 'a host identity or location variable'},
+      {name: 'XDG_CONFIG_HOME', field: 'spec.env.passthrough', why: 'a host location or session variable (XDG)'},
+    ]})
+  })
+
+  it('a name that is both (HISTFILE) is refused as a secret; an identity name set to a token is a secret too', () => {
+    const both = refusal(['HISTFILE'])
+    expect(both.code).toBe('POLICY_SECRET_ENV')
+    expect(both.details).toEqual({offenders: [{name: 'HISTFILE', field: 'spec.env.passthrough', why: 'a host socket, session or credential-store variable'}]})
+    const set = refusal([], {HOME: `ghp_${'a'.repeat(36)}`})
+    expect(set.code).toBe('POLICY_SECRET_ENV')
+    expect(set.details).toEqual({offenders: [{name: 'HOME', field: 'spec.env.set', why: 'its value looks like a GitHub token'}]})
+  })
+
+  it('identity names may be set to fixed values', () => {
+    expect(() => checkProfileEnv({spec: {env: {passthrough: ['TERM'], set: {HOME: '/home/agent', PATH: '/usr/bin'}}}} as never)).not.toThrow()
+  })
+})
+
+describe('a passthrough value naming the host home directory is refused', () => {
+  const run = (value: string, host = fakeHostFacts('linux', {homeDir: '/home/u', env: {}})) => {
+    try {
+      return passthroughEnv({spec: {env: {passthrough: ['X'], set: {}}}} as never, {...host, env: {X: value}})
+    } catch (error) {
+      return (error as AgentMachineError).details
+    }
+  }
+  const refused = {offenders: [{name: 'X', why: 'its value names a path in your host home directory'}]}
+
+  it.each(['/home/u', '/home/u/dev', '/opt:/home/u:/x', '/home/u;x', 'x=/home/u\\y'])('%s', (value) => {
+    expect(run(value)).toEqual(refused)
+  })
+  it.each(['/home/user', '/home/u2/x', '/HOME/U', '/home', 'home/u.x'])('%s is not the home', (value) => {
+    expect(run(value)).toEqual([['X', value]])
+  })
+  it('a home written with a trailing slash is the same home; a root home names nothing', () => {
+    expect(run('/home/u/x', fakeHostFacts('linux', {homeDir: '/home/u/', env: {}}))).toEqual(refused)
+    expect(run('/x', fakeHostFacts('linux', {homeDir: '/', env: {}}))).toEqual([['X', '/x']])
+    expect(run('/x', fakeHostFacts('linux', {homeDir: '//', env: {}}))).toEqual([['X', '/x']])
+    expect(run('Cx', fakeHostFacts('linux', {homeDir: 'C', env: {}}))).toEqual([['X', 'Cx']])
+  })
+  it('Windows: either slash, any case', () => {
+    const win = fakeHostFacts('windows', {homeDir: 'C:\\Users\\Dev', env: {}})
+    for (const v of ['c:/users/dev/x', 'C:\\USERS\\DEV', 'C:\\Users\\Dev;D:\\x']) expect(run(v, win), v).toEqual(refused)
+    expect(run('C:\\Users\\Devx', win)).toEqual([['X', 'C:\\Users\\Devx']])
+    const winSlash = fakeHostFacts('windows', {homeDir: 'C:/Users/Dev', env: {}})
+    expect(run('C:\\Users\\Dev\\x', winSlash)).toEqual(refused)
+  })
+  it('Windows looks the variable up in any case; elsewhere the exact name only', () => {
+    const win = fakeHostFacts('windows', {homeDir: 'C:\\Users\\Dev', env: {}})
+    const profile = {spec: {env: {passthrough: ['Term', 'LANG'], set: {}}}} as never
+    expect(passthroughEnv(profile, {...win, env: {TERM: 'xterm', LANG: 'C'}})).toEqual([['Term', 'xterm'], ['LANG', 'C']])
+    expect(passthroughEnv(profile, {...fakeHostFacts('linux'), env: {TERM: 'xterm', LANG: 'C'}})).toEqual([['LANG', 'C']])
   })
 })
