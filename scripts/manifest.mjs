@@ -69,6 +69,8 @@ const inputs = {}
 for (const file of [join(root, 'package.json'), join(root, 'oclif.manifest.json'), ...out.plugins.filter((p) => p !== root).map((p) => join(p, 'package.json'))]) {
   inputs[relative(root, file)] = createHash('sha256').update(readFileSync(file)).digest('hex')
 }
+// The compile cache is for this checkout (Node keys it by absolute path): not in the npm package.
+writeFileSync(join(root, 'dist', '.npmignore'), 'compile-cache/\n')
 writeFileSync(join(root, 'dist', 'root-help.json'), JSON.stringify({width: 80, inputs, parts: out.help.split(out.userAgent)}) + '\n')
 console.error(`manifest: wrote dist/root-help.json (top-level help, ${Object.keys(inputs).length} input files)`)
 

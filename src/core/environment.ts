@@ -52,6 +52,12 @@ export interface ProbeOptions {
   context?: PodmanContext
   /** Read `podman system connection list` too (which connections exist, which is the default). */
   connections?: boolean
+  /**
+   * Probes a caller already has under way (doctor starts `podman info` before it reads the profile,
+   * and takes the CLI's version from it): used instead of running them again. `info` must come
+   * from the same context.
+   */
+  started?: {info?: Promise<Timed<PodmanResult<PodmanInfo>>>; podmanCli?: Promise<Timed<ToolProbe>>}
 }
 
 /** Whether the client may be remote: always on macOS/Windows; on Linux only when told so. */
@@ -68,9 +74,9 @@ export async function probeEnvironment(opts: ProbeOptions): Promise<EnvironmentP
     ? new PodmanAdapter(withEnv(runner, providerEnv(host.platform, opts.machineProvider, null)), host, {timeoutMs: runnerTimeout})
     : podman
   const [podmanCli, podmanVersion, podmanInfo, machine, git, nix, connections] = await Promise.all([
-    withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
+    opts.started?.podmanCli ?? withDeadline(() => probeTool(runner, 'podman', {timeoutMs: runnerTimeout}), timeoutMs),
     opts.versionReport === false ? Promise.resolve(null) : withDeadline(() => podman.version(), timeoutMs),
-    withDeadline(() => podman.info(), timeoutMs),
+    opts.started?.info ?? withDeadline(() => podman.info(), timeoutMs),
     machineName === undefined ? Promise.resolve(null) : withDeadline(() => machineReader.machineState(machineName), timeoutMs),
     withDeadline(() => probeTool(runner, 'git', {timeoutMs: runnerTimeout}), timeoutMs),
     withDeadline(() => probeTool(runner, 'nix', {timeoutMs: runnerTimeout}), timeoutMs),

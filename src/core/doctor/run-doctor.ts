@@ -16,6 +16,7 @@ import {secretsCheck} from '../secrets/doctor.js'
 import {podmanContext, type PodmanContext} from '../podman/context.js'
 import {judgeRemoteSource} from '../policy/remote-source.js'
 import {AgentMachineError} from '../errors.js'
+import {startedProbes, startNativeInfo} from './early-probes.js'
 import {remoteMountChecks} from './remote-mounts.js'
 import {stateDir} from '../profile/location.js'
 import {withDeadline, type Timed} from '../util/timeout.js'
@@ -33,6 +34,8 @@ export interface DoctorOptions {
 
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const {host} = opts
+  // The slowest probe first, before the profile is read (early-probes.ts).
+  const early = startNativeInfo(opts.runner, host, opts.timeoutMs)
   const profileStarted = performance.now()
   const active = await readActiveProfile(host, opts.profilePath, opts.cwd)
   const profileMs = Math.round(performance.now() - profileStarted)
@@ -52,6 +55,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       runner: opts.runner, host, machineName, context, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host) || context.connection !== null,
       machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined,
       connections: mayBeRemote(host) || context.connection !== null,
+      started: startedProbes(early, context, opts.runner, opts.timeoutMs),
     }),
     active.status === 'loaded' && !remote ? inspectMounts(active.profile.spec.mounts, host, opts.cwd) : Promise.resolve([]),
     opts.repo === undefined || remote ? Promise.resolve(undefined) : inspectHostPath(opts.repo, host, opts.cwd),
