@@ -17,21 +17,11 @@ export const NAMED_CACHES = ['sourceosctl-rootless-', 'sourceosctl-test-containe
  * leaks are removed with the run's root but not yet a failure. Remove an entry once its file cleans up.
  */
 export const KNOWN_LEAKY_FILES: readonly string[] = [
-  'test/commands/evidence-inspect.test.ts',
   'test/commands/secret.test.ts',
-  'test/unit/evidence/content-hash.test.ts',
-  'test/unit/evidence/dsse-interop.test.ts',
-  'test/unit/evidence/hostile-files.test.ts',
-  'test/unit/evidence/redact.test.ts',
-  'test/unit/evidence/store.test.ts',
-  'test/unit/evidence/tamper.test.ts',
-  'test/unit/evidence/verify.test.ts',
   // integration files being changed elsewhere, not yet run under this guard
   'test/integration/egress.test.ts',
   'test/integration/secrets-door.test.ts',
   'test/integration/evidence-secrets.test.ts',
-  // its only leak is TEST_STATE_DIR of test/unit/evidence/helpers.ts, which it imports
-  'test/unit/launch/evidence-connection.test.ts',
 ]
 
 /** The directory where the real temp dir's caches go: the real temp dir, outside a test run too. */

@@ -1,7 +1,6 @@
 /** Evidence test helpers: temp evidence dirs, sample drafts, and child processes using the built store. */
 import {spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -12,9 +11,11 @@ import {loadOrCreateSigningKey, signingKeyDir} from '../../../src/core/evidence/
 import {inspectPath as realInspectPath, type InspectOptions} from '../../../src/core/evidence/verify.js'
 import {EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../../../src/core/policy/hash.js'
 import {REPO_ROOT} from '../../helpers/run-command.js'
+import {tempDir as trackedTempDir} from '../../helpers/temp-dirs.js'
 
+/** A temp folder under the test file's TMPDIR, removed after the file's last test (test/helpers/temp-dirs.ts). */
 export function tempDir(prefix = 'evidence-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
+  return trackedTempDir(prefix)
 }
 
 /** The tests' state dir, holding the signing key that their records are signed with. */
