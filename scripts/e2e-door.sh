@@ -230,6 +230,10 @@ if (tool === 'codex') {
   const call = turn.find((l) => l.answer === 'tool')
   const back = turn.find((l) => l.answer === 'message')
   if (!call || !back) throw new Error('no tool call answered, or its output never came back')
+  // the door does not carry WebSockets: Codex's provider (policy/tool-door.json) must not try one
+  // (it would arrive here as a GET /v1/responses, several times, before Codex falls back)
+  const ws = lines.filter((l) => l.method === 'GET' && l.url.startsWith('/v1/responses'))
+  if (ws.length > 0) throw new Error(`codex tried ${ws.length} Responses WebSocket handshake(s) through the door`)
   console.log(`codex called ${call.call} (of ${call.tools.length} tools offered: ${call.tools.join(' ')}); its output came back: ${back.toolOutput.slice(0, 300)}`)
 } else if (!turn.some((l) => l.hasResult)) throw new Error('the tool result never came back')
 JS

@@ -84,7 +84,10 @@ describe('planning the door', () => {
     expect(env.get('OPENAI_BASE_URL')).toBe(`http://${PROXY}:${DOOR_PORT_BASE + 1}/v1`)
     expect(env.get('OPENAI_API_KEY')).toBe(DOOR_PLACEHOLDER)
     // Codex reads its base URL from its config only (observed with 0.171): `run --tool codex` gets -c
-    expect(door.toolArgs).toEqual({'claude-code': [], codex: ['-c', `openai_base_url="http://${PROXY}:${DOOR_PORT_BASE + 1}/v1"`]})
+    expect(door.toolArgs).toEqual({
+      'claude-code': [],
+      codex: ['-c', `model_providers.sourceos_door={name="sourceos Secrets Door",base_url="http://${PROXY}:${DOOR_PORT_BASE + 1}/v1",wire_api="responses",env_key="OPENAI_API_KEY",supports_websockets=false}`, '-c', 'model_provider="sourceos_door"'],
+    })
     expect(env.get(DOOR_ENV)).toBe(`api.anthropic.com=http://${PROXY}:${DOOR_PORT_BASE} api.openai.com=http://${PROXY}:${DOOR_PORT_BASE + 1}`)
   })
 
