@@ -144,3 +144,15 @@ describe('rules that match only through a symlink refuse the source at resolutio
     expect(calls).toBe(before)
   })
 })
+
+describe('a symlinked state dir keeps its worktree hole at its real place', () => {
+  it('the real folder is denied, a --worktree checkout inside it is not', async () => {
+    const host = fakeHostFacts('linux', {homeDir: '/home/u', uid: 1000, env: {HOME: '/home/u', SOURCEOSCTL_STATE_DIR: '/srv/state'}})
+    const deps = fakeFs({links: {'/srv/state': '/data/state'}, dirs: ['/data/state/runs', '/data/state/worktrees/run-1', '/data/statex']})
+    expect((await refusal(resolveMountSource('/data/state/runs', host, deps))).code).toBe('POLICY_HOST_EXEC')
+    expect((await resolveMountSource('/data/state/worktrees/run-1', host, deps)).resolved).toBe('/data/state/worktrees/run-1')
+    expect((await resolveMountSource('/data/statex', host, deps)).resolved).toBe('/data/statex')
+    const alias = (await resolvePolicyAliases(host, deps)).deny.find((d) => d.rule.id === 'host:cli:state')
+    expect(alias).toMatchObject({path: '/data/state', except: ['/data/state/worktrees/*'], display: "sourceosctl's state dir /srv/state (-> /data/state)"})
+  })
+})
