@@ -75,8 +75,9 @@ export abstract class LaunchCommand extends AgentMachineCommand {
           json,
           cliArgv: [...this.argv],
           cwd: process.cwd(),
-          stdinIsTTY: Boolean(process.stdin.isTTY),
-          stdoutIsTTY: Boolean(process.stdout.isTTY),
+          // a detached session's keeper has no terminal: the launcher's says whether the session gets a TTY
+          stdinIsTTY: input.keeper?.tty ?? Boolean(process.stdin.isTTY),
+          stdoutIsTTY: input.keeper?.tty ?? Boolean(process.stdout.isTTY),
           timeoutMs: input.timeoutSeconds * 1000,
           onWorktreeCreated: (w) => {
             worktree = w

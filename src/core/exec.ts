@@ -370,3 +370,13 @@ export function createAttachedRunner(): AttachedRunner {
     }
   }
 }
+
+/**
+ * A detached copy of this CLI — a session's keeper (sessions/keeper.ts): its own process session,
+ * no terminal, stdin /dev/null, stdout and stderr to `logFd`, an IPC channel to this process. Not
+ * a Runner: it outlives this process, which lets it go once the keeper reports.
+ */
+export async function spawnDetached(command: string, args: readonly string[], opts: {logFd: number; env: NodeJS.ProcessEnv}): Promise<import('node:child_process').ChildProcess> {
+  const {spawn} = await import('node:child_process')
+  return spawn(command, [...args], {detached: true, stdio: ['ignore', opts.logFd, opts.logFd, 'ipc'], env: opts.env})
+}

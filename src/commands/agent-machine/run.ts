@@ -1,13 +1,14 @@
 import {Flags} from '@oclif/core'
 
 import {AgentMachineCommand} from '../../cli/base-command.js'
-import {LaunchCommand, launchFlags, worktreeOption} from '../../cli/launch-command.js'
+import {launchFlags, worktreeOption} from '../../cli/launch-command.js'
+import {SessionLaunchCommand, sessionFlags, type DetachedResult} from '../../cli/session-launch-command.js'
 import type {LaunchResult} from '../../core/launch/result.js'
 
 /** What users type for a tool (its binary's name) → the profile's tool name. */
 const TOOL_ALIASES: Readonly<Record<string, string>> = {claude: 'claude-code'}
 
-export default class Run extends LaunchCommand {
+export default class Run extends SessionLaunchCommand {
   static override summary = 'Run an enabled agent tool (codex, claude-code) in the governed container.'
 
   static override description = `Starts the profile's image as a hardened container (--cap-drop=all, no-new-privileges, read-only root, --init, no host env, no proxy env, --userns=keep-id when rootless) with ONLY the profile's allowlisted mounts, and runs the tool's command from the profile, followed by any arguments after --.
@@ -30,11 +31,12 @@ ${AgentMachineCommand.exitCodesSection}
   static override flags = {
     tool: Flags.string({char: 't', description: 'Tool to run: one enabled in the profile (codex, claude-code; `claude`, the binary\'s name, means claude-code).', required: true}),
     ...launchFlags,
+    ...sessionFlags,
   }
 
-  async run(): Promise<LaunchResult> {
+  async run(): Promise<LaunchResult | DetachedResult> {
     const {flags, argv} = await this.parse(Run)
-    return this.launchWith({
+    return this.launchSession('run', {
       verb: 'run',
       tool: Object.hasOwn(TOOL_ALIASES, flags.tool) ? TOOL_ALIASES[flags.tool]! : flags.tool,
       repo: flags.repo,
@@ -45,6 +47,6 @@ ${AgentMachineCommand.exitCodesSection}
       evidenceDir: flags['evidence-dir'],
       timeoutSeconds: flags.timeout,
       worktree: worktreeOption(flags),
-    })
+    }, flags)
   }
 }

@@ -1,8 +1,9 @@
 import {AgentMachineCommand} from '../../cli/base-command.js'
-import {LaunchCommand, launchFlags, worktreeOption} from '../../cli/launch-command.js'
+import {launchFlags, worktreeOption} from '../../cli/launch-command.js'
+import {SessionLaunchCommand, sessionFlags, type DetachedResult} from '../../cli/session-launch-command.js'
 import type {LaunchResult} from '../../core/launch/result.js'
 
-export default class Shell extends LaunchCommand {
+export default class Shell extends SessionLaunchCommand {
   static override summary = 'Open a shell in the governed container, with only the declared mounts.'
 
   static override description = `Starts the same hardened container as "run" (only the allowlisted mounts, no host env beyond the allowlist, no credentials) and runs /bin/sh in the --repo folder. A TTY is allocated only when stdin and stdout are terminals; piped input works too. Without --repo it works in the current directory (which must be allowlisted). After -- comes a command to run instead of the interactive shell (-- ls -la), or shell options (-- -c 'ls /workspace').
@@ -19,11 +20,11 @@ ${AgentMachineCommand.exitCodesSection}
 
   static override strict = false
 
-  static override flags = {...launchFlags}
+  static override flags = {...launchFlags, ...sessionFlags}
 
-  async run(): Promise<LaunchResult> {
+  async run(): Promise<LaunchResult | DetachedResult> {
     const {flags, argv} = await this.parse(Shell)
-    return this.launchWith({
+    return this.launchSession('shell', {
       verb: 'shell',
       repo: flags.repo,
       args: shellArgs(argv as string[]),
@@ -33,7 +34,7 @@ ${AgentMachineCommand.exitCodesSection}
       evidenceDir: flags['evidence-dir'],
       timeoutSeconds: flags.timeout,
       worktree: worktreeOption(flags),
-    })
+    }, flags)
   }
 }
 

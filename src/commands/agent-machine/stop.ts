@@ -7,18 +7,24 @@ import {usageError, unexpectedFailure} from '../../core/errors.js'
 import {describeOutcome, succeeded} from '../../core/exec.js'
 import {step, type Plan} from '../../core/plan/plan.js'
 import {profilePodmanContext} from '../../core/podman/profile-context.js'
+import {stateDir} from '../../core/profile/location.js'
+import {waitFinished} from '../../core/sessions/finish-wait.js'
+import {recoverSessions} from '../../core/sessions/recover.js'
 import {findSession, listSessions, stopArgv, type Session} from '../../core/sessions/sessions.js'
+import type {SessionDone} from '../../core/sessions/state.js'
 
 interface StopResult {
   dryRun: boolean
   stopped: string[]
+  /** How each stopped detached session ended (its keeper's after-session work, or recovery's); null: a foreground session (its own CLI reports it) or still finishing. */
+  finished: Array<{runId: string; done: SessionDone | null}>
   plan: Plan
 }
 
 export default class Stop extends AgentMachineCommand {
   static override summary = 'Stop an agent session: SIGTERM to the tool, SIGKILL after a grace period.'
 
-  static override description = `Stops the session's container (found by its run id label through the profile's podman context): the tool gets SIGTERM, and SIGKILL after --time seconds. The CLI that launched the session then finishes as after any exit: the egress proxy and network are removed, the integrity check runs, the evidence record is completed, and a --worktree clone is left for review with the same message as always.
+  static override description = `Stops the session's container (found by its run id label through the profile's podman context): the tool gets SIGTERM, and SIGKILL after --time seconds. The session's owner then finishes it as after any exit — the foreground CLI that launched it, or a detached session's keeper: the integrity check runs (anything planted is quarantined, exit 6), the egress proxy's log is read and the proxy and network are removed, the evidence record is completed, and a --worktree branch is brought back and its clone left for review. For a detached session, stop waits for that (up to --time + 60 s) and prints its messages, as a foreground run would; when the owner is gone (killed, a restart), stop finishes the session itself.
 
 ${AgentMachineCommand.exitCodesSection}`
 
@@ -26,6 +32,7 @@ ${AgentMachineCommand.exitCodesSection}`
     {description: 'Stop one session', command: '<%= config.bin %> agent-machine stop 3f9c2a1b7d4e5f60'},
     {description: 'Stop every session, giving each 2 s', command: '<%= config.bin %> agent-machine stop --all --time 2'},
     {description: 'Show the podman command only', command: '<%= config.bin %> agent-machine stop 3f9c2a1b7d4e5f60 --dry-run'},
+    {description: 'For a script: which sessions stopped and how each ended', command: '<%= config.bin %> agent-machine stop 3f9c2a1b7d4e5f60 --json'},
   ]
 
   static override args = {
@@ -45,9 +52,13 @@ ${AgentMachineCommand.exitCodesSection}`
     if (args['run-id'] && flags.all) throw usageError('RUN_ID_AND_ALL', 'give a run id or --all, not both.', 'sourceosctl agent-machine stop <run-id>')
     const ctx = getContext()
     const {context} = await profilePodmanContext(ctx, flags['profile-file'])
+    const host = await ctx.hostFacts()
+    const state = stateDir(host)
+    // sessions whose owner is gone and whose container ended: finished first (sessions/recover.ts)
+    if (!flags['dry-run']) for (const r of await recoverSessions(state, ctx.runner, host)) this.note(`sourceosctl: session ${r.runId} had ended while its CLI was gone; finished now.`)
     const targets: Session[] = flags.all ? (await listSessions(ctx.runner, context)).filter((s) => s.state === 'running') : [await findSession(ctx.runner, context, args['run-id']!)]
     const plan: Plan = {verb: 'stop', steps: targets.map((s) => step(stopArgv(context, s, flags.time), `stop session ${s.runId}: SIGTERM, then SIGKILL after ${flags.time} s`, true))}
-    const result: StopResult = {dryRun: flags['dry-run'], stopped: [], plan}
+    const result: StopResult = {dryRun: flags['dry-run'], stopped: [], finished: [], plan}
     if (flags['dry-run']) {
       this.say(plan.steps.length > 0 ? renderPlanWrapped(plan) : 'No running sessions.')
       return result
@@ -58,6 +69,17 @@ ${AgentMachineCommand.exitCodesSection}`
       if (!succeeded(r) && !/no such container/i.test(r.stderr)) throw unexpectedFailure('SESSION_STOP_FAILED', `cannot stop session ${targets[i]!.runId}: ${describeOutcome(r)}`, 'check `podman ps` and try again')
       result.stopped.push(targets[i]!.runId)
       this.say(`Stopped session ${targets[i]!.runId}.`)
+    }
+    // the after-session work of each (its keeper's, or done here when the keeper is gone), reported as a foreground run would
+    for (const runId of result.stopped) {
+      const f = await waitFinished(state, ctx.runner, host, runId, (flags.time + 60) * 1000)
+      if (!f.finished) {
+        this.note(`sourceosctl: session ${runId} is still finishing (its after-session work); see \`sourceosctl agent-machine ps --all\` shortly.`)
+        continue
+      }
+      result.finished.push({runId, done: f.done})
+      for (const line of f.done?.messages ?? []) this.note(line.startsWith('sourceosctl:') || line.startsWith('  ') ? line : `sourceosctl: ${line}`)
+      if (f.done?.evidence) this.info(`sourceosctl: evidence ${f.done.evidence}`)
     }
     if (targets.length === 0) this.say('No running sessions.')
     return result

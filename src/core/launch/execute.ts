@@ -23,6 +23,7 @@ import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
 import {createEgressNetwork, removeLinkLocalGuard, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
+import {runDetached} from '../sessions/detached-run.js'
 
 export interface LaunchOutcome {
   /** The tool's (or podman's own 125/126/127) exit code; 128+N when it died of signal N. */
@@ -45,6 +46,8 @@ export interface ExecuteDeps {
   onBeforeMutation?: () => Promise<void>
   /** Called after the container is verified and just before it starts (the integrity baseline). */
   onBeforeStart?: (verification: VerificationInfo) => Promise<void>
+  /** --detach: called once the container runs, before the keeper waits for its end (sessions/detached-run.ts). */
+  onStarted?: () => Promise<void>
   /** Called once --worktree's clone exists (it stays, whatever happens next). */
   onWorktreeCreated?: () => void
   /** A warning found while executing (a dirty base under --worktree); also added to prepared.warnings. */
@@ -171,6 +174,11 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     await deps.onBeforeStart?.(verification)
     trace('execute: starting')
     if (early) return interruptedBeforeStart()
+    // --detach: the keeper starts it unattached and waits; the kept container is removed below (clean stays false)
+    if (prepared.containerSteps.wait) {
+      const exitCode = await runDetached({start, wait: prepared.containerSteps.wait, saveLog: prepared.containerSteps.saveLog}, deps.runner, {kill: killContainer, stopEarly, early: () => early, state, ...(deps.onStarted ? {onStarted: deps.onStarted} : {})})
+      return {exitCode, container: name, startedAt, finishedAt: deps.now(), mountsVerified: mounts, verification}
+    }
     const result = await deps.attachedRunner(start.argv[0]!, start.argv.slice(1), {
       stdoutToStderr: deps.stdoutToStderr,
       forwardSignal: killContainer,

@@ -22,6 +22,7 @@ import {describeIntegrity} from '../integrity/describe.js'
 import type {LaunchResult} from './result.js'
 import {cleanEgressLeftovers} from '../network/lifecycle.js'
 import {networkEvidence} from '../network/report.js'
+import {dropSessionState, recoverBeforeLaunch, saveSessionState, sessionStateOf, type KeeperHooks} from '../sessions/launch-hooks.js'
 import type {NetworkEvidence} from '../network/evidence.js'
 
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
@@ -34,14 +35,19 @@ export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
   onWorktreeCreated?: (result: NonNullable<LaunchResult['worktree']>) => void
   /** A warning found while executing (after onPrepared printed the planning ones). */
   onWarning?: (message: string) => void
+  /** --detach: this process is the session's keeper (sessions/keeper.ts). */
+  keeper?: KeeperHooks
 }
 
 export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFacts, onPrepared?: (p: PreparedLaunch) => void): Promise<LaunchResult> {
   trace('launch: preparing')
   // A session whose CLI was killed never had its check: do it now, before anything reads the repos.
+  // Sessions whose owner (CLI or keeper) is gone and whose container ended: finished first (sessions/recover.ts).
+  const ended = input.dryRun ? [] : await recoverBeforeLaunch(stateDir(host), ctx.runner, host)
   const recovered = input.dryRun ? [] : await recoverPending(stateDir(host), host)
   const prepared = await prepareLaunch({...input, host, runner: ctx.runner, now: input.now ?? ctx.now()})
   for (const {runId, report} of recovered) prepared.warnings.push(...describeIntegrity(report).map((line) => `run ${runId} (its CLI was killed before its own check): ${line}`))
+  prepared.warnings.push(...ended)
   trace('launch: prepared')
   const evidenceDir = resolveEvidenceDir(host, input.cwd, input.evidenceDir)
   // Refused in dry runs too: the agent must never be able to rewrite its own evidence.
@@ -75,6 +81,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       now: ctx.now,
       host,
       stdoutToStderr: input.json,
+      ...(input.keeper ? {onStarted: input.keeper.onStarted} : {}),
       onEgressDone: (down) => {
         for (const problem of down.problems) prepared.warnings.push(`egress proxy: ${problem}`)
       },
@@ -105,6 +112,8 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
           baseline = await takeBaseline(prepared.runId, prepared.integrityRoots, ctx.now())
           await savePending(state, baseline)
         }
+        // what recovery needs to finish the session should this process die (sessions/state.ts)
+        if (record) await saveSessionState(state, sessionStateOf(prepared, host, evidenceDir, record.file, input.keeper !== undefined))
       },
     })
     exitCode = launched.exitCode
@@ -148,6 +157,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     }
   }
   trace('launch: evidence completed')
+  await dropSessionState(state, prepared.runId)
   if (bringBackFailed) throw bringBackFailed.error
   return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {}), ...(network ? {network} : {})}
 }

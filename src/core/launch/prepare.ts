@@ -51,6 +51,7 @@ import {egressAfter, egressBefore, egressSteps, type EgressSteps} from '../netwo
 import {guardName, linkLocalGuardSteps, type GuardSteps} from '../network/link-local-guard.js'
 import {enabledTools} from '../policy/hash.js'
 import {judgeGitEntries} from '../git/pointers.js'
+import {detachedStartSteps} from '../sessions/detach-steps.js'
 
 export interface LaunchRequest {
   verb: 'run' | 'shell'
@@ -73,6 +74,8 @@ export interface LaunchRequest {
   dryRun?: boolean
   /** The launch time (the default --worktree branch name is stamped with it). */
   now?: Date
+  /** --detach: start the container without attaching; `podman wait` follows (sessions/detach-steps.ts). */
+  detach?: boolean
 }
 
 export interface PreparedLaunch {
@@ -130,6 +133,9 @@ export interface ContainerSteps {
   inspect: Step
   verify: Step
   start: Step
+  /** --detach only: `podman wait` for the session's end, then its output kept (after the start in the plan). */
+  wait?: Step
+  saveLog?: Step
 }
 
 const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{7,62}$/
@@ -338,6 +344,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
       true,
     ),
   }
+  if (req.detach) Object.assign(containerSteps, detachedStartSteps(runId, podmanCtx, req.verb, containerSteps.create))
   const plan = assemblePlan(req.verb, {probe, hostSteps, egress, guard, containerSteps, afterSteps, evidence})
   return {
     runId,
@@ -452,6 +459,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
       true,
     ),
   }
+  if (req.detach) Object.assign(containerSteps, detachedStartSteps(runId, podmanCtx, req.verb, containerSteps.create))
   const plan = assemblePlan(req.verb, {probe, hostSteps: [], egress, guard, containerSteps, afterSteps: [], evidence})
   return {
     runId,
@@ -793,6 +801,8 @@ function assemblePlan(verb: 'run' | 'shell', p: {probe: Step | null; hostSteps: 
       c.verify,
       ...(p.egress ? [p.egress.ready] : []),
       c.start,
+      ...(c.wait ? [c.wait] : []),
+      ...(c.saveLog ? [c.saveLog] : []),
       ...(p.egress ? egressAfter(p.egress) : []),
       ...(p.guard ? [p.guard.remove] : []),
       ...p.afterSteps,

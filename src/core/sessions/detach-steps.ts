@@ -26,7 +26,7 @@ export function detachedCreate(create: Step): Step {
   return step(argv, `${create.why}; a detached session keeps its ended container (no --rm) until its exit code is read and the after-session work is done, then it is removed; its log is bounded (${SESSION_LOG_MAX})`, true)
 }
 
-export function detachedStartSteps(runId: string, ctx: Target, verb: 'run' | 'shell', create: Step): {create: Step; start: Step; wait: Step} {
+export function detachedStartSteps(runId: string, ctx: Target, verb: 'run' | 'shell', create: Step): {create: Step; start: Step; wait: Step; saveLog: Step} {
   const name = containerName(runId)
   return {
     create: detachedCreate(create),
@@ -38,6 +38,11 @@ export function detachedStartSteps(runId: string, ctx: Target, verb: 'run' | 'sh
     wait: step(
       podmanArgv(ctx, ['wait', '--condition=exited', name]),
       'the session keeper (a background sourceosctl process, not attached to this terminal) waits for the session to end (begun before the start); then, exactly once, it does the after-session work of a foreground run: the integrity check (anything planted is quarantined), the egress log read and teardown, the evidence completed, and a --worktree branch brought back',
+      false,
+    ),
+    saveLog: step(
+      podmanArgv(ctx, ['logs', name]),
+      `keep what the session printed (bounded by the log's ${SESSION_LOG_MAX}) in the state dir, sessions/${runId}.output.log, for \`logs ${runId}\` after the session; then the ended container is removed`,
       false,
     ),
   }

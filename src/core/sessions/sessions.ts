@@ -8,6 +8,7 @@ import {z} from 'zod'
 import {unexpectedFailure, usageError} from '../errors.js'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {podmanArgv, type PodmanContext} from '../podman/context.js'
+import {EndedSessionSchema} from './ended.js'
 
 const LABEL = 'dev.sourceos.agent-machine'
 const AGENT_PREFIX = 'sourceos-agent-'
@@ -34,6 +35,8 @@ export const SessionsResultSchema = z
   .object({
     connection: z.string().nullable().describe('The podman connection asked (null: podman\'s own default, native Linux).'),
     sessions: z.array(SessionSchema),
+    ended: z.array(EndedSessionSchema).optional().describe('With --all: the sessions that ended, newest first, from the evidence index (at most --limit).'),
+    recovered: z.array(z.string()).optional().describe('Run ids of sessions whose owner was gone that this call finished (sessions/recover.ts).'),
   })
   .strict()
   .describe('Result of `sourceosctl agent-machine ps --json`.')
