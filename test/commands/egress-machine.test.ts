@@ -66,8 +66,9 @@ describe('network allowlist on a macOS Podman machine', () => {
     expect(out.exitCode, `${out.stderr}\n${JSON.stringify(out.json)}`).toBe(0)
     const result = out.json as {plan: {steps: Array<{argv: string[]}>}; warnings: string[]}
     const podmanSteps = result.plan.steps.map((s) => s.argv).filter((a) => a[0] === 'podman')
-    const egress = podmanSteps.filter((a) => a.some((x) => x.includes('sourceos-egress-egressmac-0001') || x.includes('sourceos-proxy-egressmac-0001')))
-    // network create, proxy create, start, readiness, log, proxy rm, network rm, and the agent's create
+    // the shared proxy (its name carries its configuration's hash) and the pool network leased to the run
+    const egress = podmanSteps.filter((a) => a.some((x) => x.includes('sourceos-egress.') || x.includes('sourceos-proxy.')))
+    // proxy state, network create, connect, proxy create, start, the check before start, log (and the whole log), and the agent's create
     expect(egress.length).toBeGreaterThanOrEqual(8)
     for (const argv of egress) expect(argv.slice(0, 3), argv.join(' ')).toEqual(['podman', '--connection', connection])
     // the agent's way out is the run's proxy (a profile's own proxy variables are refused by the env policy)

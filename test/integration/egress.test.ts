@@ -3,12 +3,16 @@
  * its own internal network with the Squid sidecar as the only way out. From inside the container
  * (busybox nc/nslookup) the tests speak raw CONNECT and plain HTTP to the proxy named in
  * HTTPS_PROXY, try a direct connection, a DNS lookup and the host's own services; the evidence must
- * list both outcomes; nothing is left behind, also when the CLI is SIGKILLed.
+ * list both outcomes; nothing is left behind, also when the CLI is SIGKILLed. The proxy is shared
+ * by the runs of one configuration (network/pool.ts), each on its own network of its pool: two
+ * concurrent runs record only their own connections and cannot reach each other; a changed
+ * allowlist gets another proxy; a killed proxy is replaced.
  *
  * Reachable from this machine: the npm registry (443) and Debian's mirror (80) — the allowed hosts.
  */
 import {createServer, type Server} from 'node:net'
-import {readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -21,6 +25,13 @@ const ALLOWED_TLS = 'registry.npmjs.org'
 const ALLOWED_HTTP = 'deb.debian.org'
 const DENIED = 'example.com'
 const LABEL = 'dev.sourceos.agent-machine.run-id'
+const KEY_LABEL = 'dev.sourceos.agent-machine.egress-key'
+
+interface NetworkSection {
+  mode: string
+  proxy: {network: string; container: string; address: string}
+  destinations: Array<{host: string; port: number; decision: string; count: number}>
+}
 
 /** A shell script for the container: each probe prints one tagged line. */
 const PROBES = (hostPort: number) =>
@@ -70,11 +81,33 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve))
       hostPort = (server.address() as {port: number}).port
     }, 240_000)
+    /** The shared proxies these tests used (by key): removed with their pool networks at the end. */
+    const keys = new Set<string>()
     afterAll(async () => {
       server?.close()
       if (!fx) return
+      for (const key of keys) {
+        const ids = (await podman(fx.target, ['ps', '--all', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])).stdout.split('\n').filter(Boolean)
+        if (ids.length > 0) await podman(fx.target, ['rm', '--force', '--time=0', ...ids])
+        const nets = (await podman(fx.target, ['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])).stdout.split('\n').filter(Boolean)
+        if (nets.length > 0) await podman(fx.target, ['network', 'rm', '--force', ...nets])
+      }
       expect(await fx.cleanup(), 'containers left behind (now removed)').toEqual([])
     })
+
+    /** The shared proxy's key (its name's suffix), noted for the clean-up. */
+    function proxyKey(n: NetworkSection): string {
+      const key = /^sourceos-proxy\.([0-9a-f]{16})$/.exec(n.proxy.container)?.[1]
+      expect(key, n.proxy.container).toBeTruthy()
+      keys.add(key!)
+      return key!
+    }
+
+    /** The leases of the pool in the fixture's state dir (none once every run has ended). */
+    function leases(): string[] {
+      const dir = join(fx.stateDir, 'egress', 'pool')
+      return existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : []
+    }
 
     async function networksOf(runId: string): Promise<string[]> {
       const r = await podman(fx.target, ['network', 'ls', '--quiet', `--filter=label=${LABEL}=${runId}`])
@@ -103,8 +136,12 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       // the closing summary names the denied destinations
       expect(out).toMatch(/sourceosctl: the egress proxy refused \d+ destinations?: .*example\.com:443/)
 
-      const result = JSON.parse(r.stdout) as {evidence: string; network: {mode: string; destinations: Array<{host: string; port: number; decision: string; count: number}>}}
+      const result = JSON.parse(r.stdout) as {evidence: string; network: NetworkSection}
       expect(result.network.mode).toBe('allowlist')
+      // the shared proxy of this configuration, on a network of its pool; the lease is given back
+      proxyKey(result.network)
+      expect(result.network.proxy.network).toMatch(/^sourceos-egress\.[0-9a-f]{16}\.\d+$/)
+      expect(leases()).toEqual([])
       const record = JSON.parse(readFileSync(result.evidence, 'utf8')) as {predicate: {network: typeof result.network & {allowlist: {entries: string[]}}; policy: {network: {mode: string; allow: string[]; allowHash: string}}}}
       const n = record.predicate.network
       expect(n.allowlist.entries).toEqual(expect.arrayContaining([`${ALLOWED_TLS}:443`, `${ALLOWED_HTTP}:80`]))
@@ -130,32 +167,40 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       const r = await fx.cli(['agent-machine', 'shell', '--json', '--dry-run', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile])
       expect(r.exitCode, r.stderr).toBe(0)
       const plan = (JSON.parse(r.stdout) as {plan: {steps: Array<{argv: string[]; mutates: boolean}>}}).plan.steps.map((s) => s.argv)
-      const net = `sourceos-egress-${runId}`
-      const idx = (pred: (a: string[]) => boolean) => plan.findIndex(pred)
-      const netCreate = idx((a) => a.includes('network') && a.includes('create'))
-      const proxyCreate = idx((a) => a.includes('create') && a.includes(`--name=sourceos-proxy-${runId}`))
-      const agentCreate = idx((a) => a.includes('create') && a.includes(`--name=sourceos-agent-${runId}`))
-      const agentStart = idx((a) => a.includes('start') && a.includes(`sourceos-agent-${runId}`))
-      const proxyRm = idx((a) => a.includes('rm') && a.includes(`sourceos-proxy-${runId}`))
-      const netRm = idx((a) => a.includes('network') && a.includes('rm') && a.includes(net))
-      expect([netCreate, proxyCreate, agentCreate, agentStart, proxyRm, netRm].every((i) => i >= 0), JSON.stringify(plan)).toBe(true)
-      expect(netCreate).toBeLessThan(proxyCreate)
-      expect(proxyCreate).toBeLessThan(agentCreate)
-      // after the session: the network goes with --force, taking the proxy; the by-name removal is its fallback
-      expect(agentStart).toBeLessThan(netRm)
-      expect(netRm).toBeLessThan(proxyRm)
-      expect(plan[netRm]).toEqual(expect.arrayContaining(['--force']))
-      expect(plan[netCreate]).toContain('--internal')
+      const agentCreate = plan.findIndex((a) => a.includes('create') && a.includes(`--name=sourceos-agent-${runId}`))
       const agent = plan[agentCreate]!
-      expect(agent).toContain(`--network=${net}`)
+      // the agent's only network: a pool network of the shared proxy, at its own address
+      const nets = agent.filter((a) => a.startsWith('--network='))
+      expect(nets).toEqual([expect.stringMatching(/^--network=sourceos-egress\.[0-9a-f]{16}\.\d+:ip=10\.\d+\.\d+\.\d+$/)])
+      const net = nets[0]!.slice('--network='.length).split(':')[0]!
+      const key = net.split('.')[1]!
+      const proxyName = `sourceos-proxy.${key}`
+      const idx = (pred: (a: string[]) => boolean) => plan.findIndex(pred)
+      const netCreate = idx((a) => a.includes('network') && a.includes('create') && a.includes(net))
+      const proxyCreate = idx((a) => a.includes('create') && a.includes(`--name=${proxyName}`))
+      const connect = idx((a) => a.includes('network') && a.includes('connect') && a.includes(net) && a.includes(proxyName))
+      const check = idx((a) => a.includes('ps') && a.includes(`--filter=network=${net}`))
+      const agentStart = idx((a) => a.includes('start') && a.includes(`sourceos-agent-${runId}`))
+      const log = idx((a) => a.includes('logs') && a.includes(proxyName) && a.some((x) => x.startsWith('--since=')))
+      expect([netCreate, proxyCreate, connect, check, agentCreate, agentStart, log].every((i) => i >= 0), JSON.stringify(plan)).toBe(true)
+      expect(netCreate).toBeLessThan(agentCreate)
+      expect(proxyCreate).toBeLessThan(agentCreate)
+      expect(agentCreate).toBeLessThan(check)
+      expect(check).toBeLessThan(agentStart)
+      expect(agentStart).toBeLessThan(log)
+      // nothing of the shared proxy or its network is removed after the session
+      expect(plan.some((a) => (a.includes('rm') && a.includes(proxyName)) || (a.includes('network') && a.includes('rm')))).toBe(false)
+      expect(plan[netCreate]).toContain('--internal')
+      expect(plan[netCreate]).toContain(`--label=${KEY_LABEL}=${key}`)
       expect(agent).toContain('--dns=none')
-      expect(agent.filter((a) => a.startsWith('--network='))).toEqual([`--network=${net}`])
       expect(agent).toEqual(expect.arrayContaining([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.254:3128$/), '--env=NODE_USE_ENV_PROXY=1']))
       const proxy = plan[proxyCreate]!
-      for (const flag of ['--cap-drop=all', '--read-only', '--security-opt=no-new-privileges']) expect(proxy).toContain(flag)
+      for (const flag of ['--cap-drop=all', '--read-only', '--security-opt=no-new-privileges', `--label=${KEY_LABEL}=${key}`]) expect(proxy).toContain(flag)
       expect(proxy.some((a) => a.startsWith('--mount') || a.startsWith('--volume') || a.startsWith('-v'))).toBe(false)
       expect(await fx.containersOf(runId)).toEqual([])
       expect(await networksOf(runId)).toEqual([])
+      // a dry run leases nothing
+      expect(leases()).toEqual([])
     })
 
     it('SIGTERM during the session: the tool gets it, the CLI exits 143, and no container or network is left', async () => {
@@ -167,6 +212,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(exit.exitCode, exit.stderr).toBe(143)
       expect(await fx.containersOf(runId)).toEqual([])
       expect(await networksOf(runId)).toEqual([])
+      expect(leases()).toEqual([])
     }, 180_000)
 
     it('network open: the cloud metadata range has no route and the agent cannot add one back; the rest is reachable; the guard is gone after', async () => {
@@ -189,22 +235,111 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(await fx.containersOf(runId)).toEqual([])
     }, 180_000)
 
-    it('after SIGKILL of the CLI, the next launch removes the killed run’s proxy and network', async () => {
+    it('after SIGKILL of the CLI, its network stays leased until its agent is gone; the next launch gives it back and leaves no container behind', async () => {
       const runId = fx.runId('egresskill')
-      const cli = await fx.spawn(['agent-machine', 'shell', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile, '--', '-c', 'echo STARTED; sleep 3'])
+      const denied = `p=\${HTTPS_PROXY#http://}; printf 'CONNECT killed-run.example.com:443 HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "\${p%:*}" 3128 >/dev/null`
+      const cli = await fx.spawn(['agent-machine', 'shell', '--run-id', runId, '--repo', fx.repo, '--profile-file', profile, '--', '-c', `${denied}; echo STARTED; sleep 3`])
       await cli.waitFor(/STARTED/, 90_000)
       cli.kill()
       await cli.exited(10_000)
-      // the agent's container ends by itself (sleep) and --rm removes it; the proxy and network stay
+      // the agent's container ends by itself (sleep) and --rm removes it; the lease stays
       const deadline = Date.now() + 30_000
-      while ((await fx.containersOf(runId)).some((n) => n.startsWith('sourceos-agent-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250))
-      expect(await fx.containersOf(runId)).toEqual([`sourceos-proxy-${runId}`])
-      expect(await networksOf(runId)).toHaveLength(1)
+      while ((await fx.containersOf(runId)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250))
+      expect(await fx.containersOf(runId)).toEqual([])
+      expect(leases()).toHaveLength(1)
       const next = await fx.cli(['agent-machine', 'shell', '--run-id', fx.runId('egressnext'), '--repo', fx.repo, '--profile-file', profile, '--', '-c', 'exit 0'], {timeoutMs: 120_000})
       expect(next.exitCode, next.stderr).toBe(0)
-      expect(next.stderr).toContain('removed a leftover of a killed session')
+      // given back by the session's recovery (which also reads its lines of the proxy's log), or by the leftovers' clean-up
+      expect(next.stderr).toMatch(new RegExp(`session ${runId} ended while its CLI was gone|removed a leftover of a killed session: egress network lease .* \\(run ${runId}\\)`))
+      expect(leases()).toEqual([])
+      const recovered = new RegExp(`session ${runId} ended while its CLI was gone; finished now \\(exit \\w+, evidence ([^)]+)\\)`).exec(next.stderr)?.[1]
+      if (recovered) {
+        const n = (JSON.parse(readFileSync(recovered, 'utf8')) as {predicate: {network: NetworkSection}}).predicate.network
+        expect(n.destinations.map((d) => `${d.decision} ${d.host}:${d.port}`)).toEqual(['denied killed-run.example.com:443'])
+      }
       expect(await fx.containersOf(runId)).toEqual([])
       expect(await networksOf(runId)).toEqual([])
     }, 180_000)
+
+    it('two concurrent runs on one shared proxy: each records only its own connections, and neither reaches the other (directly or through the proxy)', async () => {
+      const a = fx.runId('egressa')
+      const b = fx.runId('egressb')
+      const shared = '/workspace/repo'
+      writeFileSync(join(fx.repo, '.a-ip'), '')
+      fx.own(join(fx.repo, '.a-ip'))
+      const connect = (host: string, port: number, tag: string) => `printf 'CONNECT ${host}:${port} HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/${tag} /'`
+      const scriptA = [
+        'p=${HTTPS_PROXY#http://}; h=${p%:*}',
+        // a service in run A's container, its address where run B can read it
+        '(while :; do echo from-a | nc -l -p 8080; done) >/dev/null 2>&1 &',
+        `ip -4 -o addr show | sed -n 's/.* inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -1 > ${shared}/.a-ip`,
+        connect('only-a.example.com', 443, 'A_DENIED'),
+        connect(ALLOWED_TLS, 443, 'A_ALLOWED'),
+        // until B has tried
+        `i=0; while [ ! -s ${shared}/.b-done ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done`,
+        'exit 0',
+      ].join('\n')
+      const scriptB = [
+        'p=${HTTPS_PROXY#http://}; h=${p%:*}',
+        `i=0; while [ ! -s ${shared}/.a-ip ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; aip=$(cat ${shared}/.a-ip); echo "A_IP=$aip"`,
+        'if echo hi | nc -w 3 "$aip" 8080 2>/dev/null | grep -q from-a; then echo "B_TO_A connected"; else echo "B_TO_A failed"; fi',
+        `printf 'CONNECT %s:8080 HTTP/1.1\\r\\n\\r\\n' "$aip" | nc -w 8 "$h" 3128 | head -1 | sed 's/^/B_TO_A_VIA_PROXY /'`,
+        connect('only-b.example.com', 443, 'B_DENIED'),
+        `echo done > ${shared}/.b-done`,
+        'exit 0',
+      ].join('\n')
+      const [ra, rb] = await Promise.all([
+        fx.cli(['agent-machine', 'shell', '--json', '--run-id', a, '--repo', fx.repo, '--profile-file', profile, '--', '-c', scriptA], {timeoutMs: 150_000}),
+        fx.cli(['agent-machine', 'shell', '--json', '--run-id', b, '--repo', fx.repo, '--profile-file', profile, '--', '-c', scriptB], {timeoutMs: 150_000}),
+      ])
+      expect(ra.exitCode, ra.stderr).toBe(0)
+      expect(rb.exitCode, rb.stderr).toBe(0)
+      const aip = /^A_IP=(10\.\d+\.\d+\.\d+)$/m.exec(rb.stderr)?.[1]
+      expect(aip, rb.stderr).toBeTruthy()
+      expect(ra.stderr).toMatch(/^A_DENIED HTTP\/1\.1 403/m)
+      expect(ra.stderr).toMatch(/^A_ALLOWED HTTP\/1\.1 200/m)
+      expect(rb.stderr).toContain('B_TO_A failed')
+      expect(rb.stderr).toMatch(/^B_TO_A_VIA_PROXY HTTP\/1\.1 403/m)
+      expect(rb.stderr).toMatch(/^B_DENIED HTTP\/1\.1 403/m)
+      const na = (JSON.parse(ra.stdout) as {network: NetworkSection}).network
+      const nb = (JSON.parse(rb.stdout) as {network: NetworkSection}).network
+      // one proxy, two networks
+      expect(proxyKey(na)).toBe(proxyKey(nb))
+      expect(na.proxy.network).not.toBe(nb.proxy.network)
+      const hosts = (n: NetworkSection) => n.destinations.map((d) => `${d.decision} ${d.host}:${d.port} ×${d.count}`).sort()
+      expect(hosts(na)).toEqual(['allowed registry.npmjs.org:443 ×1', 'denied only-a.example.com:443 ×1'])
+      expect(hosts(nb)).toEqual([`denied ${aip}:8080 ×1`, 'denied only-b.example.com:443 ×1'])
+      expect(leases()).toEqual([])
+      for (const f of ['.a-ip', '.b-done']) rmSync(join(fx.repo, f), {force: true})
+    }, 240_000)
+
+    it('a changed allowlist gets another proxy, configured for it; a killed proxy is replaced by the next run', async () => {
+      // without deb.debian.org:80: the proxy of the first profile (which allows it) must not serve this one
+      const narrower = fx.profileVariant('allowlist-narrower', (doc) => {
+        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS]}
+      })
+      const probe = `p=\${HTTPS_PROXY#http://}; h=\${p%:*}; (printf 'GET http://${ALLOWED_HTTP}/debian/ HTTP/1.1\\r\\nHost: ${ALLOWED_HTTP}\\r\\nConnection: close\\r\\n\\r\\n'; sleep 5) | nc -w 8 "$h" 3128 | head -1 | sed 's/^/HTTP /'`
+      const run = async (file: string, tag: string) => {
+        const r = await fx.cli(['agent-machine', 'shell', '--json', '--run-id', fx.runId(tag), '--repo', fx.repo, '--profile-file', file, '--', '-c', probe], {timeoutMs: 150_000})
+        expect(r.exitCode, r.stderr).toBe(0)
+        return {out: r.stderr, network: (JSON.parse(r.stdout) as {network: NetworkSection}).network}
+      }
+      const wide = await run(profile, 'egresswide')
+      const narrow = await run(narrower, 'egressnarrow')
+      expect(wide.out).toMatch(/^HTTP HTTP\/1\.1 (200|30\d)/m)
+      expect(narrow.out).toMatch(/^HTTP HTTP\/1\.1 403/m)
+      expect(proxyKey(narrow.network)).not.toBe(proxyKey(wide.network))
+      // the wide one's proxy killed: the next run of that profile gets it replaced, and works
+      const name = wide.network.proxy.container
+      const before = (await podman(fx.target, ['inspect', '--format={{.Id}}', name])).stdout.trim()
+      await podman(fx.target, ['kill', name])
+      const again = await run(profile, 'egressagain')
+      expect(again.out).toMatch(/^HTTP HTTP\/1\.1 (200|30\d)/m)
+      expect(again.network.proxy.container).toBe(name)
+      expect(again.network.destinations.find((d) => d.host === ALLOWED_HTTP)?.decision).toBe('allowed')
+      const state = (await podman(fx.target, ['inspect', '--format={{.Id}} {{.State.Running}}', name])).stdout.trim().split(' ')
+      expect(state[1]).toBe('true')
+      expect(state[0]).not.toBe(before)
+    }, 300_000)
   })
 })

@@ -21,7 +21,7 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
-import {createEgressNetwork, removeLinkLocalGuard, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {createEgressNetwork, removeLinkLocalGuard, repairSharedNetwork, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
 import {runDetached} from '../sessions/detached-run.js'
 
@@ -136,7 +136,9 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       trace('execute: link-local guard in place')
       if (early) return interruptedBeforeStart()
     }
-    const created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    let created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    // the shared egress proxy's network removed by hand since this host last used it: set up again, created once more
+    if (!succeeded(created) && egress && (await repairSharedNetwork(egress, deps.runner, state, podman, created.stderr))) created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
     if (!succeeded(created)) {
       clean = created.exitCode !== null
       if (created.notFound) throw prerequisiteMissing('PODMAN_NOT_INSTALLED', 'podman is not installed or not on PATH.', 'install Podman, then run `sourceosctl agent-machine doctor`')

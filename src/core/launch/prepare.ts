@@ -43,7 +43,8 @@ import {trace} from '../util/trace.js'
 import {evidenceSteps} from './evidence-steps.js'
 import type {IntegrityRoot} from '../integrity/session.js'
 import {effectiveAllowlist} from '../network/allowlist.js'
-import {egressSubnet, planEgress, proxyEnv} from '../network/sidecar.js'
+import {egressSubnet, proxyEnv} from '../network/sidecar.js'
+import {planLaunchEgress} from '../network/pool.js'
 import {describeDoor, planDoor} from '../secrets/door.js'
 import {assertDoorSecretsStored} from '../secrets/preflight.js'
 import {toolStateVolumes} from '../secrets/tool-state.js'
@@ -312,7 +313,7 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     image: image.id,
     mounts: [...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts],
     workdir,
-    ...networkSpec(profile, runId, image.id, passthrough, warnings),
+    ...networkSpec(profile, runId, image.id, passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true}),
     resources: profile.spec.resources,
     rootless,
     ...(hostOwner ? {hostOwner} : {}),
@@ -436,7 +437,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     image: image.id,
     mounts,
     workdir: repoMatch.workdir,
-    ...networkSpec(profile, runId, image.id, r.passthrough, warnings),
+    ...networkSpec(profile, runId, image.id, r.passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true}),
     resources: profile.spec.resources,
     rootless,
     interactive: true,
@@ -827,7 +828,7 @@ const PROXY_VARS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'
  * deprecated name `default` warns), or `allowlist` (the run's internal network behind the proxy
  * sidecar, with the proxy variables set; network/sidecar.ts).
  */
-function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[]): Pick<ContainerSpec, 'network' | 'egress' | 'guard' | 'env' | 'volumes'> {
+function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[], pool: {state: string; connection: string | null; dryRun: boolean}): Pick<ContainerSpec, 'network' | 'egress' | 'guard' | 'env' | 'volumes'> {
   const mode = networkMode(profile.spec.network)
   if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
   const env = containerEnv(profile, passthrough)
@@ -839,7 +840,8 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const door = planDoor(profile.spec, {networkMode: mode, proxyAddress: mode === 'allowlist' ? egressSubnet(runId).proxy : null, enabledTools: enabledTools(profile.spec)})
   if (mode === 'open') return {network: mode, env, guard: {name: guardName(runId)}, ...state}
   if (mode !== 'allowlist') return {network: mode, env, ...state}
-  const egress = planEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door})
+  // a shared proxy and a network of its pool leased to this run (network/pool.ts); the Secrets Door's runs get their own
+  const egress = planLaunchEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door, pool})
   const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
   if (dropped.length > 0) warnings.push(`network allowlist: the profile's ${[...new Set(dropped.map(([n]) => n))].join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not passed: the proxy variables point at the run's egress proxy`)
   const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))

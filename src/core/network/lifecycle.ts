@@ -8,10 +8,12 @@
 import {mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {unexpectedFailure} from '../errors.js'
+import {policyRefusal, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {podmanArgs, type PodmanContext} from '../podman/context.js'
-import {PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL} from './sidecar.js'
+import {IMAGE_LABEL, KEY_LABEL, networkConnectArgv, poolSubnet, PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL, SHARED_ROLE} from './sidecar.js'
+import {forgetReady, holderAlive, isReady, leasedAgentCreated, listLeases, markReady, noteAgentCreated, releaseSlot} from './pool.js'
+import {sliceProxyLog} from './proxy-log.js'
 import {READY_TIMEOUT_MS, type EgressSteps} from './steps.js'
 import {GUARD_READY_LINE, type GuardSteps} from './link-local-guard.js'
 import type {Step} from '../plan/plan.js'
@@ -61,6 +63,7 @@ async function run(runner: Runner, s: Step, timeoutMs: number) {
  * the agent's container needs it to exist. The proxy itself is startEgressProxy's.
  */
 export async function createEgressNetwork(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
+  if (steps.shared) return ensureSharedEgress(steps, runner, state, ctx)
   await writeMarker(state, steps.setup.runId, ctx)
   const result = await run(runner, steps.networkCreate, 30_000)
   if (!succeeded(result)) {
@@ -81,6 +84,10 @@ export async function createEgressNetwork(steps: EgressSteps, runner: Runner, st
  * Failures name podman's message and the proxy's.
  */
 export async function startEgressProxy(steps: EgressSteps, runner: Runner, agentInitialized: Promise<boolean>): Promise<void> {
+  if (steps.shared) {
+    if (!(await agentInitialized)) return
+    return checkSharedEgress(steps, runner)
+  }
   for (const [s, what, timeoutMs] of [
     [steps.sidecarCreate, 'create the egress proxy', 60_000],
     [steps.sidecarStart, 'start the egress proxy', 30_000],
@@ -142,10 +149,16 @@ export async function removeLinkLocalGuard(g: GuardSteps, runner: Runner, state:
 
 /** Polls the proxy's log until Squid listens; refuses (nothing started) when it exits or times out. */
 export async function waitForProxy(steps: EgressSteps, runner: Runner, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+  // the shared proxy: its check after the agent's init (startEgressProxy) already waited when it had to
+  if (steps.shared) return
+  return pollReady(steps, steps.ready, runner, sleep)
+}
+
+async function pollReady(steps: EgressSteps, ready: Step, runner: Runner, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   let delay = 25
   for (;;) {
-    const result = await run(runner, steps.ready, 15_000)
+    const result = await run(runner, ready, 15_000)
     const text = `${result.stdout}\n${result.stderr}`
     if (text.includes(PROXY_READY_LINE)) return
     if (/FATAL|Terminated abnormally/.test(text) || Date.now() > deadline) {
@@ -162,6 +175,7 @@ export async function waitForProxy(steps: EgressSteps, runner: Runner, sleep = (
 
 /** After the session: the proxy's stdout (its access log), then the proxy and the network removed. */
 export async function tearDownEgress(steps: EgressSteps, runner: Runner, state: string, opts: {readLog: boolean}): Promise<{log: string | null; problems: string[]}> {
+  if (steps.shared) return leaveSharedEgress(steps, runner, state, opts)
   let log: string | null = null
   const problems: string[] = []
   if (opts.readLog) {
@@ -199,13 +213,13 @@ function lastLines(text: string): string {
  * alone. Returns what was removed.
  */
 export async function cleanEgressLeftovers(state: string, runner: Runner, ctx: Target): Promise<string[]> {
+  const removed: string[] = await releaseDeadLeases(state, runner, ctx)
   let names: string[]
   try {
     names = await readdir(markerDir(state))
   } catch {
-    return []
+    return removed
   }
-  const removed: string[] = []
   for (const name of names) {
     const m = MARKER_NAME.exec(name)
     if (!m) continue
@@ -234,4 +248,200 @@ export async function cleanEgressLeftovers(state: string, runner: Runner, ctx: T
     if (succeeded(left) && left.stdout.trim() === '') await rm(markerFile(state, runId), {force: true})
   }
   return removed
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared proxy (pool.ts): one per configuration and image on the podman host, outliving its
+// runs; each run leases one network of its pool.
+
+/** One container of `podman ps --format=json` (Podman 4 and 5 alike), the fields read here. */
+interface PsEntry {
+  Id?: string
+  Names?: string[]
+  State?: string
+  Labels?: Record<string, string> | null
+  Networks?: string[] | null
+  Created?: number
+  StartedAt?: number
+}
+
+function parsePs(stdout: string): PsEntry[] | null {
+  try {
+    const v = JSON.parse(stdout.trim() || '[]') as unknown
+    return Array.isArray(v) ? (v as PsEntry[]) : null
+  } catch {
+    return null
+  }
+}
+
+const sharedOf = (steps: EgressSteps) => steps.shared!
+const targetOf = (steps: EgressSteps): Target => {
+  const argv = steps.shared!.connect.argv
+  return {binary: argv[0]!, connection: argv[1] === '--connection' ? argv[2]! : null}
+}
+
+/** The proxy is what this run planned: there, running, of this key and image. */
+function proxyFits(p: PsEntry | undefined, steps: EgressSteps): boolean {
+  const e = steps.setup
+  return !!p && p.State === 'running' && p.Labels?.[KEY_LABEL] === e.shared!.key && p.Labels?.[IMAGE_LABEL] === e.image && p.Labels?.[ROLE_LABEL] === SHARED_ROLE
+}
+
+function setupFailure(message: string) {
+  return unexpectedFailure('EGRESS_SETUP_FAILED', message, 'check `podman ps -a` and `podman network ls` (the shared egress proxy and its networks, docs/network.md); or run with spec.network.mode none; nothing of the agent was started')
+}
+
+const ALREADY = /already (exists|in use|connected)|is already/i
+
+/**
+ * Before the agent's container: nothing when this host has seen the leased network ready with
+ * the proxy on it (the fast path: the check after the agent's init confirms it); otherwise the
+ * network is created if missing, the proxy created (or replaced) if it is missing, stopped or
+ * not of this configuration, and attached to the network, then the network is marked ready.
+ */
+export async function ensureSharedEgress(steps: EgressSteps, runner: Runner, state: string, ctx: Target): Promise<void> {
+  const sh = sharedOf(steps)
+  const {key, slot} = steps.setup.shared!
+  sh.observed.state = state
+  if (isReady(state, ctx.connection, key, slot)) return
+  const found = await run(runner, sh.proxyState, 30_000)
+  const entries = succeeded(found) ? parsePs(found.stdout) : null
+  if (!entries) throw setupFailure(`cannot read the shared egress proxy's state: ${describeOutcome(found)} (${lastLines(found.stderr)})`)
+  const created = await run(runner, steps.networkCreate, 30_000)
+  if (!succeeded(created) && !ALREADY.test(created.stderr)) {
+    throw unexpectedFailure(
+      'EGRESS_SETUP_FAILED',
+      `cannot create the egress network ${steps.setup.network}: ${describeOutcome(created)} (${lastLines(created.stderr)})`,
+      /subnet|overlap/i.test(created.stderr) ? `its subnet ${steps.setup.subnet} is taken by another network (podman network ls): remove that network, or change the allowlist (another proxy, other subnets)` : 'check `podman network ls` and `podman info`; or run with spec.network.mode none; nothing was started',
+    )
+  }
+  const proxy = entries[0]
+  if (!proxyFits(proxy, steps)) await replaceSharedProxy(steps, runner, proxy !== undefined)
+  else if (!(proxy!.Networks ?? []).includes(steps.setup.network)) {
+    const connected = await run(runner, sh.connect, 30_000)
+    if (!succeeded(connected) && !ALREADY.test(connected.stderr)) throw setupFailure(`cannot attach the shared egress proxy to ${steps.setup.network}: ${describeOutcome(connected)} (${lastLines(connected.stderr)})`)
+  }
+  markReady(state, ctx.connection, key, slot, true)
+}
+
+/**
+ * (Re)creates the shared proxy: the old one (stopped, crashed, or of another image under this
+ * name) removed, a new one on this network, started, the pool's other networks reattached at
+ * their .254, then its readiness awaited. Another CLI creating it at the same moment: its proxy
+ * is used (and this network attached to it).
+ */
+async function replaceSharedProxy(steps: EgressSteps, runner: Runner, exists: boolean): Promise<void> {
+  const sh = sharedOf(steps)
+  const e = steps.setup
+  if (sh.observed.state) forgetReady(sh.observed.state, targetOf(steps).connection, e.shared!.key)
+  if (exists) await run(runner, steps.sidecarRemove, 30_000)
+  const created = await run(runner, steps.sidecarCreate, 60_000)
+  if (!succeeded(created)) {
+    if (!ALREADY.test(created.stderr)) throw setupFailure(`cannot create the shared egress proxy: ${describeOutcome(created)} (${lastLines(created.stderr)})`)
+    // another launch created it meanwhile: attach to it once it runs
+    const connected = await run(runner, sh.connect, 30_000)
+    if (!succeeded(connected) && !ALREADY.test(connected.stderr)) throw setupFailure(`cannot attach the shared egress proxy to ${e.network}: ${describeOutcome(connected)} (${lastLines(connected.stderr)})`)
+    await pollReady(steps, sh.readyLog, runner)
+    return
+  }
+  const started = await run(runner, steps.sidecarStart, 30_000)
+  if (!succeeded(started) && !/already running|is running/i.test(started.stderr)) {
+    throw setupFailure(`cannot start the shared egress proxy: ${describeOutcome(started)} (${lastLines(started.stderr)}); the proxy said: ${await proxyLogTail(steps, runner)}`)
+  }
+  const nets = await run(runner, sh.networks, 30_000)
+  const prefix = `sourceos-egress.${e.shared!.key}.`
+  for (const name of nets.stdout.split('\n').map((l) => l.trim())) {
+    const slot = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN
+    if (name === e.network || !Number.isInteger(slot) || slot < 0) continue
+    await run(runner, {argv: networkConnectArgv(e, targetOf(steps), name, poolSubnet(e.shared!.key, slot).proxy), why: '', mutates: true}, 30_000)
+  }
+  await pollReady(steps, sh.readyLog, runner)
+}
+
+/**
+ * After the agent's container is initialised (alongside its inspection and checks; awaited
+ * before it starts): the leased network holds only the shared proxy and this run's agent, and the
+ * proxy runs with this configuration — one that crashed or was stopped is replaced now. Anything
+ * else on the network (a lease that did not hold) refuses the launch: runs must not see each other.
+ */
+async function checkSharedEgress(steps: EgressSteps, runner: Runner): Promise<void> {
+  const sh = sharedOf(steps)
+  const e = steps.setup
+  const result = await run(runner, steps.ready, 30_000)
+  const entries = succeeded(result) ? parsePs(result.stdout) : null
+  if (!entries) throw setupFailure(`cannot list the containers on ${e.network}: ${describeOutcome(result)} (${lastLines(result.stderr)})`)
+  const agentName = `sourceos-agent-${e.runId}`
+  const agent = entries.find((c) => c.Names?.includes(agentName))
+  const proxy = entries.find((c) => c.Names?.includes(e.sidecar))
+  const others = entries.filter((c) => c !== agent && c !== proxy)
+  if (others.length > 0) {
+    throw policyRefusal(
+      'EGRESS_NETWORK_SHARED',
+      `the egress network ${e.network} leased to this run also holds ${others.map((c) => c.Names?.[0] ?? c.Id?.slice(0, 12) ?? '?').join(', ')}: runs must not reach each other, so the agent is not started.`,
+      'start again (another network of the pool is leased); if it repeats, look for containers on that network (`podman ps -a --filter network=' + e.network + '`) and remove them',
+    )
+  }
+  if (!agent || typeof agent.Created !== 'number') throw setupFailure(`the agent's container is not on ${e.network} (${describeOutcome(result)})`)
+  sh.observed.agentCreated = agent.Created
+  if (sh.observed.state) noteAgentCreated(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId, agent.Created)
+  if (!proxyFits(proxy, steps)) {
+    // crashed, stopped or removed since this host last used it: replaced before the agent starts
+    await replaceSharedProxy(steps, runner, proxy !== undefined)
+    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, true)
+  } else if (typeof proxy!.StartedAt === 'number' && proxy!.StartedAt >= agent.Created - READY_TIMEOUT_MS / 1000) {
+    // started moments ago (by this launch or another): it may not listen yet
+    await pollReady(steps, sh.readyLog, runner)
+  }
+}
+
+/**
+ * After the session: this run's lines of the shared proxy's log (its agent's address, since its
+ * container was created), then the lease given back. Nothing is removed: the next run reuses them.
+ */
+async function leaveSharedEgress(steps: EgressSteps, runner: Runner, state: string, opts: {readLog: boolean}): Promise<{log: string | null; problems: string[]}> {
+  const sh = sharedOf(steps)
+  const e = steps.setup
+  const problems: string[] = []
+  let log: string | null = null
+  // a recovery (the CLI was killed) has only the lease's note of it
+  const created = sh.observed.agentCreated ?? leasedAgentCreated(state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId)
+  if (opts.readLog && created !== undefined) {
+    // --since is this host's time; the podman host's clock behind it would hide lines: then the whole log
+    const s = created * 1000 >= Date.parse(e.shared!.since) ? steps.log : sh.logAll
+    const result = await run(runner, s, 60_000)
+    if (succeeded(result)) log = sliceProxyLog(result.stdout, {client: e.shared!.agentAddress, since: created})
+    else problems.push(`the proxy's log could not be read: ${describeOutcome(result)}`)
+  }
+  releaseSlot(state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId)
+  return {log, problems}
+}
+
+/**
+ * After a failed create of the agent's container: when the leased network is gone (removed by
+ * hand since this host marked it ready), it is set up again and true returned (create once more).
+ */
+export async function repairSharedNetwork(steps: EgressSteps, runner: Runner, state: string, ctx: Target, createStderr: string): Promise<boolean> {
+  if (!steps.shared || !/network.*(not found|unable to find)|unable to find network|no such network/i.test(createStderr)) return false
+  const {key, slot} = steps.setup.shared!
+  forgetReady(state, ctx.connection, key)
+  markReady(state, ctx.connection, key, slot, false)
+  await ensureSharedEgress(steps, runner, state, ctx)
+  return true
+}
+
+/** Leases of killed CLIs whose agent container is gone: given back (the pool's network and proxy stay). */
+async function releaseDeadLeases(state: string, runner: Runner, ctx: Target): Promise<string[]> {
+  const released: string[] = []
+  for (const {file, lease, name} of listLeases(state)) {
+    if (lease && holderAlive(lease)) continue
+    if (!lease) {
+      await rm(file, {force: true})
+      continue
+    }
+    const target: Target = {binary: ctx.binary, connection: typeof lease.connection === 'string' ? lease.connection : null}
+    const agents = await runner(target.binary, podmanArgs(target, ['ps', '--all', '--quiet', `--filter=name=^sourceos-agent-${lease.runId}$`]), {timeoutMs: 30_000})
+    if (!succeeded(agents) || agents.stdout.trim() !== '') continue
+    await rm(file, {force: true})
+    released.push(`egress network lease ${name.replace(/\.json$/, '')} (run ${lease.runId})`)
+  }
+  return released
 }

@@ -1,6 +1,6 @@
 /**
  * What the agent tried to reach, read from the proxy's own access log (the sidecar's stdout, one
- * `sourceos-egress-v1` line per request; squid-config.ts). Pure. The agent chooses the host names
+ * `sourceos-egress-v2` line per request; squid-config.ts). Pure. The agent chooses the host names
  * it asks for, so every field is checked against a strict shape: a line that does not fit is
  * counted as unparsed, never guessed at, and the lists are bounded.
  */
@@ -30,7 +30,33 @@ export interface EgressLogSummary {
 
 export const MAX_DESTINATIONS = 500
 const HOST = /^-$|^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$|^[0-9a-f:.]{2,45}$|^\[[0-9a-f:.]{2,45}\]$/
-const LINE = new RegExp(`^${LOG_TAG} ([0-9]+\\.[0-9]{3}) ([A-Za-z_-]{1,20}) (\\S{1,260}) ([0-9]{1,5}|-) ([0-9]{1,3}|-) ([A-Z_]{1,40})$`)
+/** What squid itself writes first: the request's start time and the client's address (IPv4, or IPv6 without brackets). */
+const PREFIX = new RegExp(`^${LOG_TAG} ([0-9]{1,12}\\.[0-9]{3}) ([0-9]{1,3}(?:\\.[0-9]{1,3}){3}|[0-9a-f:]{2,39}) (.*)$`)
+const REST = /^([A-Za-z_-]{1,20}) (\S{1,260}) ([0-9]{1,5}|-) ([0-9]{1,3}|-) ([A-Z_]{1,40})$/
+
+/**
+ * Which lines are this run's (a shared proxy serves the pool's other runs too): those from the
+ * agent's own address whose request started at or after the agent's container was created — as
+ * podman and squid see time, on the podman host. Another run of the same pool network had its
+ * agent gone before this run's lease, so its requests started earlier; concurrent runs are on
+ * other networks, other addresses. The client's address and the time are squid's own fields,
+ * written before anything the agent chose.
+ */
+export interface LogSlice {
+  client: string
+  /** Seconds since the epoch (podman's creation time of the agent's container, whole seconds). */
+  since: number
+}
+
+/** The run's own lines of a shared proxy's log (the others' are dropped, whatever they hold). */
+export function sliceProxyLog(text: string, slice: LogSlice): string {
+  const kept: string[] = []
+  for (const raw of text.split('\n')) {
+    const p = PREFIX.exec(raw.trim())
+    if (p && p[2] === slice.client && Number(p[1]) >= slice.since) kept.push(raw.trim())
+  }
+  return kept.length > 0 ? `${kept.join('\n')}\n` : ''
+}
 
 export function parseProxyLog(text: string): EgressLogSummary {
   const byKey = new Map<string, EgressDestination>()
@@ -39,16 +65,17 @@ export function parseProxyLog(text: string): EgressLogSummary {
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     if (!line.startsWith(LOG_TAG)) continue
-    const m = LINE.exec(line)
-    const host = m?.[3]?.toLowerCase()
+    const p = PREFIX.exec(line)
+    const m = p ? REST.exec(p[3]!) : null
+    const host = m?.[2]?.toLowerCase()
     if (!m || !host || !HOST.test(host)) {
       unparsed++
       continue
     }
     // '-': a request the proxy could not parse (no host or port); kept, under host '-'
-    const port = m[4] === '-' ? 0 : Number(m[4])
-    const status = m[5] === '-' ? 0 : Number(m[5])
-    const verdict = m[6]!
+    const port = m[3] === '-' ? 0 : Number(m[3])
+    const status = m[4] === '-' ? 0 : Number(m[4])
+    const verdict = m[5]!
     const decision: EgressDecision = verdict.startsWith('TCP_DENIED') || verdict.startsWith('NONE_DENIED') ? 'denied' : 'allowed'
     const key = `${host}\0${port}\0${decision}`
     let d = byKey.get(key)
@@ -63,7 +90,7 @@ export function parseProxyLog(text: string): EgressLogSummary {
     d.count++
     // the proxy's own 5xx (or no status at all): it was allowed, but the upstream never answered
     if (decision === 'allowed' && (status === 0 || status >= 500)) d.upstreamFailed++
-    if (!d.methods.includes(m[2]!) && d.methods.length < 8) d.methods.push(m[2]!)
+    if (!d.methods.includes(m[1]!) && d.methods.length < 8) d.methods.push(m[1]!)
   }
   const destinations = [...byKey.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port || (a.decision < b.decision ? -1 : 1)))
   return {destinations, unparsed, truncated}

@@ -45,10 +45,58 @@ export interface EgressSetup {
   deniedPage: string
   /** The Secrets Door in this proxy (spec.secrets.door proxy; secrets/door.ts): names and ports, never values. */
   door?: DoorPlan
+  /**
+   * The shared proxy (pool.ts): one long-lived proxy per configuration on the podman host, which
+   * this run joins through one network of its pool, leased to it alone. Absent: the run's own
+   * proxy and network (the Secrets Door's runs: its secrets live and die with the run).
+   */
+  shared?: SharedEgress
+}
+
+export interface SharedEgress {
+  /** sha256 (first 16 hex) of the proxy's configuration, its error page and its image: in its name and label. */
+  key: string
+  /** The pool network leased to this run (sourceos-egress.<key>.<slot>). */
+  slot: number
+  /** The agent's fixed address on that network (derived from the run id): the proxy's log is sliced by it. */
+  agentAddress: string
+  /** The log is read from here on (the lease's time, less a margin): an ISO time for `podman logs --since`. */
+  since: string
 }
 
 export const egressNetworkName = (runId: string): string => `sourceos-egress-${runId}`
 export const sidecarName = (runId: string): string => `sourceos-proxy-${runId}`
+/** The shared proxy and its pool's networks: a dot, which no run id has, keeps them apart from a run's. */
+export const sharedProxyName = (key: string): string => `sourceos-proxy.${key}`
+export const poolNetworkName = (key: string, slot: number): string => `sourceos-egress.${key}.${slot}`
+export const KEY_LABEL = `${LABEL_PREFIX}.egress-key`
+export const IMAGE_LABEL = `${LABEL_PREFIX}.egress-image`
+export const SLOT_LABEL = `${LABEL_PREFIX}.egress-slot`
+/** The shared proxy's role label (a run's own proxy is `egress-proxy`). */
+export const SHARED_ROLE = 'egress-shared-proxy'
+/** How far before its lease a run reads the shared proxy's log (a podman host's clock a little behind this one's). */
+export const SINCE_MARGIN_MS = 10 * 60_000
+
+/**
+ * The shared proxy's key: everything that makes it what it is — its Squid configuration (the
+ * allowlist), its error page (the profile's name) and its image. A changed allowlist or image is
+ * another key, so another proxy: a run never gets one configured for something else.
+ */
+export function sharedKey(squidConfig: string, deniedPage: string, image: string): string {
+  return createHash('sha256').update(`${squidConfig}\0${deniedPage}\0${image}`).digest('hex').slice(0, 16)
+}
+
+/** A pool network's /24 (like egressSubnet, from the key and slot); the proxy at .254. */
+export function poolSubnet(key: string, slot: number): {subnet: string; proxy: string; prefix: string} {
+  const {subnet, proxy} = egressSubnet(`pool:${key}:${slot}`)
+  return {subnet, proxy, prefix: subnet.slice(0, subnet.lastIndexOf('.'))}
+}
+
+/** The agent's address on its pool network: .2–.253 from the run id, so two runs of one slot rarely share it (the log is also sliced by time). */
+export function poolAgentAddress(key: string, slot: number, runId: string): string {
+  const h = createHash('sha256').update(runId).digest()
+  return `${poolSubnet(key, slot).prefix}.${2 + (h.readUInt16BE(0) % 252)}`
+}
 
 /**
  * A /24 inside 10.160.0.0/10's first quarter (10.160.0.0–10.223.255.0), picked by the run id's
@@ -62,9 +110,33 @@ export function egressSubnet(runId: string): {subnet: string; proxy: string} {
   return {subnet: `10.${second}.${third}.0/24`, proxy: `10.${second}.${third}.254`}
 }
 
-export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null}): EgressSetup {
-  const {subnet, proxy} = egressSubnet(opts.runId)
+/**
+ * shared: the slot leased for this run (pool.ts) and the lease's time; without it, or with a
+ * Secrets Door, the run gets its own proxy and network.
+ */
+export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null; shared?: {slot: number; leasedAt: Date} | null}): EgressSetup {
   const door = opts.door && opts.door.injections.length > 0 ? opts.door : undefined
+  if (opts.shared && !door) {
+    const squidConfig = renderSquidConfig(opts.allowlist)
+    const deniedPage = renderDeniedPage(opts.profileName)
+    const key = sharedKey(squidConfig, deniedPage, opts.image)
+    const {slot} = opts.shared
+    const {subnet, proxy} = poolSubnet(key, slot)
+    return {
+      runId: opts.runId,
+      network: poolNetworkName(key, slot),
+      subnet,
+      proxyAddress: proxy,
+      proxyUrl: `http://${proxy}:${PROXY_PORT}`,
+      sidecar: sharedProxyName(key),
+      image: opts.image,
+      allowlist: opts.allowlist,
+      squidConfig,
+      deniedPage,
+      shared: {key, slot, agentAddress: poolAgentAddress(key, slot, opts.runId), since: new Date(opts.shared.leasedAt.getTime() - SINCE_MARGIN_MS).toISOString()},
+    }
+  }
+  const {subnet, proxy} = egressSubnet(opts.runId)
   return {
     runId: opts.runId,
     network: egressNetworkName(opts.runId),
@@ -80,10 +152,32 @@ export function planEgress(opts: {runId: string; image: string; allowlist: Effec
   }
 }
 
-const labels = (e: EgressSetup, role: string): string[] => [`--label=${RUN_ID_LABEL}=${e.runId}`, `--label=${ROLE_LABEL}=${role}`]
+/** A run's own proxy and network carry its run id; the shared ones their key (and never a run id: no run's cleanup takes them). */
+const labels = (e: EgressSetup, role: string): string[] =>
+  e.shared
+    ? [`--label=${ROLE_LABEL}=${role === 'egress-proxy' ? SHARED_ROLE : 'egress-pool-network'}`, `--label=${KEY_LABEL}=${e.shared.key}`, ...(role === 'egress-proxy' ? [`--label=${IMAGE_LABEL}=${e.image}`] : [`--label=${SLOT_LABEL}=${e.shared.slot}`])]
+    : [`--label=${RUN_ID_LABEL}=${e.runId}`, `--label=${ROLE_LABEL}=${role}`]
 
 export function networkCreateArgv(e: EgressSetup, ctx: Target): string[] {
   return podmanArgv(ctx, ['network', 'create', '--internal', `--subnet=${e.subnet}`, ...labels(e, 'egress-network'), e.network])
+}
+
+/** The shared proxy joins a pool network (a new slot, or one whose proxy was replaced) at its .254. */
+export function networkConnectArgv(e: EgressSetup, ctx: Target, network = e.network, address = e.proxyAddress): string[] {
+  return podmanArgv(ctx, ['network', 'connect', `--ip=${address}`, network, e.sidecar])
+}
+
+/** The shared proxy and every container on the run's pool network (there must be none but it and the run's agent). */
+export function poolCheckArgv(e: EgressSetup, ctx: Target): string[] {
+  return podmanArgv(ctx, ['ps', '--all', '--format=json', `--filter=network=${e.network}`])
+}
+/** The shared proxy by name, whichever networks it is on (is it there, running, of this key and image?). */
+export function sharedProxyStateArgv(e: EgressSetup, ctx: Target): string[] {
+  return podmanArgv(ctx, ['ps', '--all', '--format=json', `--filter=name=^${e.sidecar.replaceAll('.', '\\.')}$`])
+}
+/** The pool's networks (to reattach them all to a replaced proxy). */
+export function poolNetworksArgv(e: EgressSetup, ctx: Target): string[] {
+  return podmanArgv(ctx, ['network', 'ls', '--format={{.Name}}', `--filter=label=${KEY_LABEL}=${e.shared?.key ?? ''}`])
 }
 
 /**
@@ -136,6 +230,8 @@ export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
 export const sidecarStartArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['start', e.sidecar])
 /** Read by the readiness wait (Squid's "Accepting HTTP Socket connections") and, after the session, for the evidence. */
 export const sidecarLogsArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['logs', e.sidecar])
+/** The shared proxy's log from (a margin before) this run's lease on: the run's own lines are sliced from it (proxy-log.ts). */
+export const sharedLogsArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['logs', `--since=${e.shared!.since}`, e.sidecar])
 export const sidecarRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['rm', '--force', '--time=0', e.sidecar])
 /** --force: with the network go the containers still on it (only this run's proxy: the agent's --rm already went). */
 export const networkRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['network', 'rm', '--force', '--time=0', e.network])
@@ -145,7 +241,7 @@ export const PROXY_READY_LINE = 'Accepting HTTP Socket connections'
 
 /** The agent container's network: the internal one only; `--dns=none` leaves it no resolver at all. */
 export function agentNetworkArgs(e: EgressSetup): string[] {
-  return [`--network=${e.network}`, '--dns=none']
+  return [e.shared ? `--network=${e.network}:ip=${e.shared.agentAddress}` : `--network=${e.network}`, '--dns=none']
 }
 
 /**

@@ -19,7 +19,7 @@ export const PROXY_PORT = 3128
 /** Written by the sidecar's entrypoint into its own tmpfs (/tmp): never a host file. */
 export const PROXY_RUN_DIR = '/tmp/sourceos-proxy'
 /** The access log line prefix: the evidence reads only lines that carry it (proxy-log.ts). */
-export const LOG_TAG = 'sourceos-egress-v1'
+export const LOG_TAG = 'sourceos-egress-v2'
 export const DENIED_PAGE = 'ERR_SOURCEOS_DENIED'
 
 /** Never reachable by name, whatever DNS says (RFC 6890 special-purpose ranges a proxy must not reach). */
@@ -61,8 +61,10 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>, 
     `coredump_dir ${PROXY_RUN_DIR}`,
     `error_directory ${PROXY_RUN_DIR}/errors`,
     `cache_log stdio:/dev/stderr`,
-    // one line per request on stdout (podman logs): tag, time, method, host, port, status, squid's verdict
-    `logformat sourceos ${LOG_TAG} %ts.%03tu %rm %>rd %>rP %>Hs %Ss`,
+    // one line per request on stdout (podman logs): tag, the request's start time, the client's
+    // address (a shared proxy's log is sliced per run by them; proxy-log.ts), method, host, port,
+    // status, squid's verdict. Squid sets the first three; only the later ones carry what the agent asked.
+    `logformat sourceos ${LOG_TAG} %tS %>a %rm %>rd %>rP %>Hs %Ss`,
     `access_log stdio:/dev/stdout logformat=sourceos`,
     // the upstream sees neither the agent's address nor this proxy
     `via off`,
