@@ -7,6 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {
   AGENT_PASSWD_ENTRY,
   buildCreateArgv,
+  buildInspectArgv,
   buildStartArgv,
   containerName,
   hardeningArgs,
@@ -53,6 +54,13 @@ describe('container labels', () => {
       workdir: '/workspace/app',
     })
     expect(labels(buildCreateArgv(spec({verb: 'shell', tool: null, network: 'open', workdir: '/workspace'}), NATIVE))).toMatchObject({verb: 'shell', tool: 'shell', network: 'open', workdir: '/workspace'})
+  })
+})
+
+describe('the container’s own name', () => {
+  it('inspect asks for that container as JSON, through the profile’s connection', () => {
+    expect(buildInspectArgv(spec(), NATIVE)).toEqual(['podman', 'container', 'inspect', '--format', 'json', 'sourceos-agent-run-0001'])
+    expect(buildInspectArgv(spec(), {binary: 'podman', connection: 'm'})).toEqual(['podman', '--connection', 'm', 'container', 'inspect', '--format', 'json', 'sourceos-agent-run-0001'])
   })
 })
 
