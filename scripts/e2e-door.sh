@@ -187,8 +187,9 @@ search_container() {
 
 # turn TOOL ARGS...: one real turn of TOOL through the door, searched mid-turn, then checked
 turn() {
-  local tool=$1 id pid rc evidence
+  local tool=$1 id pid rc evidence started searched=0
   shift
+  started=$SECONDS
   id="e2e-door-$tool-$(date +%s)-$$"
   RUN_IDS+=("$id")
   rm -f "$REPO/hello.txt"
@@ -203,7 +204,9 @@ turn() {
   done
   if grep -q '"holding":true' "${LOG[$tool]}"; then
     [ "$(cat "$REPO/hello.txt" 2>/dev/null)" = "hello from the door" ] || die "$tool: the tool's output came back, but hello.txt is not in the repo on the host"
+    searched=$SECONDS
     search_container "$id" "$tool"
+    searched=$((SECONDS - searched))
   fi
   touch "$TMP/gate-$tool"
   set +e
@@ -261,7 +264,7 @@ JS
   ok "$tool: no key in the run's output, the evidence, state, config or repo"
   left=$(podman ps --all --filter "label=$RUN_ID_LABEL=$id" --format '{{.Names}}')
   [ -z "$left" ] || die "$tool: left containers: $left"
-  ok "$tool: no container left"
+  ok "$tool: no container left ($((SECONDS - started)) s for the turn and its checks, $searched s of them searching the container)"
 }
 
 for tool in $TOOLS; do
