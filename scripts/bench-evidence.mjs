@@ -3,7 +3,8 @@
 // canonical records, DSSE envelopes, index, checkpoint), and the content tree hash
 // (src/core/evidence/content-hash.ts) of generated 10k- and 100k-file trees (~1 KiB per file): the first walk in a
 // new process (reads every file), and the after-session walk in the same process (the digests of
-// unchanged files reused; one file changed). Prints markdown tables; asserts nothing.
+// unchanged files reused; one file changed); and begin + complete of a record with 1 / 1,000 / 10,000
+// records in the chain. Prints markdown tables (and GOAL| lines for bench.mjs's goals table); asserts nothing.
 // BENCH_EVIDENCE_RECORDS (default 10000), BENCH_EVIDENCE_SIZES (default 10000,100000), BENCH_RUNS.
 import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -31,8 +32,8 @@ function median(xs) {
 }
 
 /** An evidence dir of `n` completed records, chained and signed exactly as the store writes them. */
-async function evidenceDir(n) {
-  const dir = join(work, `evidence-${n}`)
+async function evidenceDir(n, name = `evidence-${n}`) {
+  const dir = join(work, name)
   mkdirSync(join(dir, 'records'), {recursive: true})
   mkdirSync(join(dir, 'keys'), {recursive: true})
   const key = await loadOrCreateSigningKey(join(work, 'state', 'evidence-key'))
@@ -82,10 +83,53 @@ async function evidenceDir(n) {
   writeFileSync(join(dir, 'index.jsonl'), lines.map((l) => `${l}\n`).join(''))
   const checkpoint = {v: 1, lines: lines.length, head: lineHash(last), maxSeq: n, signedAt: '2026-01-02T03:10:00.000Z'}
   writeFileSync(join(dir, 'checkpoint.dsse'), serializeEnvelope(signEnvelope(CHECKPOINT_PAYLOAD_TYPE, Buffer.from(canonicalJson(checkpoint)), key)))
-  return {dir, publicKey: join(work, 'state', 'evidence-key', 'ed25519.pub')}
+  return {dir, policy, publicKey: join(work, 'state', 'evidence-key', 'ed25519.pub')}
 }
 
 const rows = []
+
+// begin + complete of one record (what each launch adds to the chain) with 1 / 1,000 / 10,000
+// records already in it: in a fresh process each time, as a launch does, timed around the two store
+// calls only. Goal (issue 18): ≤ 80 ms and flat in the chain's length.
+const BEGIN_ONE = `
+const [storeUrl, signingUrl, dir, keyDir, policyJson] = process.argv.slice(1)
+const {beginRecord, newRunId} = await import(storeUrl)
+const {loadOrCreateSigningKey} = await import(signingUrl)
+const signing = await loadOrCreateSigningKey(keyDir)
+const policy = JSON.parse(policyJson)
+const t0 = performance.now()
+const handle = await beginRecord(dir, {
+  runId: newRunId(), verb: 'run', tool: 'codex', argv: ['agent-machine', 'run', '--tool', 'codex'],
+  mounts: [{source: '/nonexistent/bench/app', target: '/workspace/app', mode: 'rw'}],
+  image: {ref: 'localhost/sourceos/agent:latest', id: 'a'.repeat(64), digest: null},
+  git: [{target: '/workspace/app', ref: 'refs/heads/main', commit: 'c'.repeat(40), dirty: false}],
+  policy, toolVersions: {podman: {client: '4.3.1', server: null}, git: '2.39.5', nix: null, tool: 'codex 0.1'},
+  host: {platform: 'linux', os: 'Debian', osVersion: '12', arch: 'x64'},
+  podmanArgv: ['podman', 'create', 'a'.repeat(64), 'codex'],
+}, {signing})
+await handle.complete({exitCode: 0})
+console.log(JSON.stringify({ms: performance.now() - t0}))
+`
+const chainSizes = (process.env.BENCH_EVIDENCE_CHAIN ?? `1,1000,${count}`).split(',').map(Number).filter((n) => n > 0)
+const beginMedians = {}
+for (const n of chainSizes) {
+  try {
+    const {dir, policy} = await evidenceDir(n, `chain-${n}`)
+    const samples = []
+    for (let i = 0; i < runs; i++) {
+      const r = spawnSync('node', ['--input-type=module', '-e', BEGIN_ONE, dist('core/evidence/store.js'), dist('core/evidence/signing.js'), dir, join(work, 'state', 'evidence-key'), JSON.stringify(policy)], {encoding: 'utf8'})
+      if (r.status !== 0) throw new Error(r.stderr.trim().split('\n').slice(-3).join(' | '))
+      samples.push(JSON.parse(r.stdout.trim().split('\n').pop()).ms)
+    }
+    beginMedians[n] = median(samples)
+    rows.push(`| evidence begin + complete, ${n} record${n === 1 ? '' : 's'} in the chain (signed) | ${median(samples).toFixed(0)} | ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} |`)
+    console.log(`GOAL|evidence begin + complete with ${n.toLocaleString('en')} record${n === 1 ? '' : 's'} in the chain|${median(samples).toFixed(0)} ms|≤ 80 ms, flat in the chain length|${median(samples) <= 80}`)
+  } catch (error) {
+    console.error(`bench: evidence begin + complete with ${n} records not measured: ${error.message}`)
+    console.log(`GOAL|evidence begin + complete with ${n.toLocaleString('en')} records in the chain|not measured (the store's API changed?)|≤ 80 ms, flat in the chain length|null`)
+  }
+}
+
 try {
   const t0 = Date.now()
   const {dir, publicKey} = await evidenceDir(count)
