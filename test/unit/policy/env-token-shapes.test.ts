@@ -289,3 +289,41 @@ describe('a passthrough value naming the host home directory is refused', () => 
     expect(passthroughEnv(profile, {...fakeHostFacts('linux'), env: {TERM: 'xterm', LANG: 'C'}})).toEqual([['LANG', 'C']])
   })
 })
+
+describe('exact names refused for what they are, though another rule would refuse them too', () => {
+  it.each(['GPG_AGENT_INFO', 'DBUS_SESSION_BUS_ADDRESS', 'DOCKER_HOST', 'CONTAINER_SSHKEY', 'CODEX_HOME', 'CLAUDE_CONFIG_DIR', 'PGPASSFILE', 'SSH_AUTH_SOCK'])('%s', (name) => {
+    expect(secretEnvReason(name)).toBe('a host socket, session or credential-store variable')
+  })
+  it('KEYBINDING, singular or plural, is no key', () => {
+    expect(secretEnvReason('KEYBINDING')).toBeNull()
+    expect(secretEnvReason('KEYMAP')).toBeNull()
+  })
+})
+
+describe('more value shapes', () => {
+  it('a URL whose scheme ends in a digit or + still carries credentials', () => {
+    expect(secretValueShape('s3://AKID:secret@bucket/x')).toBe('a URL with embedded credentials')
+    expect(secretValueShape(`s3://${'a'.repeat(20)}@bucket`)).toBe('a URL with embedded credentials')
+    expect(secretValueShape('svn+://u:p@host')).toBe('a URL with embedded credentials')
+  })
+})
+
+describe('host home and lookup edge cases', () => {
+  const run = (value: string, host: ReturnType<typeof fakeHostFacts>, env: Record<string, string> = {X: value}) => {
+    try {
+      return passthroughEnv({spec: {env: {passthrough: ['X'], set: {}}}} as never, {...host, env})
+    } catch (error) {
+      return (error as AgentMachineError).code
+    }
+  }
+  it('a home written with several trailing slashes is the same home; a two-character home still counts, a one-character one does not', () => {
+    expect(run('/home/u/x', fakeHostFacts('linux', {homeDir: '/home/u//', env: {}}))).toBe('POLICY_SECRET_ENV_VALUE')
+    expect(run('/u/x', fakeHostFacts('linux', {homeDir: '/u', env: {}}))).toBe('POLICY_SECRET_ENV_VALUE')
+    expect(run('C/x', fakeHostFacts('linux', {homeDir: 'C', env: {}}))).toEqual([['X', 'C/x']])
+  })
+  it('on Windows the exact spelling wins over another case; a missing variable is missing even beside one named "undefined"', () => {
+    const win = fakeHostFacts('windows', {homeDir: 'C:\\Users\\Dev', env: {}})
+    expect(run('', win, {x: 'lower', X: 'exact'})).toEqual([['X', 'exact']])
+    expect(run('', win, {undefined: 'stray'})).toEqual([])
+  })
+})
