@@ -11,7 +11,7 @@ import path from 'node:path'
 
 import type {EvidenceRecord, Outcome, PodmanRun} from '../evidence/record.js'
 import {packageRoot} from '../util/package-root.js'
-import {redactCliArgv, redactPodmanArgv, redactValuesIn, secretValuesOf} from '../evidence/redact.js'
+import {redactCliArgv, redactedValue, redactPodmanArgv, redactValuesIn, secretValuesOf} from '../evidence/redact.js'
 import {readUserRefs, userRefsAfter, userRefsBefore, type RefReading} from '../evidence/user-refs.js'
 import {contentTree, diffTrees, loadDigestCache, saveDigestCache, type ContentTree} from '../evidence/content-hash.js'
 import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
@@ -215,6 +215,8 @@ export interface PodmanLog {
   runner: Runner
   attachedRunner: AttachedRunner
   entries(): PodmanRun[]
+  /** Whether exactly this argv ran (as run, before redaction). */
+  ran(argv: readonly string[]): boolean
   /** Free text (an error message) with the launch's secret values redacted. */
   redact(text: string): string
 }
@@ -228,6 +230,9 @@ export function podmanLog(prepared: PreparedLaunch, runner: Runner, attachedRunn
   const envSet = {HOME: AGENT_HOME, ...prepared.policy.env.set}
   const secrets = secretValuesOf(create, {image: prepared.spec.image, commandLength, envSet})
   const redact = (text: string) => redactValuesIn(text, secrets)
+  // in an argv, only a whole element that is a secret value: a value like "podman" must not rewrite every command
+  const secretSet = new Set(secrets)
+  const redactElement = (arg: string) => (secretSet.has(arg) ? redactedValue(arg) : arg)
   const note = (command: string, args: readonly string[]) => {
     const entry = {argv: [command, ...args], exitCode: null as number | null}
     log.push(entry)
@@ -252,9 +257,10 @@ export function podmanLog(prepared: PreparedLaunch, runner: Runner, attachedRunn
       log.map((e) => ({
         argv: e.argv.length === create.length && e.argv.every((a, i) => a === create[i])
           ? redactPodmanArgv(e.argv, {image: prepared.spec.image, commandLength, envSet})
-          : redactPodmanArgv(e.argv, {envSet}).map(redact),
+          : redactPodmanArgv(e.argv, {envSet}).map((arg, i) => (i === 0 ? arg : redactElement(arg))),
         exitCode: e.exitCode,
       })),
+    ran: (argv) => log.some((e) => e.argv.length === argv.length && e.argv.every((a, i) => a === argv[i])),
     redact,
   }
 }

@@ -118,7 +118,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     })
     exitCode = launched.exitCode
     // the start never ran: a signal stopped the launch before the tool (execute.ts interruptedBeforeStart)
-    const started = podman.entries().some((e) => e.argv.join('\0') === prepared.containerSteps.start.argv.join('\0'))
+    const started = podman.ran(prepared.containerSteps.start.argv)
     outcome = started ? {result: 'ran', error: null} : {result: 'interrupted', error: {code: 'INTERRUPTED', message: 'a signal stopped the launch before the tool started', exitCode: launched.exitCode}}
     trace('launch: container exited')
   } catch (error) {

@@ -68,7 +68,12 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('adversarial: the effecti
       const all = r.stdout + r.stderr
       expect(all, 'the planted key never appears').not.toContain(fx.secrets.ssh)
       expect(await fx.containersOf(runId), 'no container is left').toEqual([])
-      expect(filesNamed(fx.stateDir, runId), 'no evidence record: nothing started').toEqual([])
+      // the record, begun before the create, ends incomplete and names the refusal (docs/evidence.md, "A launch that fails")
+      const records = filesNamed(join(fx.stateDir, 'evidence', 'records'), runId).filter((f) => f.endsWith('.json'))
+      expect(records, 'one record: the refused launch').toHaveLength(1)
+      const record = JSON.parse(readFileSync(join(fx.stateDir, 'evidence', 'records', records[0]!), 'utf8')) as {predicate: {status: string; outcome: unknown}}
+      expect(record.predicate).toMatchObject({status: 'incomplete', outcome: {result: 'failed', error: {exitCode: 3}}})
+      expect(filesNamed(fx.stateDir, runId).filter((f) => !f.startsWith(join('evidence', 'records'))), 'nothing else of the run is left').toEqual([])
       return r
     }
 

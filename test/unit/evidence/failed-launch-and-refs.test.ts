@@ -219,5 +219,27 @@ describe('a launch that failed after the record was begun', () => {
     expect(entries[0]!.argv).toEqual(['podman', 'create', `--env=TOKEN=${redactedValue('tok-secret-1')}`, 'img', 'codex', redactedValue('hello-secret')])
     expect(entries[1]!.argv).toEqual(['podman', 'run', `--env=X=${redactedValue('tok-secret-1')}`, 'guard'])
     expect(recordDigest(entries)).toMatch(/^sha256:/)
+    expect(log.ran(['podman', 'init', 'c'])).toBe(true)
+    expect(log.ran(['podman', 'start', 'c'])).toBe(false)
+  })
+
+  it('a secret value that is also an ordinary word of other commands (a tool argument "podman") redacts only whole elements equal to it', async () => {
+    const create = ['podman', 'create', 'img', 'codex', 'podman', 'sourceos-agent-x']
+    const prepared = {
+      podman: {binary: 'podman'},
+      containerSteps: {create: {argv: create}},
+      spec: {image: 'img', tool: 'codex', command: ['codex', 'podman', 'sourceos-agent-x']},
+      profile: {spec: {tools: {codex: {command: ['codex']}}}},
+      policy: {env: {set: {}}},
+    } as unknown as PreparedLaunch
+    const ok = async (command: string, args: readonly string[]) => ({command, args: [...args], exitCode: 0, signal: null, stdout: '', stderr: '', timedOut: false, notFound: false, durationMs: 1}) as never
+    const log = podmanLog(prepared, ok, async () => ({exitCode: 0, signal: null}) as never)
+    await log.runner('podman', create.slice(1))
+    await log.attachedRunner('podman', ['start', '--attach', 'sourceos-agent-xy'])
+    expect(log.entries().map((e) => e.argv)).toEqual([
+      ['podman', 'create', 'img', 'codex', redactedValue('podman'), redactedValue('sourceos-agent-x')],
+      ['podman', 'start', '--attach', 'sourceos-agent-xy'],
+    ])
+    expect(log.ran(['podman', 'start', '--attach', 'sourceos-agent-xy'])).toBe(true)
   })
 })
