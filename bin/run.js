@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global __dirname */
 // The entry. Every verb is an oclif command class; before oclif loads, this file does three things
 // to start faster (docs/performance.md):
 // 1. `sourceosctl --version` (and -v) prints oclif's own version line (`config.userAgent`) here.
@@ -10,12 +11,12 @@
 //    (scripts/manifest.mjs): part of the install, as trusted as the code beside it, and never in
 //    HOME or the state dir, so doctor and dry runs still write nothing there. Node checks each
 //    entry against its source's hash and V8's version; an unusable or unwritable cache is ignored.
-import {existsSync, lstatSync, readFileSync} from 'node:fs'
-import {homedir, platform, release} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+// CommonJS (bin/package.json): Node starts a CommonJS entry faster than an ES module one.
+const {existsSync, lstatSync, readFileSync} = process.getBuiltinModule('node:fs')
+const {homedir, platform, release} = process.getBuiltinModule('node:os')
+const {join} = process.getBuiltinModule('node:path')
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const root = join(__dirname, '..')
 const argv = process.argv.slice(2)
 
 /** oclif's config.platform: os.platform(), or 'wsl' (is-wsl). null: maybe WSL, so ask oclif. */
@@ -65,7 +66,7 @@ function mayHaveTheme(pjson) {
 }
 
 /** The pre-rendered top-level help, when it is exactly what oclif would print now. */
-async function renderedHelp(pjson, agent) {
+function renderedHelp(pjson, agent) {
   if (process.env.DEBUG || helpWidth() !== 80 || mayHaveTheme(pjson)) return null
   let rendered
   try {
@@ -74,7 +75,7 @@ async function renderedHelp(pjson, agent) {
     return null
   }
   if (rendered.width !== 80 || agent.length > 70) return null
-  const {createHash} = await import('node:crypto')
+  const {createHash} = process.getBuiltinModule('node:crypto')
   for (const [file, sha256] of Object.entries(rendered.inputs)) {
     let bytes
     try {
@@ -87,7 +88,7 @@ async function renderedHelp(pjson, agent) {
   return rendered.parts.join(agent)
 }
 
-async function fastPath() {
+function fastPath() {
   if (argv.length > 1) return false
   const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   const versionFlags = new Set(['--version', ...(pjson.oclif.additionalVersionFlags ?? [])])
@@ -99,14 +100,14 @@ async function fastPath() {
     process.stdout.write(`${agent}\n`)
     return true
   }
-  const help = await renderedHelp(pjson, agent)
+  const help = renderedHelp(pjson, agent)
   if (help === null) return false
   process.stdout.write(help)
   return true
 }
 
-async function enableCompileCache() {
-  const {enableCompileCache: enable} = await import('node:module')
+function enableCompileCache() {
+  const {enableCompileCache: enable} = process.getBuiltinModule('node:module')
   if (typeof enable !== 'function' || process.env.NODE_DISABLE_COMPILE_CACHE) return
   try {
     const dir = join(root, 'dist', 'compile-cache')
@@ -119,14 +120,18 @@ async function enableCompileCache() {
   }
 }
 
-let answered = false
-try {
-  answered = await fastPath()
-} catch {
-  // Anything unexpected (unreadable package.json…): oclif answers, and reports it.
-}
-if (!answered) {
-  await enableCompileCache()
+async function main() {
+  let answered = false
+  try {
+    answered = fastPath()
+  } catch {
+    // Anything unexpected (unreadable package.json…): oclif answers, and reports it.
+  }
+  if (answered) return
+  enableCompileCache()
   const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  // The package root itself: oclif would take bin/package.json for the root if given this file.
+  await execute({dir: root})
 }
+
+main()

@@ -31,14 +31,14 @@ function oclif(args: string[], opts: {root?: string; env?: Record<string, string
 }
 
 /**
- * A package root of its own: bin/run.js and package.json copied, node_modules and every dist entry
+ * A package root of its own: bin/ (run.js and its package.json) and package.json copied, node_modules and every dist entry
  * linked to the build, except what `cache` puts in dist/compile-cache (a copy of the built one by
  * default). `pjson` edits package.json.
  */
 function sandbox(opts: {pjson?: (p: Record<string, unknown>) => void; cache?: 'copy' | 'none'} = {}): string {
   const root = tempDir('startup-')
   mkdirSync(join(root, 'bin'))
-  cpSync(join(ROOT, 'bin', 'run.js'), join(root, 'bin', 'run.js'))
+  for (const file of ['run.js', 'package.json']) cpSync(join(ROOT, 'bin', file), join(root, 'bin', file))
   const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
   opts.pjson?.(pjson)
   writeFileSync(join(root, 'package.json'), JSON.stringify(pjson, null, 2) + '\n')
