@@ -85,6 +85,26 @@ describe('stdin and terminal', () => {
   })
 })
 
+describe('the argv’s shape', () => {
+  it('before the image there are only flags, in every variant (a stray word there would be taken for the image)', () => {
+    const variants: Array<Partial<ContainerSpec>> = [
+      {},
+      {interactive: false},
+      {network: 'open'},
+      {network: 'open', guard: {name: 'g1'}},
+      {rootlessUser: {uid: 1, gid: 1}},
+      {rootless: false},
+      {rootless: false, hostOwner: {uid: 5, gid: 6}, tty: true},
+    ]
+    for (const v of variants) {
+      const argv = buildCreateArgv(spec(v), NATIVE)
+      const image = argv.indexOf('f'.repeat(64))
+      expect(argv.slice(2, image).filter((a) => !a.startsWith('--')), JSON.stringify(v)).toEqual([])
+    }
+    expect(hardeningArgs(true).filter((a) => !a.startsWith('--'))).toEqual([])
+  })
+})
+
 describe('network', () => {
   const egress = (over: Partial<EgressSetup> = {}) => ({network: 'sourceos-egress-run-0001', ...over}) as EgressSetup
 
