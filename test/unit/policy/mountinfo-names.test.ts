@@ -30,11 +30,18 @@ describe('the mount table', () => {
       '1 0 8:1x / /x rw - ext4 s rw',
       '1x 0 8:1 / /x rw - ext4 s rw',
       '1 0 a8:1 / /x rw - ext4 s rw',
+      'x1 0 8:1 / /x rw - ext4 s rw',
+      '1 x1 8:1 / /x rw - ext4 s rw',
+      '1 1x 8:1 / /x rw - ext4 s rw',
+      '1 0 x8:1 / /x rw - ext4 s rw',
       '   ',
       '9 0 8:1 / /ok rw - ext4 s rw',
     ]
     expect(parseMountinfo(lines.join('\n')).map((e) => e.mountPoint)).toEqual(['/ok'])
     expect(parseMountinfo('9 0 8:1 - /m rw - ext4 s rw')[0]).toMatchObject({root: '-', mountPoint: '/m', fsType: 'ext4'})
+    // eight fields: no source, or neither type nor source (the separator last)
+    expect(parseMountinfo('9 0 8:1 / /eight rw - ext4')[0]).toMatchObject({mountPoint: '/eight', fsType: 'ext4', source: ''})
+    expect(parseMountinfo('9 0 8:1 / /bare rw shared:1 -')[0]).toMatchObject({mountPoint: '/bare', fsType: '', source: ''})
   })
 
   it('decodes octal escapes as bytes of UTF-8', () => {
@@ -56,6 +63,10 @@ describe('the mount table', () => {
     expect(mountOf('/srv/repo/keysx', table)?.mountId).toBe(1)
     expect(mountOf('/srv/repo2/a', table)?.mountId).toBe(5)
     expect(mountOf('/x', [])).toBeNull()
+    // listed in any order; of two mounts on the same point, the later one (on top) counts
+    expect(mountOf('/srv/repo/keys/id', [...table].reverse())?.mountId).toBe(2)
+    const stacked = parseMountinfo('1 0 8:1 / / rw - ext4 a rw\n7 1 8:3 / /srv rw - ext4 b rw\n8 1 8:4 / /srv rw - ext4 c rw')
+    expect(mountOf('/srv/x', stacked)?.mountId).toBe(8)
   })
 
   it('finds the other names of a folder through binds of the same file system', () => {
