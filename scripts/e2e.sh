@@ -244,16 +244,17 @@ ok "claude doctor: settings valid (/etc/claude-code/managed-settings.json), $(gr
 # ---- the tools' API traffic goes through the egress proxy (network allowlist, the profile's mode) ---
 # This machine cannot reach the model APIs: the proof is the proxy's own log, in the evidence — each
 # tool's API host allowed (the upstream then failed). A placeholder key set inside the container
-# makes each tool call its API (each keeps retrying: 25 s is plenty); it is no secret and never
-# leaves the session.
+# makes each tool call its API (each keeps retrying: 25 s is plenty; the two run side by side); it
+# is no secret and never leaves the session.
 phase "tools' API traffic through the proxy"
 grep -q 'mode: allowlist' "$PROFILE" || die "the e2e profile's network mode is not allowlist"
 id="e2e-egress-$(date +%s)-$$"
 RUN_IDS+=("$id")
 set +e
 cli agent-machine shell --json --repo "$REPO" --run-id "$id" -- -c '
-  OPENAI_API_KEY=sk-e2e-placeholder timeout 25 codex exec --skip-git-repo-check "say hi" </dev/null >/dev/null 2>&1
-  ANTHROPIC_API_KEY=sk-ant-e2e-placeholder timeout 25 claude -p "say hi" </dev/null >/dev/null 2>&1
+  OPENAI_API_KEY=sk-e2e-placeholder timeout 25 codex exec --skip-git-repo-check "say hi" </dev/null >/dev/null 2>&1 &
+  ANTHROPIC_API_KEY=sk-ant-e2e-placeholder timeout 25 claude -p "say hi" </dev/null >/dev/null 2>&1 &
+  wait
   exit 0' >"$TMP/egress.json" 2>"$TMP/egress.err" </dev/null
 rc=$?
 set -e
