@@ -95,6 +95,9 @@ cli() {
 }
 # has_key: stdin holds one of the keys (grep -f: the keys stay out of every argv)
 has_key() { grep -aqFf "$KEYS"; }
+# the search finds a key where there is one (and nothing where there is none)
+for t in claude-code codex; do has_key <"$TMP/key-$t" || die "has_key misses the $t key"; done
+! has_key <<<"sourceos-door-placeholder" || die "has_key matches text without a key"
 
 # the host's own address on its outside interface: the sidecar reaches it rootful and rootless
 ADDR=$(node -e 'const n=require("os").networkInterfaces(); for (const [k,v] of Object.entries(n)) { if (/^(lo|cni|podman|veth|docker|br-)/.test(k)) continue; const a=(v||[]).find((x)=>x.family==="IPv4"&&!x.internal); if (a) { console.log(a.address); break } }')
