@@ -165,6 +165,15 @@ describe('privileges', () => {
     accepted(edited((e) => void e.HostConfig.SecurityOpt.push('seccomp=/etc/containers/seccomp.json', 'label=level:s0:c1,c2', 'apparmor=containers-default-0.50', 'mask=/proc/acpi')))
   })
 
+  it('a protection-off option is matched whole: a profile merely named like one, or a longer word, is not it', () => {
+    for (const o of ['seccomp=unconfined.json', 'seccomp=/p/unconfined', 'label=disabled-not', 'label=type:spc_t_confined', 'apparmor=unconfined-profile', 'systempaths=unconfinedx', 'xseccomp=unconfined', 'xlabel=disable', 'xapparmor=unconfined', 'xunmask=ALL', 'xsystempaths=unconfined', 'notprivileged', 'seccompXunconfined', 'labelXdisable', 'apparmorXunconfined', 'unmaskXALL', 'systempathsXunconfined', 'label=typeXspc_t']) {
+      expect(problems(edited((e) => void e.HostConfig.SecurityOpt.push(o))), o).toEqual([])
+    }
+    for (const o of ['no-new-privilegesXtrue', 'no-new-privileges=truex']) {
+      expect(problems(edited((e) => (e.HostConfig.SecurityOpt = [o]))), o).toEqual(['CONTAINER_CONFIG_MISMATCH: no-new-privileges is not set'])
+    }
+  })
+
   it('capabilities from all three sources are named once each', () => {
     expect(problems(edited((e) => {
       e.EffectiveCaps = ['CAP_SYS_ADMIN', 'CAP_NET_RAW']
