@@ -1,7 +1,7 @@
 /**
  * The shared body of `run` and `shell`: prepare (all checks), then either return the plan
- * (--dry-run) or execute it, leaving an evidence record that is begun just before the container
- * starts and completed when it ends.
+ * (--dry-run) or execute it, leaving an evidence record that is begun before the first podman
+ * command that creates anything and completed however the launch ends (docs/evidence.md).
  */
 import type {CoreContext} from '../context.js'
 import {resolveEvidenceDir} from '../evidence/location.js'
