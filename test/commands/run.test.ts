@@ -172,6 +172,25 @@ describe('run', () => {
     expect(runner.commandLines().some((l) => l.startsWith('podman ps --all'))).toBe(true)
   })
 
+  it('a signal after the record was begun and before the tool starts: exit 128+N, the container removed, never started, the record incomplete with outcome interrupted', async () => {
+    const {home, repo, facts} = setup()
+    const inner = podmanRunner()
+    // SIGTERM lands while podman init runs: only the launch's own listener (the last one added) hears it
+    const runner = (async (command: string, args: readonly string[], opts?: Parameters<typeof inner>[2]) => {
+      const result = await inner(command, args, opts)
+      if (command === 'podman' && args[0] === 'init') process.listeners('SIGTERM').at(-1)?.('SIGTERM')
+      return result
+    }) as typeof inner
+    const attached = recordingAttached(0)
+    const out = await runCommand(Run, ['--tool', 'codex', '--repo', repo, '--json'], {runner, attachedRunner: attached, hostFacts: async () => facts})
+    expect(out.exitCode, out.stderr).toBe(143)
+    expect(attached.calls).toEqual([])
+    expect(inner.commandLines().some((l) => l.startsWith('podman ps --all') && l.includes('run-id='))).toBe(true)
+    const state = join(home, '.local', 'state', 'sourceosctl')
+    const inspected = await inspectPath(join(state, 'evidence'), {stateDir: state})
+    expect(inspected).toMatchObject({valid: true, records: [{status: 'incomplete', summary: {exitCode: null, outcome: {result: 'interrupted', error: {code: 'INTERRUPTED', exitCode: 143}}}}]})
+  })
+
   it('refuses a source swapped before the runtime mounted it (the container sees another inode): MOUNT_SWAPPED, removed, never started', async () => {
     const {home, repo, facts} = setup()
     const ssh = join(home, '.ssh')
