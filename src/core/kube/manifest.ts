@@ -37,7 +37,8 @@ export const PROXY_UID = 65534
 /** The policy-routing table the guard fills with one unreachable default route. */
 export const GUARD_TABLE = 200
 export const WORKSPACE = '/workspace'
-export const RESULTS_DIR = '/results'
+/** Not /results: podman copies an image's folder at the mount point into the volume, owner and all. */
+export const RESULTS_DIR = '/sourceos-results'
 export const AGENT_HOME = '/home/agent'
 
 export type KubeLayout = 'pod' | 'split'
@@ -185,6 +186,9 @@ export function guardScript(uid: number = AGENT_UID): string {
  */
 export function agentScript(): string {
   return [
+    // containers of a Pod start together: wait (up to 60 s) until the proxy listens (bash's /dev/tcp, or nc)
+    'listening() { if command -v bash >/dev/null 2>&1; then bash -c \'exec 3<>"/dev/tcp/$SOURCEOS_PROXY_HOST/$SOURCEOS_PROXY_PORT"\' 2>/dev/null; else nc -w 2 "$SOURCEOS_PROXY_HOST" "$SOURCEOS_PROXY_PORT" </dev/null >/dev/null 2>&1; fi; }',
+    'i=0; until listening; do i=$((i+1)); if [ "$i" -ge 60 ]; then echo "sourceosctl: the egress proxy did not listen within 60 s" >&2; exit 75; fi; sleep 1; done',
     // before the tool runs: the commit it starts from (the clone checked it against the pin)
     'echo "sourceosctl: starting at $(git -C "$SOURCEOS_REPO_DIR" rev-parse HEAD 2>/dev/null)"',
     '"$@"',
@@ -228,6 +232,13 @@ function repoEnv(input: KubeInput): Array<[string, string]> {
     ['SOURCEOS_REPO_DIR', `${WORKSPACE}/${input.repo.name}`],
     ['SOURCEOS_RESULT_BRANCH', resultBranch(input.runId)],
     ['SOURCEOS_RESULTS', RESULTS_DIR],
+  ]
+}
+
+function proxyHostEnv(input: KubeInput): Array<[string, string]> {
+  return [
+    ['SOURCEOS_PROXY_HOST', input.layout === 'pod' ? '127.0.0.1' : `$(${serviceHostVar(input.runId)})`],
+    ['SOURCEOS_PROXY_PORT', String(PROXY_PORT)],
   ]
 }
 
@@ -290,6 +301,8 @@ function cloneContainer(input: KubeInput): Record<string, unknown> {
       {name: 'work', mountPath: WORKSPACE},
       {name: 'home', mountPath: AGENT_HOME},
       {name: 'tmp', mountPath: '/tmp'},
+      // mounted first by the agent's uid: podman gives an emptyDir to the first user that mounts it
+      {name: 'results', mountPath: RESULTS_DIR},
     ],
   }
 }
@@ -314,7 +327,7 @@ function agentContainer(input: KubeInput): Record<string, unknown> {
     imagePullPolicy: input.pullPolicy,
     command: input.command.length > 0 ? ['/bin/sh', '-c', agentScript(), 'sourceos-agent', ...input.command] : IDLE,
     workingDir: `${WORKSPACE}/${input.repo.name}`,
-    env: envList([...input.env, ['HOME', AGENT_HOME], ...repoEnv(input), ...proxyEnv(input), ...(input.door?.env ?? [])]),
+    env: envList([...input.env, ['HOME', AGENT_HOME], ...repoEnv(input), ...proxyHostEnv(input), ...proxyEnv(input), ...(input.door?.env ?? [])]),
     securityContext: hardened(AGENT_UID),
     resources: {requests: resources, limits: resources},
     volumeMounts: [

@@ -26,7 +26,8 @@ import {profilePodmanContext} from '../podman/profile-context.js'
 import {canonicalJson} from '../policy/hash.js'
 import {getContext} from '../context.js'
 import type {KubeExport} from './export.js'
-import {agentPodName, RESULTS_DIR} from './manifest.js'
+import {agentPodName, KUBE_PREFIX, RESULTS_DIR, type KubeObject} from './manifest.js'
+import {renderManifest} from './yaml.js'
 
 export const KUBE_RUN_SCHEMA = 'sourceos.dev/agent-machine/kube-run/v1alpha1'
 
@@ -50,7 +51,9 @@ export const KubeRunRecordSchema = z
     profile: z.string(),
     policyHash: z.string(),
     allowlistHash: z.string(),
-    manifestDigest: z.string().describe('sha256 of the exported manifest, as played.'),
+    manifestDigest: z.string().describe('sha256 of the exported manifest.'),
+    playedDigest: z.string().describe('sha256 of what podman kube play was given (forPodman43).'),
+    resourcesApplied: z.boolean().describe('false: rootless podman on cgroups v1 played the Pod without its resource limits.'),
     pod: z.object({name: z.string(), uid: z.string(), node: z.string(), engine: z.string()}).strict(),
     repo: z.object({url: z.string(), commit: z.string(), clonedCommit: z.string().nullable()}).strict(),
     tool: z.string().nullable(),
@@ -81,6 +84,36 @@ export interface PlayResult {
 }
 
 const sha256 = (data: string | Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`
+
+/** Podman 4.3 refuses annotation values over 63 characters (a label's limit; fixed in later podman). */
+export const PODMAN_ANNOTATION_MAX = 63
+export const ELIDED_KEY = `${KUBE_PREFIX}/elided-for-podman`
+
+/**
+ * The objects as `podman kube play` 4.3 takes them: annotations longer than it accepts (the
+ * policy hash, the allowlist hash, a long repo URL) are left out of the played Pod and named in
+ * ELIDED_KEY; the record carries their values. Everything else is played unchanged.
+ */
+export function forPodman43(objects: readonly KubeObject[], opts: {dropResources?: boolean} = {}): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'Pod') return o
+    const annotations = (o.metadata.annotations ?? {}) as Record<string, string>
+    const long = Object.keys(annotations).filter((k) => annotations[k]!.length > PODMAN_ANNOTATION_MAX)
+    const kept = Object.fromEntries(Object.entries(annotations).filter(([k]) => !long.includes(k)))
+    const elided = long.map((k) => k.slice(KUBE_PREFIX.length + 1)).join('.')
+    const metadata = long.length === 0 ? o.metadata : {...o.metadata, annotations: {...kept, [ELIDED_KEY]: elided.slice(0, PODMAN_ANNOTATION_MAX)}}
+    if (!opts.dropResources) return {...o, metadata}
+    // rootless podman on cgroups v1 cannot apply limits (runc fails the Pod): played without them, and said so
+    const spec = o.spec as {initContainers?: Array<Record<string, unknown>>; containers: Array<Record<string, unknown>>}
+    const strip = (cs: Array<Record<string, unknown>> | undefined) => cs?.map(({resources: _resources, ...rest}) => rest)
+    return {...o, metadata, spec: {...spec, ...(spec.initContainers ? {initContainers: strip(spec.initContainers)} : {}), containers: strip(spec.containers)!}}
+  })
+}
+
+/** Whether this podman can apply resource limits: not rootless on cgroups v1 (as for a local run, execute.ts). */
+export function limitsApply(info: {cgroupVersion?: string | undefined; rootless?: boolean | undefined}): boolean {
+  return !(info.rootless === true && info.cgroupVersion === 'v1')
+}
 
 /** The container names `podman kube play` gives: <pod>-<container>. */
 export const playedContainer = (runId: string, container: string): string => `${agentPodName(runId)}-${container}`
@@ -127,7 +160,12 @@ export async function playAndRecord(opts: {
   }
   const work = await mkdtemp(path.join(tmpdir(), 'sourceos-kube-'))
   const manifestFile = path.join(work, 'manifest.yaml')
-  await writeFile(manifestFile, exported.manifest, {mode: 0o644})
+  const infoText = await podman(['info', '--format', '{{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}'], 30_000, 'info')
+  const [cgroupVersion, rootless] = infoText.trim().split(/\s+/)
+  const resourcesApplied = limitsApply({cgroupVersion, rootless: rootless === 'true'})
+  if (!resourcesApplied) opts.info?.('Warning: rootless podman on cgroups v1 cannot apply resource limits: the Pod is played without them (a cluster applies them)')
+  const played = renderManifest(forPodman43(exported.objects, {dropResources: !resourcesApplied}))
+  await writeFile(manifestFile, played, {mode: 0o644})
   const pod = agentPodName(exported.runId)
   const name = (c: string): string => playedContainer(exported.runId, c)
   try {
@@ -157,6 +195,8 @@ export async function playAndRecord(opts: {
       policyHash: exported.policyHash,
       allowlistHash: (exported.objects.find((o) => o.kind === 'Pod')?.metadata.annotations as Record<string, string> | undefined)?.['dev.sourceos.agent-machine/allowlist-hash'] ?? '',
       manifestDigest: sha256(exported.manifest),
+      playedDigest: sha256(played),
+      resourcesApplied,
       pod: {name: pod, uid: podId, node: hostname(), engine: 'podman kube play'},
       repo: {url: exported.repo.url, commit: exported.repo.commit, clonedCommit: cloned},
       tool: exported.tool,
