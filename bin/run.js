@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /* global __dirname */
-// The entry. Every verb is an oclif command class; before oclif loads, this file does three things
+// The entry. Every verb is an oclif command class; before oclif loads, this file does four things
 // to start faster (docs/performance.md):
 // 1. `sourceosctl --version` (and -v) prints oclif's own version line (`config.userAgent`) here.
 // 2. The top-level help (`sourceosctl`, `--help`, `-h`) comes from dist/root-help.json, which the
@@ -129,6 +129,22 @@ async function main() {
   }
   if (answered) return
   enableCompileCache()
+  // 4. `agent-machine exec <run-id> [-- command]` of a live session: one podman call without oclif
+  //    (src/core/sessions/exec-fast.ts); it declines (null) before running anything otherwise.
+  if (argv[0] === 'agent-machine' && argv[1] === 'exec') {
+    let code = null
+    try {
+      const {pathToFileURL} = process.getBuiltinModule('node:url')
+      const {tryFastExec} = await import(pathToFileURL(join(root, 'dist', 'core', 'sessions', 'exec-fast.js')).href)
+      code = await tryFastExec(argv.slice(2))
+    } catch {
+      // not built, or declined: oclif runs exec as always
+    }
+    if (code !== null) {
+      process.exitCode = code
+      return
+    }
+  }
   const {execute} = await import('@oclif/core')
   // The package root itself: oclif would take bin/package.json for the root if given this file.
   await execute({dir: root})

@@ -13,7 +13,7 @@ import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 7))
-const only = new Set((process.env.BENCH_ONLY ?? 'startup,doctor,run,repos,files,scan,evidence').split(','))
+const only = new Set((process.env.BENCH_ONLY ?? 'startup,doctor,run,exec,repos,files,scan,evidence').split(','))
 const cli = ['node', join(root, 'bin/run.js')]
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null
 const work = mkdtempSync(join(tmpdir(), 'sourceosctl-bench-'))
@@ -198,6 +198,26 @@ if (only.has('run') && image && noneProfile) {
     goal('allowlist − none (the egress proxy’s cost)', `+${(allow.median - none2.median).toFixed(0)} ms`, '≤ +300 ms', allow.median - none2.median <= 300)
   } catch (error) {
     console.error(`bench: run rows not measured: ${error.message}`)
+  }
+}
+
+// --- exec into a running session (issue 17) vs a raw `podman exec` of the same container with the
+// same flags, interleaved: the session is a detached `run` (its keeper waits in the background).
+// The command is `sh -c true` (the bench image's busybox has no `true` applet of its own).
+if (only.has('exec') && image && noneProfile) {
+  const runId = `bench-exec-${process.pid}`
+  try {
+    const d = spawnSync(cli[0], [...cli.slice(1), 'agent-machine', 'run', '--profile-file', noneProfile, '--tool', 'codex', '--repo', app, '--detach', '--run-id', runId, '--', '--sleep', '900'], {env, encoding: 'utf8'})
+    if (d.status !== 0) throw new Error(`run --detach: ${d.stderr.trim().split('\n').slice(-2).join(' | ')}`)
+    const [raw, exec] = interleaved([
+      {name: 'raw podman exec --interactive <container> sh -c true', argv: ['podman', 'exec', '--interactive', `sourceos-agent-${runId}`, 'sh', '-c', 'true']},
+      {name: 'exec <run-id> -- sh -c true', argv: [...cli, 'agent-machine', 'exec', runId, '--', 'sh', '-c', 'true']},
+    ])
+    goal('`exec <run-id> -- true` vs raw `podman exec` of the same container', `${ratio(exec, raw).toFixed(2)}× (${ms(exec.median)} vs ${ms(raw.median)})`, '≤ 2.0×', ratio(exec, raw) <= 2.0)
+  } catch (error) {
+    console.error(`bench: exec row not measured: ${error.message}`)
+  } finally {
+    spawnSync(cli[0], [...cli.slice(1), 'agent-machine', 'stop', runId, '--time', '1'], {env, encoding: 'utf8'})
   }
 }
 

@@ -380,3 +380,46 @@ export async function spawnDetached(command: string, args: readonly string[], op
   const {spawn} = await import('node:child_process')
   return spawn(command, [...args], {detached: true, stdio: ['ignore', opts.logFd, opts.logFd, 'ipc'], env: opts.env})
 }
+
+/**
+ * createAttachedRunner without execa, for the exec fast path (sessions/exec-fast.ts): execa's
+ * import alone takes longer than the `podman exec` it would run. Node's own spawn, the same
+ * options and the same result: the terminal inherited, a SIGINT/SIGTERM/SIGHUP received meanwhile
+ * forwarded (forwardSignal, else to the child), ENOENT reported as notFound.
+ */
+export function createLightAttachedRunner(): AttachedRunner {
+  return async (command, args, options = {}) => {
+    const {spawn} = await import('node:child_process')
+    const started = performance.now()
+    const child = spawn(command, [...args], {
+      cwd: options.cwd,
+      env: options.env ? {...process.env, ...options.env} : process.env,
+      stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', 'inherit'],
+      detached: Boolean(options.ownProcessGroup),
+    })
+    let interrupted = false
+    const forward = (signal: NodeJS.Signals) => () => {
+      interrupted = true
+      if (options.forwardSignal) options.forwardSignal(signal)
+      else child.kill(signal)
+    }
+    const onInt = forward('SIGINT')
+    const onTerm = forward('SIGTERM')
+    const onHup = forward('SIGHUP')
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onTerm)
+    process.on('SIGHUP', onHup)
+    options.onSpawn?.(child.pid)
+    try {
+      const outcome = await new Promise<{code: number | null; signal: NodeJS.Signals | null; notFound: boolean}>((resolve) => {
+        child.once('error', (error: NodeJS.ErrnoException) => resolve({code: null, signal: null, notFound: error.code === 'ENOENT'}))
+        child.once('close', (code, signal) => resolve({code, signal, notFound: false}))
+      })
+      return {exitCode: outcome.notFound ? null : outcome.code, ...(outcome.signal ? {signal: outcome.signal} : {}), notFound: outcome.notFound, interrupted, durationMs: Math.round(performance.now() - started)}
+    } finally {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onTerm)
+      process.off('SIGHUP', onHup)
+    }
+  }
+}

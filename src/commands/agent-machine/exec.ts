@@ -3,8 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {AgentMachineCommand} from '../../cli/base-command.js'
 import {getContext} from '../../core/context.js'
 import {step, type Plan} from '../../core/plan/plan.js'
-import {podmanArgv} from '../../core/podman/context.js'
 import {stateDir} from '../../core/profile/location.js'
+import {execArgvFor, execWithEvidence} from '../../core/sessions/exec-fast.js'
 import {ownerAlive, readSessionState} from '../../core/sessions/state.js'
 
 interface ExecResult {
@@ -15,11 +15,6 @@ interface ExecResult {
   plan: Plan
 }
 
-/** The session's own container, as `execArgv` (sessions.ts) builds it: no --user, --env or --privileged. */
-function execArgvFor(ctx: {binary: string; connection: string | null}, container: string, tty: boolean, command: readonly string[]): string[] {
-  return podmanArgv(ctx, ['exec', '--interactive', ...(tty ? ['--tty'] : []), container, ...(command.length > 0 ? command : ['/bin/sh'])])
-}
-
 export default class Exec extends AgentMachineCommand {
   static override summary = 'Open a second shell, or run a command, inside a running agent session\'s container.'
 
@@ -27,7 +22,7 @@ export default class Exec extends AgentMachineCommand {
 
   static override description = `Runs in the SAME container as the session, as its user, in its working directory, with its environment, its mounts and its network, and with no capability it does not have (podman exec with no --user, --env or --privileged). Without a command, a shell; after \`--\`, that command. The exit code is the command's.
 
-The session is found by its state file (written by the CLI or keeper that owns it, which still runs), so the exec is one podman call; otherwise by its run id label through the profile's podman context.
+The session is found by its state file (written by the CLI or keeper that owns it, which still runs), so the exec is one podman call — and its plain form (exec <run-id> [-- command]) runs without loading the rest of the CLI; otherwise by its run id label through the profile's podman context.
 
 Each exec is recorded in the run's evidence, as a linked record: <evidence dir>/exec/<run id>.jsonl gets an exec-start line (the command, its arguments redacted like the record's) and an exec-end line (its exit code), hash-chained line to line. See README "Working with sessions".
 
@@ -73,15 +68,8 @@ ${AgentMachineCommand.exitCodesSection}
       this.say(renderPlanWrapped(plan))
       return {runId: target.runId, exitCode: null, evidence, plan}
     }
-    const ev = state ? await import('../../core/sessions/exec-evidence.js') : null
-    const execId = ev?.newExecId() ?? ''
-    const record = state ? state.recordFile.split(/[\\/]/).pop()! : ''
-    if (ev && state) await ev.appendExecEvent(state.evidenceDir, {event: 'exec-start', runId: state.runId, execId, record, at: new Date().toISOString(), argv: ev.redactExecArgv(command), tty})
-    const [cmd, ...rest] = plan.steps[0]!.argv as [string, ...string[]]
-    const r = await ctx.attachedRunner(cmd, rest, {stdoutToStderr: this.jsonEnabled()})
-    if (ev && state) await ev.appendExecEvent(state.evidenceDir, {event: 'exec-end', runId: state.runId, execId, record, at: new Date().toISOString(), exitCode: r.exitCode})
-    const exitCode = r.exitCode ?? 1
-    if (exitCode !== 0) this.setExitCode(exitCode)
-    return {runId: target.runId, exitCode: r.exitCode, evidence, plan}
+    const code = await execWithEvidence(plan.steps[0]!.argv, state, {command, tty, runner: ctx.attachedRunner, stdoutToStderr: this.jsonEnabled()})
+    if ((code ?? 1) !== 0) this.setExitCode(code ?? 1)
+    return {runId: target.runId, exitCode: code, evidence, plan}
   }
 }

@@ -15,6 +15,8 @@ export default class Run extends SessionLaunchCommand {
 
 Just before the launch every mount is resolved and judged again, --repo must be one of them (or inside one), the image must be present (and match its pinned digest), and after "podman create" the container's mounts are checked against the plan before anything runs. The tool's exit code is the CLI's; Ctrl-C and SIGTERM reach the tool, and the container is always removed.
 
+--detach starts the session in the background (a keeper process owns it and finishes it when it ends: integrity check, egress teardown, evidence, --worktree bring-back); attach, exec, logs and stop take its run id (README, "Working with sessions").
+
 --dry-run prints the exact podman commands and runs nothing that changes anything. Under --json the tool's output goes to stderr and stdout carries the result document.
 
 ${AgentMachineCommand.exitCodesSection}
@@ -24,6 +26,7 @@ ${AgentMachineCommand.exitCodesSection}
     {description: 'Run Codex on a repo', command: '<%= config.bin %> agent-machine run --tool codex --repo ~/dev/my-repo'},
     {description: 'Pass arguments to the tool', command: "<%= config.bin %> agent-machine run --tool claude-code --repo ~/dev/my-repo -- -p 'explain this repo'"},
     {description: 'Show the exact podman commands without running them', command: '<%= config.bin %> agent-machine run --tool codex --repo ~/dev/my-repo --dry-run'},
+    {description: 'In the background, on its own branch: prints the run id and how to attach, exec and stop', command: "<%= config.bin %> agent-machine run --tool codex --repo ~/dev/my-repo --worktree --detach -- exec 'fix the failing test'"},
   ]
 
   static override strict = false

@@ -6,7 +6,7 @@ import type {LaunchResult} from '../../core/launch/result.js'
 export default class Shell extends SessionLaunchCommand {
   static override summary = 'Open a shell in the governed container, with only the declared mounts.'
 
-  static override description = `Starts the same hardened container as "run" (only the allowlisted mounts, no host env beyond the allowlist, no credentials) and runs /bin/sh in the --repo folder. A TTY is allocated only when stdin and stdout are terminals; piped input works too. Without --repo it works in the current directory (which must be allowlisted). After -- comes a command to run instead of the interactive shell (-- ls -la), or shell options (-- -c 'ls /workspace').
+  static override description = `Starts the same hardened container as "run" (only the allowlisted mounts, no host env beyond the allowlist, no credentials) and runs /bin/sh in the --repo folder. A TTY is allocated only when stdin and stdout are terminals; piped input works too. Without --repo it works in the current directory (which must be allowlisted). After -- comes a command to run instead of the interactive shell (-- ls -la), or shell options (-- -c 'ls /workspace'). --detach starts it in the background: \`attach <run-id>\` reattaches, \`stop <run-id>\` ends it.
 
 ${AgentMachineCommand.exitCodesSection}
   other  the shell's own exit code`
@@ -16,6 +16,7 @@ ${AgentMachineCommand.exitCodesSection}
     {description: 'Run one command in the sandbox', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo -- git status'},
     {description: 'Pipe commands in', command: "echo 'ls /workspace' | <%= config.bin %> agent-machine shell --repo ~/dev/my-repo"},
     {description: 'Show the plan only', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo --dry-run'},
+    {description: 'A shell in the background, to attach to later', command: '<%= config.bin %> agent-machine shell --repo ~/dev/my-repo --detach'},
   ]
 
   static override strict = false
