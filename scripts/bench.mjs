@@ -196,6 +196,14 @@ if (only.has('run') && image && noneProfile) {
       {name: 'run --tool codex -- --version, network allowlist', argv: runArgs(allowlistProfile, '--', '--version')},
     ])
     goal('allowlist − none (the egress proxy’s cost)', `+${(allow.median - none2.median).toFixed(0)} ms`, '≤ +300 ms', allow.median - none2.median <= 300)
+    // the shared egress proxy these runs set up (its first run is the warm-up) and its pool's networks, removed (docs/network.md)
+    const imageId = spawnSync('podman', ['image', 'inspect', '--format={{.Id}}', image], {env, encoding: 'utf8'}).stdout.trim()
+    const proxies = spawnSync('podman', ['ps', '--all', '--format={{.ID}} {{index .Labels "dev.sourceos.agent-machine.egress-key"}}', `--filter=label=dev.sourceos.agent-machine.egress-image=${imageId}`], {env, encoding: 'utf8'}).stdout.trim().split('\n').filter(Boolean).map((l) => l.split(' '))
+    for (const [id, key] of proxies) {
+      spawnSync('podman', ['rm', '--force', '--time=0', id], {env})
+      const nets = spawnSync('podman', ['network', 'ls', '--quiet', `--filter=label=dev.sourceos.agent-machine.egress-key=${key}`], {env, encoding: 'utf8'}).stdout.trim().split('\n').filter(Boolean)
+      if (nets.length > 0) spawnSync('podman', ['network', 'rm', '--force', ...nets], {env})
+    }
   } catch (error) {
     console.error(`bench: run rows not measured: ${error.message}`)
   }

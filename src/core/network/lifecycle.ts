@@ -5,14 +5,14 @@
  * anything is created, removed after the teardown) says which runs may have left something; the
  * leftovers are then found by their labels, never by name alone.
  */
-import {mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, open, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {policyRefusal, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {podmanArgs, type PodmanContext} from '../podman/context.js'
 import {IMAGE_LABEL, KEY_LABEL, networkConnectArgv, poolSubnet, PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL, SHARED_ROLE} from './sidecar.js'
-import {forgetReady, holderAlive, isReady, leasedAgentCreated, listLeases, markReady, noteAgentCreated, releaseSlot} from './pool.js'
+import {forgetReady, holderAlive, isReady, leasedAgentCreated, listLeases, markReady, noteAgentCreated, readyInfo, releaseSlot, type ReadyInfo} from './pool.js'
 import {sliceProxyLog} from './proxy-log.js'
 import {READY_TIMEOUT_MS, type EgressSteps} from './steps.js'
 import {GUARD_READY_LINE, type GuardSteps} from './link-local-guard.js'
@@ -320,7 +320,44 @@ export async function ensureSharedEgress(steps: EgressSteps, runner: Runner, sta
     const connected = await run(runner, sh.connect, 30_000)
     if (!succeeded(connected) && !ALREADY.test(connected.stderr)) throw setupFailure(`cannot attach the shared egress proxy to ${steps.setup.network}: ${describeOutcome(connected)} (${lastLines(connected.stderr)})`)
   }
-  markReady(state, ctx.connection, key, slot, true)
+  markReady(state, ctx.connection, key, slot, true, await proxyLogFile(steps, runner, ctx))
+}
+
+/** Podman on this host: the proxy's ID and k8s-file log (read directly after a session: no podman call on the way out). */
+async function proxyLogFile(steps: EgressSteps, runner: Runner, ctx: Target): Promise<ReadyInfo> {
+  if (ctx.connection !== null) return {}
+  const r = await run(runner, sharedOf(steps).inspect, 30_000)
+  const [id, type, file] = r.stdout.trim().split(' ')
+  return succeeded(r) && id && /^[0-9a-f]{64}$/.test(id) && type === 'k8s-file' && file && path.isAbsolute(file) ? {proxyId: id, logPath: file} : {}
+}
+
+/** The stdout lines a k8s-file log holds from byte `offset` on (partial lines joined); null when it shrank or cannot be read. */
+async function readLogFile(file: string, offset: number): Promise<string | null> {
+  try {
+    const size = (await stat(file)).size
+    if (size < offset) return null
+    const fh = await open(file, 'r')
+    try {
+      const buf = Buffer.alloc(size - offset)
+      await fh.read(buf, 0, buf.length, offset)
+      const out: string[] = []
+      let partial = ''
+      for (const line of buf.toString('utf8').split('\n')) {
+        const m = /^\S+ stdout ([PF]) (.*)$/.exec(line)
+        if (!m) continue
+        partial += m[2]
+        if (m[1] === 'F') {
+          out.push(partial)
+          partial = ''
+        }
+      }
+      return out.join('\n')
+    } finally {
+      await fh.close()
+    }
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -347,6 +384,8 @@ async function replaceSharedProxy(steps: EgressSteps, runner: Runner, exists: bo
   if (!succeeded(started) && !/already running|is running/i.test(started.stderr)) {
     throw setupFailure(`cannot start the shared egress proxy: ${describeOutcome(started)} (${lastLines(started.stderr)}); the proxy said: ${await proxyLogTail(steps, runner)}`)
   }
+  // a new proxy (a first run, or another allowlist or image): the oldest idle ones past the few kept go
+  if (!exists) await removeIdleSharedProxies(steps, runner)
   const nets = await run(runner, sh.networks, 30_000)
   const prefix = `sourceos-egress.${e.shared!.key}.`
   for (const name of nets.stdout.split('\n').map((l) => l.trim())) {
@@ -386,10 +425,58 @@ async function checkSharedEgress(steps: EgressSteps, runner: Runner): Promise<vo
   if (!proxyFits(proxy, steps)) {
     // crashed, stopped or removed since this host last used it: replaced before the agent starts
     await replaceSharedProxy(steps, runner, proxy !== undefined)
-    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, true)
-  } else if (typeof proxy!.StartedAt === 'number' && proxy!.StartedAt >= agent.Created - READY_TIMEOUT_MS / 1000) {
+    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, true, await proxyLogFile(steps, runner, targetOf(steps)))
+    return
+  }
+  // its log file as it stands now (the agent has not started): read from here after the session
+  const info = sh.observed.state ? readyInfo(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot) : {}
+  if (info.logPath && info.proxyId && proxy!.Id === info.proxyId) {
+    const size = await stat(info.logPath).then((st) => st.size).catch(() => null)
+    if (size !== null) Object.assign(sh.observed, {logPath: info.logPath, logOffset: size})
+  }
+  if (typeof proxy!.StartedAt === 'number' && proxy!.StartedAt >= agent.Created - READY_TIMEOUT_MS / 1000) {
     // started moments ago (by this launch or another): it may not listen yet
     await pollReady(steps, sh.readyLog, runner)
+  }
+}
+
+/** Shared proxies kept per podman host: past this, creating one removes the oldest idle ones (and their networks). */
+export const KEEP_SHARED_PROXIES = 4
+
+/**
+ * Another allowlist or image leaves its proxy behind. When a new one is made, the oldest others
+ * beyond KEEP_SHARED_PROXIES are removed with their networks — only idle ones: nothing but the
+ * proxy on any of its networks, and no live lease of it in this state dir. A run of a removed one
+ * that was about to start sets it up again (its check before start, or its create's repair).
+ */
+async function removeIdleSharedProxies(steps: EgressSteps, runner: Runner): Promise<void> {
+  const target = targetOf(steps)
+  const p = (args: string[]) => runner(target.binary, podmanArgs(target, args), {timeoutMs: 30_000})
+  const listed = await p(['ps', '--all', '--format=json', `--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`])
+  const others = (succeeded(listed) ? (parsePs(listed.stdout) ?? []) : []).filter((c) => c.Labels?.[KEY_LABEL] && c.Labels[KEY_LABEL] !== steps.setup.shared!.key && /^[0-9a-f]{16}$/.test(c.Labels[KEY_LABEL]!))
+  const excess = others.length + 1 - KEEP_SHARED_PROXIES
+  if (excess <= 0) return
+  const state = sharedOf(steps).observed.state
+  const live = new Set(state ? listLeases(state).filter((l) => l.lease && holderAlive(l.lease)).map((l) => l.lease!.key) : [])
+  let removed = 0
+  for (const c of others.sort((a, b) => (a.Created ?? 0) - (b.Created ?? 0))) {
+    if (removed >= excess) break
+    const key = c.Labels![KEY_LABEL]!
+    if (live.has(key)) continue
+    const nets = await p(['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])
+    if (!succeeded(nets)) continue
+    const ids = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    let busy = false
+    for (const net of ids) {
+      const on = await p(['ps', '--all', '--format=json', `--filter=network=${net}`])
+      const entries = succeeded(on) ? parsePs(on.stdout) : null
+      if (!entries || entries.some((e) => e.Labels?.[ROLE_LABEL] !== SHARED_ROLE)) busy = true
+    }
+    if (busy) continue
+    if (!succeeded(await p(['rm', '--force', '--time=0', c.Id ?? `sourceos-proxy.${key}`]))) continue
+    if (ids.length > 0) await p(['network', 'rm', ...ids])
+    if (state) forgetReady(state, target.connection, key)
+    removed++
   }
 }
 
@@ -406,10 +493,14 @@ async function leaveSharedEgress(steps: EgressSteps, runner: Runner, state: stri
   const created = sh.observed.agentCreated ?? leasedAgentCreated(state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId)
   if (opts.readLog && created !== undefined) {
     // --since is this host's time; the podman host's clock behind it would hide lines: then the whole log
-    const s = created * 1000 >= Date.parse(e.shared!.since) ? steps.log : sh.logAll
-    const result = await run(runner, s, 60_000)
-    if (succeeded(result)) log = sliceProxyLog(result.stdout, {client: e.shared!.agentAddress, since: created})
-    else problems.push(`the proxy's log could not be read: ${describeOutcome(result)}`)
+    const direct = sh.observed.logPath !== undefined && sh.observed.logOffset !== undefined ? await readLogFile(sh.observed.logPath, sh.observed.logOffset) : null
+    if (direct !== null) log = sliceProxyLog(direct, {client: e.shared!.agentAddress, since: created})
+    else {
+      const s = created * 1000 >= Date.parse(e.shared!.since) ? steps.log : sh.logAll
+      const result = await run(runner, s, 60_000)
+      if (succeeded(result)) log = sliceProxyLog(result.stdout, {client: e.shared!.agentAddress, since: created})
+      else problems.push(`the proxy's log could not be read: ${describeOutcome(result)}`)
+    }
   }
   releaseSlot(state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId)
   return {log, problems}

@@ -126,11 +126,28 @@ export function leasedAgentCreated(state: string, connection: string | null, key
   return lease?.runId === runId && typeof lease.agentCreated === 'number' ? lease.agentCreated : undefined
 }
 
+/** What a ready mark may also hold (podman on this host only): the proxy's ID and its log file, read directly after a session. */
+export interface ReadyInfo {
+  proxyId?: string
+  logPath?: string
+}
+
 export const isReady = (state: string, connection: string | null, key: string, slot: number): boolean => existsSync(readyFile(state, connection, key, slot))
-export function markReady(state: string, connection: string | null, key: string, slot: number, ready: boolean): void {
+export function markReady(state: string, connection: string | null, key: string, slot: number, ready: boolean, info: ReadyInfo = {}): void {
   const file = readyFile(state, connection, key, slot)
-  if (ready) writeFileSync(file, '', {mode: 0o600})
+  if (ready) writeFileSync(file, `${JSON.stringify(info)}\n`, {mode: 0o600})
   else rmSync(file, {force: true})
+}
+export function readyInfo(state: string, connection: string | null, key: string, slot: number): ReadyInfo {
+  try {
+    const v = JSON.parse(readFileSync(readyFile(state, connection, key, slot), 'utf8')) as ReadyInfo
+    return {
+      ...(typeof v.proxyId === 'string' && /^[0-9a-f]{64}$/.test(v.proxyId) ? {proxyId: v.proxyId} : {}),
+      ...(typeof v.logPath === 'string' && path.isAbsolute(v.logPath) ? {logPath: v.logPath} : {}),
+    }
+  } catch {
+    return {}
+  }
 }
 
 /** Every lease in the state dir (for the leftovers' clean-up), with its file. */

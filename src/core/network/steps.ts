@@ -5,7 +5,7 @@
  * executor runs exactly these argv (launch/execute.ts), and removes both on every way out.
  */
 import {step, type Step} from '../plan/plan.js'
-import type {PodmanContext} from '../podman/context.js'
+import {podmanArgv, type PodmanContext} from '../podman/context.js'
 import {
   networkConnectArgv,
   networkCreateArgv,
@@ -51,8 +51,10 @@ export interface SharedSteps {
   readyLog: Step
   /** The whole log: when the podman host's clock is behind the lease's time, so --since could miss lines. */
   logAll: Step
+  /** The proxy's ID and log file (after its set-up, podman on this host). */
+  inspect: Step
   /** What the check after the agent's init saw (podman's clock): when its container was created. */
-  observed: {agentCreated?: number; state?: string}
+  observed: {agentCreated?: number; state?: string; logPath?: string; logOffset?: number}
 }
 
 export const READY_TIMEOUT_MS = 15_000
@@ -102,7 +104,7 @@ function sharedEgressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | '
       `after the agent's container is initialised: check that the network holds only the shared proxy (running, of this configuration and image) and this run's agent at ${sh.agentAddress}; a crashed or stopped proxy is replaced before the agent starts, anything else on the network refuses the launch`,
       false,
     ),
-    log: step(sharedLogsArgv(e, ctx), `after the session: read the shared proxy's access log since this run's lease; this run's lines are those from its agent's address (${sh.agentAddress}) since its container was created, every destination it tried (allowed or denied), for the evidence and the summary`, false),
+    log: step(sharedLogsArgv(e, ctx), `after the session: read the shared proxy's access log since this run's lease (with podman on this host, its log file directly, from where it stood before the agent started); this run's lines are those from its agent's address (${sh.agentAddress}) since its container was created, every destination it tried (allowed or denied), for the evidence and the summary`, false),
     networkRemove: step(networkRemoveArgv(e, ctx), 'never run: the pool network stays for the next run', true),
     sidecarRemove: step(sidecarRemoveArgv(e, ctx), 'never run: the shared proxy stays for the next run', true),
     shared: {
@@ -111,6 +113,7 @@ function sharedEgressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | '
       networks: step(poolNetworksArgv(e, ctx), 'only when the proxy is replaced: the pool networks to reattach', false),
       readyLog: step(sidecarLogsArgv(e, ctx), `only with a just-started proxy: wait (up to ${READY_TIMEOUT_MS / 1000} s) until it listens: its log says "${PROXY_READY_LINE}"`, false),
       logAll: step(sidecarLogsArgv(e, ctx), 'only when the podman host’s clock is behind this host’s: the whole log instead of --since', false),
+      inspect: step(podmanArgv(ctx, ['container', 'inspect', '--format={{.Id}} {{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Path}}', e.sidecar]), 'only after setting up the proxy, with podman on this host: its ID and log file (then read directly after a session, from where it stood before the agent started)', false),
       observed: {},
     },
   }

@@ -10,13 +10,13 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {effectiveAllowlist} from '../../../src/core/network/allowlist.js'
-import {cleanEgressLeftovers, createEgressNetwork, repairSharedNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../../../src/core/network/lifecycle.js'
+import {cleanEgressLeftovers, createEgressNetwork, KEEP_SHARED_PROXIES, repairSharedNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../../../src/core/network/lifecycle.js'
 import {isReady, leaseFile, leaseSlot, markReady, planLaunchEgress, POOL_SLOTS, releaseSlot} from '../../../src/core/network/pool.js'
 import {LOG_TAG} from '../../../src/core/network/squid-config.js'
 import {agentNetworkArgs, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE} from '../../../src/core/network/sidecar.js'
 import {egressSteps, type EgressSteps} from '../../../src/core/network/steps.js'
 import type {DoorPlan} from '../../../src/core/secrets/door.js'
-import {fakeRunner} from '../../helpers/fake-runner.js'
+import {fakeRunner, type FakeRoute} from '../../helpers/fake-runner.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -125,7 +125,7 @@ describe('the shared proxy’s key and addresses', () => {
 })
 
 /** A fake podman for the shared proxy: its state, the network's containers, its log. */
-function podmanFor(steps: EgressSteps, over: {proxy?: object | null; onNetwork?: object[]; log?: string; proxyAfterReplace?: object; networks?: string[]} = {}) {
+function podmanFor(steps: EgressSteps, over: {proxy?: object | null; onNetwork?: object[]; log?: string; networks?: string[]; logFile?: string; sharedProxies?: object[]; extra?: FakeRoute[]} = {}) {
   const e = steps.setup
   const proxyEntry = (labels: Record<string, string> = {}, state = 'running', started = 1_000) => ({Names: [e.sidecar], State: state, StartedAt: started, Labels: {[KEY_LABEL]: e.shared!.key, [IMAGE_LABEL]: e.image, [ROLE_LABEL]: SHARED_ROLE, ...labels}, Networks: [e.network]})
   const proxy = over.proxy === undefined ? proxyEntry() : over.proxy
@@ -136,6 +136,8 @@ function podmanFor(steps: EgressSteps, over: {proxy?: object | null; onNetwork?:
     runner: fakeRunner([
       {match: (_c, a) => a[0] === 'ps' && a.some((x) => x.startsWith('--filter=name=')), result: {stdout: JSON.stringify(proxy ? [proxy] : [])}},
       {match: (_c, a) => a[0] === 'ps' && a.includes(`--filter=network=${e.network}`), result: {stdout: JSON.stringify(onNetwork)}},
+      {match: (_c, a) => a[0] === 'ps' && a.includes(`--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`), result: {stdout: JSON.stringify(over.sharedProxies ?? [])}},
+      ...(over.extra ?? []),
       {match: (_c, a) => is(a, 'network', 'create'), result: {stdout: `${e.network}\n`}},
       {match: (_c, a) => is(a, 'network', 'connect'), result: {stdout: ''}},
       {match: (_c, a) => is(a, 'network', 'ls'), result: {stdout: (over.networks ?? [e.network]).join('\n')}},
@@ -143,6 +145,7 @@ function podmanFor(steps: EgressSteps, over: {proxy?: object | null; onNetwork?:
       {match: (_c, a) => a[0] === 'start', result: {stdout: ''}},
       {match: (_c, a) => a[0] === 'rm', result: {stdout: ''}},
       {match: (_c, a) => a[0] === 'logs', result: {stdout: over.log ?? '', stderr: 'Accepting HTTP Socket connections at conn1'}},
+      {match: (_c, a) => is(a, 'container', 'inspect'), result: {stdout: over.logFile ? `${'e'.repeat(64)} k8s-file ${over.logFile}\n` : `${'e'.repeat(64)} journald \n`}},
     ]),
   }
 }
@@ -180,10 +183,35 @@ describe('the shared proxy’s life', () => {
     const other = steps.setup.network.replace(/\.0$/, '.3')
     const {runner} = podmanFor(steps, {proxy: null, networks: [steps.setup.network, other, 'unrelated']})
     await createEgressNetwork(steps, runner, state, ctx)
-    expect(verbs(runner)).toEqual(['ps', 'network create', 'create', 'start', 'network ls', 'network connect', 'logs'])
+    expect(verbs(runner)).toEqual(['ps', 'network create', 'create', 'start', 'ps', 'network ls', 'network connect', 'logs', 'container'])
     const connect = runner.calls.find((c) => c.args.includes('connect'))!.args
     expect(connect).toEqual(['network', 'connect', expect.stringMatching(/^--ip=10\.\d+\.\d+\.254$/), other, steps.setup.sidecar])
     expect(isReady(state, null, steps.setup.shared!.key, 0)).toBe(true)
+  })
+
+  it(`a new proxy removes the oldest idle shared proxies past ${KEEP_SHARED_PROXIES} (with their networks); one with a run on its network, or a live lease here, stays`, async () => {
+    const state = stateDir()
+    const steps = setup(state)
+    const other = (key: string, created: number) => ({Id: key.padEnd(64, '0'), Names: [`sourceos-proxy.${key}`], Created: created, State: 'running', Labels: {[KEY_LABEL]: key, [ROLE_LABEL]: SHARED_ROLE}})
+    const [busy, leased, idle1, idle2, newest] = ['1', '2', '3', '4', '5'].map((d) => d.repeat(16))
+    // a live lease of `leased` in this state dir (this process holds it)
+    leaseSlot(state, {connection: null, key: leased!, runId: 'run-live0001', dryRun: false})
+    const {runner} = podmanFor(steps, {
+      proxy: null,
+      sharedProxies: [other(newest!, 50), other(idle2!, 40), other(idle1!, 30), other(leased!, 20), other(busy!, 10)],
+      extra: [
+        {match: (_c, a) => a[0] === 'network' && a[1] === 'ls' && a.some((x) => x.endsWith(`=${busy}`)), result: {stdout: 'busy-net\n'}},
+        {match: (_c, a) => a[0] === 'network' && a[1] === 'ls' && a.some((x) => /=[0-9]{16}$/.test(x)), result: {stdout: 'some-net\n'}},
+        {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=busy-net'), result: {stdout: JSON.stringify([{Names: ['sourceos-agent-x'], Labels: {}}])}},
+        {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=some-net'), result: {stdout: JSON.stringify([{Names: ['p'], Labels: {[ROLE_LABEL]: SHARED_ROLE}}])}},
+        {match: (_c, a) => a[0] === 'network' && a[1] === 'rm', result: {stdout: ''}},
+      ],
+    })
+    await createEgressNetwork(steps, runner, state, ctx)
+    const removed = runner.calls.filter((c) => c.args[0] === 'rm' && c.args.includes('--force')).map((c) => c.args.at(-1))
+    // 5 others + the new one = 6, 4 kept: two go — the oldest idle ones (busy and leased are skipped)
+    expect(removed).toEqual([idle1!.padEnd(64, '0'), idle2!.padEnd(64, '0')])
+    expect(runner.calls.filter((c) => c.args[0] === 'network' && c.args[1] === 'rm')).toHaveLength(2)
   })
 
   it('a running proxy of this configuration not yet on the network is attached to it, not recreated', async () => {
@@ -191,7 +219,7 @@ describe('the shared proxy’s life', () => {
     const steps = setup(state)
     const {runner} = podmanFor(steps, {proxy: {Names: [steps.setup.sidecar], State: 'running', Labels: {[KEY_LABEL]: steps.setup.shared!.key, [IMAGE_LABEL]: IMAGE, [ROLE_LABEL]: SHARED_ROLE}, Networks: ['podman']}})
     await createEgressNetwork(steps, runner, state, ctx)
-    expect(verbs(runner)).toEqual(['ps', 'network create', 'network connect'])
+    expect(verbs(runner)).toEqual(['ps', 'network create', 'network connect', 'container'])
   })
 
   it.each([
@@ -206,7 +234,7 @@ describe('the shared proxy’s life', () => {
     const {runner} = podmanFor(steps, {proxy: broken})
     await createEgressNetwork(steps, runner, state, ctx)
     await startEgressProxy(steps, runner, Promise.resolve(true))
-    expect(verbs(runner)).toEqual(['ps', 'rm', 'create', 'start', 'network ls', 'logs'])
+    expect(verbs(runner)).toEqual(['ps', 'rm', 'create', 'start', 'network ls', 'logs', 'container'])
     expect(runner.calls.find((c) => c.args[0] === 'rm')!.args).toEqual(['rm', '--force', '--time=0', steps.setup.sidecar])
   })
 
@@ -247,6 +275,28 @@ describe('the shared proxy’s life', () => {
     expect(runner.calls.find((c) => c.args[0] === 'logs')!.args).toEqual(['logs', `--since=${steps.setup.shared!.since}`, steps.setup.sidecar])
     expect(runner.calls.some((c) => c.args.includes('rm'))).toBe(false)
     expect(existsSync(leaseFile(state, null, steps.setup.shared!.key, 0))).toBe(false)
+  })
+
+  it('podman on this host: the proxy’s log file is read directly from where it stood before the agent started (no podman call after the session)', async () => {
+    const state = stateDir()
+    const steps = setup(state)
+    const me = steps.setup.shared!.agentAddress
+    const created = Math.ceil(Date.parse(steps.setup.shared!.since) / 1000) + 5
+    const logFile = join(state, 'ctr.log')
+    const k8s = (line: string, part = 'F') => `2026-12-06T12:54:08.696230312+00:00 stdout ${part} ${line}\n`
+    writeFileSync(logFile, k8s(`${LOG_TAG} ${created + 1}.000 ${me} CONNECT before-start.example.com 443 403 TCP_DENIED`) + '2026-12-06T12:54:08.7+00:00 stderr F Accepting HTTP Socket connections\n')
+    const probe = podmanFor(steps)
+    const proxy = {...probe.proxyEntry(), Id: 'e'.repeat(64)}
+    const {runner} = podmanFor(steps, {proxy: null, logFile})
+    await createEgressNetwork(steps, runner, state, ctx)
+    const check = podmanFor(steps, {proxy, onNetwork: [proxy, {Names: [`sourceos-agent-${steps.setup.runId}`], Created: created}]})
+    await startEgressProxy(steps, check.runner, Promise.resolve(true))
+    // the session: this run's lines (one split in two partial records), another client's, squid's stderr
+    writeFileSync(logFile, k8s(`${LOG_TAG} ${created + 2}.000 ${me} CONNECT mi`, 'P') + k8s('ne.example.com 443 403 TCP_DENIED') + k8s(`${LOG_TAG} ${created + 2}.000 10.250.1.1 CONNECT theirs.example.com 443 403 TCP_DENIED`), {flag: 'a'})
+    const after = podmanFor(steps)
+    const down = await tearDownEgress(steps, after.runner, state, {readLog: true})
+    expect(down.log).toBe(`${LOG_TAG} ${created + 2}.000 ${me} CONNECT mine.example.com 443 403 TCP_DENIED\n`)
+    expect(after.runner.calls).toEqual([])
   })
 
   it('a podman host whose clock is behind this one’s (the agent created “before” the lease): the whole log is read, never a cut one', async () => {
