@@ -326,3 +326,149 @@ describe('hostIdOf (uid_map / inspect lines)', () => {
     expect(hostIdOf(['0:7', '0:42:1'], 0)).toBe(42)
   })
 })
+
+describe('inspect output with fields missing or of the wrong kind', () => {
+  it('a field of the wrong type anywhere the check reads is unreadable output, not a pass', () => {
+    const wrong: Array<(e: InspectEntry) => void> = [
+      (e) => ((e.HostConfig as unknown as Record<string, unknown>).Privileged = 'yes'),
+      (e) => ((e.HostConfig as unknown as Record<string, unknown>).NetworkMode = 5),
+      (e) => ((e.HostConfig as unknown as Record<string, unknown>).Devices = [{PathInContainer: 5}]),
+      (e) => ((e.HostConfig as unknown as Record<string, unknown>).IDMappings = {UidMap: '0:1:1', GidMap: []}),
+      (e) => ((e.Config as unknown as Record<string, unknown>).Env = 'PATH=/x'),
+      (e) => ((e.Config as unknown as Record<string, unknown>).Hostname = 7),
+      (e) => ((e as unknown as Record<string, unknown>).NetworkSettings = {Networks: 'podman'}),
+      (e) => ((e as unknown as Record<string, unknown>).State = {Status: 1, Pid: 2}),
+    ]
+    for (const edit of wrong) {
+      const p = problems(edited(edit))
+      expect(p).toHaveLength(1)
+      expect(p[0]).toMatch(/^MOUNT_MISMATCH: cannot read podman container inspect output: /)
+    }
+  })
+
+  it('without Config: every planned variable is missing, nothing else is assumed', () => {
+    expect(problems(edited((e) => delete (e as {Config?: unknown}).Config))).toEqual(['CONTAINER_CONFIG_MISMATCH: planned variables are missing from the container: EDITOR, HOME'])
+  })
+
+  it('without a hostname in Config: only an empty HOSTNAME counts as podman’s own', () => {
+    const noHostname = (value: string) => edited((e) => {
+      delete (e.Config as {Hostname?: string}).Hostname
+      e.Config.Env = e.Config.Env.map((v) => (v.startsWith('HOSTNAME=') ? `HOSTNAME=${value}` : v))
+    })
+    accepted(noHostname(''))
+    expect(problems(noHostname('box'))).toEqual(['CONTAINER_CONFIG_MISMATCH: the container’s environment has variables the plan does not: HOSTNAME (a containers.conf env entry?)'])
+  })
+
+  it('without Devices, capabilities or CapAdd lists: nothing is granted', () => {
+    accepted(
+      edited((e) => {
+        delete (e.HostConfig as {Devices?: unknown}).Devices
+        delete (e.HostConfig as {CapAdd?: unknown}).CapAdd
+        delete (e as {EffectiveCaps?: unknown}).EffectiveCaps
+        delete (e as {BoundingCaps?: unknown}).BoundingCaps
+      }),
+    )
+  })
+
+  it('a device with neither path is still named', () => {
+    expect(problems(edited((e) => (e.HostConfig.Devices = [{} as {PathOnHost: string; PathInContainer: string}])))).toEqual(['CONTAINER_CONFIG_MISMATCH: the container gets devices: ?'])
+  })
+
+  it('without a network mode: unknown, which is not the planned none', () => {
+    expect(problems(edited((e) => delete (e.HostConfig as {NetworkMode?: string}).NetworkMode))).toEqual(['CONTAINER_CONFIG_MISMATCH: network mode is unknown, planned none'])
+  })
+
+  it('allowlist without NetworkSettings at all: on no network, refused', () => {
+    const allow = plan({network: 'allowlist', egressNetwork: 'sourceos-egress-x'})
+    expect(problems(edited((e) => {
+      e.HostConfig.NetworkMode = 'bridge'
+      delete (e as {NetworkSettings?: unknown}).NetworkSettings
+    }), allow)).toEqual(['CONTAINER_CONFIG_MISMATCH: the container is on the networks [], planned only sourceos-egress-x'])
+  })
+
+  it('a mount without Source or Name is named n/a; a volume without a Name by its source', () => {
+    expect(problems(edited((e) => void e.Mounts.push({Type: 'bind', Destination: '/x', RW: true} as InspectEntry['Mounts'][number])))).toEqual(['MOUNT_MISMATCH: unexpected bind mount at /x (source n/a)'])
+    const VOL = {name: 'sourceos-state-p-codex', target: '/home/agent/.codex'}
+    expect(problems(edited((e) => void e.Mounts.push({Type: 'volume', Destination: VOL.target, RW: true} as InspectEntry['Mounts'][number])), plan({volumes: [VOL]}))).toEqual([`MOUNT_MISMATCH: ${VOL.target} is a volume mount of n/a, planned the volume ${VOL.name}`])
+  })
+
+  it('without Id, State, OCIRuntime or OCIConfigPath: empty id, pid 0, no status, no runtime, no config path', () => {
+    const r = checkEffectiveConfig(edited((e) => {
+      const x = e as unknown as Record<string, unknown>
+      for (const k of ['Id', 'OCIRuntime', 'OCIConfigPath']) delete x[k]
+      x.State = {}
+    }), plan())
+    expect(r).toMatchObject({id: '', pid: 0, status: '', runtime: '', ociConfigPath: null})
+  })
+})
+
+describe('what may only pass under its own name and value', () => {
+  it('a bind mount at the agent home (a planned tmpfs) is refused, not taken for the tmpfs', () => {
+    expect(problems(edited((e) => void e.Mounts.push({Type: 'bind', Source: '/root', Destination: '/home/agent', RW: true})))).toEqual(['MOUNT_MISMATCH: unexpected bind mount at /home/agent (source /root)'])
+  })
+
+  it('a bind at a volume’s target is refused even when it carries the volume’s name', () => {
+    const VOL = {name: 'sourceos-state-p-codex', target: '/home/agent/.codex'}
+    expect(problems(edited((e) => void e.Mounts.push({Type: 'bind', Name: VOL.name, Source: '/root/.codex', Destination: VOL.target, RW: true} as InspectEntry['Mounts'][number])), plan({volumes: [VOL]}))).toEqual([
+      `MOUNT_MISMATCH: ${VOL.target} is a bind mount of ${VOL.name}, planned the volume ${VOL.name}`,
+    ])
+  })
+
+  it('podman’s own values pass only under their own names: another variable set to podman, the hostname, xterm or the default PATH is extra', () => {
+    const hostname = (JSON.parse(edited(() => {})) as InspectEntry[])[0]!.Config.Hostname
+    const extra = ['OTHER=podman', `OTHER2=${hostname}`, 'OTHER3=xterm', 'OTHER4=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']
+    expect(problems(edited((e) => void e.Config.Env.push(...extra)))).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: the container’s environment has variables the plan does not: OTHER, OTHER2, OTHER3, OTHER4 (a containers.conf env entry?)',
+    ])
+  })
+
+  it('an entry without "=" reads as the name with an empty value', () => {
+    accepted(edited((e) => void e.Config.Env.push('EMPTY')), plan({env: [['EDITOR', 'vi'], ['HOME', '/home/agent'], ['EMPTY', '']]}))
+  })
+
+  it('several changed or missing planned variables, and several protection-off options, are all named', () => {
+    expect(problems(edited((e) => (e.Config.Env = e.Config.Env.map((v) => (v.startsWith('HOME=') ? 'HOME=/root' : v.startsWith('EDITOR=') ? 'EDITOR=ed' : v)))))).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: the container’s environment changes planned variables: EDITOR, HOME',
+    ])
+    expect(problems(edited((e) => (e.Config.Env = e.Config.Env.filter((v) => !v.startsWith('HOME=') && !v.startsWith('EDITOR=')))))).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: planned variables are missing from the container: EDITOR, HOME',
+    ])
+    expect(problems(edited((e) => void e.HostConfig.SecurityOpt.push('seccomp=unconfined', 'label=disable')))).toEqual(['CONTAINER_CONFIG_MISMATCH: security options switch protections off: seccomp=unconfined, label=disable'])
+  })
+
+  it('a label type option is matched whole at its start too', () => {
+    accepted(edited((e) => void e.HostConfig.SecurityOpt.push('xlabel=type:spc_t')))
+  })
+
+  it('a network whose name merely contains host is not the host’s network (open mode)', () => {
+    accepted(edited((e) => (e.HostConfig.NetworkMode = 'ghost-net')), plan({network: 'open'}))
+  })
+})
+
+describe('rootful user namespace maps, compared as sets of lines', () => {
+  const map = ['0:1:1000', '1000:0:1']
+
+  it('the same number of lines with other content is refused', () => {
+    const planned = plan({userns: {mode: 'map', uidMap: map, gidMap: map}})
+    expect(problems(edited((e) => (e.HostConfig.IDMappings = {UidMap: ['0:2:1000', '1000:0:1'], GidMap: map})), planned)).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: the user namespace maps uids 0:2:1000 1000:0:1 and gids 0:1:1000 1000:0:1, planned 0:1:1000 1000:0:1 and 0:1:1000 1000:0:1',
+    ])
+  })
+
+  it('the plan’s lines in any order match the container’s in any order', () => {
+    const reversed = [...map].reverse()
+    accepted(edited((e) => (e.HostConfig.IDMappings = {UidMap: map, GidMap: map})), plan({userns: {mode: 'map', uidMap: reversed, gidMap: reversed}}))
+  })
+
+  it('no mappings at all: none and none, and container root is host root', () => {
+    expect(problems(edited((e) => (e.HostConfig.IDMappings = null)), plan({userns: {mode: 'map', uidMap: map, gidMap: map}}))).toEqual([
+      'CONTAINER_CONFIG_MISMATCH: the user namespace maps uids none and gids none, planned 0:1:1000 1000:0:1 and 0:1:1000 1000:0:1',
+      'CONTAINER_CONFIG_MISMATCH: root in the container is root on the host, planned a user namespace',
+    ])
+  })
+
+  it('hostIdOf reads ranges in any order', () => {
+    expect(hostIdOf(['1000:5000:1', '0:100000:1000'], 0)).toBe(100000)
+    expect(hostIdOf(['1000:5000:1', '0:100000:1000'], 1000)).toBe(5000)
+  })
+})
