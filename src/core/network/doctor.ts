@@ -12,6 +12,10 @@ import {effectiveAllowlist} from './allowlist.js'
 /** Set by images/agent (Containerfile and the offline build): the image has Squid for the sidecar. */
 export const EGRESS_PROXY_LABEL = 'dev.sourceos.agent-machine.egress-proxy'
 
+/** Where the long-lived proxy is, and how it goes (network/pool.ts; docs/network.md "Removing the shared proxy"). */
+export const SHARED_PROXY_NOTE =
+  'the proxy is shared by the runs of this allowlist and image and stays running between them (podman ps: sourceos-proxy.<hash>); to remove it and its networks: podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy); podman network rm $(podman network ls -q --filter label=dev.sourceos.agent-machine.role=egress-pool-network)'
+
 export function egressCheck(profile: AgentMachineProfile, image: ImageDetails | null, durationMs: number): Check {
   const base = {id: 'network', title: 'Network egress', durationMs}
   const mode = networkMode(profile.spec.network)
@@ -40,5 +44,5 @@ export function egressCheck(profile: AgentMachineProfile, image: ImageDetails | 
       fix: 'rebuild the image from images/agent (it installs squid): `sourceosctl agent-machine image build`; or set spec.network.mode: none',
     }
   }
-  return {...base, status: 'ok', required: true, detail: `${detail}${image ? '; the image carries the egress proxy (squid)' : ''}`, fix: null}
+  return {...base, status: 'ok', required: true, detail: `${detail}${image ? '; the image carries the egress proxy (squid)' : ''}; ${SHARED_PROXY_NOTE}`, fix: null}
 }

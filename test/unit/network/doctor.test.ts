@@ -20,6 +20,9 @@ describe('doctor: network egress', () => {
     expect(c.detail).toMatch(/tool codex: .*api\.openai\.com:443/)
     expect(c.detail).toMatch(/tool claude-code: .*api\.anthropic\.com:443/)
     expect(c.detail).toContain('carries the egress proxy')
+    // the long-lived shared proxy: where it is and how to remove it
+    expect(c.detail).toContain('stays running between them')
+    expect(c.detail).toContain('podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy)')
   })
 
   it('allowlist with an image that lacks the proxy: a required failure naming the fix', () => {
