@@ -110,6 +110,7 @@ export async function resolveMountSource(raw: string, host: HostFacts, deps: FsD
 
   // Rules that only match in their symlink-resolved form.
   const aliases = await resolvePolicyAliases(host, deps)
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent: only saves work (with no alias, the judgement with aliases is the plain one)
   if (aliases.deny.length + aliases.broadRoots.length + aliases.homes.length > 0) {
     const withAliases = judgeMountSource(resolved, host, {aliases})
     if (!withAliases.allowed && judgeMountSource(resolved, host).allowed) {
@@ -145,11 +146,13 @@ async function computeAliases(host: HostFacts, realpath: FsDeps['realpath']): Pr
   const lookups = new Map<string, Promise<string | null>>()
   const real = (p: string): Promise<string | null> => {
     let r = lookups.get(p)
+    // Stryker disable next-line ConditionalExpression: equivalent: a memo (each path resolved once); without it the same answers come again
     if (!r) {
       r = realpath(p).then(
         (v) => (host.platform === 'windows' ? stripWin32LongPrefix(v) : v),
         () => null,
       )
+      // Stryker disable next-line all: equivalent: the memo, as above
       lookups.set(p, r)
     }
     return r
@@ -158,8 +161,10 @@ async function computeAliases(host: HostFacts, realpath: FsDeps['realpath']): Pr
 
   const deny = await Promise.all(
     denyPatternsFor(host).map(async (d): Promise<ExpandedDeny | null> => {
+      // Stryker disable next-line ConditionalExpression: equivalent: only saves work (a relative glob's literal part is '', whose realpath fails)
       if (d.matcher.root === null) return null
       const {literal, rest} = splitAtFirstGlob(d.path, host)
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: equivalent: only saves work (realpath of '' fails, of a root is itself)
       if (literal === '' || api.parse(literal).root === literal) return null
       const r = await real(literal)
       if (r === null || !differs(r, literal)) return null
@@ -172,6 +177,7 @@ async function computeAliases(host: HostFacts, realpath: FsDeps['realpath']): Pr
   )
   const broadRoots = await Promise.all(
     broadRootsFor(host).map(async (b): Promise<ExpandedRoot | null> => {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: only saves work (realpath of a glob text fails, of a root is itself)
       if (b.matcher.hasGlob || api.parse(b.path).root === b.path) return null
       const r = await real(b.path)
       if (r === null || !differs(r, b.path)) return null

@@ -53,11 +53,16 @@ describe('a mount source the file system cannot resolve is refused with what to 
   ])('realpath fails with %s: %s (exit %i)', async (code, expected, exitCode, message) => {
     const e = await refusal(resolveMountSource('~/dev/repo', linux, fakeFs({realpathError: code})))
     expect([e.code, e.exitCode, e.message]).toEqual([expected, exitCode, message])
+    if (expected !== 'PATH_SYMLINK_LOOP') expect(e.details).toEqual({path: '/home/u/dev/repo'})
   })
 
   it('another realpath failure is passed on as it is', async () => {
     await expect(resolveMountSource('~/dev/repo', linux, fakeFs({realpathError: 'EIO'}))).rejects.toThrow('fs error EIO')
     await expect(resolveMountSource('~/dev/repo', linux, fakeFs({realpathError: undefined}))).rejects.toThrow('fs error undefined')
+    // not even an Error: passed on unchanged too
+    for (const thrown of [null, 'boom', 42]) {
+      await expect(resolveMountSource('~/dev/repo', linux, {...fakeFs({}), realpath: async () => Promise.reject(thrown)})).rejects.toBe(thrown)
+    }
   })
 
   it('a folder that vanishes between realpath and stat is missing; another stat failure is passed on', async () => {
@@ -115,7 +120,7 @@ describe('rules that match only through a symlink refuse the source at resolutio
     const e = await refusal(resolveMountSource('/data/config', linux, deps))
     expect(e.code).toBe('POLICY_BROAD_ROOT')
     const aliases = await resolvePolicyAliases(linux, deps)
-    expect(aliases.broadRoots).toEqual([expect.objectContaining({pattern: expect.stringMatching(/^realpath\(/), path: '/data/config'})])
+    expect(aliases.broadRoots).toEqual([expect.objectContaining({pattern: expect.stringMatching(/^realpath\(/), path: '/data/config', display: expect.stringMatching(/ \(-> \/data\/config\)$/)})])
   })
 
   it('a source refused without the links is left to the judgement that follows (not refused twice here)', async () => {
@@ -154,5 +159,15 @@ describe('a symlinked state dir keeps its worktree hole at its real place', () =
     expect((await resolveMountSource('/data/statex', host, deps)).resolved).toBe('/data/statex')
     const alias = (await resolvePolicyAliases(host, deps)).deny.find((d) => d.rule.id === 'host:cli:state')
     expect(alias).toMatchObject({path: '/data/state', except: ['/data/state/worktrees/*'], display: "sourceosctl's state dir /srv/state (-> /data/state)"})
+  })
+})
+
+describe('Windows: a symlinked home resolved to a long path is compared plain', () => {
+  it('the alias is the folder without its \\\\?\\ prefix', async () => {
+    const deps: FsDeps = {cwd: 'C:\\', stat: async () => ({isDirectory: () => true}), realpath: async (p) => {
+      if (p === 'C:\\Users\\Me') return '\\\\?\\D:\\Me'
+      throw errno('ENOENT')
+    }}
+    expect((await resolvePolicyAliases(windows, deps)).homes).toEqual(['D:\\Me'])
   })
 })
