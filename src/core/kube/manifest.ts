@@ -37,7 +37,10 @@ export const PROXY_UID = 65534
 /** The policy-routing table the guard fills with one unreachable default route. */
 export const GUARD_TABLE = 200
 export const WORKSPACE = '/workspace'
-/** Not /results: podman copies an image's folder at the mount point into the volume, owner and all. */
+/**
+ * Volumes are mounted where images have no folder (the checkout at /workspace/<name>, results at
+ * /sourceos-results): podman copies an image's folder at a mount point into the volume, owner and all.
+ */
 export const RESULTS_DIR = '/sourceos-results'
 export const AGENT_HOME = '/home/agent'
 
@@ -153,7 +156,8 @@ export function cloneScript(): string {
     'umask 022',
     'n=0',
     // the proxy (split layout) or a slow git host: a few attempts, then fail the Pod
-    'until git -c core.hooksPath=/dev/null -c protocol.ext.allow=never -c advice.detachedHead=false clone --quiet --no-checkout -- "$SOURCEOS_REPO_URL" "$SOURCEOS_REPO_DIR"; do n=$((n+1)); [ "$n" -lt 5 ] || exit 1; rm -rf "$SOURCEOS_REPO_DIR"; sleep 3; done',
+    // into the (empty) volume itself: the checkout folder is the mount point
+    'until git -c core.hooksPath=/dev/null -c protocol.ext.allow=never -c advice.detachedHead=false clone --quiet --no-checkout -- "$SOURCEOS_REPO_URL" "$SOURCEOS_REPO_DIR"; do n=$((n+1)); [ "$n" -lt 5 ] || exit 1; (cd "$SOURCEOS_REPO_DIR" && rm -rf ./* ./.[!.]* ./..?*); sleep 3; done',
     'git -C "$SOURCEOS_REPO_DIR" -c core.hooksPath=/dev/null -c advice.detachedHead=false checkout --quiet --detach "$SOURCEOS_REPO_COMMIT"',
     'test "$(git -C "$SOURCEOS_REPO_DIR" rev-parse HEAD)" = "$SOURCEOS_REPO_COMMIT"',
     'git -C "$SOURCEOS_REPO_DIR" -c core.hooksPath=/dev/null checkout --quiet -b "$SOURCEOS_RESULT_BRANCH"',
@@ -298,7 +302,7 @@ function cloneContainer(input: KubeInput): Record<string, unknown> {
     securityContext: hardened(AGENT_UID),
     resources: {requests: {cpu: '100m', memory: '128Mi'}, limits: {cpu: '1', memory: '1Gi'}},
     volumeMounts: [
-      {name: 'work', mountPath: WORKSPACE},
+      {name: 'work', mountPath: `${WORKSPACE}/${input.repo.name}`},
       {name: 'home', mountPath: AGENT_HOME},
       {name: 'tmp', mountPath: '/tmp'},
       // mounted first by the agent's uid: podman gives an emptyDir to the first user that mounts it
@@ -331,7 +335,7 @@ function agentContainer(input: KubeInput): Record<string, unknown> {
     securityContext: hardened(AGENT_UID),
     resources: {requests: resources, limits: resources},
     volumeMounts: [
-      {name: 'work', mountPath: WORKSPACE},
+      {name: 'work', mountPath: `${WORKSPACE}/${input.repo.name}`},
       {name: 'home', mountPath: AGENT_HOME},
       {name: 'tmp', mountPath: '/tmp'},
       {name: 'results', mountPath: RESULTS_DIR},

@@ -13,7 +13,7 @@ import {APPLETS, findStaticBusybox, importRecipe, type Entry, type TestImage} fr
 export const GIT_IMAGE_REPO = 'localhost/sourceosctl-test/agent-git'
 
 /** The host's git and what the dynamic linker needs to run it: `ldd` paths, interpreter included. */
-function gitFiles(): Entry[] {
+export function gitFiles(): Entry[] {
   const git = process.env.SOURCEOSCTL_TEST_GIT ?? '/usr/bin/git'
   const ldd = spawnSync('ldd', [git], {encoding: 'utf8'})
   if (ldd.status !== 0) throw new Error(`ldd ${git} failed (is git installed? apt-get install git): ${ldd.stderr || ldd.error}`)

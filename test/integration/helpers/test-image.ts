@@ -67,7 +67,7 @@ function recipe(busybox: Buffer): Entry[] {
  * icons, MIME table and English error templates. Empty when the host has no squid: then launches
  * with network mode allowlist fail, saying the image lacks it.
  */
-function squidEntries(): Entry[] {
+export function squidEntries(): Entry[] {
   const binaries = ['/usr/sbin/squid', '/usr/lib/squid/unlinkd']
   if (!binaries.every((b) => existsSync(b))) return []
   const entries = new Map<string, Entry>()

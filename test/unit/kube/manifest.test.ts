@@ -24,6 +24,7 @@ import {
   type KubeObject,
 } from '../../../src/core/kube/manifest.js'
 import {renderManifest} from '../../../src/core/kube/yaml.js'
+import {ELIDED_KEY, forPodman43, limitsApply} from '../../../src/core/kube/play.js'
 
 const RUN = 'a1b2c3d4e5f60718'
 const COMMIT = '0123456789abcdef0123456789abcdef01234567'
@@ -137,6 +138,8 @@ describe('export --kube: the manifest', () => {
     const clone = pod.initContainers[0]
     expect(clone.name).toBe('clone')
     expect(pod.volumes.find((v: Json) => v.name === 'work')).toEqual({name: 'work', emptyDir: {}})
+    // the checkout folder is the volume itself (no image folder at the mount point to copy up)
+    expect(clone.volumeMounts).toContainEqual({name: 'work', mountPath: '/workspace/repo'})
     const env = Object.fromEntries(clone.env.map((e: Json) => [e.name, e.value]))
     expect(env).toMatchObject({SOURCEOS_REPO_URL: 'https://git.example.com/org/repo.git', SOURCEOS_REPO_COMMIT: COMMIT, SOURCEOS_REPO_DIR: '/workspace/repo'})
     expect(clone.command.join(' ')).not.toContain(COMMIT)
@@ -242,5 +245,21 @@ describe('export --kube: the manifest', () => {
     expect([kubeMemory('4g'), kubeMemory('512m'), kubeMemory('64K'), kubeMemory('1000')]).toEqual(['4Gi', '512Mi', '64Ki', '1000'])
     expect([kubeCpu(2), kubeCpu(0.5), kubeCpu(0.0001)]).toEqual(['2000m', '500m', '1m'])
     expect(() => buildKubeObjects(input({runId: 'Has_Upper'}))).toThrow(/not a Kubernetes name/)
+  })
+
+  it('for podman kube play 4.3: annotations over 63 characters leave the played Pod and are named; limits dropped only where podman cannot apply them', () => {
+    const objects = buildKubeObjects(input())
+    const [policy, pod] = forPodman43(objects) as Json[]
+    expect(policy).toBe(objects[0])
+    const annotations = pod!.metadata.annotations as Record<string, string>
+    expect(Object.values(annotations).every((v) => v.length <= 63)).toBe(true)
+    expect(annotations[POLICY_HASH_KEY]).toBeUndefined()
+    expect(annotations[ELIDED_KEY]).toBe('policy-hash.allowlist-hash')
+    expect(annotations[RUN_ID_KEY]).toBe(RUN)
+    expect(pod!.spec).toEqual((objects[1] as Json).spec)
+    const stripped = forPodman43(objects, {dropResources: true})[1] as Json
+    expect(allContainers(stripped.spec).every((c) => c.resources === undefined)).toBe(true)
+    expect(allContainers(stripped.spec).map((c) => c.securityContext)).toEqual(allContainers((objects[1] as Json).spec).map((c) => c.securityContext))
+    expect([limitsApply({cgroupVersion: 'v1', rootless: true}), limitsApply({cgroupVersion: 'v2', rootless: true}), limitsApply({cgroupVersion: 'v1', rootless: false})]).toEqual([false, true, true])
   })
 })
