@@ -123,6 +123,26 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('detached sessions (%s)',
       await until('the container to go', async () => (await fx.containersOf(runId)).length === 0)
     }, 180_000)
 
+    it('a detached session\'s log is bounded: 12 MiB printed, podman keeps at most 8 MiB while it runs, and at most 8 MiB (its end) are kept after it', async () => {
+      const runId = fx.runId('logcap')
+      // 12 MiB of 1 KiB lines, then a marker, then it waits to be stopped
+      const script = 'l=$(printf "%01023d" 0); i=0; while [ $i -lt 12288 ]; do echo "$l"; i=$((i+1)); done; echo END-OF-OUTPUT; trap "exit 143" TERM; while :; do sleep 1; done'
+      const started = await fx.cli(['agent-machine', 'shell', '--detach', '--run-id', runId, '--repo', fx.repo, '--', '-c', script], {timeoutMs: 120_000})
+      expect(started.exitCode, started.stderr).toBe(0)
+      let live = ''
+      await until('the marker in podman\'s log', async () => (live = (await fx.cli(['agent-machine', 'logs', runId])).stdout).includes('END-OF-OUTPUT'), 180_000)
+      // podman's own log (--log-opt=max-size=8m): what it still holds is under the bound, not the 12 MiB printed
+      expect(live.length).toBeGreaterThan(0)
+      expect(live.length).toBeLessThanOrEqual(8 * 1024 * 1024)
+      const stop = await fx.cli(['agent-machine', 'stop', runId, '--time', '2'], {timeoutMs: 120_000})
+      expect(stop.exitCode, stop.stderr).toBe(0)
+      const kept = readFileSync(join(sessionsDir(), `${runId}.output.log`))
+      expect(kept.length).toBeLessThanOrEqual(8 * 1024 * 1024)
+      expect(kept.toString('utf8')).toContain('END-OF-OUTPUT')
+      const after = await fx.cli(['agent-machine', 'logs', runId])
+      expect(after.stdout).toContain('END-OF-OUTPUT')
+    }, 300_000)
+
     it('attach reattaches to a detached session; when it ends, attach reports it and exits with its code', async () => {
       const runId = fx.runId('attach')
       const started = await fx.cli(['agent-machine', 'shell', '--detach', '--run-id', runId, '--repo', fx.repo, '--', '-c', 'read line; echo "GOT $line"; exit 5'], {timeoutMs: 120_000})
