@@ -71,8 +71,8 @@ describe('the record schema', () => {
 
   it('accepts every documented value of each enum and literal, and refuses one outside', () => {
     const cases: Array<[string, Array<unknown>, unknown, (r: EvidenceRecord & {predicate: Record<string, unknown>}, v: unknown) => void]> = [
-      ['status', ['started', 'completed', 'incomplete'], 'done', (r, v) => (r.predicate.status = v)],
-      ['verb', ['run', 'shell'], 'exec', (r, v) => (r.predicate.verb = v)],
+      ['status', ['started', 'completed', 'incomplete'], 'done', (r, v) => (r.predicate.status = v as never)],
+      ['verb', ['run', 'shell'], 'exec', (r, v) => (r.predicate.verb = v as never)],
       ['mount mode', ['rw', 'ro'], 'wo', (r, v) => ((r.predicate.mounts as Array<{mode: unknown}>)[0]!.mode = v)],
       ['host platform', ['linux', 'macos', 'windows'], 'darwin', (r, v) => ((r.predicate.host as {platform: unknown}).platform = v)],
       ['policy platform', ['linux', 'macos', 'windows'], 'bsd', (r, v) => (r.predicate.policy.platform = v as 'linux')],
@@ -88,12 +88,12 @@ describe('the record schema', () => {
       ['secrets door', ['none', 'proxy'], 'vault', (r, v) => (r.predicate.policy.secrets.door = v as 'none')],
       ['door upstream', ['https', 'http'], 'ftp', (r, v) => (r.predicate.policy.secrets.inject = [{secret: 's', host: 'api.example.com', header: 'Authorization', upstream: v as 'https'}])],
       ['toolState', ['volume'], 'tmpfs', (r, v) => (r.predicate.policy.secrets.toolState = v as 'volume')],
-      ['paths', ['absolute', 'home-relative'], 'relative', (r, v) => (r.predicate.paths = v)],
-      ['verification method', ['proc-root-inode', 'inspect-paths'], 'trust', (r, v) => (r.predicate.verification = {method: v, via: null, mounts: [], unverified: []})],
-      ['verification via', ['direct', 'podman-unshare', null], 'nsenter', (r, v) => (r.predicate.verification = {method: 'proc-root-inode', via: v, mounts: [], unverified: []})],
-      ['integrity change', ['new', 'changed', 'removed'], 'moved', (r, v) => (r.predicate.integrity = {findings: [{path: '/p', change: v, reason: 'r', action: 'report', quarantinedAt: null}], newWriteProtected: [], quarantineDir: null})],
-      ['integrity action', ['quarantine', 'restore', 'report'], 'delete', (r, v) => (r.predicate.integrity = {findings: [{path: '/p', change: 'new', reason: 'r', action: v, quarantinedAt: null}], newWriteProtected: [], quarantineDir: null})],
-      ['schemaVersion', [1], 2, (r, v) => (r.predicate.schemaVersion = v)],
+      ['paths', ['absolute', 'home-relative'], 'relative', (r, v) => (r.predicate.paths = v as never)],
+      ['verification method', ['proc-root-inode', 'inspect-paths'], 'trust', (r, v) => (r.predicate.verification = {method: v as never, via: null, mounts: [], unverified: []})],
+      ['verification via', ['direct', 'podman-unshare', null], 'nsenter', (r, v) => (r.predicate.verification = {method: 'proc-root-inode', via: v as never, mounts: [], unverified: []})],
+      ['integrity change', ['new', 'changed', 'removed'], 'moved', (r, v) => (r.predicate.integrity = {findings: [{path: '/p', change: v as never, reason: 'r', action: 'report', quarantinedAt: null}], newWriteProtected: [], quarantineDir: null})],
+      ['integrity action', ['quarantine', 'restore', 'report'], 'delete', (r, v) => (r.predicate.integrity = {findings: [{path: '/p', change: 'new', reason: 'r', action: v as never, quarantinedAt: null}], newWriteProtected: [], quarantineDir: null})],
+      ['schemaVersion', [1], 2, (r, v) => (r.predicate.schemaVersion = v as never)],
     ]
     for (const [name, good, bad, set] of cases) {
       for (const v of good) {
