@@ -461,23 +461,49 @@ async function removeIdleSharedProxies(steps: EgressSteps, runner: Runner): Prom
   let removed = 0
   for (const c of others.sort((a, b) => (a.Created ?? 0) - (b.Created ?? 0))) {
     if (removed >= excess) break
-    const key = c.Labels![KEY_LABEL]!
-    if (live.has(key)) continue
-    const nets = await p(['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])
-    if (!succeeded(nets)) continue
-    const ids = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
-    let busy = false
-    for (const net of ids) {
-      const on = await p(['ps', '--all', '--format=json', `--filter=network=${net}`])
-      const entries = succeeded(on) ? parsePs(on.stdout) : null
-      if (!entries || entries.some((e) => e.Labels?.[ROLE_LABEL] !== SHARED_ROLE)) busy = true
-    }
-    if (busy) continue
-    if (!succeeded(await p(['rm', '--force', '--time=0', c.Id ?? `sourceos-proxy.${key}`]))) continue
-    if (ids.length > 0) await p(['network', 'rm', ...ids])
-    if (state) forgetReady(state, target.connection, key)
-    removed++
+    if (live.has(c.Labels![KEY_LABEL]!)) continue
+    if (await removeIfIdle(p, c, state, target)) removed++
   }
+}
+
+type Podman = (args: string[]) => ReturnType<Runner>
+
+/** Removes a shared proxy and its pool's networks if nothing but it is on them; true when it went. */
+async function removeIfIdle(p: Podman, c: PsEntry, state: string | undefined, target: Target): Promise<boolean> {
+  const key = c.Labels![KEY_LABEL]!
+  const nets = await p(['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])
+  if (!succeeded(nets)) return false
+  const ids = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+  for (const net of ids) {
+    const on = await p(['ps', '--all', '--format=json', `--filter=network=${net}`])
+    const entries = succeeded(on) ? parsePs(on.stdout) : null
+    if (!entries || entries.some((e) => e.Labels?.[ROLE_LABEL] !== SHARED_ROLE)) return false
+  }
+  if (!succeeded(await p(['rm', '--force', '--time=0', c.Id ?? `sourceos-proxy.${key}`]))) return false
+  if (ids.length > 0) await p(['network', 'rm', ...ids])
+  if (state) forgetReady(state, target.connection, key)
+  return true
+}
+
+/**
+ * Removes every shared egress proxy of the podman host (`target`) with its pool's networks, except
+ * one with a session on its networks or a live lease in this state dir: for a verb that clears up
+ * (a `stop --all`, a doctor fix). Returns the proxies removed and those kept (in use).
+ */
+export async function removeSharedEgress(runner: Runner, target: Target, state: string): Promise<{removed: string[]; kept: string[]}> {
+  const p: Podman = (args) => runner(target.binary, podmanArgs(target, args), {timeoutMs: 30_000})
+  const listed = await p(['ps', '--all', '--format=json', `--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`])
+  if (!succeeded(listed)) throw setupFailure(`cannot list the shared egress proxies: ${describeOutcome(listed)} (${lastLines(listed.stderr)})`)
+  const proxies = (parsePs(listed.stdout) ?? []).filter((c) => /^[0-9a-f]{16}$/.test(c.Labels?.[KEY_LABEL] ?? ''))
+  const live = new Set(listLeases(state).filter((l) => l.lease && holderAlive(l.lease)).map((l) => l.lease!.key))
+  const removed: string[] = []
+  const kept: string[] = []
+  for (const c of proxies) {
+    const name = c.Names?.[0] ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`
+    if (!live.has(c.Labels![KEY_LABEL]!) && (await removeIfIdle(p, c, state, target))) removed.push(name)
+    else kept.push(name)
+  }
+  return {removed, kept}
 }
 
 /**

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {effectiveAllowlist} from '../../../src/core/network/allowlist.js'
-import {cleanEgressLeftovers, createEgressNetwork, KEEP_SHARED_PROXIES, repairSharedNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../../../src/core/network/lifecycle.js'
+import {cleanEgressLeftovers, createEgressNetwork, KEEP_SHARED_PROXIES, removeSharedEgress, repairSharedNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../../../src/core/network/lifecycle.js'
 import {isReady, leaseFile, leaseSlot, markReady, planLaunchEgress, POOL_SLOTS, releaseSlot} from '../../../src/core/network/pool.js'
 import {LOG_TAG} from '../../../src/core/network/squid-config.js'
 import {agentNetworkArgs, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE} from '../../../src/core/network/sidecar.js'
@@ -212,6 +212,22 @@ describe('the shared proxy’s life', () => {
     // 5 others + the new one = 6, 4 kept: two go — the oldest idle ones (busy and leased are skipped)
     expect(removed).toEqual([idle1!.padEnd(64, '0'), idle2!.padEnd(64, '0')])
     expect(runner.calls.filter((c) => c.args[0] === 'network' && c.args[1] === 'rm')).toHaveLength(2)
+  })
+
+  it('removing them all (a clean-up verb): every idle shared proxy goes with its networks; one in use is kept and said so', async () => {
+    const state = stateDir()
+    const proxy = (key: string) => ({Id: key.padEnd(64, '0'), Names: [`sourceos-proxy.${key}`], Labels: {[KEY_LABEL]: key, [ROLE_LABEL]: SHARED_ROLE}})
+    const [idle, busy] = ['6'.repeat(16), '7'.repeat(16)]
+    const runner = fakeRunner([
+      {match: (_c, a) => a[0] === 'ps' && a.includes(`--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`), result: {stdout: JSON.stringify([proxy(idle!), proxy(busy!), {Names: ['not-ours'], Labels: {[ROLE_LABEL]: SHARED_ROLE}}])}},
+      {match: (_c, a) => a[0] === 'network' && a[1] === 'ls', result: (_c, a) => ({stdout: a.some((x) => x.endsWith(busy!)) ? 'busy-net\n' : 'idle-net\n'})},
+      {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=busy-net'), result: {stdout: JSON.stringify([proxy(busy!), {Names: ['sourceos-agent-x'], Labels: {}}])}},
+      {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=idle-net'), result: {stdout: JSON.stringify([proxy(idle!)])}},
+      {match: (_c, a) => a[0] === 'rm' || (a[0] === 'network' && a[1] === 'rm'), result: {stdout: ''}},
+    ])
+    expect(await removeSharedEgress(runner, ctx, state)).toEqual({removed: [`sourceos-proxy.${idle}`], kept: [`sourceos-proxy.${busy}`]})
+    expect(runner.calls.filter((c) => c.args[0] === 'rm').map((c) => c.args.at(-1))).toEqual([idle!.padEnd(64, '0')])
+    expect(runner.calls.filter((c) => c.args[0] === 'network' && c.args[1] === 'rm').map((c) => c.args.at(-1))).toEqual(['idle-net'])
   })
 
   it('a running proxy of this configuration not yet on the network is attached to it, not recreated', async () => {
