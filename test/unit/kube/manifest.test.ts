@@ -24,7 +24,7 @@ import {
   type KubeObject,
 } from '../../../src/core/kube/manifest.js'
 import {renderManifest} from '../../../src/core/kube/yaml.js'
-import {ELIDED_KEY, forPodman43, limitsApply} from '../../../src/core/kube/play.js'
+import {containerFacts, ELIDED_KEY, forPodman43, limitsApply} from '../../../src/core/kube/play.js'
 
 const RUN = 'a1b2c3d4e5f60718'
 const COMMIT = '0123456789abcdef0123456789abcdef01234567'
@@ -261,5 +261,12 @@ describe('export --kube: the manifest', () => {
     expect(allContainers(stripped.spec).every((c) => c.resources === undefined)).toBe(true)
     expect(allContainers(stripped.spec).map((c) => c.securityContext)).toEqual(allContainers((objects[1] as Json).spec).map((c) => c.securityContext))
     expect([limitsApply({cgroupVersion: 'v1', rootless: true}), limitsApply({cgroupVersion: 'v2', rootless: true}), limitsApply({cgroupVersion: 'v1', rootless: false})]).toEqual([false, true, true])
+  })
+
+  it('the record\'s container facts are read from podman inspect as they are, not assumed', () => {
+    const hardenedView = {Config: {User: '1000:1000'}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges', 'seccomp=/x.json']}, EffectiveCaps: [], State: {ExitCode: 0, Status: 'exited'}}
+    expect(containerFacts('agent', hardenedView)).toEqual({name: 'agent', user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: '/x.json', exitCode: 0})
+    const weak = {Config: {User: ''}, HostConfig: {ReadonlyRootfs: false, CapAdd: ['CAP_NET_RAW'], Privileged: true, SecurityOpt: ['seccomp=unconfined']}, EffectiveCaps: ['CAP_SYS_ADMIN', 'CAP_NET_RAW'], State: {ExitCode: 0, Status: 'running'}}
+    expect(containerFacts('x', weak)).toEqual({name: 'x', user: '', readOnlyRoot: false, noNewPrivileges: false, capAdd: ['CAP_NET_RAW', 'CAP_SYS_ADMIN'], privileged: true, seccomp: 'unconfined', exitCode: null})
   })
 })
