@@ -70,6 +70,19 @@ describe('listing', () => {
     expect(runner.commandLines()).toHaveLength(1)
   })
 
+  it('sorted by name whatever order podman lists them in', async () => {
+    const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.m\nsourceos.b\nsourceos.z\nsourceos.a\nsourceos.q\n'}}, {match: 'podman secret inspect', result: {stdout: '[]'}}])
+    expect((await listSecrets(runner, ctx)).map((x) => x.name)).toEqual(['a', 'b', 'm', 'q', 'z'])
+  })
+
+  it('an inspect entry without a Spec does not cost the others their times; a failed inspect’s output is not used', async () => {
+    const inspect = JSON.stringify([{CreatedAt: 'x'}, {Spec: {Name: 'sourceos.a'}, CreatedAt: '2026-02-02T00:00:00Z'}])
+    const ok = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.a\n'}}, {match: 'podman secret inspect', result: {stdout: inspect}}])
+    expect(await listSecrets(ok, ctx)).toEqual([{name: 'a', podmanName: 'sourceos.a', createdAt: '2026-02-02T00:00:00Z'}])
+    const failed = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.a\n'}}, {match: 'podman secret inspect', result: {exitCode: 125, stdout: inspect}}])
+    expect(await listSecrets(failed, ctx)).toEqual([{name: 'a', podmanName: 'sourceos.a', createdAt: null}])
+  })
+
   it('an inspect that fails or answers garbage leaves the names without times', async () => {
     for (const inspect of [{exitCode: 125, stderr: 'boom'}, {stdout: 'not json'}]) {
       const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.a\n'}}, {match: 'podman secret inspect', result: inspect}])
@@ -79,6 +92,7 @@ describe('listing', () => {
 
   it('a failing ls is an error (not "no secrets")', async () => {
     await rejectsWith(listSecrets(fakeRunner([{match: 'podman secret ls', result: {exitCode: 125, stderr: 'cannot connect'}}]), ctx), 'SECRET_STORE_FAILED')
+    await expect(listSecrets(fakeRunner([{match: 'podman secret ls', result: {exitCode: 125, stderr: 'cannot connect'}}]), ctx)).rejects.toThrow(/^cannot list podman secrets: /)
     await rejectsWith(listSecrets(fakeRunner([{match: 'podman secret ls', hangs: true}]), ctx), 'SECRET_STORE_FAILED')
   })
 })
@@ -88,14 +102,18 @@ describe('set and rm when podman fails', () => {
     const existing = {match: 'podman secret ls', result: {stdout: 'sourceos.k\n'}}
     const inspect = {match: 'podman secret inspect', result: {stdout: '[]'}}
     await rejectsWith(setSecret(fakeRunner([existing, inspect, {match: 'podman secret rm', result: {exitCode: 125}}]), ctx, 'k', 'v'), 'SECRET_STORE_FAILED')
+    await expect(setSecret(fakeRunner([existing, inspect, {match: 'podman secret rm', result: {exitCode: 125}}]), ctx, 'k', 'v')).rejects.toThrow(/^cannot replace the secret k: /)
     await rejectsWith(setSecret(fakeRunner([{match: 'podman secret ls', result: {stdout: ''}}, {match: '/bin/sh', result: {exitCode: 125}}]), ctx, 'k', 'v'), 'SECRET_STORE_FAILED')
+    await expect(setSecret(fakeRunner([{match: 'podman secret ls', result: {stdout: ''}}, {match: '/bin/sh', result: {exitCode: 125}}]), ctx, 'k', 'v')).rejects.toThrow(/^cannot store the secret k: /)
+    // after the old one was removed, the message says so: it is gone, not kept
+    await expect(setSecret(fakeRunner([existing, inspect, {match: 'podman secret rm'}, {match: '/bin/sh', result: {exitCode: 125}}]), ctx, 'k', 'v')).rejects.toThrow(/^cannot store the secret k \(the old value was already removed\): /)
   })
 
-  it('set: a new one is created without any rm; the value only on the create’s stdin', async () => {
-    const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: ''}}, {match: '/bin/sh'}])
+  it('set: a new one is created without any rm (other secrets stored do not count); the value only on the create’s stdin', async () => {
+    const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.other\n'}}, {match: 'podman secret inspect', result: {stdout: '[]'}}, {match: '/bin/sh'}])
     expect(await setSecret(runner, ctx, 'k', 'value1')).toEqual({replaced: false})
     expect(runner.commandLines().some((l) => l.includes('secret rm'))).toBe(false)
-    expect(runner.calls.map((c) => c.options?.input)).toEqual([undefined, 'value1'])
+    expect(runner.calls.map((c) => c.options?.input)).toEqual([undefined, undefined, 'value1'])
     expect(runner.calls[0]!.options).not.toHaveProperty('input')
   })
 
@@ -109,6 +127,8 @@ describe('set and rm when podman fails', () => {
   it('rm: a failing podman secret rm is an error', async () => {
     const runner = fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.k\n'}}, {match: 'podman secret inspect', result: {stdout: '[]'}}, {match: 'podman secret rm', result: {exitCode: 125}}])
     await rejectsWith(removeSecret(runner, ctx, 'k'), 'SECRET_STORE_FAILED')
+    await expect(removeSecret(runner, ctx, 'k')).rejects.toThrow(/^cannot remove the secret k: /)
+    expect(await removeSecret(fakeRunner([{match: 'podman secret ls', result: {stdout: 'sourceos.other\n'}}, {match: 'podman secret inspect', result: {stdout: '[]'}}]), ctx, 'k')).toBe(false)
   })
 })
 
