@@ -8,6 +8,7 @@
  * does — and every record stays valid for `evidence inspect`. Several sessions at once: two
  * detached runs on two worktrees of one repo and a foreground shell, side by side.
  */
+import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -95,6 +96,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('detached sessions (%s)',
       expect(stopped.finished[0]!.done).toMatchObject({exitCode: 143, by: 'keeper'})
       expect(stopped.finished[0]!.done!.evidence).toBe(state.recordFile)
       expect(record(state.recordFile)).toMatchObject({status: 'completed', exitCode: 143})
+      // the signed record commits to the exec log (its sha256) as it was when the session ended
+      const byproducts = readJson<{predicate: {byproducts?: Array<{name: string; digest: {sha256: string}}>}}>(state.recordFile).predicate.byproducts ?? []
+      expect(byproducts.find((b) => b.name === 'exec-log')?.digest.sha256).toBe(createHash('sha256').update(readFileSync(execLog)).digest('hex'))
       await inspectOk(state.recordFile)
       expect(await fx.containersOf(runId)).toEqual([])
       expect(existsSync(join(sessionsDir(), `${runId}.json`))).toBe(false)

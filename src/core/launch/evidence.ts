@@ -79,7 +79,7 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
 }
 
 /** What launch.ts hands over when the session ends; the evidence adds the rest (workspace, refs, podman commands). */
-export type LaunchCompletion = Pick<CompletionUpdate, 'exitCode' | 'finishedAt' | 'git' | 'integrity' | 'network' | 'verification' | 'outcome'>
+export type LaunchCompletion = Pick<CompletionUpdate, 'exitCode' | 'finishedAt' | 'git' | 'integrity' | 'network' | 'verification' | 'outcome' | 'byproducts'>
 
 export interface LaunchEvidence {
   readonly file: string

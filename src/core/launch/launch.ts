@@ -22,7 +22,7 @@ import {describeIntegrity} from '../integrity/describe.js'
 import type {LaunchResult} from './result.js'
 import {cleanEgressLeftovers} from '../network/lifecycle.js'
 import {networkEvidence} from '../network/report.js'
-import {dropSessionState, recoverBeforeLaunch, saveSessionState, sessionStateOf, type KeeperHooks} from '../sessions/launch-hooks.js'
+import {dropSessionState, execLogByproduct, recoverBeforeLaunch, saveSessionState, sessionStateOf, type KeeperHooks} from '../sessions/launch-hooks.js'
 import type {NetworkEvidence} from '../network/evidence.js'
 
 export interface LaunchInput extends Omit<LaunchRequest, 'host' | 'runner'> {
@@ -148,7 +148,7 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       const back = exitCode !== null && worktreeCreated ? (planted ? Promise.resolve(notBroughtBack(prepared)) : bringBackOutcome(prepared, ctx)) : Promise.resolve(null)
       const settled = await back.then((value) => ({value}), (error: unknown) => ({error}))
       const gitAfter = git ? await git : undefined
-      if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitAfter ? {git: gitAfter} : {}), ...(integrity ? {integrity} : {}), network, ...(verified ? {verification: verified} : {}), outcome: outcome ?? {result: 'ran', error: null}})
+      if (record) await record.complete({exitCode, finishedAt: ctx.now().toISOString(), ...(gitAfter ? {git: gitAfter} : {}), ...(integrity ? {integrity} : {}), network, ...(verified ? {verification: verified} : {}), ...(await execLogByproduct(evidenceDir, prepared.runId)), outcome: outcome ?? {result: 'ran', error: null}})
       if ('error' in settled) bringBackFailed = settled
       else broughtBack = settled.value
     } finally {

@@ -116,3 +116,28 @@ export async function readExecLog(evidenceDir: string, runId: string): Promise<{
   }
   return {events, chainValid: problems.length === 0, problems}
 }
+
+/**
+ * The exec log as a byproduct of the record (its sha256 and event count), added when the session's
+ * record is completed, so the signed record commits to the exec log as it was when the session
+ * ended: `sha256sum <evidence dir>/exec/<run id>.jsonl` must give the digest. Empty when no exec ran.
+ */
+export async function execLogByproduct(evidenceDir: string, runId: string): Promise<{byproducts?: Array<{name: string; digest: Record<string, string>; annotations: Record<string, string>}>}> {
+  if (!RUN_ID.test(runId)) return {}
+  const file = execLogPath(evidenceDir, runId)
+  let bytes: Buffer
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    try {
+      const st = await handle.stat()
+      if (!st.isFile() || st.size > MAX_LOG_BYTES) return {}
+      bytes = await handle.readFile()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return {}
+  }
+  const events = bytes.toString('utf8').split('\n').filter(Boolean).length
+  return {byproducts: [{name: 'exec-log', digest: {sha256: createHash('sha256').update(bytes).digest('hex')}, annotations: {role: 'byproduct', path: `${EXEC_DIR}/${runId}.jsonl`, events: String(events)}}]}
+}

@@ -11,6 +11,7 @@ import {recoverSessions} from './recover.js'
 import type {SessionState} from './state.js'
 
 export {dropSessionState, saveSessionState} from './state.js'
+export {execLogByproduct} from './exec-evidence.js'
 
 /** A detached session's keeper (keeper.ts): told when the container runs, so its launcher can return. */
 export interface KeeperHooks {

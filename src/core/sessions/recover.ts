@@ -145,7 +145,8 @@ async function finish(state: string, s: SessionState, runner: Runner, host: Host
     const signing = await loadOrCreateSigningKey(signingKeyDir(state))
     const handle = await reopenStartedRecord(s.evidenceDir, s.recordFile, {signing, homeDir: s.homeDir})
     if (handle) {
-      await handle.complete({exitCode, status: exitCode === null ? 'incomplete' : 'completed', ...(integrity ? {integrity} : {}), ...(network ? {network} : {})})
+      const {execLogByproduct} = await import('./exec-evidence.js')
+      await handle.complete({exitCode, status: exitCode === null ? 'incomplete' : 'completed', ...(integrity ? {integrity} : {}), ...(network ? {network} : {}), ...(await execLogByproduct(s.evidenceDir, s.runId))})
       evidence = handle.file
     }
   } catch (error) {

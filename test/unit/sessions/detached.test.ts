@@ -5,6 +5,7 @@
  * fast path declining everything but the plain form of a live session.
  */
 import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -68,6 +69,7 @@ describe('recovery of a session whose owner is gone', () => {
     const handle = await beginRecord(evidence, sampleDraft())
     const runId = handle.runId
     writeState(state, {runId, evidenceDir: evidence, recordFile: handle.file})
+    await appendExecEvent(evidence, {runId, execId: 'e1', record: 'r.json', at: 'now', event: 'exec-start', argv: ['true'], tty: false})
     const runner = fakeRunner([
       {match: 'podman ps', result: psJson([{State: 'exited', ExitCode: 143}])},
       {match: 'podman rm', result: {}},
@@ -75,8 +77,11 @@ describe('recovery of a session whose owner is gone', () => {
     const done = await recoverSessions(state, runner, host)
     expect(done.map((d) => [d.runId, d.exitCode, d.evidence])).toEqual([[runId, 143, handle.file]])
     expect(runner.commandLines()).toContain(`podman rm --force --time=2 sourceos-agent-${runId}`)
-    const rec = JSON.parse(readFileSync(handle.file, 'utf8')) as {predicate: {status: string; exitCode: number}}
+    const rec = JSON.parse(readFileSync(handle.file, 'utf8')) as {predicate: {status: string; exitCode: number; byproducts?: Array<{name: string; digest: {sha256: string}}>}}
     expect(rec.predicate).toMatchObject({status: 'completed', exitCode: 143})
+    // the record commits to the exec log as it was when the session ended
+    const sha = createHash('sha256').update(readFileSync(execLogPath(evidence, runId))).digest('hex')
+    expect(rec.predicate.byproducts?.find((b) => b.name === 'exec-log')?.digest.sha256).toBe(sha)
     expect((await inspectPath(evidence)).verdict).toBe('valid')
     expect(existsSync(stateFile(state, runId))).toBe(false)
     expect(await readDone(state, runId)).toMatchObject({exitCode: 143, by: 'recovery', evidence: handle.file})
