@@ -3,10 +3,10 @@
  * this root: any foreign, loose or malformed entry discards the whole cache (the folders are read
  * afresh), so a forged cache cannot hide a socket or a .ssh from the scan.
  */
-import {chmodSync, chownSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {TREE_CACHE_SCHEMA, folderId, readTreeCache, treeCacheFile, writeTreeCache} from '../../../src/core/policy/tree-cache.js'
+import {TREE_CACHE_SCHEMA, cacheableFileSystem, folderId, readTreeCache, treeCacheFile, writeTreeCache} from '../../../src/core/policy/tree-cache.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
 const root = '/srv/repo'
@@ -105,5 +105,21 @@ describe('writing the cache', () => {
 
   it("a folder's identity is its device, inode, mtime and ctime", () => {
     expect(folderId({dev: 1, ino: 2, mtimeMs: 3.5, ctimeMs: 4})).toBe('1:2:3.5:4')
+  })
+})
+
+describe('where a cache may be kept', () => {
+  it.runIf(process.platform === 'linux')('a file system that keeps ctime (tmpfs) yes; /proc, or a path that does not exist, no', () => {
+    expect(cacheableFileSystem('/dev/shm')).toBe(true)
+    expect(cacheableFileSystem('/proc')).toBe(false)
+    expect(cacheableFileSystem('/nonexistent-sourceosctl-dir')).toBe(false)
+  })
+
+  it('a cache that cannot be moved into place is reported, and its temp file removed', () => {
+    const dir = tempDir('tree-cache-r-')
+    const file = join(dir, 'tree.json')
+    mkdirSync(join(file, 'occupied'), {recursive: true})
+    expect(writeTreeCache(file, root, new Map())).toBe(false)
+    expect(readdirSync(dir)).toEqual(['tree.json'])
   })
 })
