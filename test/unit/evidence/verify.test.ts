@@ -242,6 +242,8 @@ describe('inspectPath: an evidence dir and its chain', () => {
         // the session runs for a while: inspections now see a started record
         await new Promise((resolve) => setTimeout(resolve, 40))
         await h.complete({exitCode: 0})
+        // and the next one begins a little later, as sessions do
+        await new Promise((resolve) => setTimeout(resolve, 20))
       }
       writing = false
     })()
