@@ -169,6 +169,8 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('detached sessions (%s)',
       process.kill(state.pid, 'SIGKILL')
       launcher.kill()
       await launcher.exited(30_000)
+      // a `podman start` the keeper had already spawned may still start the container: let it land first
+      await new Promise((r) => setTimeout(r, 3000))
       await podman(target, ['stop', '--time=1', `sourceos-agent-${runId}`])
       expect(record(state.recordFile).status).toBe('started')
 
