@@ -79,6 +79,9 @@ ${AgentMachineCommand.exitCodesSection}`
       runId,
       output: flags.output,
     })
+    if (flags.play && exported.requires.length > 0) {
+      throw usageError('KUBE_PLAY_DOOR', `--play does not run the Secrets Door: podman kube play reads a Secret volume from a podman secret of the Secret's name (${exported.requires.map((r) => r.name).join(', ')}), not from the store of \`secret set\``, 'run the door locally with `run`, or apply the manifest to a cluster with its Secrets created (docs/cluster.md)')
+    }
     for (const w of exported.warnings) this.note(`Warning: ${w}`)
     const result: ExportResult = {...exported, dryRun: flags['dry-run'], output: flags.output ?? null}
     if (flags['dry-run']) {

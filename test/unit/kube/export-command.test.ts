@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 
 import Export from '../../../src/commands/agent-machine/export.js'
-import {createRunner} from '../../../src/core/exec.js'
+import {createRunner, type Runner} from '../../../src/core/exec.js'
 import {cloneEndpoint, isGitUrl, repoName} from '../../../src/core/kube/export.js'
 import {fakeRunner} from '../../helpers/fake-runner.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
@@ -120,6 +120,21 @@ describe('export --kube (command)', () => {
     const refused = await runCommand(Export, ['--kube', '--repo', ORIGIN, '--commit', commit, '--layout', 'split'], quiet)
     expect(refused.exitCode).toBe(3)
     expect(refused.stderr).toMatch(/git\.example\.com:443 is not on the allowlist/)
+  })
+
+  it('the Secrets Door: the manifest names the Secrets to create (never a value); --play refuses it before anything runs', async () => {
+    const {repo, profile, ctx} = setup()
+    writeFileSync(profile, readFileSync(profile, 'utf8').replace('secrets: {door: none}', 'secrets: {door: proxy, inject: [{secret: openai, host: api.openai.com, header: Authorization, format: "Bearer {value}"}]}'))
+    const out = await runCommand(Export, ['--kube', '--repo', repo, '--tool', 'codex', '--json'], ctx)
+    expect(out.exitCode, out.stderr).toBe(0)
+    const json = out.json as Json
+    expect(json.requires).toEqual([{kind: 'Secret', name: 'sourceos-secret-openai', key: 'value', create: 'kubectl create secret generic sourceos-secret-openai --from-file=value=<file holding the openai token>'}])
+    expect(json.manifest).toContain('# needs Secret sourceos-secret-openai: kubectl create secret generic')
+    // git only: the refusal comes before any podman call
+    const gitOnly: Runner = (cmd, args, o) => (cmd === 'git' ? ctx.runner(cmd, args, o) : Promise.reject(new Error(`unit test ran ${cmd}`)))
+    const play = await runCommand(Export, ['--kube', '--repo', repo, '--tool', 'codex', '--play'], {...ctx, runner: gitOnly})
+    expect(play.exitCode).toBe(2)
+    expect(play.stderr).toMatch(/--play does not run the Secrets Door/)
   })
 
   it('URLs: which are URLs, where the clone connects, the folder name', () => {
