@@ -33,7 +33,7 @@ function home(profile?: (h: string) => string) {
   return fakeHostFacts('linux', {homeDir: h, env})
 }
 
-const profileYaml = (machine: string) => (app: string) => `apiVersion: sourceos.dev/v1alpha1
+const profileYaml = (machine: string, secrets = '{door: none}') => (app: string) => `apiVersion: sourceos.dev/v1alpha1
 kind: AgentMachineProfile
 metadata: {name: probes}
 spec:
@@ -46,7 +46,7 @@ ${machine}  image: {ref: localhost/sourceos/agent:latest, digest: null, pull: ne
   env: {passthrough: [TERM], set: {}}
   network: {mode: none}
   resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
+  secrets: ${secrets}
 `
 const native = profileYaml('')
 const withMachine = profileYaml('  machine: {name: sourceos-agent, provider: qemu, cpus: 2, memoryMiB: 4096, diskGiB: 20, rootful: false}\n')
@@ -116,5 +116,23 @@ describe('doctor: one podman info on native podman', () => {
     expect(lines, 'the CLI probed on its own').toContain('podman --version')
     // The service check is the machine's (remote), not the native podman's (local, rootful).
     expect(check(report, 'podman-service')?.detail).toMatch(/^remote client → server/)
+  })
+
+  it('the tool-state volumes are listed while podman info runs, not after it', async () => {
+    // podman info answers only once the volume list was asked for: run after info, it would wait
+    // for info's deadline (1 s here) and the service check would time out.
+    let listed: () => void = () => {}
+    const volumesAsked = new Promise<void>((resolve) => (listed = resolve))
+    const routes: FakeRoute[] = [
+      {match: 'podman volume ls', result: () => (listed(), {stdout: 'sourceos-state-probes-codex\n'})},
+      {match: 'podman info', result: async () => (await volumesAsked, {stdout: podmanFixture('podman431-info-rootful.json')})},
+      ...linuxNativeRoutes(),
+    ]
+    const runner = fakeRunner(routes)
+    const out = await runCommand(Doctor, ['--json', '--timeout', '1'], {runner, hostFacts: async () => home(profileYaml('', '{door: none, toolState: volume}'))})
+    const report = out.json as DoctorJson
+    expect(check(report, 'podman-service')?.status).toBe('ok')
+    expect(check(report, 'secrets')).toMatchObject({status: 'ok'})
+    expect(check(report, 'secrets')?.detail).toContain('sourceos-state-probes-codex')
   })
 })

@@ -50,7 +50,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const mountsStarted = performance.now()
   // The image the runs use (the templates' default without a profile), in the store they use.
   const imageRef = active.status === 'loaded' ? active.profile.spec.image.ref : active.status === 'missing' ? DEFAULT_IMAGE_REF : null
-  const [probes, mounts, repo, shares, image] = await Promise.all([
+  const [probes, mounts, repo, shares, image, secrets] = await Promise.all([
     probeEnvironment({
       runner: opts.runner, host, machineName, context, timeoutMs: opts.timeoutMs, versionReport: mayBeRemote(host) || context.connection !== null,
       machineProvider: active.status === 'loaded' ? active.profile.spec.machine?.provider : undefined,
@@ -67,6 +67,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         profile: active.status === 'loaded' ? active.profile : null,
       }), opts.timeoutMs),
     imageRef === null ? Promise.resolve(null) : withDeadline(() => new PodmanAdapter(opts.runner, host, {timeoutMs: opts.timeoutMs, context}).imageInspect(imageRef), opts.timeoutMs),
+    // The door's secrets and the tool-state volumes (podman calls only when the profile uses them).
+    active.status === 'loaded' ? secretsCheck(active.profile, opts.runner, context) : Promise.resolve(null),
   ])
   const pathsMs = Math.round(performance.now() - mountsStarted)
   const remoteChecks = remote
@@ -91,7 +93,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     ...mounts.map((m) => pathCheck(`mount:${m.target}`, `mount ${m.raw} → ${m.target}`, m, pathsMs)),
     ...(imageRef && image ? [imageCheck(imageRef, image, active, probes, context)] : []),
     ...(active.status === 'loaded' ? [egressCheck(active.profile, image?.status === 'done' && image.value.ok ? image.value.value : null, image?.durationMs ?? 0)] : []),
-    ...(active.status === 'loaded' ? [await secretsCheck(active.profile, opts.runner, context)] : []),
+    ...(secrets ? [secrets] : []),
     ...(repo ? [pathCheck('repo', `--repo ${repo.raw}`, repo, pathsMs), allowlistCheck(repo, mounts, active, host)] : []),
     ...remoteChecks,
   ]
