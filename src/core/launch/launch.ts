@@ -154,10 +154,11 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
     } finally {
       // the proxy and its network are gone before this returns, whatever failed above
       await egressDown?.catch(() => {})
+      // the session is finished (or failed): its state file goes, whatever failed above
+      await dropSessionState(state, prepared.runId).catch(() => {})
     }
   }
   trace('launch: evidence completed')
-  await dropSessionState(state, prepared.runId)
   if (bringBackFailed) throw bringBackFailed.error
   return {...toResult(prepared, exitCode, record?.file ?? null, false, worktreeCreated, broughtBack), ...(integrity ? {integrity} : {}), ...(network ? {network} : {})}
 }

@@ -7,15 +7,23 @@
 import type {Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
 import {recoverSessions} from './recover.js'
-import {ownerAlive, readDone, readSessionState, type SessionDone} from './state.js'
+import {ownerAlive, readDone, readSessionState, type SessionDone, type SessionState} from './state.js'
 
 export type Finished = {finished: true; done: SessionDone | null} | {finished: false}
 
 export async function waitFinished(state: string, runner: Runner, host: HostFacts, runId: string, timeoutMs: number, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<Finished> {
   const deadline = Date.now() + timeoutMs
+  let owner: SessionState | null = null
   for (let delay = 50; ; delay = Math.min(delay * 2, 400)) {
     const s = await readSessionState(state, runId)
-    if (!s) return {finished: true, done: await readDone(state, runId)}
+    if (!s) {
+      // a keeper removes its state file, then prints its messages and writes the done file: wait for that while it runs
+      const done = await readDone(state, runId)
+      if (done || !owner?.detached || !(await ownerAlive(owner)) || Date.now() > deadline) return {finished: true, done}
+      await sleep(delay)
+      continue
+    }
+    owner = s
     if (!(await ownerAlive(s))) {
       await recoverSessions(state, runner, host, runId)
       if (!(await readSessionState(state, runId))) return {finished: true, done: await readDone(state, runId)}

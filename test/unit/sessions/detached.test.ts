@@ -19,7 +19,8 @@ import {appendExecEvent, execLogPath, readExecLog, redactExecArgv} from '../../.
 import {tryFastExec} from '../../../src/core/sessions/exec-fast.js'
 import {keeperArgv} from '../../../src/core/sessions/keeper.js'
 import {recoverSessions} from '../../../src/core/sessions/recover.js'
-import {adoptedBaseline, ownerAlive, readDone, readSessionState, stateFile, type SessionState} from '../../../src/core/sessions/state.js'
+import {adoptedBaseline, ownerAlive, readDone, readSessionState, stateFile, writeDone, type SessionState} from '../../../src/core/sessions/state.js'
+import {waitFinished} from '../../../src/core/sessions/finish-wait.js'
 import {fakeRunner} from '../../helpers/fake-runner.js'
 import {beginRecord, inspectPath, sampleDraft, tempDir, TEST_STATE_DIR} from '../evidence/helpers.js'
 
@@ -131,6 +132,20 @@ describe('recovery of a session whose owner is gone', () => {
     writeFileSync(stateFile(state, 'aaaaaaaa1'), JSON.stringify({v: 1, runId: 'bbbbbbbb2'}))
     expect(await readSessionState(state, 'aaaaaaaa1')).toBeNull()
     expect(await readSessionState(state, '../../etc')).toBeNull()
+  })
+})
+
+describe('stop and attach wait for the session to be finished', () => {
+  it('returns its owner\'s report once there; finishes it in the owner\'s place when the owner is gone; gives up at the deadline', async () => {
+    const state = tempDir('sessions-wait-')
+    expect(await waitFinished(state, fakeRunner([]), host, 'abcdef012345', 1000)).toEqual({finished: true, done: null})
+    await writeDone(state, {runId: 'abcdef012345', exitCode: 3, by: 'keeper', finishedAt: 'now', messages: ['m'], evidence: null})
+    expect(await waitFinished(state, fakeRunner([]), host, 'abcdef012345', 1000)).toMatchObject({finished: true, done: {exitCode: 3, messages: ['m']}})
+    writeState(state, {runId: 'bbbbbbbb0001', evidenceDir: state, recordFile: join(state, 'none.json')})
+    const recovered = await waitFinished(state, fakeRunner([{match: 'podman ps', result: psJson([])}, {match: 'podman rm', result: {}}]), host, 'bbbbbbbb0001', 5000)
+    expect(recovered).toMatchObject({finished: true, done: {by: 'recovery'}})
+    writeState(state, {runId: 'cccccccc0001', evidenceDir: state, recordFile: 'r.json', pid: process.pid})
+    expect(await waitFinished(state, fakeRunner([]), host, 'cccccccc0001', 300, async () => {})).toEqual({finished: false})
   })
 })
 
