@@ -6,7 +6,7 @@
  * - the message and fix arguments of the error constructors of src/core/errors.ts
  *   (`policyRefusal(code, message, fix, details)` and its siblings), of `new AgentMachineError(message, …)`
  *   and of any `new …Error(message)`, and the reason argument of the policy's own refusal helpers
- *   (`refuse(code, reason)`, `refuseDeny(d, reason)`);
+ *   (`refuse(code, reason)`, `refuseDeny(d, reason)`) and the `what` of hash.ts's `invalid(where, what)`;
  * - the value of a `message:`, `fix:`, `description:`, `reason:` or `why:` property;
  * - the initialiser of a `const message = …` or `const fix = …`;
  * - the argument of a zod `.describe(…)` (the JSON schema's description).
@@ -29,6 +29,8 @@ const MESSAGE_ARGS = new Map([
   ['AgentMachineError', [0]],
   ['refuse', [1]],
   ['refuseDeny', [1]],
+  // hash.ts: invalid(where, what) throws JCS_INVALID; `what` is the message's description
+  ['invalid', [1]],
 ])
 const MESSAGE_PROPERTIES = new Set(['message', 'fix', 'description', 'reason', 'why'])
 const MESSAGE_VARIABLES = new Set(['message', 'fix'])

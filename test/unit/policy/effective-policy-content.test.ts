@@ -77,6 +77,7 @@ describe('the effective policy', () => {
 
   it('enabled tools only', () => {
     expect(enabledTools(profile().spec)).toEqual(['codex'])
+    expect(enabledTools(profile({tools: {codex: undefined, 'claude-code': {enabled: true, command: ['claude']}}} as never).spec)).toEqual(['claude-code'])
   })
 
   it('the hash changes with any of it', () => {
