@@ -76,6 +76,22 @@ describe('where the link counts are taken', () => {
     expect(threads.posted).toEqual([2, 2])
   })
 
+  it('files left over past the threshold with no worker started yet are counted inline at the end, not in a new worker', async () => {
+    const {paths, linked} = files(5)
+    expect((await count(paths, {workerAfter: 2, batch: 10})).found).toEqual(linked.sort())
+    expect(threads.created).toBe(0)
+  })
+
+  it('asking for the result after the worker has answered every batch returns at once', async () => {
+    const {paths, linked} = files(6)
+    const c = new LinkCounter({workerAfter: 0, batch: 3})
+    for (const p of paths) c.add(p)
+    await vi.waitFor(() => expect(threads.posted).toEqual([3, 3]))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const r = await c.done()
+    expect(r.found.map((f) => f.path).sort()).toEqual(linked.sort())
+  })
+
   it('by default 20 000 files are counted inline first', async () => {
     const {paths, linked} = files(4)
     expect((await count(paths, {})).found).toEqual(linked.sort())
@@ -93,6 +109,15 @@ describe('where the link counts are taken', () => {
     const {paths, linked} = files(7)
     expect(await count(paths, {workerAfter: 1, batch: 2})).toEqual({found: linked.sort(), nlinks: [2], errors: []})
     expect(threads.created).toBe(1)
+  })
+
+  it('a worker that dies before the result is asked for: its files are counted inline too', async () => {
+    threads.mode = 'die'
+    const {paths, linked} = files(4)
+    const c = new LinkCounter({workerAfter: 0, batch: 2})
+    for (const p of paths) c.add(p)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await c.done()).found.map((f) => f.path).sort()).toEqual(linked.sort())
   })
 
   it('an lstat that throws is reported with its code', async () => {
