@@ -10,7 +10,7 @@ import {profilePodmanContext} from '../../core/podman/profile-context.js'
 import {stateDir} from '../../core/profile/location.js'
 import {waitFinished} from '../../core/sessions/finish-wait.js'
 import {findSession} from '../../core/sessions/sessions.js'
-import type {SessionDone} from '../../core/sessions/state.js'
+import {readSessionState, type SessionDone} from '../../core/sessions/state.js'
 
 /** Ctrl-P Ctrl-Q, as docker and podman: detaches again and leaves the session running. */
 export const DETACH_KEYS = 'ctrl-p,ctrl-q'
@@ -66,6 +66,9 @@ ${AgentMachineCommand.exitCodesSection}
     const kill = (signal: NodeJS.Signals): void => {
       void ctx.runner(context.binary, podmanArgv(context, ['kill', `--signal=${signal}`, session.container]).slice(1), {timeoutMs: 15_000})
     }
+    const host = await ctx.hostFacts()
+    // its owner as it is now (a keeper removes its state file before it reports)
+    const owner = await readSessionState(stateDir(host), session.runId)
     const [cmd, ...rest] = argv as [string, ...string[]]
     if (tty) this.info(`sourceosctl: attached to session ${session.runId} (detach: Ctrl-P Ctrl-Q)`)
     await ctx.attachedRunner(cmd, rest, {stdoutToStderr: this.jsonEnabled(), forwardSignal: kill, ownProcessGroup: !tty})
@@ -76,8 +79,7 @@ ${AgentMachineCommand.exitCodesSection}
       this.info(`sourceosctl: detached; session ${session.runId} still runs (attach again: sourceosctl agent-machine attach ${session.runId})`)
       return {runId: session.runId, ended: false, exitCode: null, done: null, plan}
     }
-    const host = await ctx.hostFacts()
-    const f = await waitFinished(stateDir(host), ctx.runner, host, session.runId, 120_000)
+    const f = await waitFinished(stateDir(host), ctx.runner, host, session.runId, 120_000, undefined, owner)
     const done = f.finished ? f.done : null
     for (const line of done?.messages ?? []) this.note(line.startsWith('sourceosctl:') || line.startsWith('  ') ? line : `sourceosctl: ${line}`)
     if (!f.finished) this.note(`sourceosctl: session ${session.runId} is still finishing (its after-session work); see \`sourceosctl agent-machine ps --all\` shortly.`)

@@ -11,7 +11,7 @@ import {stateDir} from '../../core/profile/location.js'
 import {waitFinished} from '../../core/sessions/finish-wait.js'
 import {recoverSessions} from '../../core/sessions/recover.js'
 import {findSession, listSessions, stopArgv, type Session} from '../../core/sessions/sessions.js'
-import type {SessionDone} from '../../core/sessions/state.js'
+import {readSessionState, type SessionDone} from '../../core/sessions/state.js'
 
 interface StopResult {
   dryRun: boolean
@@ -63,6 +63,8 @@ ${AgentMachineCommand.exitCodesSection}`
       this.say(plan.steps.length > 0 ? renderPlanWrapped(plan) : 'No running sessions.')
       return result
     }
+    // the owners as they are before the stop (a keeper removes its state file before it reports)
+    const owners = new Map(await Promise.all(targets.map(async (s) => [s.runId, await readSessionState(state, s.runId)] as const)))
     for (const [i, s] of plan.steps.entries()) {
       const [cmd, ...rest] = s.argv as [string, ...string[]]
       const r = await ctx.runner(cmd, rest, {timeoutMs: (flags.time + 30) * 1000})
@@ -72,7 +74,7 @@ ${AgentMachineCommand.exitCodesSection}`
     }
     // the after-session work of each (its keeper's, or done here when the keeper is gone), reported as a foreground run would
     for (const runId of result.stopped) {
-      const f = await waitFinished(state, ctx.runner, host, runId, (flags.time + 60) * 1000)
+      const f = await waitFinished(state, ctx.runner, host, runId, (flags.time + 60) * 1000, undefined, owners.get(runId) ?? null)
       if (!f.finished) {
         this.note(`sourceosctl: session ${runId} is still finishing (its after-session work); see \`sourceosctl agent-machine ps --all\` shortly.`)
         continue

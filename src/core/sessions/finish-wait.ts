@@ -11,9 +11,10 @@ import {ownerAlive, readDone, readSessionState, type SessionDone, type SessionSt
 
 export type Finished = {finished: true; done: SessionDone | null} | {finished: false}
 
-export async function waitFinished(state: string, runner: Runner, host: HostFacts, runId: string, timeoutMs: number, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<Finished> {
+export async function waitFinished(state: string, runner: Runner, host: HostFacts, runId: string, timeoutMs: number, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms)), known: SessionState | null = null): Promise<Finished> {
   const deadline = Date.now() + timeoutMs
-  let owner: SessionState | null = null
+  // the session's state as read before it was stopped or attached to (its owner), if there was one
+  let owner: SessionState | null = known
   for (let delay = 50; ; delay = Math.min(delay * 2, 400)) {
     const s = await readSessionState(state, runId)
     if (!s) {

@@ -144,6 +144,10 @@ describe('stop and attach wait for the session to be finished', () => {
     writeState(state, {runId: 'bbbbbbbb0001', evidenceDir: state, recordFile: join(state, 'none.json')})
     const recovered = await waitFinished(state, fakeRunner([{match: 'podman ps', result: psJson([])}, {match: 'podman rm', result: {}}]), host, 'bbbbbbbb0001', 5000)
     expect(recovered).toMatchObject({finished: true, done: {by: 'recovery'}})
+    // a keeper removes its state file before it writes its report: known before the stop, it is waited for while it runs
+    const known = {v: 1, runId: 'dddddddd0001', pid: process.pid, pidStart: null, detached: true} as unknown as SessionState
+    setTimeout(() => void writeDone(state, {runId: 'dddddddd0001', exitCode: 143, by: 'keeper', finishedAt: 'now', messages: [], evidence: null}), 300)
+    expect(await waitFinished(state, fakeRunner([]), host, 'dddddddd0001', 5000, undefined, known)).toMatchObject({finished: true, done: {exitCode: 143}})
     writeState(state, {runId: 'cccccccc0001', evidenceDir: state, recordFile: 'r.json', pid: process.pid})
     expect(await waitFinished(state, fakeRunner([]), host, 'cccccccc0001', 300, async () => {})).toEqual({finished: false})
   })
