@@ -81,3 +81,53 @@ describe('door wiring', () => {
     expect(injectUpstream({host: 'api.example.com', upstream: 'http'})).toBe('http')
   })
 })
+
+describe('door wiring the profile schema already refuses, refused again by the planner', () => {
+  const spec = (inject: unknown[]) => ({...profile({door: 'proxy'}).spec, secrets: {door: 'proxy', inject}}) as AgentMachineProfile['spec']
+  const opts = {networkMode: 'allowlist' as const, proxyAddress: '10.0.0.254', enabledTools: [] as []}
+
+  it('a wildcard host or a host that does not parse', () => {
+    expect(() => planDoor(spec([{...ANTHROPIC, host: '*.example.com'}]), opts)).toThrow("invalid inject host '*.example.com'")
+    expect(() => planDoor(spec([{...ANTHROPIC, host: 'not a host'}]), opts)).toThrow("invalid inject host 'not a host'")
+  })
+
+  it('a format without {value}, with it twice, or with characters a header value must not carry', () => {
+    for (const format of ['Bearer', '{value}{value}', 'Bearer {value}"', 'x\n{value}', '{value}%']) {
+      expect(() => planDoor(spec([{...ANTHROPIC, format}]), opts), format).toThrow(`invalid inject format '${format}'`)
+    }
+    for (const format of ['{value}', 'Bearer {value}', 'a.b_c:d-e {value} x']) expect(() => planDoor(spec([{...ANTHROPIC, format}]), opts), format).not.toThrow()
+  })
+})
+
+describe('door wiring, exact', () => {
+  it('the door variable is SOURCEOS_SECRETS_DOOR', () => {
+    expect(DOOR_ENV).toBe('SOURCEOS_SECRETS_DOOR')
+  })
+
+  it('the squid access lines of each door: its API methods allowed, everything else on its port denied, in that order', () => {
+    const door = planDoor(profile({door: 'proxy', inject: [ANTHROPIC, {secret: 'o', host: 'api.openai.com', header: 'Authorization'}]}).spec, {networkMode: 'allowlist', proxyAddress: '10.0.0.254', enabledTools: []})!
+    expect(doorSquidConfig(door, '10.0.0.254').access).toEqual([
+      'http_access allow sourceos_door_0 sourceos_door_methods',
+      'http_access deny sourceos_door_0',
+      'http_access allow sourceos_door_1 sourceos_door_methods',
+      'http_access deny sourceos_door_1',
+    ])
+    expect(doorSquidConfig(door, '10.0.0.254').lines.filter((l) => l.startsWith('#'))).toEqual([
+      '# door 0: secret anthropic as x-api-key to https://api.anthropic.com',
+      '# door 1: secret o as Authorization to https://api.openai.com',
+    ])
+  })
+
+  it('a non-default port is part of the site a door names; the default one is not', () => {
+    const door = planDoor(profile({door: 'proxy', inject: [{...ANTHROPIC, host: 'api.example.com:8443'}, {secret: 'p', host: 'ip:192.0.2.2:80', header: 'x'}]}).spec, {networkMode: 'allowlist', proxyAddress: '10.0.0.254', enabledTools: []})!
+    const lines = doorSquidConfig(door, '10.0.0.254').lines
+    expect(lines).toContain('http_port 10.0.0.254:3200 accel defaultsite=api.example.com:8443 no-vhost name=sourceos_door_0')
+    expect(lines).toContain('http_port 10.0.0.254:3201 accel defaultsite=192.0.2.2 no-vhost name=sourceos_door_1')
+  })
+
+  it('one door for two tools names both in its description', () => {
+    const door = planDoor(profile({door: 'proxy', inject: [ANTHROPIC]}).spec, {networkMode: 'allowlist', proxyAddress: '10.0.0.254', enabledTools: ['claude-code']})!
+    door.injections[0]!.tools = ['claude-code', 'codex']
+    expect(describeDoor(door)).toBe('secret anthropic as x-api-key to https://api.anthropic.com at http://10.0.0.254:3200 (claude-code, codex)')
+  })
+})
