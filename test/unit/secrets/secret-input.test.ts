@@ -33,6 +33,17 @@ describe('a value piped on stdin', () => {
     expect(await readSecretValue('k', fits as unknown as NodeJS.ReadStream)).toHaveLength(64 * 1024)
   })
 
+  it('a stdin that gives text instead of bytes is counted in bytes too', async () => {
+    const text = new PassThrough()
+    text.setEncoding('utf8')
+    text.end('é'.repeat(32 * 1024 + 1))
+    await expect(readSecretValue('k', text as unknown as NodeJS.ReadStream)).rejects.toMatchObject({code: 'SECRET_VALUE_TOO_LONG'})
+    const fits = new PassThrough()
+    fits.setEncoding('utf8')
+    fits.end('tok-é')
+    expect(await readSecretValue('k', fits as unknown as NodeJS.ReadStream)).toBe('tok-é')
+  })
+
   it('in several chunks, a multi-byte character split across them', async () => {
     const stdin = new PassThrough()
     const bytes = Buffer.from('ké€y', 'utf8')
