@@ -96,15 +96,21 @@ export function displayPodmanArgv(
   }
 }
 
+/** Characters that continue a file name (letters and digits of any script, and the usual punctuation). */
+const NAME_CHARS = String.raw`\-\p{L}\p{N}\p{M}._~+@%`
+
 /**
- * Replaces the home dir at the start of a path, or after `=`, `:` or `,` inside an argument
- * (`--mount=type=bind,source=/home/u/x,…`), by `~`. `/home/user` never matches `/home/username`.
+ * Replaces the home dir wherever it stands as a whole path — at the start, after `=`, `:`, `,`, a
+ * space or a quote (`--mount=type=bind,source=/home/u/x,…`, `cd /home/u && …`) — by `~`. `/home/user` never matches `/home/username`.
  */
 export function homeRelative(text: string, home: string): string {
   const h = home.replace(/[\\/]+$/, '')
-  if (h === '' || h === '/') return text
+  if (h === '') return text // `/` as home, once stripped
   const escaped = h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return text.replace(new RegExp(`(^|[=:,\\s])${escaped}(?=$|[\\\\/:,])`, 'g'), '$1~')
+  // The home as a whole path: not the tail of a longer path before it (`/srv/home/u`), not the head
+  // of a longer name after it (`/home/u-other`); any other neighbour (space, quote, `&`, `;`, `=`…)
+  // ends it, so `cd /home/u && …` loses the user name too.
+  return text.replace(new RegExp(`(?<![${NAME_CHARS}\\\\/])${escaped}(?![${NAME_CHARS}])`, 'gu'), '~')
 }
 
 /** homeRelative over every string in a JSON value (object keys included). */

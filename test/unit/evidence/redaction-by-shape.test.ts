@@ -121,6 +121,14 @@ describe('home-relative paths', () => {
     expect(homeRelative('/home/u-other', '/home/u')).toBe('/home/u-other')
   })
 
+  it('the home followed or preceded by any non-name character loses the user name (shell text, quotes)', () => {
+    expect(homeRelative('cd /home/u && make', '/home/u')).toBe('cd ~ && make')
+    expect(homeRelative('cd /home/u; ls "/home/u" \'/home/u\' (/home/u)', '/home/u')).toBe('cd ~; ls "~" \'~\' (~)')
+    expect(homeRelative('/home/u&/home/u|/home/u>', '/home/u')).toBe('~&~|~>')
+    expect(homeRelative('/home/uñ/x /home/u.bak /home/u_2 /home/u~', '/home/u')).toBe('/home/uñ/x /home/u.bak /home/u_2 /home/u~')
+    expect(homeRelative('/srv/home/u \\share\\home\\u', '/home/u')).toBe('/srv/home/u \\share\\home\\u')
+  })
+
   it('a home with regex characters matches only itself', () => {
     expect(homeRelative('/home/a.b/x', '/home/a.b')).toBe('~/x')
     expect(homeRelative('/home/aXb/x', '/home/a.b')).toBe('/home/aXb/x')
