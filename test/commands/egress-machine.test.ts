@@ -35,7 +35,7 @@ spec:
   tools:
     codex: {enabled: true, command: [codex]}
   env: {passthrough: [], set: {}}
-  network: {mode: allowlist, allow: [registry.npmjs.org]}
+  network: {mode: allowlist, allow: [registry.npmjs.org], proxy: shared}
   resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
   secrets: {door: none}
 `)

@@ -25,7 +25,7 @@ describe('init --allow-host', () => {
     const created = await runCommand(Init, ['--profile', 'linux-podman-native', '--repo', repo, '--allow-host', 'registry.npmjs.org', '--json'], ctx)
     expect(created.exitCode, created.stderr).toBe(0)
     expect(schemaErrors('agent-machine-init-result.schema.json', created.json)).toEqual([])
-    expect(parseProfile(readFileSync(profilePath, 'utf8'), profilePath).spec.network).toEqual({mode: 'allowlist', allow: ['registry.npmjs.org']})
+    expect(parseProfile(readFileSync(profilePath, 'utf8'), profilePath).spec.network).toEqual({mode: 'allowlist', allow: ['registry.npmjs.org'], proxy: 'per-run'})
 
     const added = await runCommand(Init, ['--allow-host', 'github.com', '--allow-host', 'registry.npmjs.org:443', '--allow-host', '*.githubusercontent.com'], ctx)
     expect(added.exitCode, added.stderr).toBe(0)

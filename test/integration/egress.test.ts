@@ -71,7 +71,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
     beforeAll(async () => {
       fx = await makeLaunchFixture(mode)
       profile = fx.profileVariant('allowlist', (doc) => {
-        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS, `${ALLOWED_HTTP}:80`]}
+        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS, `${ALLOWED_HTTP}:80`], proxy: 'shared'}
       })
       // a service on the host's every address: the agent must never reach it
       server = createServer((socket) => {
@@ -261,6 +261,43 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(await networksOf(runId)).toEqual([])
     }, 180_000)
 
+    it('proxy per-run (the default): the run’s own proxy enforces the allowlist; it and its network live and die with the run, also after SIGKILL of the CLI; no shared proxy appears', async () => {
+      const perRun = fx.profileVariant('allowlist-per-run', (doc) => {
+        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS]}
+      })
+      const before = (await podman(fx.target, ['ps', '--all', '--quiet', `--filter=label=${KEY_LABEL}`])).stdout.trim()
+      const runId = fx.runId('perrun')
+      const probes = [
+        'p=${HTTPS_PROXY#http://}; h=${p%:*}; echo "PROXY=$p"',
+        `printf 'CONNECT ${ALLOWED_TLS}:443 HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/ALLOWED_CONNECT /'`,
+        `printf 'CONNECT ${DENIED}:443 HTTP/1.1\\r\\n\\r\\n' | nc -w 8 "$h" 3128 | head -1 | sed 's/^/DENIED /'`,
+        'exit 0',
+      ].join('\n')
+      const r = await fx.cli(['agent-machine', 'shell', '--json', '--run-id', runId, '--repo', fx.repo, '--profile-file', perRun, '--', '-c', probes], {timeoutMs: 120_000})
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/^ALLOWED_CONNECT HTTP\/1\.1 200/m)
+      expect(r.stderr).toMatch(/^DENIED HTTP\/1\.1 403/m)
+      const n = (JSON.parse(r.stdout) as {network: NetworkSection}).network
+      expect(n.proxy.container).toBe(`sourceos-proxy-${runId}`)
+      expect(n.destinations.map((d) => `${d.decision} ${d.host}:${d.port}`).sort()).toEqual([`allowed ${ALLOWED_TLS}:443`, `denied ${DENIED}:443`])
+      expect(await fx.containersOf(runId)).toEqual([])
+      expect(await networksOf(runId)).toEqual([])
+      expect(leases()).toEqual([])
+
+      const killed = fx.runId('perrunkill')
+      const cli = await fx.spawn(['agent-machine', 'shell', '--run-id', killed, '--repo', fx.repo, '--profile-file', perRun, '--', '-c', 'echo STARTED; sleep 3'])
+      await cli.waitFor(/STARTED/, 90_000)
+      cli.kill()
+      await cli.exited(10_000)
+      const deadline = Date.now() + 30_000
+      while ((await fx.containersOf(killed)).some((c) => c.startsWith('sourceos-agent-')) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 250))
+      const next = await fx.cli(['agent-machine', 'shell', '--run-id', fx.runId('perrunnext'), '--repo', fx.repo, '--profile-file', perRun, '--', '-c', 'exit 0'], {timeoutMs: 120_000})
+      expect(next.exitCode, next.stderr).toBe(0)
+      expect(await fx.containersOf(killed)).toEqual([])
+      expect(await networksOf(killed)).toEqual([])
+      expect((await podman(fx.target, ['ps', '--all', '--quiet', `--filter=label=${KEY_LABEL}`])).stdout.trim(), 'a shared proxy appeared').toBe(before)
+    }, 300_000)
+
     it('two concurrent runs on one shared proxy: each records only its own connections, and neither reaches the other (directly or through the proxy)', async () => {
       const a = fx.runId('egressa')
       const b = fx.runId('egressb')
@@ -316,7 +353,7 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
     it('a changed allowlist gets another proxy, configured for it; a killed proxy is replaced by the next run', async () => {
       // without deb.debian.org:80: the proxy of the first profile (which allows it) must not serve this one
       const narrower = fx.profileVariant('allowlist-narrower', (doc) => {
-        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS]}
+        doc.spec.network = {mode: 'allowlist', allow: [ALLOWED_TLS], proxy: 'shared'}
       })
       const probe = `p=\${HTTPS_PROXY#http://}; h=\${p%:*}; (printf 'GET http://${ALLOWED_HTTP}/debian/ HTTP/1.1\\r\\nHost: ${ALLOWED_HTTP}\\r\\nConnection: close\\r\\n\\r\\n'; sleep 5) | nc -w 8 "$h" 3128 | head -1 | sed 's/^/HTTP /'`
       const run = async (file: string, tag: string) => {

@@ -840,8 +840,8 @@ function networkSpec(profile: AgentMachineProfile, runId: string, imageId: strin
   const door = planDoor(profile.spec, {networkMode: mode, proxyAddress: mode === 'allowlist' ? egressSubnet(runId).proxy : null, enabledTools: enabledTools(profile.spec)})
   if (mode === 'open') return {network: mode, env, guard: {name: guardName(runId)}, ...state}
   if (mode !== 'allowlist') return {network: mode, env, ...state}
-  // a shared proxy and a network of its pool leased to this run (network/pool.ts); the Secrets Door's runs get their own
-  const egress = planLaunchEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door, pool})
+  // a proxy of the run's own, or (proxy: shared) a shared one with a network of its pool leased to this run (network/pool.ts)
+  const egress = planLaunchEgress({runId, image: imageId, allowlist: effectiveAllowlist(profile.spec.network.allow, enabledTools(profile.spec)), profileName: profile.metadata.name, door, shareProxy: profile.spec.network.proxy === 'shared', pool})
   const dropped = env.filter(([name]) => PROXY_VARS.has(name.toUpperCase()))
   if (dropped.length > 0) warnings.push(`network allowlist: the profile's ${[...new Set(dropped.map(([n]) => n))].join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not passed: the proxy variables point at the run's egress proxy`)
   const doorVars = new Set((egress.door?.env ?? []).map(([name]) => name))

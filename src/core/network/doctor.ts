@@ -16,6 +16,9 @@ export const EGRESS_PROXY_LABEL = 'dev.sourceos.agent-machine.egress-proxy'
 export const SHARED_PROXY_NOTE =
   'the proxy is shared by the runs of this allowlist and image and stays running between them (podman ps: sourceos-proxy.<hash>); to remove it and its networks: podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy); podman network rm $(podman network ls -q --filter label=dev.sourceos.agent-machine.role=egress-pool-network)'
 
+/** The default lifetime (spec.network.proxy: per-run). */
+export const PER_RUN_PROXY_NOTE = 'each run gets a proxy and network of its own, removed with it (spec.network.proxy: shared keeps one running between runs: faster starts)'
+
 export function egressCheck(profile: AgentMachineProfile, image: ImageDetails | null, durationMs: number): Check {
   const base = {id: 'network', title: 'Network egress', durationMs}
   const mode = networkMode(profile.spec.network)
@@ -44,5 +47,6 @@ export function egressCheck(profile: AgentMachineProfile, image: ImageDetails | 
       fix: 'rebuild the image from images/agent (it installs squid): `sourceosctl agent-machine image build`; or set spec.network.mode: none',
     }
   }
-  return {...base, status: 'ok', required: true, detail: `${detail}${image ? '; the image carries the egress proxy (squid)' : ''}; ${SHARED_PROXY_NOTE}`, fix: null}
+  const lifetime = profile.spec.network.proxy === 'shared' ? SHARED_PROXY_NOTE : PER_RUN_PROXY_NOTE
+  return {...base, status: 'ok', required: true, detail: `${detail}${image ? '; the image carries the egress proxy (squid)' : ''}; ${lifetime}`, fix: null}
 }

@@ -178,8 +178,9 @@ export function forgetReady(state: string, connection: string | null, key: strin
  * says which it would lease); a run's own proxy when the Secrets Door is in it (its secrets live
  * and die with the run).
  */
-export function planLaunchEgress(opts: Omit<Parameters<typeof planEgress>[0], 'shared'> & {pool: {state: string; connection: string | null; dryRun: boolean; now?: Date}}): EgressSetup {
-  if (opts.door && opts.door.injections.length > 0) return planEgress(opts)
+export function planLaunchEgress(opts: Omit<Parameters<typeof planEgress>[0], 'shared'> & {shareProxy: boolean; pool: {state: string; connection: string | null; dryRun: boolean; now?: Date}}): EgressSetup {
+  // per-run (the profile's default): the proxy lives and dies with the run; the Secrets Door's runs always
+  if (!opts.shareProxy || (opts.door && opts.door.injections.length > 0)) return planEgress(opts)
   const key = sharedKey(renderSquidConfig(opts.allowlist), renderDeniedPage(opts.profileName), opts.image)
   const slot = leaseSlot(opts.pool.state, {connection: opts.pool.connection, key, runId: opts.runId, dryRun: opts.pool.dryRun})
   if (slot < 0) {

@@ -118,6 +118,10 @@ export const NetworkSchema = z
       .default('allowlist')
       .describe('none: no network; allowlist (default): only the hosts in `allow` and those the enabled tools need, through a proxy sidecar outside the agent container; open: podman\'s default network, unfiltered (`default` is its old, deprecated name).'),
     allow: z.array(AllowEntrySchema).max(500).default([]).describe('Egress allowlist (mode allowlist): host[:port] patterns.'),
+    proxy: z
+      .enum(['per-run', 'shared'])
+      .default('per-run')
+      .describe('Mode allowlist: per-run (default): the proxy and its network live and die with the run, nothing is left after it; shared: one long-lived proxy per allowlist, each run on a network of its own from its pool — faster to start, but the proxy and its networks stay between runs (docs/network.md).'),
   })
   .strict()
 

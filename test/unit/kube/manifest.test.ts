@@ -39,7 +39,7 @@ function spec(door: boolean): AgentMachineProfile['spec'] {
     mounts: [],
     tools: {codex: {enabled: true, command: ['codex']}},
     env: {passthrough: [], set: {}},
-    network: {mode: 'allowlist', allow: ['registry.npmjs.org', '*.githubusercontent.com', 'ip:203.0.113.7:8080']},
+    network: {mode: 'allowlist', allow: ['registry.npmjs.org', '*.githubusercontent.com', 'ip:203.0.113.7:8080'], proxy: 'per-run'},
     resources: {cpus: 2, memory: '4g', pidsLimit: 512},
     secrets: door ? {door: 'proxy', inject: [{secret: 'openai', host: 'api.openai.com', header: 'Authorization', format: 'Bearer {value}'}]} : {door: 'none'},
   }

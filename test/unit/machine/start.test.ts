@@ -29,7 +29,7 @@ function profile(platform: AgentMachineProfile['spec']['platform'], machine: Pro
       mounts: [{source, target: '/workspace/app', mode: 'rw'}],
       tools: {codex: {enabled: true, command: ['codex']}},
       env: {passthrough: [], set: {}},
-      network: {mode: 'default', allow: []},
+      network: {mode: 'default', allow: [], proxy: 'per-run'},
       resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
       secrets: {door: 'none'},
     },

@@ -20,7 +20,14 @@ describe('doctor: network egress', () => {
     expect(c.detail).toMatch(/tool codex: .*api\.openai\.com:443/)
     expect(c.detail).toMatch(/tool claude-code: .*api\.anthropic\.com:443/)
     expect(c.detail).toContain('carries the egress proxy')
-    // the long-lived shared proxy: where it is and how to remove it
+    // the default: a proxy of the run's own, nothing left after it
+    expect(c.detail).toContain('a proxy and network of its own, removed with it')
+    expect(c.detail).not.toContain('stays running between them')
+  })
+
+  it('allowlist with proxy: shared: says the proxy stays running between runs, where it is and how to remove it', () => {
+    const c = egressCheck(profile('  network:\n    mode: allowlist\n    proxy: shared\n'), image({[EGRESS_PROXY_LABEL]: 'squid'}), 5)
+    expect(c.status).toBe('ok')
     expect(c.detail).toContain('stays running between them')
     expect(c.detail).toContain('podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy)')
   })

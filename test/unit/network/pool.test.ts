@@ -37,6 +37,7 @@ function plan(state: string, over: {runId?: string; allow?: string[]; image?: st
     allowlist: effectiveAllowlist(over.allow ?? ['registry.npmjs.org'], []),
     profileName: over.profile ?? 'p',
     door: over.door ?? null,
+    shareProxy: true,
     pool: {state, connection: null, dryRun: over.dryRun ?? false},
   })
 }
@@ -109,6 +110,15 @@ describe('the shared proxy’s key and addresses', () => {
     }
   })
 
+  it('per-run, the profile’s default: a proxy and network of the run’s own, nothing leased or shared', () => {
+    const s = state()
+    const e = planLaunchEgress({runId: 'run-own0001', image: IMAGE, allowlist: effectiveAllowlist(['registry.npmjs.org'], []), profileName: 'p', door: null, shareProxy: false, pool: {state: s, connection: null, dryRun: false}})
+    expect(e.shared).toBeUndefined()
+    expect(e.sidecar).toBe('sourceos-proxy-run-own0001')
+    expect(e.network).toBe('sourceos-egress-run-own0001')
+    expect(existsSync(join(s, 'egress', 'pool')) ? readdirSync(join(s, 'egress', 'pool')) : []).toEqual([])
+  })
+
   it('the Secrets Door’s runs keep a proxy of their own (its secrets live and die with the run)', () => {
     const s = state()
     const door: DoorPlan = {
@@ -116,9 +126,9 @@ describe('the shared proxy’s key and addresses', () => {
       env: [],
       toolArgs: {},
     }
-    const e = planLaunchEgress({runId: 'run-door001', image: IMAGE, allowlist: effectiveAllowlist([], []), profileName: 'p', door: null, pool: {state: s, connection: null, dryRun: false}})
+    const e = planLaunchEgress({runId: 'run-door001', image: IMAGE, allowlist: effectiveAllowlist([], []), profileName: 'p', door: null, shareProxy: true, pool: {state: s, connection: null, dryRun: false}})
     expect(e.shared).toBeDefined()
-    const own = planLaunchEgress({runId: 'run-door002', image: IMAGE, allowlist: effectiveAllowlist([], []), profileName: 'p', door, pool: {state: s, connection: null, dryRun: false}})
+    const own = planLaunchEgress({runId: 'run-door002', image: IMAGE, allowlist: effectiveAllowlist([], []), profileName: 'p', door, shareProxy: true, pool: {state: s, connection: null, dryRun: false}})
     expect(own.shared).toBeUndefined()
     expect(own.sidecar).toBe('sourceos-proxy-run-door002')
   })

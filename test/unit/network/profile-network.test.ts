@@ -42,6 +42,6 @@ describe('spec.network in a profile', () => {
 
   it('the old name `default` still loads and means open; a missing mode means allowlist', () => {
     expect(networkMode(parseProfile(withNetwork('  network:\n    mode: default\n'), 'p').spec.network)).toBe('open')
-    expect(parseProfile(withNetwork('  network: {}\n'), 'p').spec.network).toEqual({mode: 'allowlist', allow: []})
+    expect(parseProfile(withNetwork('  network: {}\n'), 'p').spec.network).toEqual({mode: 'allowlist', allow: [], proxy: 'per-run'})
   })
 })

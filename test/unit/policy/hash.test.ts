@@ -109,7 +109,7 @@ const profile = (): AgentMachineProfile => ({
     mounts: [{source: '~/dev/repo', target: '/workspace/repo', mode: 'rw'}],
     tools: {'claude-code': {enabled: false, command: ['claude']}, codex: {enabled: true, command: ['codex']}},
     env: {passthrough: ['TERM', 'LANG', 'TERM'], set: {B: '2', A: '1'}},
-    network: {mode: 'default', allow: []},
+    network: {mode: 'default', allow: [], proxy: 'per-run'},
     resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
     secrets: {door: 'none'},
   },
@@ -148,7 +148,7 @@ describe('buildEffectivePolicy / policyHash', () => {
 
   it('network allowlist: the policy carries the effective entries (profile + enabled tools) and their hash, so the policy hash covers the allowlist', () => {
     const allow = profile()
-    allow.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80']}
+    allow.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80'], proxy: 'per-run'}
     const p = buildEffectivePolicy(allow, mounts, {rootless: true})
     expect(p.network.mode).toBe('allowlist')
     // codex is enabled (its hosts join), claude-code is not
@@ -156,10 +156,10 @@ describe('buildEffectivePolicy / policyHash', () => {
     expect(p.network.allow!.some((e) => e.includes('anthropic'))).toBe(false)
     expect(p.network.allowHash).toMatch(/^sha256:[a-f0-9]{64}$/)
     const wider = profile()
-    wider.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80', 'evil.example.com']}
+    wider.spec.network = {mode: 'allowlist', allow: ['registry.npmjs.org', 'deb.debian.org:80', 'evil.example.com'], proxy: 'per-run'}
     expect(policyHash(buildEffectivePolicy(wider, mounts, {rootless: true}))).not.toBe(policyHash(p))
     const open = profile()
-    open.spec.network = {mode: 'open', allow: []}
+    open.spec.network = {mode: 'open', allow: [], proxy: 'per-run'}
     expect(policyHash(buildEffectivePolicy(open, mounts, {rootless: true}))).not.toBe(policyHash(p))
     // the deprecated name is the same policy as open
     expect(policyHash(buildEffectivePolicy(profile(), mounts, {rootless: true}))).toBe(policyHash(buildEffectivePolicy(open, mounts, {rootless: true})))

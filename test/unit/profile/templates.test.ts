@@ -22,7 +22,7 @@ describe('templates', () => {
     expect(profile.spec.image).toEqual({ref: 'localhost/sourceos/agent:latest', digest: null, pull: 'never'})
     expect(profile.spec.tools).toEqual({codex: {enabled: true, command: ['codex']}, 'claude-code': {enabled: true, command: ['claude']}})
     expect(profile.spec.env).toEqual({passthrough: ['TERM', 'LANG', 'LC_ALL', 'TZ', 'COLORTERM'], set: {}})
-    expect(profile.spec.network).toEqual({mode: 'allowlist', allow: []})
+    expect(profile.spec.network).toEqual({mode: 'allowlist', allow: [], proxy: 'per-run'})
     expect(profile.spec.resources).toEqual({cpus: 2, memory: '4g', pidsLimit: 1024})
     expect(profile.spec.secrets).toEqual({door: 'none'})
     // No device-specific values: no absolute home paths, user names or drive letters.
