@@ -131,9 +131,12 @@ function profileFor(name, repos, image, network) {
     if (add.status !== 0) throw new Error(`repo add: ${add.stderr}`)
   }
   const file = join(configDir, 'agent-machine', 'profile.yaml')
-  // 'allowlist-shared': mode allowlist with the long-lived shared proxy (spec.network.proxy: shared)
-  const mode = network === 'allowlist-shared' ? 'allowlist\n$1proxy: shared' : network
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/ref: \S+/, `ref: ${image}`).replace(/^( *)mode: allowlist\b/m, `$1mode: ${mode}`))
+  let text = readFileSync(file, 'utf8').replace(/ref: \S+/, `ref: ${image}`)
+  if (network === 'allowlist-shared') {
+    // mode allowlist with the long-lived shared proxy (spec.network.proxy: shared; init writes per-run)
+    text = /^ *proxy: per-run\b/m.test(text) ? text.replace(/^( *)proxy: per-run\b/m, '$1proxy: shared') : text.replace(/^( *)mode: allowlist\b/m, '$1mode: allowlist\n$1proxy: shared')
+  } else text = text.replace(/^( *)mode: allowlist\b/m, `$1mode: ${network}`)
+  writeFileSync(file, text)
   return file
 }
 
