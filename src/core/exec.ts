@@ -340,18 +340,7 @@ export function createAttachedRunner(): AttachedRunner {
       windowsHide: false,
       detached: Boolean(options.ownProcessGroup),
     })
-    let interrupted = false
-    const forward = (signal: NodeJS.Signals) => () => {
-      interrupted = true
-      if (options.forwardSignal) options.forwardSignal(signal)
-      else child.kill(signal)
-    }
-    const onInt = forward('SIGINT')
-    const onTerm = forward('SIGTERM')
-    const onHup = forward('SIGHUP')
-    process.on('SIGINT', onInt)
-    process.on('SIGTERM', onTerm)
-    process.on('SIGHUP', onHup)
+    const signals = forwardSignals(options, (signal) => child.kill(signal))
     options.onSpawn?.(child.pid)
     try {
       const result = await child
@@ -360,15 +349,32 @@ export function createAttachedRunner(): AttachedRunner {
         exitCode: notFound ? null : (result.exitCode ?? null),
         signal: result.signal ?? undefined,
         notFound,
-        interrupted,
+        interrupted: signals.interrupted(),
         durationMs: Math.round(performance.now() - started),
       }
     } finally {
-      process.off('SIGINT', onInt)
-      process.off('SIGTERM', onTerm)
-      process.off('SIGHUP', onHup)
+      signals.stop()
     }
   }
+}
+
+/**
+ * While an attached child runs: a SIGINT, SIGTERM or SIGHUP this process receives goes to
+ * `options.forwardSignal`, else to the child (`kill`); `interrupted()` says whether one came.
+ * `stop()` removes the handlers.
+ */
+function forwardSignals(options: AttachedOptions, kill: (signal: NodeJS.Signals) => void): {interrupted: () => boolean; stop: () => void} {
+  let interrupted = false
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => {
+    const handler = () => {
+      interrupted = true
+      if (options.forwardSignal) options.forwardSignal(signal)
+      else kill(signal)
+    }
+    process.on(signal, handler)
+    return [signal, handler] as const
+  })
+  return {interrupted: () => interrupted, stop: () => handlers.forEach(([signal, handler]) => process.off(signal, handler))}
 }
 
 /**
@@ -397,29 +403,16 @@ export function createLightAttachedRunner(): AttachedRunner {
       stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', 'inherit'],
       detached: Boolean(options.ownProcessGroup),
     })
-    let interrupted = false
-    const forward = (signal: NodeJS.Signals) => () => {
-      interrupted = true
-      if (options.forwardSignal) options.forwardSignal(signal)
-      else child.kill(signal)
-    }
-    const onInt = forward('SIGINT')
-    const onTerm = forward('SIGTERM')
-    const onHup = forward('SIGHUP')
-    process.on('SIGINT', onInt)
-    process.on('SIGTERM', onTerm)
-    process.on('SIGHUP', onHup)
+    const signals = forwardSignals(options, (signal) => child.kill(signal))
     options.onSpawn?.(child.pid)
     try {
       const outcome = await new Promise<{code: number | null; signal: NodeJS.Signals | null; notFound: boolean}>((resolve) => {
         child.once('error', (error: NodeJS.ErrnoException) => resolve({code: null, signal: null, notFound: error.code === 'ENOENT'}))
         child.once('close', (code, signal) => resolve({code, signal, notFound: false}))
       })
-      return {exitCode: outcome.notFound ? null : outcome.code, ...(outcome.signal ? {signal: outcome.signal} : {}), notFound: outcome.notFound, interrupted, durationMs: Math.round(performance.now() - started)}
+      return {exitCode: outcome.notFound ? null : outcome.code, ...(outcome.signal ? {signal: outcome.signal} : {}), notFound: outcome.notFound, interrupted: signals.interrupted(), durationMs: Math.round(performance.now() - started)}
     } finally {
-      process.off('SIGINT', onInt)
-      process.off('SIGTERM', onTerm)
-      process.off('SIGHUP', onHup)
+      signals.stop()
     }
   }
 }
