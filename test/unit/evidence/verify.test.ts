@@ -236,14 +236,22 @@ describe('inspectPath: an evidence dir and its chain', () => {
   it('inspections that overlap running sessions (records still started, others completing, the index growing) report no problem, and the dir is valid at the end', async () => {
     const {dir} = await evidenceDir(1)
     let writing = true
+    // Inspections run one after another; the writer waits for one that began after each change,
+    // so the overlap does not depend on how fast this machine happens to be.
+    let inspectionsBegun = 0
+    let inspectionsDone = 0
+    const oneInspectionAfterNow = async () => {
+      const mark = inspectionsBegun
+      while (inspectionsDone <= mark) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
     const writer = (async () => {
       for (let i = 0; i < 15; i++) {
         const h = await beginRecord(dir, sampleDraft())
         // the session runs for a while: inspections now see a started record
-        await new Promise((resolve) => setTimeout(resolve, 40))
+        await oneInspectionAfterNow()
         await h.complete({exitCode: 0})
         // and the next one begins a little later, as sessions do
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        await oneInspectionAfterNow()
       }
       writing = false
     })()
@@ -251,10 +259,12 @@ describe('inspectPath: an evidence dir and its chain', () => {
     let sawRunning = 0
     const counts = new Set<number>()
     while (writing) {
+      inspectionsBegun++
       const result = await inspectPath(dir)
       expect(result.findings).toEqual([])
       expect(result.verdict).toBe('valid')
       inspections++
+      inspectionsDone = inspectionsBegun
       if (result.records.some((r) => r.status === 'started')) sawRunning++
       counts.add(result.records.length)
     }
