@@ -157,34 +157,71 @@ export function globSource(glob: string): string {
   return src
 }
 
+/**
+ * Patterns of one segment count `k`, tested on an entry's last `k` path segments. The name alone
+ * is tested first, by two anchored expressions: `lead` for the patterns whose last segment starts
+ * with a literal (most names fail at their first character), `ends` for those that are `*` and a
+ * literal (`*.pem`: the name ends with `.pem`, a name holding no '/'). When one matches and `k` > 1,
+ * `full` is tested on the `k` segments joined by '/'. The verdicts are those of one
+ * `(?:^|/)(?:…)$` over the relative path, since `*` and `?` never cross a '/', without trying
+ * every alternative at every position of every path.
+ */
+interface TailGroup {
+  k: number
+  lead: RegExp | null
+  ends: RegExp | null
+  full: RegExp
+}
+
 interface NameMatchers {
-  secret: RegExp | null
-  secretExcept: RegExp | null
-  protect: RegExp | null
-  /** Path segments the patterns span (the matchers are tested on the entry's last `tail` segments). */
+  secret: TailGroup[]
+  secretExcept: TailGroup[]
+  protect: TailGroup[]
+  /** Path segments the patterns span (the frames keep their folder's last `tail - 1` segments). */
   tail: number
 }
 
 let nameMatchers: NameMatchers | undefined
 
-/** One alternation per pattern list, tested against the tail of the relative path. */
+function tailGroups(globs: readonly string[]): TailGroup[] {
+  const byK = new Map<number, {lead: string[]; ends: string[]; full: string[]}>()
+  for (const glob of globs) {
+    const segs = glob.split('/')
+    const g = byK.get(segs.length) ?? {lead: [], ends: [], full: []}
+    byK.set(segs.length, g)
+    const last = segs[segs.length - 1]!
+    const rest = last.slice(1)
+    if (last.startsWith('*') && rest !== '' && !rest.includes('*') && !rest.includes('?')) g.ends.push(globSource(rest))
+    else g.lead.push(globSource(last))
+    g.full.push(globSource(glob))
+  }
+  const re = (parts: string[], head: string): RegExp | null => (parts.length > 0 ? new RegExp(`${head}(?:${parts.join('|')})$`, 'i') : null)
+  return [...byK].sort((a, b) => a[0] - b[0]).map(([k, g]) => ({k, lead: re(g.lead, '^'), ends: re(g.ends, ''), full: re(g.full, '^')!}))
+}
+
+/** Whether the entry `name` in a folder whose last segments are `segs` matches one of the groups. */
+function tailMatch(groups: readonly TailGroup[], segs: readonly string[], name: string): boolean {
+  for (const g of groups) {
+    if (!(g.lead?.test(name) || g.ends?.test(name))) continue
+    if (g.k === 1) return true
+    if (segs.length >= g.k - 1 && g.full.test(`${segs.slice(segs.length - (g.k - 1)).join('/')}/${name}`)) return true
+  }
+  return false
+}
+
+/** The catalogue's workspace patterns, grouped by the number of path segments they span. */
 function matchers(): NameMatchers {
   if (nameMatchers) return nameMatchers
   const {maskByDefault, writeProtectByDefault} = workspacePatterns()
   const positive: string[] = []
   const negative: string[] = []
-  let tail = 1
-  const note = (p: string): string => {
-    tail = Math.max(tail, p.split('/').length)
-    return globSource(p)
-  }
   for (const p of maskByDefault) {
-    if (p.startsWith('!')) negative.push(note(p.slice(1)))
-    else positive.push(note(p))
+    if (p.startsWith('!')) negative.push(p.slice(1))
+    else positive.push(p)
   }
-  const protect = writeProtectByDefault.map((p) => note(p.replace(/\/\*\*$/, '')))
-  const build = (parts: string[]): RegExp | null => (parts.length ? new RegExp(`(?:^|/)(?:${parts.join('|')})$`, 'i') : null)
-  nameMatchers = {secret: build(positive), secretExcept: build(negative), protect: build(protect), tail}
+  const protect = writeProtectByDefault.map((p) => p.replace(/\/\*\*$/, ''))
+  const tail = Math.max(1, ...[...positive, ...negative, ...protect].map((p) => p.split('/').length))
+  nameMatchers = {secret: tailGroups(positive), secretExcept: tailGroups(negative), protect: tailGroups(protect), tail}
   return nameMatchers
 }
 
@@ -382,7 +419,6 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       }
     }
     const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
-    const prefix = segs.length > 0 ? segs.join('/') + '/' : ''
     // A folder git would take as a repository when run inside it (a bare repo, or one the agent
     // made look like one): its config is as live as a .git's.
     if (looksLikeGitDir(entryNames, types) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
@@ -445,7 +481,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
           add(abs, 'alias-sensitive', 'refuse', `the same directory as ${sameAs(alias)}: a bind mount or other alias`)
           continue
         }
-        if (names && protect?.test(prefix + name)) writeProtected.push(abs)
+        if (names && tailMatch(protect, segs, name)) writeProtected.push(abs)
         if (depth + 1 > maxDepth) {
           depthLimited = true
           continue
@@ -456,13 +492,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       } else if (type === 'f') {
         if (names) {
           const lower = name.toLowerCase()
-          const rel = prefix + name
           if (REFUSE_FILES.has(lower) || (lower === 'config.json' && parentName.toLowerCase() === '.docker')) {
             add(abs, 'credential-store', 'refuse', `${name}: a credential file`)
-          } else if (secret?.test(rel) && !secretExcept?.test(rel)) {
+          } else if (tailMatch(secret, segs, name) && !tailMatch(secretExcept, segs, name)) {
             add(abs, 'secret-file', 'warn', `${name} often holds secrets; it will be visible to the agent`)
           }
-          if (protect?.test(rel)) writeProtected.push(abs)
+          if (tailMatch(protect, segs, name)) writeProtected.push(abs)
         }
         counter?.add(abs)
       } else if (type === 'l') {
