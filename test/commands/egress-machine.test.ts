@@ -67,9 +67,9 @@ describe('network allowlist on a macOS Podman machine', () => {
     const result = out.json as {plan: {steps: Array<{argv: string[]}>}; warnings: string[]}
     const podmanSteps = result.plan.steps.map((s) => s.argv).filter((a) => a[0] === 'podman')
     // the shared proxy (its name carries its configuration's hash) and the pool network leased to the run
-    const egress = podmanSteps.filter((a) => a.some((x) => x.includes('sourceos-egress.') || x.includes('sourceos-proxy.')))
-    // proxy state, network create, connect, proxy create, start, the check before start, log (and the whole log), and the agent's create
-    expect(egress.length).toBeGreaterThanOrEqual(8)
+    const egress = podmanSteps.filter((a) => a.some((x) => x.includes('sourceos-egress.') || x.includes('sourceos-proxy.') || x.includes('sourceos-netholder.')))
+    // proxy state, network create, connect, proxy create, start, log (and the whole log), the agent's create; rootful: the slot's network holder's run, start and replacement
+    expect(egress.length).toBeGreaterThanOrEqual(rootful ? 10 : 8)
     for (const argv of egress) expect(argv.slice(0, 3), argv.join(' ')).toEqual(['podman', '--connection', connection])
     // the agent's way out is the run's proxy (a profile's own proxy variables are refused by the env policy)
     const create = podmanSteps.find((a) => a.includes('--name=sourceos-agent-egressmac-0001'))!

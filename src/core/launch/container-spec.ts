@@ -155,11 +155,13 @@ export function buildCreateArgv(spec: ContainerSpec, ctx: PodmanTarget): string[
     // what `ps` shows (sessions/sessions.ts)
     ['network', spec.network],
     ['workdir', spec.workdir],
+    // allowlist with a shared pool's network holder: the check before start finds every container in its namespace by this
+    ...(spec.egress?.shared?.holder ? [['egress-holder', spec.egress.shared.holder.name] as [string, string]] : []),
   ]
   return podmanArgv(ctx, [
     'create',
     `--name=${containerName(spec.runId)}`,
-    ...hardeningArgs(spec.rootless, spec.hostOwner, spec.rootlessUser, spec.rootless && spec.guard ? spec.guard.name : undefined),
+    ...hardeningArgs(spec.rootless, spec.hostOwner, spec.rootlessUser, spec.rootless ? (spec.guard?.name ?? spec.egress?.shared?.holder?.name) : undefined),
     ...networkArgs(spec),
     `--cpus=${spec.resources.cpus}`,
     `--memory=${spec.resources.memory}`,

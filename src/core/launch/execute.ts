@@ -21,7 +21,7 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
-import {createEgressNetwork, removeLinkLocalGuard, repairSharedNetwork, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {createEgressNetwork, egressNamespaceProvider, removeLinkLocalGuard, repairSharedHolder, repairSharedNetwork, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
 import {runDetached} from '../sessions/detached-run.js'
 
@@ -156,7 +156,9 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (early) return interruptedBeforeStart()
     // The runtime mounts everything now; its init process then waits for start, so nothing of
     // the agent has run when the view is checked.
-    const initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    let initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
+    // the shared egress pool's network holder stopped since this host last used it: started again, init once more
+    if (!succeeded(initialized) && egress && (await repairSharedHolder(egress, deps.runner, state, podman, initialized.stderr))) initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
     if (!succeeded(initialized)) await refuseChangedPins(prepared)
     agentInitialized.resolve(succeeded(initialized))
     if (!succeeded(initialized)) throw unexpectedFailure('PODMAN_INIT_FAILED', `podman init failed: ${describeOutcome(initialized)}`, 'run the create and init commands from `--dry-run` by hand to see podman’s full error')
@@ -164,7 +166,8 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     if (early) return interruptedBeforeStart()
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
-    const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps, guardId)
+    // open: the link-local guard's namespace; allowlist with a shared pool's network holder: the holder's (by ID)
+    const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps, guardId ?? egressNamespaceProvider(egress))
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
     if (egress) {

@@ -313,7 +313,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     image: image.id,
     mounts: [...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts],
     workdir,
-    ...networkSpec(profile, runId, image.id, passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true}),
+    // proxy: shared: the agent joins its slot's network holder where its user is known (rootful; rootless: native Linux, like the link-local guard)
+    ...networkSpec(profile, runId, image.id, passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true, holder: !rootless || (!machine && host.platform === 'linux' && host.uid !== null) ? {rootless} : null}),
     resources: profile.spec.resources,
     rootless,
     ...(hostOwner ? {hostOwner} : {}),
@@ -437,7 +438,7 @@ async function prepareRemote(req: LaunchRequest, r: RemoteInput): Promise<Prepar
     image: image.id,
     mounts,
     workdir: repoMatch.workdir,
-    ...networkSpec(profile, runId, image.id, r.passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true}),
+    ...networkSpec(profile, runId, image.id, r.passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true, holder: rootless ? null : {rootless}}),
     resources: profile.spec.resources,
     rootless,
     interactive: true,
@@ -828,7 +829,7 @@ const PROXY_VARS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'
  * deprecated name `default` warns), or `allowlist` (the run's internal network behind the proxy
  * sidecar, with the proxy variables set; network/sidecar.ts).
  */
-function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[], pool: {state: string; connection: string | null; dryRun: boolean}): Pick<ContainerSpec, 'network' | 'egress' | 'guard' | 'env' | 'volumes'> {
+function networkSpec(profile: AgentMachineProfile, runId: string, imageId: string, passthrough: ReadonlyArray<[string, string]>, warnings: string[], pool: {state: string; connection: string | null; dryRun: boolean; holder: {rootless: boolean} | null}): Pick<ContainerSpec, 'network' | 'egress' | 'guard' | 'env' | 'volumes'> {
   const mode = networkMode(profile.spec.network)
   if (profile.spec.network.mode === 'default') warnings.push('spec.network.mode `default` is deprecated: it is now called `open` (full egress, unfiltered). Consider `allowlist`, the default of every template (README, "Network egress")')
   const env = containerEnv(profile, passthrough)
@@ -872,7 +873,8 @@ function networkWhy(spec: Pick<ContainerSpec, 'network' | 'egress' | 'volumes'>)
   if (spec.network === 'none') return `${state}; no network`
   if (spec.network === 'open') return `${state}; on podman’s default network, unfiltered (network mode open) except the link-local (cloud metadata) range: in the link-local guard’s network namespace`
   const door = spec.egress!.door
-  return `${state}; on the internal network ${spec.egress!.network} only, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
+  const holder = spec.egress!.shared?.holder
+  return `${state}; on the internal network ${spec.egress!.network} only${holder ? ` (in the network namespace of its network holder ${holder.name}, at ${spec.egress!.shared!.agentAddress})` : ''}, with HTTP(S)_PROXY set to the egress proxy ${spec.egress!.proxyUrl}${door ? `; Secrets Door: ${describeDoor(door)} (values stay in the proxy)` : ''}`
 }
 
 function containerEnv(profile: AgentMachineProfile, passthrough: ReadonlyArray<[string, string]>): Array<[string, string]> {

@@ -57,10 +57,12 @@ export function parseAllowEntry(raw: string): ParsedAllow {
   const entry = raw.trim().toLowerCase()
   if (entry === '') return fail('it is empty')
   if (/^\*(?::[0-9]*)?$/.test(entry)) return fail('a bare * would allow every host: name the hosts, or use network mode open')
-  if (/[/@?#\s\\]|^[a-z][a-z0-9+.-]*:\/\//.test(entry)) return fail('write host[:port], not a URL or path (e.g. api.example.com or api.example.com:8443)')
+  // a URL (scheme://), a path, user info, a query or fragment, whitespace, a backslash
+  if (/[/@?#\s\\]/.test(entry)) return fail('write host[:port], not a URL or path (e.g. api.example.com or api.example.com:8443)')
   if (entry.startsWith('ip:')) {
     const rest = entry.slice(3)
-    if (!rest.startsWith('[') && (isIP(rest) === 6 || isIP(rest.replace(/:[0-9]+$/, '')) === 6)) return fail(`write an IPv6 address in brackets: ip:[${rest}]:443`)
+    // an unbracketed IPv6 address, with or without a port (a bracketed one is never isIP)
+    if (isIP(rest) === 6 || isIP(rest.replace(/:[0-9]+$/, '')) === 6) return fail(`write an IPv6 address in brackets: ip:[${rest}]:443`)
     const m = /^\[([0-9a-f:.]+)\](?::([^:]*))?$/.exec(rest) ?? /^([0-9.]+)(?::([^:]*))?$/.exec(rest)
     if (!m || isIP(m[1]!) === 0) return fail(`'${rest}' is not an IP address (ip:203.0.113.7:8080, ip:[2001:db8::1]:443)`)
     const port = parsePort(m[2])
@@ -122,6 +124,7 @@ let toolEgressCache: Record<ToolName, ToolEgress> | undefined
 
 /** The hosts a tool needs to sign in and reach its model API (policy/tool-egress.json, read once). */
 export function toolEgress(tool: ToolName): ToolEgress {
+  // Stryker disable next-line ConditionalExpression: a cache only; reading the file every time gives the same entries
   if (!toolEgressCache) {
     const file = join(packageRoot(), 'policy', 'tool-egress.json')
     let doc: {schema?: string; tools?: Record<ToolName, ToolEgress>}

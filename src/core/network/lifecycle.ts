@@ -11,7 +11,7 @@ import path from 'node:path'
 import {policyRefusal, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import {podmanArgs, type PodmanContext} from '../podman/context.js'
-import {IMAGE_LABEL, KEY_LABEL, networkConnectArgv, poolSubnet, PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL, SHARED_ROLE} from './sidecar.js'
+import {HOLDER_LABEL, HOLDER_ROLE, holderPrefix, IMAGE_LABEL, KEY_LABEL, networkConnectArgv, poolSubnet, PROXY_READY_LINE, ROLE_LABEL, RUN_ID_LABEL, SHARED_ROLE, SLOT_LABEL} from './sidecar.js'
 import {forgetReady, holderAlive, isReady, leasedAgentCreated, listLeases, markReady, noteAgentCreated, readyInfo, releaseSlot, type ReadyInfo} from './pool.js'
 import {sliceProxyLog} from './proxy-log.js'
 import {READY_TIMEOUT_MS, type EgressSteps} from './steps.js'
@@ -302,7 +302,16 @@ export async function ensureSharedEgress(steps: EgressSteps, runner: Runner, sta
   const sh = sharedOf(steps)
   const {key, slot} = steps.setup.shared!
   sh.observed.state = state
-  if (isReady(state, ctx.connection, key, slot)) return
+  const holder = steps.setup.shared!.holder
+  if (isReady(state, ctx.connection, key, slot)) {
+    if (!holder) return
+    // the holder the agent's create joins: its ID, checked by the verification (a ready mark without one is set up again)
+    const {holderId} = readyInfo(state, ctx.connection, key, slot)
+    if (holderId) {
+      sh.observed.holderId = holderId
+      return
+    }
+  }
   const found = await run(runner, sh.proxyState, 30_000)
   const entries = succeeded(found) ? parsePs(found.stdout) : null
   if (!entries) throw setupFailure(`cannot read the shared egress proxy's state: ${describeOutcome(found)} (${lastLines(found.stderr)})`)
@@ -314,13 +323,61 @@ export async function ensureSharedEgress(steps: EgressSteps, runner: Runner, sta
       /subnet|overlap/i.test(created.stderr) ? `its subnet ${steps.setup.subnet} is taken by another network (podman network ls): remove that network, or change the allowlist (another proxy, other subnets)` : 'check `podman network ls` and `podman info`; or run with spec.network.mode none; nothing was started',
     )
   }
-  const proxy = entries[0]
+  const proxy = entries.find((c) => c.Names?.includes(steps.setup.sidecar))
   if (!proxyFits(proxy, steps)) await replaceSharedProxy(steps, runner, proxy !== undefined)
   else if (!(proxy!.Networks ?? []).includes(steps.setup.network)) {
     const connected = await run(runner, sh.connect, 30_000)
     if (!succeeded(connected) && !ALREADY.test(connected.stderr)) throw setupFailure(`cannot attach the shared egress proxy to ${steps.setup.network}: ${describeOutcome(connected)} (${lastLines(connected.stderr)})`)
   }
-  markReady(state, ctx.connection, key, slot, true, await proxyLogFile(steps, runner, ctx))
+  if (holder) sh.observed.holderId = await ensureHolder(steps, runner, entries.find((c) => c.Names?.includes(holder.name)))
+  markReady(state, ctx.connection, key, slot, true, await readyNote(steps, runner, ctx))
+}
+
+/** What the ready mark keeps: the proxy's log file (podman on this host) and the slot's holder's ID. */
+async function readyNote(steps: EgressSteps, runner: Runner, ctx: Target): Promise<ReadyInfo> {
+  const holderId = sharedOf(steps).observed.holderId
+  return {...(await proxyLogFile(steps, runner, ctx)), ...(holderId ? {holderId} : {})}
+}
+
+/** The slot's holder is what this run planned: its role, pool key, slot and image, on the leased network. */
+function holderFits(c: PsEntry, steps: EgressSteps): boolean {
+  const e = steps.setup
+  const l = c.Labels ?? {}
+  return l[ROLE_LABEL] === HOLDER_ROLE && l[KEY_LABEL] === e.shared!.key && l[SLOT_LABEL] === String(e.shared!.slot) && l[IMAGE_LABEL] === e.image && (c.Networks ?? []).includes(e.network) && /^[0-9a-f]{64}$/.test(c.Id ?? '')
+}
+
+/**
+ * The slot's network holder, running: kept when it fits (started again when stopped: same
+ * container, same address), otherwise removed (a stale agent still in its namespace makes podman
+ * refuse that: then the launch is refused) and created. Returns its container ID.
+ */
+async function ensureHolder(steps: EgressSteps, runner: Runner, found: PsEntry | undefined): Promise<string> {
+  const h = sharedOf(steps).holder!
+  const name = steps.setup.shared!.holder!.name
+  if (found && holderFits(found, steps)) {
+    if (found.State === 'running') return found.Id!
+    const started = await run(runner, h.start, 30_000)
+    if (succeeded(started) || /already running|is running/i.test(started.stderr)) return found.Id!
+  }
+  if (found) {
+    const removed = await run(runner, h.remove, 30_000)
+    if (!succeeded(removed) && !/no such container/i.test(removed.stderr)) throw setupFailure(`cannot replace the network holder ${name}: ${describeOutcome(removed)} (${lastLines(removed.stderr)})`)
+  }
+  const created = await run(runner, h.run, 60_000)
+  const id = created.stdout.trim().split('\n').pop()?.trim() ?? ''
+  if (!succeeded(created) || !/^[0-9a-f]{64}$/.test(id)) throw setupFailure(`cannot create the network holder ${name}: ${describeOutcome(created)} (${lastLines(created.stderr)})`)
+  return id
+}
+
+/**
+ * The container whose network namespace the agent must be in (its verification compares by ID):
+ * the slot's holder, as set up or as the ready mark names it; undefined without a holder.
+ */
+export function egressNamespaceProvider(steps: EgressSteps | null): string | undefined {
+  if (!steps?.shared?.holder) return undefined
+  const id = steps.shared.observed.holderId
+  if (!id) throw setupFailure(`the network holder ${steps.setup.shared!.holder!.name} was not set up before the agent's container`)
+  return id
 }
 
 /** Podman on this host: the proxy's ID and k8s-file log (read directly after a session: no podman call on the way out). */
@@ -409,9 +466,14 @@ async function checkSharedEgress(steps: EgressSteps, runner: Runner): Promise<vo
   const entries = succeeded(result) ? parsePs(result.stdout) : null
   if (!entries) throw setupFailure(`cannot list the containers on ${e.network}: ${describeOutcome(result)} (${lastLines(result.stderr)})`)
   const agentName = `sourceos-agent-${e.runId}`
-  const agent = entries.find((c) => c.Names?.includes(agentName))
-  const proxy = entries.find((c) => c.Names?.includes(e.sidecar))
-  const others = entries.filter((c) => c !== agent && c !== proxy)
+  const h = e.shared!.holder
+  // with a holder: what is on the network (the proxy and the holder) and what is in the holder's namespace (by its label: only this run's agent)
+  const onNetwork = h ? entries.filter((c) => (c.Networks ?? []).includes(e.network)) : entries
+  const joined = h ? entries.filter((c) => c.Labels?.[HOLDER_LABEL] === h.name) : []
+  const agent = (h ? joined : entries).find((c) => c.Names?.includes(agentName))
+  const proxy = onNetwork.find((c) => c.Names?.includes(e.sidecar))
+  const holder = h ? onNetwork.find((c) => c.Names?.includes(h.name)) : undefined
+  const others = [...onNetwork, ...joined].filter((c) => c !== agent && c !== proxy && c !== holder)
   if (others.length > 0) {
     throw policyRefusal(
       'EGRESS_NETWORK_SHARED',
@@ -419,13 +481,18 @@ async function checkSharedEgress(steps: EgressSteps, runner: Runner): Promise<vo
       'start again (another network of the pool is leased); if it repeats, look for containers on that network (`podman ps -a --filter network=' + e.network + '`) and remove them',
     )
   }
-  if (!agent || typeof agent.Created !== 'number') throw setupFailure(`the agent's container is not on ${e.network} (${describeOutcome(result)})`)
+  if (!agent || typeof agent.Created !== 'number') throw setupFailure(h ? `the agent's container is not in the network holder ${h.name}'s namespace (${describeOutcome(result)})` : `the agent's container is not on ${e.network} (${describeOutcome(result)})`)
+  if (h && (!holder || holder.State !== 'running' || holder.Id !== sh.observed.holderId)) {
+    // stopped, removed or replaced between the agent's create and now: set up again by the next launch
+    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, false)
+    throw setupFailure(`the network holder ${h.name} ${holder ? (holder.Id !== sh.observed.holderId ? 'was replaced' : `is ${holder.State ?? 'not running'}`) : 'is gone'} since the agent's container joined it; nothing of the agent was started. Start again: the holder is set up again`)
+  }
   sh.observed.agentCreated = agent.Created
   if (sh.observed.state) noteAgentCreated(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, e.runId, agent.Created)
   if (!proxyFits(proxy, steps)) {
     // crashed, stopped or removed since this host last used it: replaced before the agent starts
     await replaceSharedProxy(steps, runner, proxy !== undefined)
-    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, true, await proxyLogFile(steps, runner, targetOf(steps)))
+    if (sh.observed.state) markReady(sh.observed.state, targetOf(steps).connection, e.shared!.key, e.shared!.slot, true, await readyNote(steps, runner, targetOf(steps)))
     return
   }
   // its log file as it stands now (the agent has not started): read from here after the session
@@ -462,24 +529,36 @@ async function removeIdleSharedProxies(steps: EgressSteps, runner: Runner): Prom
   for (const c of others.sort((a, b) => (a.Created ?? 0) - (b.Created ?? 0))) {
     if (removed >= excess) break
     if (live.has(c.Labels![KEY_LABEL]!)) continue
-    if (await removeIfIdle(p, c, state, target)) removed++
+    if (await removeIfIdle(p, c.Labels![KEY_LABEL]!, c.Id ?? null, state, target)) removed++
   }
 }
 
 type Podman = (args: string[]) => ReturnType<Runner>
 
-/** Removes a shared proxy and its pool's networks if nothing but it is on them; true when it went. */
-async function removeIfIdle(p: Podman, c: PsEntry, state: string | undefined, target: Target): Promise<boolean> {
-  const key = c.Labels![KEY_LABEL]!
+/**
+ * Removes a shared proxy (`proxyId`; null: it is gone already), its pool's network holders and its
+ * networks if nothing but they are on them and no agent is in a holder's namespace; true when
+ * they went.
+ */
+async function removeIfIdle(p: Podman, key: string, proxyId: string | null, state: string | undefined, target: Target): Promise<boolean> {
   const nets = await p(['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])
   if (!succeeded(nets)) return false
   const ids = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+  const holders = new Set<string>()
   for (const net of ids) {
     const on = await p(['ps', '--all', '--format=json', `--filter=network=${net}`])
     const entries = succeeded(on) ? parsePs(on.stdout) : null
-    if (!entries || entries.some((e) => e.Labels?.[ROLE_LABEL] !== SHARED_ROLE)) return false
+    if (!entries || entries.some((e) => e.Labels?.[ROLE_LABEL] !== SHARED_ROLE && e.Labels?.[ROLE_LABEL] !== HOLDER_ROLE)) return false
+    for (const e of entries) if (e.Labels?.[ROLE_LABEL] === HOLDER_ROLE && e.Id) holders.add(e.Id)
   }
-  if (!succeeded(await p(['rm', '--force', '--time=0', c.Id ?? `sourceos-proxy.${key}`]))) return false
+  if (holders.size > 0) {
+    // an agent in a holder's namespace is on no network in podman's terms: found by its label
+    const joined = await p(['ps', '--all', '--format=json', `--filter=label=${HOLDER_LABEL}`])
+    const agents = succeeded(joined) ? parsePs(joined.stdout) : null
+    if (!agents || agents.some((a) => a.Labels?.[HOLDER_LABEL]?.startsWith(holderPrefix(key)))) return false
+  }
+  const containers = [...(proxyId ? [proxyId] : []), ...holders]
+  if (containers.length > 0 && !succeeded(await p(['rm', '--force', '--time=0', ...containers]))) return false
   if (ids.length > 0) await p(['network', 'rm', ...ids])
   if (state) forgetReady(state, target.connection, key)
   return true
@@ -495,12 +574,14 @@ export async function removeSharedEgress(runner: Runner, target: Target, state: 
   const listed = await p(['ps', '--all', '--format=json', `--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`])
   if (!succeeded(listed)) throw setupFailure(`cannot list the shared egress proxies: ${describeOutcome(listed)} (${lastLines(listed.stderr)})`)
   const proxies = (parsePs(listed.stdout) ?? []).filter((c) => /^[0-9a-f]{16}$/.test(c.Labels?.[KEY_LABEL] ?? ''))
+  // network holders whose proxy is gone (removed by hand): their pools go too
+  const holders = await p(['ps', '--all', '--format=json', `--filter=label=${ROLE_LABEL}=${HOLDER_ROLE}`])
+  const orphanKeys = new Set((succeeded(holders) ? (parsePs(holders.stdout) ?? []) : []).map((c) => c.Labels?.[KEY_LABEL] ?? '').filter((k) => /^[0-9a-f]{16}$/.test(k) && !proxies.some((c) => c.Labels![KEY_LABEL] === k)))
   const live = new Set(listLeases(state).filter((l) => l.lease && holderAlive(l.lease)).map((l) => l.lease!.key))
   const removed: string[] = []
   const kept: string[] = []
-  for (const c of proxies) {
-    const name = c.Names?.[0] ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`
-    if (!live.has(c.Labels![KEY_LABEL]!) && (await removeIfIdle(p, c, state, target))) removed.push(name)
+  for (const [key, proxyId, name] of [...proxies.map((c) => [c.Labels![KEY_LABEL]!, c.Id ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`, c.Names?.[0] ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`] as const), ...[...orphanKeys].map((k) => [k, null, `the network holders of pool ${k}`] as const)]) {
+    if (!live.has(key) && (await removeIfIdle(p, key, proxyId, state, target))) removed.push(name)
     else kept.push(name)
   }
   return {removed, kept}
@@ -537,12 +618,29 @@ async function leaveSharedEgress(steps: EgressSteps, runner: Runner, state: stri
  * hand since this host marked it ready), it is set up again and true returned (create once more).
  */
 export async function repairSharedNetwork(steps: EgressSteps, runner: Runner, state: string, ctx: Target, createStderr: string): Promise<boolean> {
-  if (!steps.shared || !/network.*(not found|unable to find)|unable to find network|no such network/i.test(createStderr)) return false
+  const networkGone = /network.*(not found|unable to find)|unable to find network|no such network/i.test(createStderr)
+  // the holder removed by hand: its name no longer resolves for --network=container: (or the keep-id --userns=container:)
+  const holderGone = steps.setup.shared?.holder !== undefined && /share (net|user) namespace with|no container with name or ID/i.test(createStderr)
+  if (!steps.shared || !(networkGone || holderGone)) return false
   const {key, slot} = steps.setup.shared!
   forgetReady(state, ctx.connection, key)
   markReady(state, ctx.connection, key, slot, false)
   await ensureSharedEgress(steps, runner, state, ctx)
   return true
+}
+
+/**
+ * After a failed init of the agent's container: when the slot's holder it joined is stopped
+ * (podman: "some dependencies … are not started"), it is started again (the same container: the
+ * agent's create still names it) and true returned (init once more).
+ */
+export async function repairSharedHolder(steps: EgressSteps, runner: Runner, state: string, ctx: Target, initStderr: string): Promise<boolean> {
+  if (!steps.setup.shared?.holder || !/dependencies .* not started|container state improper/i.test(initStderr)) return false
+  const {key, slot} = steps.setup.shared
+  markReady(state, ctx.connection, key, slot, false)
+  const before = steps.shared!.observed.holderId
+  await ensureSharedEgress(steps, runner, state, ctx)
+  return steps.shared!.observed.holderId === before
 }
 
 /** Leases of killed CLIs whose agent container is gone: given back (the pool's network and proxy stay). */

@@ -126,10 +126,11 @@ export function leasedAgentCreated(state: string, connection: string | null, key
   return lease?.runId === runId && typeof lease.agentCreated === 'number' ? lease.agentCreated : undefined
 }
 
-/** What a ready mark may also hold (podman on this host only): the proxy's ID and its log file, read directly after a session. */
+/** What a ready mark may also hold: the slot's holder's ID (the agent must join exactly it); podman on this host only: the proxy's ID and its log file, read directly after a session. */
 export interface ReadyInfo {
   proxyId?: string
   logPath?: string
+  holderId?: string
 }
 
 export const isReady = (state: string, connection: string | null, key: string, slot: number): boolean => existsSync(readyFile(state, connection, key, slot))
@@ -144,6 +145,7 @@ export function readyInfo(state: string, connection: string | null, key: string,
     return {
       ...(typeof v.proxyId === 'string' && /^[0-9a-f]{64}$/.test(v.proxyId) ? {proxyId: v.proxyId} : {}),
       ...(typeof v.logPath === 'string' && path.isAbsolute(v.logPath) ? {logPath: v.logPath} : {}),
+      ...(typeof v.holderId === 'string' && /^[0-9a-f]{64}$/.test(v.holderId) ? {holderId: v.holderId} : {}),
     }
   } catch {
     return {}
@@ -176,9 +178,9 @@ export function forgetReady(state: string, connection: string | null, key: strin
 /**
  * The launch's egress plan: the shared proxy with a leased network of its pool (a dry run only
  * says which it would lease); a run's own proxy when the Secrets Door is in it (its secrets live
- * and die with the run).
+ * and die with the run). `pool.holder`: the agent joins the slot's network holder (sidecar.ts).
  */
-export function planLaunchEgress(opts: Omit<Parameters<typeof planEgress>[0], 'shared'> & {shareProxy: boolean; pool: {state: string; connection: string | null; dryRun: boolean; now?: Date}}): EgressSetup {
+export function planLaunchEgress(opts: Omit<Parameters<typeof planEgress>[0], 'shared'> & {shareProxy: boolean; pool: {state: string; connection: string | null; dryRun: boolean; now?: Date; holder?: {rootless: boolean} | null}}): EgressSetup {
   // per-run (the profile's default): the proxy lives and dies with the run; the Secrets Door's runs always
   if (!opts.shareProxy || (opts.door && opts.door.injections.length > 0)) return planEgress(opts)
   const key = sharedKey(renderSquidConfig(opts.allowlist), renderDeniedPage(opts.profileName), opts.image)
@@ -190,5 +192,5 @@ export function planLaunchEgress(opts: Omit<Parameters<typeof planEgress>[0], 's
       'wait for one to end; a killed run’s network is given back by the next launch once its container is gone (`sourceosctl agent-machine ps`)',
     )
   }
-  return planEgress({...opts, shared: {slot, leasedAt: opts.pool.now ?? new Date()}})
+  return planEgress({...opts, shared: {slot, leasedAt: opts.pool.now ?? new Date(), holder: opts.pool.holder ?? null}})
 }

@@ -62,6 +62,20 @@ export interface SharedEgress {
   agentAddress: string
   /** The log is read from here on (the lease's time, less a margin): an ISO time for `podman logs --since`. */
   since: string
+  /**
+   * The slot's long-lived network holder (rootful, and native rootless Linux): a container on the
+   * pool network at the slot's fixed address whose network namespace the agent joins, so a run
+   * pays no namespace set-up or teardown. Then `agentAddress` is the holder's. Absent: the agent
+   * is on the network itself, at an address of its own (a rootless Podman machine or remote host).
+   */
+  holder?: NetworkHolder
+}
+
+export interface NetworkHolder {
+  /** sourceos-netholder.<key>.<slot> */
+  name: string
+  /** rootless: a keep-id user namespace, which the agent joins too (it owns the network namespace). */
+  keepId: boolean
 }
 
 export const egressNetworkName = (runId: string): string => `sourceos-egress-${runId}`
@@ -74,6 +88,14 @@ export const IMAGE_LABEL = `${LABEL_PREFIX}.egress-image`
 export const SLOT_LABEL = `${LABEL_PREFIX}.egress-slot`
 /** The shared proxy's role label (a run's own proxy is `egress-proxy`). */
 export const SHARED_ROLE = 'egress-shared-proxy'
+/** A pool network's holder (its network namespace is the agent's). */
+export const HOLDER_ROLE = 'egress-netholder'
+/** On an agent's container: the holder whose network namespace it joins (the check before start finds every such container by it). */
+export const HOLDER_LABEL = `${LABEL_PREFIX}.egress-holder`
+export const holderPrefix = (key: string): string => `sourceos-netholder.${key}.`
+export const holderName = (key: string, slot: number): string => `${holderPrefix(key)}${slot}`
+/** The holder's fixed address on its slot's network (the agent's traffic comes from it). */
+export const holderAddress = (key: string, slot: number): string => `${poolSubnet(key, slot).prefix}.253`
 /** How far before its lease a run reads the shared proxy's log (a podman host's clock a little behind this one's). */
 export const SINCE_MARGIN_MS = 10 * 60_000
 
@@ -114,7 +136,7 @@ export function egressSubnet(runId: string): {subnet: string; proxy: string} {
  * shared: the slot leased for this run (pool.ts) and the lease's time; without it, or with a
  * Secrets Door, the run gets its own proxy and network.
  */
-export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null; shared?: {slot: number; leasedAt: Date} | null}): EgressSetup {
+export function planEgress(opts: {runId: string; image: string; allowlist: EffectiveAllowlist; profileName: string; door?: DoorPlan | null; shared?: {slot: number; leasedAt: Date; holder?: {rootless: boolean} | null} | null}): EgressSetup {
   const door = opts.door && opts.door.injections.length > 0 ? opts.door : undefined
   if (opts.shared && !door) {
     const squidConfig = renderSquidConfig(opts.allowlist)
@@ -133,7 +155,13 @@ export function planEgress(opts: {runId: string; image: string; allowlist: Effec
       allowlist: opts.allowlist,
       squidConfig,
       deniedPage,
-      shared: {key, slot, agentAddress: poolAgentAddress(key, slot, opts.runId), since: new Date(opts.shared.leasedAt.getTime() - SINCE_MARGIN_MS).toISOString()},
+      shared: {
+        key,
+        slot,
+        agentAddress: opts.shared.holder ? holderAddress(key, slot) : poolAgentAddress(key, slot, opts.runId),
+        since: new Date(opts.shared.leasedAt.getTime() - SINCE_MARGIN_MS).toISOString(),
+        ...(opts.shared.holder ? {holder: {name: holderName(key, slot), keepId: opts.shared.holder.rootless}} : {}),
+      },
     }
   }
   const {subnet, proxy} = egressSubnet(opts.runId)
@@ -167,14 +195,55 @@ export function networkConnectArgv(e: EgressSetup, ctx: Target, network = e.netw
   return podmanArgv(ctx, ['network', 'connect', `--ip=${address}`, network, e.sidecar])
 }
 
-/** The shared proxy and every container on the run's pool network (there must be none but it and the run's agent). */
+/**
+ * The shared proxy and every container on the run's pool network (there must be none but it and
+ * the run's agent). With a holder, every container (the agents in its namespace are on no network
+ * in podman's terms: they are found by the holder label; one call, filtered here).
+ */
 export function poolCheckArgv(e: EgressSetup, ctx: Target): string[] {
-  return podmanArgv(ctx, ['ps', '--all', '--format=json', `--filter=network=${e.network}`])
+  return podmanArgv(ctx, ['ps', '--all', '--format=json', ...(e.shared?.holder ? [] : [`--filter=network=${e.network}`])])
 }
-/** The shared proxy by name, whichever networks it is on (is it there, running, of this key and image?). */
+const exactName = (name: string): string => `--filter=name=^${name.replaceAll('.', '\\.')}$`
+/** The shared proxy by name, whichever networks it is on (is it there, running, of this key and image?), and the slot's holder. */
 export function sharedProxyStateArgv(e: EgressSetup, ctx: Target): string[] {
-  return podmanArgv(ctx, ['ps', '--all', '--format=json', `--filter=name=^${e.sidecar.replaceAll('.', '\\.')}$`])
+  return podmanArgv(ctx, ['ps', '--all', '--format=json', exactName(e.sidecar), ...(e.shared?.holder ? [exactName(e.shared.holder.name)] : [])])
 }
+
+/**
+ * The slot's network holder: on the pool network at the slot's fixed address, with no resolver
+ * (the agent that joins it has none either), sleeping. No capability at all, no-new-privileges,
+ * read-only root, nobody, nothing mounted; rootless in a keep-id user namespace that the agent
+ * joins (the network namespace belongs to it). Labels tie it to the pool's key, slot and image.
+ */
+export function holderRunArgv(e: EgressSetup, ctx: Target): string[] {
+  const sh = e.shared!
+  const h = sh.holder!
+  return podmanArgv(ctx, [
+    'run',
+    '--detach',
+    `--name=${h.name}`,
+    '--cap-drop=all',
+    '--security-opt=no-new-privileges',
+    '--read-only',
+    '--http-proxy=false',
+    '--pull=never',
+    `--user=${PROXY_USER}`,
+    ...(h.keepId ? ['--userns=keep-id'] : []),
+    '--pids-limit=16',
+    '--memory=32m',
+    `--label=${ROLE_LABEL}=${HOLDER_ROLE}`,
+    `--label=${KEY_LABEL}=${sh.key}`,
+    `--label=${SLOT_LABEL}=${sh.slot}`,
+    `--label=${IMAGE_LABEL}=${e.image}`,
+    `--network=${e.network}:ip=${sh.agentAddress}`,
+    '--dns=none',
+    e.image,
+    'sleep',
+    '2147483647',
+  ])
+}
+export const holderStartArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['start', e.shared!.holder!.name])
+export const holderRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podmanArgv(ctx, ['rm', '--force', '--time=0', e.shared!.holder!.name])
 /** The pool's networks (to reattach them all to a replaced proxy). */
 export function poolNetworksArgv(e: EgressSetup, ctx: Target): string[] {
   return podmanArgv(ctx, ['network', 'ls', '--format={{.Name}}', `--filter=label=${KEY_LABEL}=${e.shared?.key ?? ''}`])
@@ -239,8 +308,13 @@ export const networkRemoveArgv = (e: EgressSetup, ctx: Target): string[] => podm
 /** What Squid prints once it listens (cache.log, on the sidecar's stderr). */
 export const PROXY_READY_LINE = 'Accepting HTTP Socket connections'
 
-/** The agent container's network: the internal one only; `--dns=none` leaves it no resolver at all. */
+/**
+ * The agent container's network: the internal one only; `--dns=none` leaves it no resolver at all.
+ * With a holder: its network namespace (on that network alone, created with --dns=none: podman
+ * refuses --dns with a joined namespace).
+ */
 export function agentNetworkArgs(e: EgressSetup): string[] {
+  if (e.shared?.holder) return [`--network=container:${e.shared.holder.name}`]
   return [e.shared ? `--network=${e.network}:ip=${e.shared.agentAddress}` : `--network=${e.network}`, '--dns=none']
 }
 

