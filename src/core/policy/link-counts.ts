@@ -7,6 +7,9 @@
 import {lstatSync} from 'node:fs'
 import {Worker} from 'node:worker_threads'
 
+/** lstat options, made once (one lstat per file of the tree). */
+const NO_THROW = {throwIfNoEntry: false} as const
+
 /** A regular file with nlink > 1. */
 export interface LinkedFile {
   path: string
@@ -18,12 +21,13 @@ export interface LinkedFile {
 const WORKER_SOURCE = `
 const {parentPort} = require('node:worker_threads')
 const {lstatSync} = require('node:fs')
+const noThrow = {throwIfNoEntry: false}
 parentPort.on('message', (batch) => {
   const out = []
   const errors = []
   for (const p of batch) {
     try {
-      const st = lstatSync(p, {throwIfNoEntry: false})
+      const st = lstatSync(p, noThrow)
       if (st && st.nlink > 1 && st.isFile()) out.push([p, st.dev, st.ino, st.nlink])
     } catch (error) {
       errors.push([p, error.code || 'error'])
@@ -98,7 +102,7 @@ export class LinkCounter {
 
   private statInline(p: string): void {
     try {
-      const st = lstatSync(p, {throwIfNoEntry: false})
+      const st = lstatSync(p, NO_THROW)
       if (st && st.nlink > 1 && st.isFile()) this.found.push({path: p, dev: st.dev, ino: st.ino, nlink: st.nlink})
     } catch (error) {
       // Stryker disable next-line StringLiteral: lstat errors carry a code; the fallback names one that does not

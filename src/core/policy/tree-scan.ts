@@ -143,6 +143,9 @@ export interface TreeCacheStats {
   written: boolean
 }
 
+/** lstat options, made once: the walk lstats every folder. */
+const NO_THROW = {throwIfNoEntry: false} as const
+
 const REFUSE_DIRS = new Set(['.ssh', '.aws', '.gnupg', '.kube', '.azure', '.oci', '.password-store'])
 const REFUSE_FILES = new Set(['.git-credentials', '.netrc', '_netrc', '.vault-token', '.pgpass'])
 
@@ -411,8 +414,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         continue
       }
       readDirs++
-      entryNames = entries.map((e) => e.name)
-      types = entries.map(typeOf).join('')
+      entryNames = new Array<string>(entries.length)
+      types = ''
+      for (let k = 0; k < entries.length; k++) {
+        entryNames[k] = entries[k]!.name
+        types += typeOf(entries[k]!)
+      }
       if (frame.id !== null && frame.cacheable && !entryNames.some((n) => n.includes('\uFFFD'))) {
         newCache.set(dir, {id: frame.id, names: entryNames, types})
         added++
@@ -456,7 +463,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         }
         let st: Stats | undefined
         try {
-          st = lstatSync(abs, {throwIfNoEntry: false})
+          st = lstatSync(abs, NO_THROW)
         } catch (error) {
           unexaminable(abs, (error as NodeJS.ErrnoException).code)
           continue
