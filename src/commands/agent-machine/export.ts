@@ -3,15 +3,16 @@ import {Flags} from '@oclif/core'
 import {AgentMachineCommand} from '../../cli/base-command.js'
 import {renderPlanWrapped} from '../../cli/plan-render.js'
 import {getContext} from '../../core/context.js'
-import {usageError} from '../../core/errors.js'
+import {policyRefusal, usageError} from '../../core/errors.js'
 import {newRunId} from '../../core/launch/prepare.js'
 import {prepareKubeExport, writeManifest, type KubeExport} from '../../core/kube/export.js'
+import {DEFAULT_BUNDLE_MAX_MB} from '../../core/kube/bundle.js'
 import {playAndRecord, type PlayResult} from '../../core/kube/play.js'
 
 /** What users type for a tool (its binary's name) → the profile's tool name. */
 const TOOL_ALIASES: Readonly<Record<string, string>> = {claude: 'claude-code'}
 
-type ExportResult = Omit<KubeExport, 'objects'> & {objects: KubeExport['objects']; dryRun: boolean; output: string | null; play?: PlayResult}
+type ExportResult = Omit<KubeExport, 'objects' | 'evidence'> & {objects: KubeExport['objects']; dryRun: boolean; output: string | null; play?: PlayResult}
 
 export default class Export extends AgentMachineCommand {
   static override summary = 'Render the governed agent as Kubernetes objects (a Pod or Job, its egress proxy, NetworkPolicy) from the active profile.'
@@ -20,7 +21,7 @@ export default class Export extends AgentMachineCommand {
 
 --layout pod (default) keeps agent and proxy in one Pod, where an init container with NET_ADMIN leaves the agent's uid no route but the Pod's own addresses; --layout split puts the proxy in its own Pod and lets two NetworkPolicies separate them (no NET_ADMIN; needs a cluster that enforces NetworkPolicy). docs/cluster.md says what holds where.
 
---play runs the manifest here with \`podman kube play\`, waits for the agent, collects the proxy's log and the result bundle, and writes a cluster-run record (with the Pod's UID and node) into the evidence dir.
+--play runs the manifest here with \`podman kube play\`, waits for the agent, collects the proxy's log and the result bundle (capped by --bundle-max-mb, a regular file only, checked with host git), takes the Pod down, and writes the run's evidence record into the evidence dir's chain like a local run's (signed, indexed; verb export, with the Pod's UID and node, the manifest's digest, the image IDs and the pinned commit): \`evidence inspect\` verifies it. --play does not run the Secrets Door (see docs/cluster.md).
 
 ${AgentMachineCommand.exitCodesSection}`
 
@@ -48,6 +49,7 @@ ${AgentMachineCommand.exitCodesSection}`
     play: Flags.boolean({description: 'Run it here with `podman kube play`, wait for the agent, and write the cluster-run record (layout pod only).', default: false}),
     'evidence-dir': Flags.string({description: 'With --play: write the record here (also: SOURCEOSCTL_EVIDENCE_DIR; default: the state dir).'}),
     timeout: Flags.integer({description: 'With --play: how long to wait for the agent, in seconds.', default: 3600, min: 1}),
+    'bundle-max-mb': Flags.integer({description: 'With --play: the largest result bundle brought back, in MiB (a bigger one is refused, and the record says so).', default: DEFAULT_BUNDLE_MAX_MB, min: 1}),
     'profile-file': Flags.string({description: 'Use this profile file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
     'dry-run': Flags.boolean({description: 'Print the manifest and the plan; write nothing, run nothing.', default: false}),
   }
@@ -80,15 +82,20 @@ ${AgentMachineCommand.exitCodesSection}`
       output: flags.output,
     })
     if (flags.play && exported.requires.length > 0) {
-      throw usageError('KUBE_PLAY_DOOR', `--play does not run the Secrets Door: podman kube play reads a Secret volume from a podman secret of the Secret's name (${exported.requires.map((r) => r.name).join(', ')}), not from the store of \`secret set\``, 'run the door locally with `run`, or apply the manifest to a cluster with its Secrets created (docs/cluster.md)')
+      throw usageError(
+        'KUBE_PLAY_DOOR',
+        `--play does not run the Secrets Door: podman kube play reads a Secret volume only from a podman secret of that name (${exported.requires.map((r) => r.name).join(', ')}), so the CLI would have to copy each value out of the store of \`secret set\` into podman's own secret store for the run — on disk there, outside the store's protection, and left behind by a CLI killed before it removes it`,
+        'run the door locally with `run --tool …`, or apply the manifest to a cluster with its Secrets created there (docs/cluster.md, "Secrets")',
+      )
     }
     for (const w of exported.warnings) this.note(`Warning: ${w}`)
-    const result: ExportResult = {...exported, dryRun: flags['dry-run'], output: flags.output ?? null}
+    const {evidence: _evidence, ...shown} = exported
+    const result: ExportResult = {...shown, dryRun: flags['dry-run'], output: flags.output ?? null}
     if (flags['dry-run']) {
       if (!this.jsonEnabled()) {
         this.say(exported.manifest)
         this.say(renderPlanWrapped(exported.plan))
-        if (flags.play) this.say('Then: podman kube play <manifest>, wait for the agent container, read the proxy log, copy the result bundle, write the cluster-run record, podman kube down.')
+        if (flags.play) this.say('Then: begin the run\'s evidence record (signed, in the evidence dir\'s chain), podman kube play <manifest>, wait for the agent container, read the containers\' settings and the proxy log, copy the result bundle (capped, checked with host git), podman kube down, complete the record.')
         this.say('\nDry run: nothing was written.')
       }
       return result
@@ -100,8 +107,24 @@ ${AgentMachineCommand.exitCodesSection}`
       process.stdout.write(exported.manifest)
     }
     if (flags.play) {
-      result.play = await playAndRecord({runner: ctx.runner, host: await ctx.hostFacts(), exported, evidenceDir: flags['evidence-dir'], timeoutMs: flags.timeout * 1000, profilePath: flags['profile-file'], now: ctx.now, info: (t) => this.info(t)})
-      if (!this.jsonEnabled()) this.say(`Agent exited ${result.play.agentExitCode ?? 'unknown'}; record ${result.play.recordPath}${result.play.bundle ? `; result bundle ${result.play.bundle}` : ''}.`)
+      result.play = await playAndRecord({
+        runner: ctx.runner,
+        host: await ctx.hostFacts(),
+        exported,
+        evidenceDir: flags['evidence-dir'],
+        timeoutMs: flags.timeout * 1000,
+        profilePath: flags['profile-file'],
+        cliArgv: ['agent-machine', 'export', ...this.argv],
+        bundleMaxBytes: flags['bundle-max-mb'] * 1024 * 1024,
+        now: ctx.now,
+        info: (t) => this.info(t),
+      })
+      const refused = result.play.bundleRefused
+      if (refused) {
+        const fix = refused.code === 'KUBE_BUNDLE_TOO_BIG' ? `the cap is --bundle-max-mb ${flags['bundle-max-mb']}: raise it if the bundle is expected to be that big` : 'the agent wrote something else than a git bundle; nothing of it was kept (see the record)'
+        throw policyRefusal(refused.code, `the agent's result bundle was refused: ${refused.reason}. The run's record is ${result.play.recordPath} (evidence inspect ${result.play.evidenceDir})`, fix, {recordPath: result.play.recordPath, agentExitCode: result.play.agentExitCode})
+      }
+      if (!this.jsonEnabled()) this.say(`Agent exited ${result.play.agentExitCode ?? 'unknown'}; record ${result.play.recordPath} (seq ${result.play.seq}; check it with \`sourceosctl agent-machine evidence inspect ${result.play.evidenceDir}\`)${result.play.bundle ? `; result bundle ${result.play.bundle}` : ''}.`)
       if (result.play.agentExitCode !== 0) this.setExitCode(result.play.agentExitCode ?? 1)
     }
     return result

@@ -2,7 +2,7 @@
 import {z} from 'zod'
 import {NetworkEvidenceSchema} from '../network/evidence.js'
 
-import {DigestSchema, GitStateSchema, ImageInfoSchema, OutcomeSchema, PodmanRunSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, UserRefsSchema, WorkspaceChangeSchema} from './record.js'
+import {DigestSchema, GitStateSchema, ImageInfoSchema, KubeRunSchema, OutcomeSchema, PodmanRunSchema, RecordHostSchema, RecordStatusSchema, ToolVersionsSchema, UserRefsSchema, WorkspaceChangeSchema} from './record.js'
 
 export const FindingSchema = z
   .object({
@@ -17,7 +17,7 @@ export const FindingSchema = z
 
 export const RecordSummarySchema = z
   .object({
-    verb: z.enum(['run', 'shell']).describe('The verb that started the session.'),
+    verb: z.enum(['run', 'shell', 'export']).describe('The verb that started the session (export: a cluster run, `export --kube --play`).'),
     tool: z.string().nullable().describe('The agent tool run; null for shell.'),
     argv: z.array(z.string()).describe('The CLI’s own arguments.'),
     startedAt: z.string().describe('When the session began.'),
@@ -37,6 +37,7 @@ export const RecordSummarySchema = z
     outcome: OutcomeSchema.optional().describe('How the launch ended: the tool ran, or the launch failed or was interrupted before it (and why). Absent while started and in records of older CLIs.'),
     podmanRan: z.array(PodmanRunSchema).optional().describe('Every podman command the launch ran, with its exit code (absent while started and in records of older CLIs).'),
     userRefs: UserRefsSchema.pick({repo: true, changes: true, error: true}).optional().describe('--worktree runs: what changed in the user’s refs (the record holds the full lists before and after).'),
+    kube: KubeRunSchema.optional().describe('Cluster runs: the Pod (UID, node), the manifest digest, the pinned and cloned commits, the containers and the result bundle.'),
   })
   .strict()
 

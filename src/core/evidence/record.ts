@@ -388,12 +388,64 @@ export const UserRefsSchema = z
   })
   .strict()
 
+/** One container of a cluster run's Pod as the engine reported it after the run (`podman container inspect`). */
+export const KubeContainerSchema = z
+  .object({
+    name: z.string().min(1).describe('The container\'s name in the Pod (agent, proxy).'),
+    imageId: z.string().nullable().describe('The image ID it ran (64 hex), or null when the engine did not say.'),
+    user: z.string().describe('The user it ran as (uid:gid).'),
+    readOnlyRoot: z.boolean().describe('Whether its root file system was read-only.'),
+    noNewPrivileges: z.boolean().describe('Whether no-new-privileges was set.'),
+    capAdd: z.array(z.string()).describe('The capabilities it had (effective), sorted; empty when every one was dropped.'),
+    privileged: z.boolean().describe('Whether it ran privileged.'),
+    seccomp: z.string().describe('Its seccomp profile as the engine named it ("default" when it named none).'),
+    exitCode: z.number().int().nullable().describe('Its exit code; null while it ran (the proxy, taken down after the agent).'),
+  })
+  .strict()
+
+/** `export --kube --play`: what the CLI saw of the Pod it played and watched (docs/cluster.md, "Evidence of a cluster run"). */
+export const KubeRunSchema = z
+  .object({
+    engine: z.string().min(1).describe('What ran the Pod: "podman kube play" (the route built here).'),
+    layout: z.enum(['pod', 'split']).describe('The export layout that was played.'),
+    pod: z
+      .object({
+        name: z.string().min(1).describe('The Pod\'s name (sourceos-agent-<runId>).'),
+        uid: z.string().nullable().describe('The Pod\'s UID as the engine gave it; null while started, or when the Pod never came up.'),
+        node: z.string().describe('The node it ran on (the podman host\'s name).'),
+      })
+      .strict(),
+    manifestDigest: DigestSchema.describe('sha256 of the exported manifest (the YAML `export --kube` prints).'),
+    playedDigest: DigestSchema.describe('sha256 of what the engine was given (for podman 4.3: long annotations left out, see docs/cluster.md).'),
+    resourcesApplied: z.boolean().describe('false: rootless podman on cgroups v1 played the Pod without its resource limits.'),
+    repo: z
+      .object({
+        url: z.string().min(1).describe('The URL the clone init container cloned from.'),
+        commit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a 40- or 64-hex git commit id').describe('The pinned commit.'),
+        clonedCommit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/).nullable().describe('The commit the agent started at, as its wrapper reported it; null while started or when it did not say.'),
+      })
+      .strict(),
+    containers: z.array(KubeContainerSchema).describe('The Pod\'s long-running containers after the run (the init containers are gone by then); empty while started.'),
+    bundle: z
+      .object({
+        file: z.string().min(1).describe('The bundle\'s file name beside the evidence dir\'s records (bundles/<runId>.bundle).'),
+        digest: DigestSchema.describe('sha256 of its bytes.'),
+        bytes: z.number().int().min(0).describe('Its size.'),
+        heads: z.array(z.string()).describe('The refs it carries, as host git listed them (`git bundle list-heads`).'),
+      })
+      .strict()
+      .nullable()
+      .describe('The agent\'s result bundle, copied out and checked; null when there was none or it was refused (bundleRefused says why).'),
+    bundleRefused: z.string().nullable().describe('Why the agent\'s bundle was not kept (too big, not a regular file, not a git bundle); null otherwise.'),
+  })
+  .strict()
+
 export const EvidencePredicateSchema = z
   .object({
     schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('Predicate schema version; a CLI refuses records newer than it reads.'),
     runId: z.string().regex(RUN_ID_PATTERN).describe('Unique id of the session; also a label on its container.'),
     status: RecordStatusSchema,
-    verb: z.enum(['run', 'shell']).describe('The verb that started the session.'),
+    verb: z.enum(['run', 'shell', 'export']).describe('The verb that started the session (export: `export --kube --play`, a cluster run; predicate.kube has its Pod).'),
     tool: z.string().nullable().describe('Agent tool run (codex, claude-code, …); null for shell.'),
     argv: z.array(z.string()).describe('The CLI’s own arguments, without node and the script path (e.g. ["agent-machine","run","--tool","codex"]).'),
     startedAt: TimestampSchema.describe('When the session began (RFC 3339, UTC).'),
@@ -449,6 +501,7 @@ export const EvidencePredicateSchema = z
       .optional()
       .describe('Every podman command the launch ran after the record was begun, in the order they started, with its exit code (networks, the proxy, create, init, inspect, start, clean-up). Absent while started and in records of older CLIs.'),
     userRefs: UserRefsSchema.optional().describe('--worktree runs: the refs of the user\'s repo before the launch and after the session (and the bring-back), and what changed. Absent without --worktree and in records of older CLIs.'),
+    kube: KubeRunSchema.optional().describe('Cluster runs (verb export, `export --kube --play`): the Pod\'s UID and node, the manifest\'s digest, the pinned and cloned commits, each container\'s settings and image, the result bundle. Absent for run and shell.'),
   })
   .strict()
 
@@ -464,6 +517,7 @@ export const EvidenceRecordSchema = z
 
 export type EvidenceRecord = z.infer<typeof EvidenceRecordSchema>
 export type EvidencePredicate = z.infer<typeof EvidencePredicateSchema>
+export type KubeRun = z.infer<typeof KubeRunSchema>
 export type RecordStatus = z.infer<typeof RecordStatusSchema>
 export type GitState = z.infer<typeof GitStateSchema>
 export type ImageInfo = z.infer<typeof ImageInfoSchema>

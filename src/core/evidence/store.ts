@@ -68,6 +68,7 @@ import {
   type GitState,
   type ImageInfo,
   type IntegrityInfo,
+  type KubeRun,
   type RecordHost,
   type RecordMount,
   type ToolVersions,
@@ -85,7 +86,7 @@ import {
 export interface RecordDraft {
   /** Unique id (see newRunId()); also the container label. Letters, digits, `.`, `_`, `-`. */
   runId: string
-  verb: 'run' | 'shell'
+  verb: 'run' | 'shell' | 'export'
   /** Tool name for run (codex, claude-code); null for shell. */
   tool: string | null
   /** The CLI's own arguments: process.argv.slice(2). */
@@ -122,6 +123,8 @@ export interface RecordDraft {
   paths?: {style: 'absolute'} | {style: 'home-relative'; homeDir: string}
   /** --worktree: the user's refs when the launch began (after, changes null). */
   userRefs?: UserRefs
+  /** export --kube --play: the Pod as known when it is played (uid null, no containers yet). */
+  kube?: KubeRun
 }
 
 /** What is known when the session ends. Fields left out keep their begin values. */
@@ -153,6 +156,8 @@ export interface CompletionUpdate {
   podmanRan?: PodmanRun[]
   /** --worktree: the user's refs before and after, and what changed (replaces the started form's). */
   userRefs?: UserRefs
+  /** export --kube --play: the Pod after the run (replaces the started form's). */
+  kube?: KubeRun
 }
 
 export interface RecordHandle {
@@ -254,6 +259,7 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
         ...(draft.workspace ? {workspace: rel(structuredClone(draft.workspace))} : {}),
         ...(draft.paths ? {paths: draft.paths.style} : {}),
         ...(draft.userRefs ? {userRefs: rel(structuredClone(draft.userRefs))} : {}),
+        ...(draft.kube ? {kube: rel(structuredClone(draft.kube))} : {}),
       },
     })
     const name = recordFileName(seq, draft.runId)
@@ -350,6 +356,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           ...(update.outcome ? {outcome: rel(structuredClone(update.outcome))} : {}),
           ...(update.podmanRan ? {podmanRan: rel(structuredClone(update.podmanRan))} : {}),
           ...(update.userRefs ? {userRefs: rel(structuredClone(update.userRefs))} : {}),
+          ...(update.kube ? {kube: rel(structuredClone(update.kube))} : {}),
         },
       })
       const digest = recordDigest(finished)

@@ -891,9 +891,12 @@ function crossFieldChecks(record: EvidenceRecord, fail: (field: string | null, p
   if (p.argv[0] === 'agent-machine' && p.argv[1] !== undefined && p.argv[1] !== p.verb) fail('predicate.argv', `names the verb ${JSON.stringify(p.argv[1])} but predicate.verb is ${p.verb}`)
   const homeRelative = p.paths === 'home-relative'
   const absolute = (source: string) => source.startsWith('/') || /^[A-Za-z]:[\\/]/.test(source) || (homeRelative && (source === '~' || source.startsWith('~/')))
-  p.mounts.forEach((m, i) => {
-    if (!absolute(m.source)) fail(`predicate.mounts[${i}].source`, `is not an absolute path${homeRelative ? ' (or ~/…)' : ''}: ${JSON.stringify(m.source)}`)
-  })
+  // A cluster run mounts no host path: its one mount is the clone of <url>#<pinned commit> (kubeChecks).
+  if (p.verb !== 'export') {
+    p.mounts.forEach((m, i) => {
+      if (!absolute(m.source)) fail(`predicate.mounts[${i}].source`, `is not an absolute path${homeRelative ? ' (or ~/…)' : ''}: ${JSON.stringify(m.source)}`)
+    })
+  }
   for (const pm of p.policy.mounts) {
     const m = p.mounts.find((x) => x.target === pm.target)
     if (!m) fail('predicate.mounts', `has no mount at ${pm.target}, which predicate.policy allowlists`)
@@ -901,6 +904,7 @@ function crossFieldChecks(record: EvidenceRecord, fail: (field: string | null, p
   }
   outcomeChecks(record, fail)
   userRefsChecks(record, fail)
+  kubeChecks(record, fail)
   const argv = p.podmanArgv
   const verbAt = argv.findIndex((a) => a === 'create' || a === 'run')
   if (verbAt === -1) return
@@ -980,6 +984,48 @@ function outcomeChecks(record: EvidenceRecord, fail: (field: string | null, prob
     }
   })
   if (o?.result === 'ran' && !ran.some((r) => same(r.argv, p.podmanArgv))) fail('predicate.podmanRan', 'does not contain the create in predicate.podmanArgv, but predicate.outcome says the tool ran')
+}
+
+/**
+ * A cluster run (verb export, predicate.kube): its one mount is the clone at the pinned commit, the
+ * subject is that commit, and the containers the engine reported carry the hardening the policy
+ * asks for — so a record whose Pod facts were edited to match a weaker run, or whose pin was
+ * swapped, shows.
+ */
+function kubeChecks(record: EvidenceRecord, fail: (field: string | null, problem: string) => void): void {
+  const p = record.predicate
+  const k = p.kube
+  if ((p.verb === 'export') !== (k !== undefined)) {
+    fail('predicate.kube', p.verb === 'export' ? 'is missing but verb is export (a cluster run)' : `is set but verb is ${p.verb} (only a cluster run has a Pod)`)
+    return
+  }
+  if (!k) return
+  const source = `${k.repo.url}#${k.repo.commit}`
+  if (p.mounts.length !== 1 || p.mounts[0]!.source !== source) fail('predicate.mounts', `must be the one clone of ${source} (predicate.kube.repo)`)
+  if (!p.git.some((g) => g.commit === k.repo.commit)) fail('predicate.git', `does not name the pinned commit ${k.repo.commit} of predicate.kube.repo`)
+  if (k.repo.clonedCommit !== null && k.repo.clonedCommit !== k.repo.commit) fail('predicate.kube.repo.clonedCommit', `is ${k.repo.clonedCommit}: the agent did not start at the pinned commit ${k.repo.commit}`)
+  if (p.status === 'started') {
+    if (k.containers.length > 0 || k.bundle !== null) fail('predicate.kube', 'has containers or a bundle but status is "started"')
+    return
+  }
+  const agent = k.containers.find((c) => c.name === 'agent')
+  if (!agent) {
+    if (p.status === 'completed') fail('predicate.kube.containers', 'has no agent container but status is "completed"')
+    return
+  }
+  if (p.status === 'completed' && agent.exitCode !== p.exitCode) fail('predicate.kube.containers', `gives the agent exit code ${agent.exitCode ?? 'null'} but predicate.exitCode is ${p.exitCode ?? 'null'}`)
+  const imageId = p.image.id.replace(/^sha256:/, '')
+  if (agent.imageId !== null && agent.imageId.replace(/^sha256:/, '') !== imageId) fail('predicate.kube.containers', `ran the agent from image ${agent.imageId.slice(0, 19)}…, but predicate.image.id is ${imageId.slice(0, 12)}…`)
+  for (const [i, c] of k.containers.entries()) {
+    const weaker = [
+      !c.readOnlyRoot ? 'a writable root file system' : null,
+      !c.noNewPrivileges ? 'no no-new-privileges' : null,
+      c.capAdd.length > 0 ? `capabilities ${c.capAdd.join(',')}` : null,
+      c.privileged ? 'privileged' : null,
+      /unconfined/.test(c.seccomp) ? 'seccomp unconfined' : null,
+    ].filter((w): w is string => w !== null)
+    if (weaker.length > 0) fail(`predicate.kube.containers[${i}]`, `${c.name} ran with ${weaker.join(', ')}, which predicate.policy.hardening does not allow`)
+  }
 }
 
 /** --worktree's user refs: each list matches its count and digest, and the changes are exactly their difference. */
@@ -1070,6 +1116,7 @@ function summarize(record: EvidenceRecord): RecordSummary {
     ...(p.outcome ? {outcome: p.outcome} : {}),
     ...(p.podmanRan ? {podmanRan: p.podmanRan} : {}),
     ...(p.userRefs ? {userRefs: {repo: p.userRefs.repo, changes: p.userRefs.changes, error: p.userRefs.error}} : {}),
+    ...(p.kube ? {kube: p.kube} : {}),
   }
 }
 

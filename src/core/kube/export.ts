@@ -16,7 +16,7 @@ import type {HostFacts} from '../host/facts.js'
 import {effectiveAllowlist, ruleAllows} from '../network/allowlist.js'
 import {step, WRITE_FILE, type Plan, type Step} from '../plan/plan.js'
 import {checkProfileEnv} from '../policy/env-policy.js'
-import {buildEffectivePolicy, enabledTools, policyHash} from '../policy/hash.js'
+import {buildEffectivePolicy, enabledTools, policyHash, type EffectivePolicy} from '../policy/hash.js'
 import {realFsDeps, resolveMountSource} from '../policy/paths.js'
 import {networkMode, type AgentMachineProfile, type ToolName} from '../profile/schema.js'
 import {planDoor} from '../secrets/door.js'
@@ -59,6 +59,18 @@ export interface KubeExport {
   objects: KubeObject[]
   manifest: string
   plan: Plan
+  /** What the cluster run's evidence record needs (play.ts): the effective policy, the allowlist the proxy enforces, how paths are written. */
+  evidence: KubeEvidenceInput
+}
+
+export interface KubeEvidenceInput {
+  policy: EffectivePolicy
+  allowlist: {entries: string[]; origins: Record<string, string[]>; hash: string}
+  paths: 'absolute' | 'home-relative'
+  /** The agent's image pull policy in the Pod (Never: the image must already be local). */
+  pullPolicy: 'Never' | 'IfNotPresent'
+  /** The tool's arguments (after --), redacted in the record's argv. */
+  toolArgs: string[]
 }
 
 const COMMIT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/
@@ -247,6 +259,13 @@ export async function prepareKubeExport(req: KubeExportRequest): Promise<KubeExp
     objects,
     manifest,
     plan: {verb: 'export --kube', steps: planSteps},
+    evidence: {
+      policy,
+      allowlist: {entries: allowlist.entries, origins: allowlist.origins, hash: allowlist.hash},
+      paths: profile.spec.evidence?.paths ?? 'home-relative',
+      pullPolicy,
+      toolArgs: req.args,
+    },
   }
 }
 

@@ -2,85 +2,56 @@
  * The evidence route of a cluster run, built end to end on this machine (docs/cluster.md): the CLI
  * plays the exported Pod with `podman kube play`, watches the agent container until it exits,
  * reads what the Pod's containers really ran with (inspect), the clone's pinned commit, the
- * proxy's access log and the result bundle, and writes a cluster-run record locally — with the
- * Pod's UID and node, the policy hash and the manifest's digest — then takes the Pod down.
+ * proxy's access log and the result bundle, then takes the Pod down. The record is an evidence
+ * record of the dir's chain like a local run's (evidence/store.ts: the same in-toto Statement,
+ * DSSE envelope, index lines and checkpoint), verb `export`, with the Pod in predicate.kube: it is
+ * begun just before the play and completed once the Pod is down — also when the play, the wait
+ * or the read-back fails (status incomplete, outcome failed, with the error and every podman
+ * command that ran).
  *
  * Everything the Pod wrote is hostile input: logs are parsed strictly (network/proxy-log.ts), the
- * bundle is copied into a fresh folder and must be a regular file, and nothing of it is executed.
+ * bundle is copied capped, as a regular file only, and checked with host git (bundle.ts); nothing
+ * of it is executed.
  */
 import {createHash} from 'node:crypto'
-import {lstat, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {hostname, tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {z} from 'zod'
-
-import {unexpectedFailure} from '../errors.js'
+import {AgentMachineError, prerequisiteMissing, unexpectedFailure} from '../errors.js'
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
+import {probeTool} from '../host/tools.js'
 import {resolveEvidenceDir} from '../evidence/location.js'
-import {mkdirp, writeFileAtomic} from '../fs-atomic.js'
+import type {KubeRun, Outcome, PodmanRun, ResourceDescriptor} from '../evidence/record.js'
+import {redactCliArgv} from '../evidence/redact.js'
+import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
+import {beginRecord, recordHost, type RecordHandle} from '../evidence/store.js'
+import {mkdirp} from '../fs-atomic.js'
+import {EVIDENCE_BUILDER_ID, cliVersion} from '../launch/evidence.js'
+import type {NetworkEvidence} from '../network/evidence.js'
 import {parseProxyLog} from '../network/proxy-log.js'
+import {MODE_NOTES} from '../network/report.js'
 import {podmanArgv} from '../podman/context.js'
 import {profilePodmanContext} from '../podman/profile-context.js'
-import {canonicalJson} from '../policy/hash.js'
+import {stateDir} from '../profile/location.js'
 import {getContext} from '../context.js'
+import {BundleRefused, keepBundle, type BundleRefusal, type KeptBundle} from './bundle.js'
 import type {KubeExport} from './export.js'
-import {agentPodName, KUBE_PREFIX, RESULTS_DIR, type KubeObject} from './manifest.js'
+import {agentPodName, KUBE_PREFIX, RESULTS_DIR, WORKSPACE, type KubeObject} from './manifest.js'
 import {renderManifest} from './yaml.js'
 
-export const KUBE_RUN_SCHEMA = 'sourceos.dev/agent-machine/kube-run/v1alpha1'
-
-const ContainerFactsSchema = z
-  .object({
-    name: z.string(),
-    user: z.string(),
-    readOnlyRoot: z.boolean(),
-    noNewPrivileges: z.boolean(),
-    capAdd: z.array(z.string()),
-    privileged: z.boolean(),
-    seccomp: z.string(),
-    exitCode: z.number().int().nullable(),
-  })
-  .strict()
-
-export const KubeRunRecordSchema = z
-  .object({
-    schema: z.literal(KUBE_RUN_SCHEMA),
-    runId: z.string(),
-    profile: z.string(),
-    policyHash: z.string(),
-    allowlistHash: z.string(),
-    manifestDigest: z.string().describe('sha256 of the exported manifest.'),
-    playedDigest: z.string().describe('sha256 of what podman kube play was given (forPodman43).'),
-    resourcesApplied: z.boolean().describe('false: rootless podman on cgroups v1 played the Pod without its resource limits.'),
-    pod: z.object({name: z.string(), uid: z.string(), node: z.string(), engine: z.string()}).strict(),
-    repo: z.object({url: z.string(), commit: z.string(), clonedCommit: z.string().nullable()}).strict(),
-    tool: z.string().nullable(),
-    agent: z.object({exitCode: z.number().int().nullable(), startedAt: z.string().nullable(), finishedAt: z.string().nullable()}).strict(),
-    containers: z.array(ContainerFactsSchema),
-    network: z
-      .object({
-        destinations: z.array(z.object({host: z.string(), port: z.number().int(), decision: z.enum(['allowed', 'denied']), count: z.number().int(), upstreamFailed: z.number().int(), methods: z.array(z.string())}).strict()),
-        unparsed: z.number().int(),
-        truncated: z.number().int(),
-        logDigest: z.string(),
-      })
-      .strict(),
-    bundle: z.object({file: z.string(), digest: z.string(), bytes: z.number().int()}).strict().nullable(),
-    recordedAt: z.string(),
-  })
-  .strict()
-  .describe('What the CLI saw of one exported run it played and watched (docs/cluster.md).')
-
-export type KubeRunRecord = z.infer<typeof KubeRunRecordSchema>
-
 export interface PlayResult {
+  /** The record in the evidence dir's chain (records/<seq>-<runId>.json). */
   recordPath: string
   recordDigest: string
+  seq: number
+  evidenceDir: string
   agentExitCode: number | null
   bundle: string | null
-  record: KubeRunRecord
+  /** Why the agent's bundle was not kept (also in the record); null when it was, or there was none. */
+  bundleRefused: BundleRefusal | null
+  kube: KubeRun
 }
 
 const sha256 = (data: string | Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`
@@ -120,16 +91,18 @@ export const playedContainer = (runId: string, container: string): string => `${
 
 interface InspectedContainer {
   Name?: string
+  Image?: string
   State?: {ExitCode?: number; StartedAt?: string; FinishedAt?: string; Status?: string}
   Config?: {User?: string}
   HostConfig?: {ReadonlyRootfs?: boolean; CapAdd?: string[] | null; Privileged?: boolean; SecurityOpt?: string[] | null}
   EffectiveCaps?: string[] | null
 }
 
-export function containerFacts(name: string, c: InspectedContainer): z.infer<typeof ContainerFactsSchema> {
+export function containerFacts(name: string, c: InspectedContainer): KubeRun['containers'][number] {
   const opts = c.HostConfig?.SecurityOpt ?? []
   return {
     name,
+    imageId: typeof c.Image === 'string' && /^(sha256:)?[0-9a-f]{64}$/.test(c.Image) ? c.Image.replace(/^sha256:/, '') : null,
     user: c.Config?.User ?? '',
     readOnlyRoot: c.HostConfig?.ReadonlyRootfs === true,
     noNewPrivileges: opts.some((o) => /^no-new-privileges(?:[:=]true)?$/.test(o)),
@@ -140,96 +113,219 @@ export function containerFacts(name: string, c: InspectedContainer): z.infer<typ
   }
 }
 
-export async function playAndRecord(opts: {
+
+export interface PlayOptions {
   runner: Runner
   host: HostFacts
   exported: KubeExport
   evidenceDir?: string | undefined
   timeoutMs: number
   profilePath?: string | undefined
+  /** The CLI's own arguments (agent-machine export …): the record's argv, the tool's arguments redacted. */
+  cliArgv: string[]
+  /** The cap on the agent's result bundle (bundle.ts). */
+  bundleMaxBytes: number
   now?: () => Date
   info?: (text: string) => void
-}): Promise<PlayResult> {
-  const {runner, exported} = opts
+}
+
+/** What a real run of the wrapper prints first (manifest.ts agentScript): the commit the clone is at. */
+const STARTING_AT = /^sourceosctl: starting at ([0-9a-f]{40}(?:[0-9a-f]{24})?)$/
+
+export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
+  const {runner, exported, host} = opts
+  const now = opts.now ?? (() => new Date())
   const {context} = await profilePodmanContext(getContext(), opts.profilePath)
+  /** Every podman command run once the record is begun, with its exit code (predicate.podmanRan). */
+  const ran: PodmanRun[] = []
+  let recording = false
   const podman = async (args: string[], timeoutMs = 120_000, what = args.slice(0, 2).join(' ')): Promise<string> => {
     const argv = podmanArgv(context, args)
     const r = await runner(argv[0]!, argv.slice(1), {timeoutMs})
+    if (recording) ran.push({argv, exitCode: r.exitCode})
     if (!succeeded(r)) throw unexpectedFailure('KUBE_PLAY_FAILED', `podman ${what} failed: ${describeOutcome(r)}${r.stderr ? ` (${r.stderr.trim().split('\n').slice(-1)[0]})` : ''}`, 'see docs/cluster.md ("Checked here"); rerun with --verbose')
     return r.stdout
   }
+  const evidenceDir = resolveEvidenceDir(host, process.cwd(), opts.evidenceDir)
+  await mkdirp(evidenceDir)
   const work = await mkdtemp(path.join(tmpdir(), 'sourceos-kube-'))
   const manifestFile = path.join(work, 'manifest.yaml')
-  const infoText = await podman(['info', '--format', '{{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}'], 30_000, 'info')
-  const [cgroupVersion, rootless] = infoText.trim().split(/\s+/)
-  const resourcesApplied = limitsApply({cgroupVersion, rootless: rootless === 'true'})
-  if (!resourcesApplied) opts.info?.('Warning: rootless podman on cgroups v1 cannot apply resource limits: the Pod is played without them (a cluster applies them)')
-  const played = renderManifest(forPodman43(exported.objects, {dropResources: !resourcesApplied}))
-  await writeFile(manifestFile, played, {mode: 0o644})
   const pod = agentPodName(exported.runId)
   const name = (c: string): string => playedContainer(exported.runId, c)
+  let handle: RecordHandle
+  let kube: KubeRun
   try {
-    opts.info?.(`Playing ${pod} with podman kube play …`)
-    await podman(['kube', 'play', '--quiet', manifestFile], 300_000)
-    // the agent's end (its exit code), however long the tool runs
-    await podman(['wait', name('agent')], opts.timeoutMs, 'wait')
-    const podInspect = JSON.parse(await podman(['pod', 'inspect', pod])) as {Id?: string; Hostname?: string} | Array<{Id?: string}>
-    const podId = (Array.isArray(podInspect) ? podInspect[0]?.Id : podInspect.Id) ?? ''
-    // podman kube play removes init containers once they ran: the agent and the proxy are what is left to inspect
-    const inspected = JSON.parse(await podman(['container', 'inspect', name('proxy'), name('agent')])) as InspectedContainer[]
-    const containers = ['proxy', 'agent'].map((c, i) => containerFacts(c, inspected[i] ?? {}))
-    const agent = inspected[1] ?? {}
-    // the wrapper's first line, written before the tool starts (manifest.ts agentScript)
-    const agentLog = await podman(['logs', name('agent')])
-    const cloned = /^sourceosctl: starting at ([0-9a-f]{40}(?:[0-9a-f]{24})?)$/.exec(agentLog.split('\n')[0]?.trim() ?? '')?.[1] ?? null
-    const proxyLog = await podman(['logs', name('proxy')])
-    const summary = parseProxyLog(proxyLog)
-    const evidenceDir = resolveEvidenceDir(opts.host, process.cwd(), opts.evidenceDir)
-    await mkdirp(evidenceDir)
-    const bundle = await copyBundle(podman, name('agent'), exported.runId, work, evidenceDir)
-    const now = opts.now?.() ?? new Date()
-    const record: KubeRunRecord = KubeRunRecordSchema.parse({
-      schema: KUBE_RUN_SCHEMA,
-      runId: exported.runId,
-      profile: exported.profile,
-      policyHash: exported.policyHash,
-      allowlistHash: (exported.objects.find((o) => o.kind === 'Pod')?.metadata.annotations as Record<string, string> | undefined)?.['dev.sourceos.agent-machine/allowlist-hash'] ?? '',
+    const infoText = await podman(['info', '--format', '{{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}'], 30_000, 'info')
+    const [cgroupVersion, rootless] = infoText.trim().split(/\s+/)
+    const resourcesApplied = limitsApply({cgroupVersion, rootless: rootless === 'true'})
+    if (!resourcesApplied) opts.info?.('Warning: rootless podman on cgroups v1 cannot apply resource limits: the Pod is played without them (a cluster applies them)')
+    const played = renderManifest(forPodman43(exported.objects, {dropResources: !resourcesApplied}))
+    await writeFile(manifestFile, played, {mode: 0o644})
+    const imageId = await agentImageId(podman, exported)
+    const [podmanTool, gitTool] = await Promise.all([probeTool(runner, 'podman', {binary: context.binary}), probeTool(runner, 'git')])
+    kube = {
+      engine: 'podman kube play',
+      layout: exported.layout,
+      pod: {name: pod, uid: null, node: hostname()},
       manifestDigest: sha256(exported.manifest),
       playedDigest: sha256(played),
       resourcesApplied,
-      pod: {name: pod, uid: podId, node: hostname(), engine: 'podman kube play'},
-      repo: {url: exported.repo.url, commit: exported.repo.commit, clonedCommit: cloned},
-      tool: exported.tool,
-      agent: {exitCode: containers[1]!.exitCode, startedAt: agent.State?.StartedAt ?? null, finishedAt: agent.State?.FinishedAt ?? null},
-      containers,
-      network: {...summary, logDigest: sha256(proxyLog)},
-      bundle,
-      recordedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    })
-    const text = canonicalJson(record)
-    const recordPath = path.join(evidenceDir, `kube-${exported.runId}.json`)
-    await writeFileAtomic(recordPath, `${text}\n`, {overwrite: false})
-    return {recordPath, recordDigest: sha256(text), agentExitCode: record.agent.exitCode, bundle: bundle ? path.join(evidenceDir, bundle.file) : null, record}
-  } finally {
-    const down = podmanArgv(context, ['kube', 'down', manifestFile])
-    await runner(down[0]!, down.slice(1), {timeoutMs: 120_000})
+      repo: {url: exported.repo.url, commit: exported.repo.commit, clonedCommit: null},
+      containers: [],
+      bundle: null,
+      bundleRefused: null,
+    }
+    const {policy, paths, toolArgs} = exported.evidence
+    const keyDir = signingKeyDir(stateDir(host))
+    const signing = await loadOrCreateSigningKey(keyDir)
+    const target = `${WORKSPACE}/${exported.repo.name}`
+    const playArgv = podmanArgv(context, ['kube', 'play', '--quiet', manifestFile])
+    handle = await beginRecord(
+      evidenceDir,
+      {
+        runId: exported.runId,
+        verb: 'export',
+        tool: exported.tool,
+        argv: redactCliArgv(opts.cliArgv, toolArgs),
+        startedAt: now().toISOString(),
+        // the Pod mounts no host path: its one checkout is the clone at the pin (policy.mounts)
+        mounts: policy.mounts.map((m) => ({...m})),
+        image: {ref: exported.image, id: imageId, digest: null},
+        git: [{target, ref: null, commit: exported.repo.commit, dirty: null}],
+        policy,
+        toolVersions: {podman: {client: podmanTool.version ?? 'unknown', server: null}, git: gitTool.version, nix: null, tool: null},
+        host: recordHost(host),
+        podmanArgv: playArgv,
+        paths: paths === 'absolute' ? {style: 'absolute'} : {style: 'home-relative', homeDir: host.homeDir},
+        builder: {id: EVIDENCE_BUILDER_ID, version: cliVersion()},
+        resolvedDependencies: [
+          {name: exported.image, digest: {sha256: imageId}, annotations: {role: 'image'}},
+          {name: target, uri: exported.repo.url, digest: {gitCommit: exported.repo.commit}, annotations: {role: 'source'}},
+        ],
+        kube,
+      },
+      {signing, now},
+    )
+  } catch (error) {
     await rm(work, {recursive: true, force: true})
+    throw error
+  }
+
+  recording = true
+  let failure: unknown = null
+  let network: NetworkEvidence | undefined
+  let kept: KeptBundle | null = null
+  let refusal: BundleRefusal | null = null
+  try {
+    opts.info?.(`Playing ${pod} with podman kube play …`)
+    await podman(['kube', 'play', '--quiet', manifestFile], 300_000)
+    const podInspect = JSON.parse(await podman(['pod', 'inspect', pod])) as {Id?: string} | Array<{Id?: string}>
+    kube.pod.uid = (Array.isArray(podInspect) ? podInspect[0]?.Id : podInspect.Id) ?? null
+    // the agent's end (its exit code), however long the tool runs
+    try {
+      await podman(['wait', name('agent')], opts.timeoutMs, 'wait')
+    } catch (error) {
+      throw unexpectedFailure('KUBE_AGENT_WAIT_FAILED', `waiting for the agent (at most ${Math.round(opts.timeoutMs / 1000)} s) failed: ${(error as Error).message}; the Pod was taken down`, 'if it ran out of time, raise --timeout (seconds); the record names every podman command that ran')
+    }
+    // podman kube play removes init containers once they ran: the agent and the proxy are what is left to inspect
+    const inspected = JSON.parse(await podman(['container', 'inspect', name('proxy'), name('agent')])) as InspectedContainer[]
+    kube.containers = ['proxy', 'agent'].map((c, i) => containerFacts(c, inspected[i] ?? {}))
+    // the wrapper's first line, written before the tool starts (manifest.ts agentScript)
+    const agentLog = await podman(['logs', name('agent')])
+    kube.repo.clonedCommit = STARTING_AT.exec(agentLog.split('\n')[0]?.trim() ?? '')?.[1] ?? null
+    const proxyLog = await podman(['logs', name('proxy')])
+    const summary = parseProxyLog(proxyLog)
+    network = {
+      mode: 'allowlist',
+      allowlist: exported.evidence.allowlist,
+      proxy: {network: `pod ${pod}`, subnet: '', address: '127.0.0.1', container: name('proxy'), logDigest: sha256(proxyLog)},
+      destinations: summary.destinations,
+      unparsedLogLines: summary.unparsed,
+      truncatedDestinations: summary.truncated,
+      notes: [...MODE_NOTES.allowlist, 'the agent and the proxy share the Pod\'s network namespace: the egress-guard init container leaves the agent\'s uid no route but the Pod\'s own addresses (docs/cluster.md)'],
+    }
+    const landing = await mkdtemp(path.join(work, 'bundle-'))
+    const landed = path.join(landing, 'result.bundle')
+    let copied = true
+    try {
+      await podman(['cp', `${name('agent')}:${RESULTS_DIR}/${exported.runId}.bundle`, landed], 120_000, 'cp')
+    } catch {
+      copied = false // no bundle: the agent made no commit, or wrote none
+    }
+    if (copied) {
+      try {
+        kept = await keepBundle({runner, source: landed, evidenceDir, runId: exported.runId, maxBytes: opts.bundleMaxBytes, gitDir: work})
+        kube.bundle = {...kept}
+      } catch (error) {
+        if (!(error instanceof BundleRefused)) throw error
+        refusal = error.refusal
+        kube.bundleRefused = `${error.refusal.code}: ${error.refusal.reason}`
+      }
+    }
+  } catch (error) {
+    failure = error
+  } finally {
+    // torn down whatever happened: nothing of the run is left on the podman host
+    await podman(['kube', 'down', manifestFile], 120_000, 'kube down').catch(() => undefined)
+    await rm(work, {recursive: true, force: true})
+  }
+
+  const agent = kube.containers.find((c) => c.name === 'agent')
+  const exitCode = failure === null ? (agent?.exitCode ?? null) : null
+  const outcome: Outcome = failure === null
+    ? exitCode === null
+      ? {result: 'failed', error: {code: 'KUBE_AGENT_NO_EXIT', message: 'the agent container has no exit code after the wait', exitCode: 1}}
+      : {result: 'ran', error: null}
+    : {result: 'failed', error: errorOf(failure)}
+  const byproducts: ResourceDescriptor[] = kept ? [{name: 'result-bundle', uri: kept.file, digest: {sha256: kept.digest.replace(/^sha256:/, '')}, annotations: {role: 'byproduct', heads: kept.heads.join(' ')}}] : []
+  const done = await handle.complete({
+    exitCode: outcome.result === 'ran' ? exitCode : null,
+    ...(outcome.result === 'ran' ? {} : {status: 'incomplete' as const}),
+    finishedAt: now().toISOString(),
+    outcome,
+    podmanRan: ran,
+    kube,
+    ...(network ? {network} : {}),
+    ...(byproducts.length > 0 ? {byproducts} : {}),
+  })
+  if (failure !== null) throw failure
+  return {
+    recordPath: done.file,
+    recordDigest: done.digest,
+    seq: handle.seq,
+    evidenceDir,
+    agentExitCode: exitCode,
+    bundle: kept ? path.join(evidenceDir, kept.file) : null,
+    bundleRefused: refusal,
+    kube: done.record.predicate.kube ?? kube,
   }
 }
 
-/** The agent-written bundle: copied into a fresh folder, a regular file or nothing, then moved beside the record. */
-async function copyBundle(podman: (args: string[], timeoutMs?: number, what?: string) => Promise<string>, container: string, runId: string, work: string, evidenceDir: string): Promise<KubeRunRecord['bundle']> {
-  const landing = await mkdtemp(path.join(work, 'bundle-'))
-  try {
-    await podman(['cp', `${container}:${RESULTS_DIR}/${runId}.bundle`, path.join(landing, 'result.bundle')], 120_000, 'cp')
-  } catch {
-    return null
+function errorOf(error: unknown): NonNullable<Outcome['error']> {
+  if (error instanceof AgentMachineError) return {code: error.code, message: error.message, exitCode: error.exitCode}
+  return {code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error), exitCode: 1}
+}
+
+/**
+ * The agent image's ID, known before the Pod is played (the record names it when it begins): the
+ * local image, or — when the Pod may pull it (IfNotPresent) — pulled first, as the play would.
+ */
+async function agentImageId(podman: (args: string[], timeoutMs?: number, what?: string) => Promise<string>, exported: KubeExport): Promise<string> {
+  const inspect = async (): Promise<string | null> => {
+    try {
+      const id = (await podman(['image', 'inspect', '--format', '{{.Id}}', exported.image], 30_000, 'image inspect')).trim()
+      return /^(sha256:)?[0-9a-f]{64}$/.test(id) ? id.replace(/^sha256:/, '') : null
+    } catch {
+      return null
+    }
   }
-  const file = path.join(landing, 'result.bundle')
-  const st = await lstat(file).catch(() => null)
-  if (!st?.isFile()) return null
-  const bytes = await readFile(file)
-  const out = `kube-${runId}.bundle`
-  await writeFileAtomic(path.join(evidenceDir, out), bytes, {overwrite: false})
-  return {file: out, digest: sha256(bytes), bytes: bytes.length}
+  const local = await inspect()
+  if (local) return local
+  if (exported.evidence.pullPolicy === 'Never') {
+    throw prerequisiteMissing('KUBE_IMAGE_MISSING', `the image ${exported.image} is not in the local store, and the profile's image.pull is never`, `build or load ${exported.image} first, or pass --image with an image the store has`)
+  }
+  await podman(['pull', exported.image], 600_000, 'pull')
+  const pulled = await inspect()
+  if (!pulled) throw prerequisiteMissing('KUBE_IMAGE_MISSING', `the image ${exported.image} has no ID after the pull`, `check \`podman image inspect ${exported.image}\``)
+  return pulled
 }

@@ -264,9 +264,9 @@ describe('export --kube: the manifest', () => {
   })
 
   it('the record\'s container facts are read from podman inspect as they are, not assumed', () => {
-    const hardenedView = {Config: {User: '1000:1000'}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges', 'seccomp=/x.json']}, EffectiveCaps: [], State: {ExitCode: 0, Status: 'exited'}}
-    expect(containerFacts('agent', hardenedView)).toEqual({name: 'agent', user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: '/x.json', exitCode: 0})
-    const weak = {Config: {User: ''}, HostConfig: {ReadonlyRootfs: false, CapAdd: ['CAP_NET_RAW'], Privileged: true, SecurityOpt: ['seccomp=unconfined']}, EffectiveCaps: ['CAP_SYS_ADMIN', 'CAP_NET_RAW'], State: {ExitCode: 0, Status: 'running'}}
-    expect(containerFacts('x', weak)).toEqual({name: 'x', user: '', readOnlyRoot: false, noNewPrivileges: false, capAdd: ['CAP_NET_RAW', 'CAP_SYS_ADMIN'], privileged: true, seccomp: 'unconfined', exitCode: null})
+    const hardenedView = {Image: `sha256:${'d'.repeat(64)}`, Config: {User: '1000:1000'}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges', 'seccomp=/x.json']}, EffectiveCaps: [], State: {ExitCode: 0, Status: 'exited'}}
+    expect(containerFacts('agent', hardenedView)).toEqual({name: 'agent', imageId: 'd'.repeat(64), user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: '/x.json', exitCode: 0})
+    const weak = {Image: 'not-an-id', Config: {User: ''}, HostConfig: {ReadonlyRootfs: false, CapAdd: ['CAP_NET_RAW'], Privileged: true, SecurityOpt: ['seccomp=unconfined']}, EffectiveCaps: ['CAP_SYS_ADMIN', 'CAP_NET_RAW'], State: {ExitCode: 0, Status: 'running'}}
+    expect(containerFacts('x', weak)).toEqual({name: 'x', imageId: null, user: '', readOnlyRoot: false, noNewPrivileges: false, capAdd: ['CAP_NET_RAW', 'CAP_SYS_ADMIN'], privileged: true, seccomp: 'unconfined', exitCode: null})
   })
 })

@@ -185,6 +185,16 @@ function renderRecord(r: RecordReport): string[] {
     if ((n.destinations?.length ?? 0) > 30) row('', `  … ${n.destinations!.length - 30} more (--json lists them)`)
   }
   if (s.outcome?.error) row('failed', `${s.outcome.error.code}: ${s.outcome.error.message}`)
+  if (s.kube) {
+    const k = s.kube
+    row('pod', `${k.pod.name} · uid ${k.pod.uid ?? '(never came up)'} · node ${k.pod.node} · ${k.engine}, layout ${k.layout}${k.resourcesApplied ? '' : ' · played without resource limits'}`)
+    row('', `manifest ${k.manifestDigest} · pinned ${k.repo.commit.slice(0, 12)}, the agent started at ${k.repo.clonedCommit?.slice(0, 12) ?? 'unknown'}`)
+    for (const ct of k.containers) {
+      const weak = [ct.readOnlyRoot ? null : 'writable root', ct.noNewPrivileges ? null : 'no no-new-privileges', ct.privileged ? 'privileged' : null, ...ct.capAdd].filter((w) => w !== null)
+      row('', `  ${ct.name}: image ${ct.imageId?.slice(0, 12) ?? 'unknown'} · user ${ct.user} · ${weak.length === 0 ? 'hardened' : c.red(weak.join(', '))} · exit ${ct.exitCode ?? '—'}`)
+    }
+    row('bundle', k.bundle ? `${k.bundle.file} · ${k.bundle.bytes} bytes · ${k.bundle.digest} · ${k.bundle.heads.join(' ')}` : k.bundleRefused ? c.red(`refused: ${k.bundleRefused}`) : '(none)')
+  }
   if (s.userRefs) {
     const u = s.userRefs
     const ch = u.changes
