@@ -29,6 +29,14 @@ export const BLOCKED_RANGES = [
   '::/128', '::1/128', '::ffff:0:0/96', '64:ff9b::/96', 'fc00::/7', 'fe80::/10', 'ff00::/8',
 ]
 
+/**
+ * The ranges of Squid's dst ACL: BLOCKED_RANGES without the IPv4-mapped block. Squid reads
+ * ::ffff:0:0/96 as 0.0.0.0/0, every IPv4 address (alone in a dst ACL it refuses every IPv4
+ * destination; beside 0.0.0.0/8 Squid 5.7 only drops it with a warning at each start). Squid judges
+ * a mapped address (::ffff:169.254.169.254) by its IPv4 form, so the IPv4 ranges refuse it already.
+ */
+export const SQUID_BLOCKED_RANGES = BLOCKED_RANGES.filter((r) => r !== '::ffff:0:0/96')
+
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** Rules grouped by port, so each port gets one name ACL, one regex ACL and one address ACL. */
@@ -73,7 +81,7 @@ export function renderSquidConfig(allowlist: Pick<EffectiveAllowlist, 'rules'>, 
     `httpd_suppress_version_string on`,
     // Squid's own cache manager (its config, its clients) is nobody's business from the agent's side
     `acl sourceos_manager url_regex -i ^cache_object:// /squid-internal-mgr/`,
-    `acl sourceos_blocked dst ${BLOCKED_RANGES.join(' ')}`,
+    `acl sourceos_blocked dst ${SQUID_BLOCKED_RANGES.join(' ')}`,
   ]
   const access: string[] = []
   for (const [port, g] of groups) {

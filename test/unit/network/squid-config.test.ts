@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {effectiveAllowlist} from '../../../src/core/network/allowlist.js'
-import {BLOCKED_RANGES, DENIED_PAGE, LOG_TAG, renderDeniedPage, renderSquidConfig} from '../../../src/core/network/squid-config.js'
+import {BLOCKED_RANGES, DENIED_PAGE, LOG_TAG, renderDeniedPage, renderSquidConfig, SQUID_BLOCKED_RANGES} from '../../../src/core/network/squid-config.js'
 import {agentNetworkArgs, egressSubnet, planEgress, proxyEnv, sidecarCreateArgv} from '../../../src/core/network/sidecar.js'
 
 const access = (conf: string) => conf.split('\n').filter((l) => l.startsWith('http_access'))
@@ -33,7 +33,7 @@ describe('the proxy configuration', () => {
     for (const range of ['169.254.0.0/16', '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '::1/128', 'fe80::/10', 'fc00::/7', '100.64.0.0/10']) {
       expect(BLOCKED_RANGES).toContain(range)
     }
-    expect(conf).toContain(`acl sourceos_blocked dst ${BLOCKED_RANGES.join(' ')}`)
+    expect(conf).toContain(`acl sourceos_blocked dst ${SQUID_BLOCKED_RANGES.join(' ')}`)
   })
 
   it('keeps no cache, hides the client and logs one tagged line per request', () => {
