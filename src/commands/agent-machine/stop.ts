@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {AgentMachineCommand} from '../../cli/base-command.js'
 import {renderPlanWrapped} from '../../cli/plan-render.js'
 import {getContext} from '../../core/context.js'
+import {removeSharedEgress} from '../../core/network/lifecycle.js'
 import {usageError, unexpectedFailure} from '../../core/errors.js'
 import {describeOutcome, succeeded} from '../../core/exec.js'
 import {step, type Plan} from '../../core/plan/plan.js'
@@ -19,6 +20,8 @@ interface StopResult {
   /** How each stopped detached session ended (its keeper's after-session work, or recovery's); null: a foreground session (its own CLI reports it) or still finishing. */
   finished: Array<{runId: string; done: SessionDone | null}>
   plan: Plan
+  /** --egress: the shared egress proxies (with their network holders and pool networks) removed, or that a dry run would remove, and those kept (in use). */
+  egress?: {removed: string[]; kept: string[]}
 }
 
 export default class Stop extends AgentMachineCommand {
@@ -33,6 +36,7 @@ ${AgentMachineCommand.exitCodesSection}`
     {description: 'Stop every session, giving each 2 s', command: '<%= config.bin %> agent-machine stop --all --time 2'},
     {description: 'Show the podman command only', command: '<%= config.bin %> agent-machine stop 3f9c2a1b7d4e5f60 --dry-run'},
     {description: 'For a script: which sessions stopped and how each ended', command: '<%= config.bin %> agent-machine stop 3f9c2a1b7d4e5f60 --json'},
+    {description: 'Stop every session, then remove the idle shared egress proxies with their network holders and networks', command: '<%= config.bin %> agent-machine stop --all --egress'},
   ]
 
   static override args = {
@@ -41,6 +45,7 @@ ${AgentMachineCommand.exitCodesSection}`
 
   static override flags = {
     all: Flags.boolean({description: 'Stop every running session.', default: false}),
+    egress: Flags.boolean({description: 'With --all: then remove the idle shared egress proxies (spec.network.proxy: shared) of the podman host, with their network holders and pool networks; one still in use is kept.', default: false}),
     time: Flags.integer({description: 'Seconds between SIGTERM and SIGKILL.', default: 10, min: 0, max: 600}),
     'profile-file': Flags.string({description: 'Read the profile from this file instead of the active profile (also: SOURCEOSCTL_PROFILE).'}),
     'dry-run': Flags.boolean({description: 'Print the podman commands; stop nothing.', default: false}),
@@ -50,6 +55,7 @@ ${AgentMachineCommand.exitCodesSection}`
     const {args, flags} = await this.parse(Stop)
     if (!args['run-id'] && !flags.all) throw usageError('RUN_ID_REQUIRED', 'stop needs a run id, or --all.', 'list the sessions: sourceosctl agent-machine ps')
     if (args['run-id'] && flags.all) throw usageError('RUN_ID_AND_ALL', 'give a run id or --all, not both.', 'sourceosctl agent-machine stop <run-id>')
+    if (flags.egress && !flags.all) throw usageError('EGRESS_NEEDS_ALL', '--egress removes the shared egress proxies of every session, so it goes with --all.', 'sourceosctl agent-machine stop --all --egress')
     const ctx = getContext()
     const {context} = await profilePodmanContext(ctx, flags['profile-file'])
     const host = await ctx.hostFacts()
@@ -60,6 +66,8 @@ ${AgentMachineCommand.exitCodesSection}`
     const plan: Plan = {verb: 'stop', steps: targets.map((s) => step(stopArgv(context, s, flags.time), `stop session ${s.runId}: SIGTERM, then SIGKILL after ${flags.time} s`, true))}
     const result: StopResult = {dryRun: flags['dry-run'], stopped: [], finished: [], plan}
     if (flags['dry-run']) {
+      // the proxies still in use by the sessions this would stop are kept in a dry run's view (they are not stopped yet)
+      if (flags.egress) await this.removeEgress(ctx.runner, context, state, result, true)
       this.say(plan.steps.length > 0 ? renderPlanWrapped(plan) : 'No running sessions.')
       return result
     }
@@ -84,6 +92,18 @@ ${AgentMachineCommand.exitCodesSection}`
       if (f.done?.evidence) this.info(`sourceosctl: evidence ${f.done.evidence}`)
     }
     if (targets.length === 0) this.say('No running sessions.')
+    if (flags.egress) {
+      await this.removeEgress(ctx.runner, context, state, result, false)
+      for (const name of result.egress!.removed) this.say(`Removed the shared egress proxy ${name} with its network holders and networks.`)
+    }
     return result
+  }
+
+  /** --egress: the idle shared proxies, their holders and networks (network/lifecycle.ts removeSharedEgress); a dry run adds the commands to the plan. */
+  private async removeEgress(runner: Parameters<typeof removeSharedEgress>[0], context: {binary: string; connection: string | null}, state: string, result: StopResult, dryRun: boolean): Promise<void> {
+    const out = await removeSharedEgress(runner, context, state, {dryRun})
+    result.egress = {removed: out.removed, kept: out.kept}
+    if (dryRun) for (const argv of out.steps) result.plan.steps.push(step(argv, 'remove an idle shared egress proxy with its network holders, or its pool networks (--egress)', true))
+    for (const name of out.kept) this.note(`sourceosctl: kept the shared egress proxy ${name}: a session or a launch still uses it.`)
   }
 }

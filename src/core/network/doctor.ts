@@ -14,7 +14,7 @@ export const EGRESS_PROXY_LABEL = 'dev.sourceos.agent-machine.egress-proxy'
 
 /** Where the long-lived proxy is, and how it goes (network/pool.ts; docs/network.md "Removing the shared proxy"). */
 export const SHARED_PROXY_NOTE =
-  'the proxy is shared by the runs of this allowlist and image and stays running between them (podman ps: sourceos-proxy.<hash>); to remove it and its networks: podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy); podman network rm $(podman network ls -q --filter label=dev.sourceos.agent-machine.role=egress-pool-network)'
+  'the proxy is shared by the runs of this allowlist and image and stays running between them (podman ps: sourceos-proxy.<hash>), with a network holder per network of its pool whose namespace a run\'s agent joins (sourceos-netholder.<hash>.<slot>); to remove the idle ones with their networks: sourceosctl agent-machine stop --all --egress (or by hand: podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy) $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-netholder); podman network rm $(podman network ls -q --filter label=dev.sourceos.agent-machine.role=egress-pool-network))'
 
 /** The default lifetime (spec.network.proxy: per-run). */
 export const PER_RUN_PROXY_NOTE = 'each run gets a proxy and network of its own, removed with it (spec.network.proxy: shared keeps one running between runs: faster starts)'

@@ -540,7 +540,7 @@ type Podman = (args: string[]) => ReturnType<Runner>
  * networks if nothing but they are on them and no agent is in a holder's namespace; true when
  * they went.
  */
-async function removeIfIdle(p: Podman, key: string, proxyId: string | null, state: string | undefined, target: Target): Promise<boolean> {
+async function removeIfIdle(p: Podman, key: string, proxyId: string | null, state: string | undefined, target: Target, plan?: {dryRun: boolean; steps: string[][]}): Promise<boolean> {
   const nets = await p(['network', 'ls', '--quiet', `--filter=label=${KEY_LABEL}=${key}`])
   if (!succeeded(nets)) return false
   const ids = nets.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
@@ -558,8 +558,12 @@ async function removeIfIdle(p: Podman, key: string, proxyId: string | null, stat
     if (!agents || agents.some((a) => a.Labels?.[HOLDER_LABEL]?.startsWith(holderPrefix(key)))) return false
   }
   const containers = [...(proxyId ? [proxyId] : []), ...holders]
-  if (containers.length > 0 && !succeeded(await p(['rm', '--force', '--time=0', ...containers]))) return false
-  if (ids.length > 0) await p(['network', 'rm', ...ids])
+  const rm = ['rm', '--force', '--time=0', ...containers]
+  const netRm = ['network', 'rm', ...ids]
+  plan?.steps.push(...(containers.length > 0 ? [[target.binary, ...podmanArgs(target, rm)]] : []), ...(ids.length > 0 ? [[target.binary, ...podmanArgs(target, netRm)]] : []))
+  if (plan?.dryRun) return true
+  if (containers.length > 0 && !succeeded(await p(rm))) return false
+  if (ids.length > 0) await p(netRm)
   if (state) forgetReady(state, target.connection, key)
   return true
 }
@@ -567,9 +571,10 @@ async function removeIfIdle(p: Podman, key: string, proxyId: string | null, stat
 /**
  * Removes every shared egress proxy of the podman host (`target`) with its pool's networks, except
  * one with a session on its networks or a live lease in this state dir: for a verb that clears up
- * (a `stop --all`, a doctor fix). Returns the proxies removed and those kept (in use).
+ * (`stop --all --egress`). Returns the proxies removed and those kept (in use), and the podman
+ * commands that removed them; a dry run removes nothing and returns what it would run.
  */
-export async function removeSharedEgress(runner: Runner, target: Target, state: string): Promise<{removed: string[]; kept: string[]}> {
+export async function removeSharedEgress(runner: Runner, target: Target, state: string, opts: {dryRun?: boolean} = {}): Promise<{removed: string[]; kept: string[]; steps: string[][]}> {
   const p: Podman = (args) => runner(target.binary, podmanArgs(target, args), {timeoutMs: 30_000})
   const listed = await p(['ps', '--all', '--format=json', `--filter=label=${ROLE_LABEL}=${SHARED_ROLE}`])
   if (!succeeded(listed)) throw setupFailure(`cannot list the shared egress proxies: ${describeOutcome(listed)} (${lastLines(listed.stderr)})`)
@@ -580,11 +585,13 @@ export async function removeSharedEgress(runner: Runner, target: Target, state: 
   const live = new Set(listLeases(state).filter((l) => l.lease && holderAlive(l.lease)).map((l) => l.lease!.key))
   const removed: string[] = []
   const kept: string[] = []
+  const plan = {dryRun: opts.dryRun === true, steps: [] as string[][]}
   for (const [key, proxyId, name] of [...proxies.map((c) => [c.Labels![KEY_LABEL]!, c.Id ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`, c.Names?.[0] ?? `sourceos-proxy.${c.Labels![KEY_LABEL]}`] as const), ...[...orphanKeys].map((k) => [k, null, `the network holders of pool ${k}`] as const)]) {
-    if (!live.has(key) && (await removeIfIdle(p, key, proxyId, state, target))) removed.push(name)
+    if (!live.has(key) && (await removeIfIdle(p, key, proxyId, state, target, plan))) removed.push(name)
     else kept.push(name)
   }
-  return {removed, kept}
+  // the podman commands (argv without the binary) that removed them, or would (a dry run)
+  return {removed, kept, steps: plan.steps}
 }
 
 /**

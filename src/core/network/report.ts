@@ -33,7 +33,11 @@ export function networkEvidence(mode: NetworkEvidence['mode'], egress: EgressSet
     truncatedDestinations: summary?.truncated ?? 0,
     notes: [
       ...MODE_NOTES.allowlist,
-      ...(egress.shared ? [`the proxy is shared by the runs of this allowlist and image (${egress.sidecar}), each on its own network of its pool: these destinations are its log's lines from this run's agent address (${egress.shared.agentAddress}) since its container was created`] : []),
+      ...(egress.shared
+        ? [
+            `the proxy is shared by the runs of this allowlist and image (${egress.sidecar}), each on its own network of its pool: these destinations are its log's lines from this run's agent address (${egress.shared.agentAddress}${egress.shared.holder ? `, the network holder ${egress.shared.holder.name} whose network namespace the agent joined` : ''}) since its container was created`,
+          ]
+        : []),
       ...(log === null ? ['the proxy’s log could not be read: the destinations are unknown (the session still ran behind the proxy)'] : []),
     ],
   }

@@ -30,6 +30,10 @@ describe('doctor: network egress', () => {
     expect(c.status).toBe('ok')
     expect(c.detail).toContain('stays running between them')
     expect(c.detail).toContain('podman rm --force $(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-shared-proxy)')
+    // its pool's network holders, and the verb that removes the idle ones
+    expect(c.detail).toContain('sourceos-netholder.<hash>.<slot>')
+    expect(c.detail).toContain('$(podman ps -aq --filter label=dev.sourceos.agent-machine.role=egress-netholder)')
+    expect(c.detail).toContain('sourceosctl agent-machine stop --all --egress')
   })
 
   it('allowlist with an image that lacks the proxy: a required failure naming the fix', () => {

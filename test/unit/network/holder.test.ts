@@ -301,14 +301,21 @@ describe('removing the shared pools (stop --all --egress)', () => {
 
   it('an idle pool goes whole: the proxy, its holders and its networks', async () => {
     const r = runner({})
-    expect(await removeSharedEgress(r, ctx, stateDir())).toEqual({removed: [`sourceos-proxy.${key}`], kept: []})
+    expect(await removeSharedEgress(r, ctx, stateDir())).toMatchObject({removed: [`sourceos-proxy.${key}`], kept: []})
     expect(r.calls.find((c) => c.args[0] === 'rm')!.args).toEqual(['rm', '--force', '--time=0', proxy.Id, holder(key, 0).Id])
     expect(r.calls.find((c) => c.args[0] === 'network' && c.args[1] === 'rm')!.args).toEqual(['network', 'rm', `net-${key}`])
   })
 
+  it('a dry run removes nothing and says the exact commands it would run', async () => {
+    const r = runner({})
+    const out = await removeSharedEgress(r, ctx, stateDir(), {dryRun: true})
+    expect(out).toEqual({removed: [`sourceos-proxy.${key}`], kept: [], steps: [['podman', 'rm', '--force', '--time=0', proxy.Id, holder(key, 0).Id], ['podman', 'network', 'rm', `net-${key}`]]})
+    expect(r.calls.some((c) => c.args[0] === 'rm' || c.args[1] === 'rm')).toBe(false)
+  })
+
   it('an agent in a holder’s namespace (on no network in podman’s terms) keeps the pool', async () => {
     const r = runner({joined: [{Names: ['sourceos-agent-x'], Labels: {[HOLDER_LABEL]: `sourceos-netholder.${key}.0`}}]})
-    expect(await removeSharedEgress(r, ctx, stateDir())).toEqual({removed: [], kept: [`sourceos-proxy.${key}`]})
+    expect(await removeSharedEgress(r, ctx, stateDir())).toMatchObject({removed: [], kept: [`sourceos-proxy.${key}`]})
     expect(r.calls.some((c) => c.args[0] === 'rm')).toBe(false)
   })
 
@@ -316,13 +323,13 @@ describe('removing the shared pools (stop --all --egress)', () => {
     const state = stateDir()
     leaseSlot(state, {connection: null, key, runId: 'run-live0001', dryRun: false})
     const r = runner({})
-    expect(await removeSharedEgress(r, ctx, state)).toEqual({removed: [], kept: [`sourceos-proxy.${key}`]})
+    expect(await removeSharedEgress(r, ctx, state)).toMatchObject({removed: [], kept: [`sourceos-proxy.${key}`]})
   })
 
   it('holders whose proxy was removed by hand go with their networks', async () => {
     const orphan = '7'.repeat(16)
     const r = runner({proxies: [], holders: [holder(orphan, 2)]})
-    expect(await removeSharedEgress(r, ctx, stateDir())).toEqual({removed: [`the network holders of pool ${orphan}`], kept: []})
+    expect(await removeSharedEgress(r, ctx, stateDir())).toMatchObject({removed: [`the network holders of pool ${orphan}`], kept: []})
     expect(r.calls.find((c) => c.args[0] === 'rm')!.args).toEqual(['rm', '--force', '--time=0', holder(orphan, 2).Id])
   })
 })

@@ -236,7 +236,7 @@ describe('the shared proxy’s life', () => {
       {match: (_c, a) => a[0] === 'ps' && a.includes('--filter=network=idle-net'), result: {stdout: JSON.stringify([proxy(idle!)])}},
       {match: (_c, a) => a[0] === 'rm' || (a[0] === 'network' && a[1] === 'rm'), result: {stdout: ''}},
     ])
-    expect(await removeSharedEgress(runner, ctx, state)).toEqual({removed: [`sourceos-proxy.${idle}`], kept: [`sourceos-proxy.${busy}`]})
+    expect(await removeSharedEgress(runner, ctx, state)).toMatchObject({removed: [`sourceos-proxy.${idle}`], kept: [`sourceos-proxy.${busy}`]})
     expect(runner.calls.filter((c) => c.args[0] === 'rm').map((c) => c.args.at(-1))).toEqual([idle!.padEnd(64, '0')])
     expect(runner.calls.filter((c) => c.args[0] === 'network' && c.args[1] === 'rm').map((c) => c.args.at(-1))).toEqual(['idle-net'])
   })
