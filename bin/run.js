@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-/* global __dirname */
-// The entry. Every verb is an oclif command class; before oclif loads, this file does four things
+/* global __dirname, require */
+// The entry. Every verb is an oclif command class; before oclif loads, this file does six things
 // to start faster (docs/performance.md):
 // 1. `sourceosctl --version` (and -v) prints oclif's own version line (`config.userAgent`) here.
 // 2. The top-level help (`sourceosctl`, `--help`, `-h`) comes from dist/root-help.json, which the
@@ -11,6 +11,7 @@
 //    (scripts/manifest.mjs): part of the install, as trusted as the code beside it, and never in
 //    HOME or the state dir, so doctor and dry runs still write nothing there. Node checks each
 //    entry against its source's hash and V8's version; an unusable or unwritable cache is ignored.
+// 4. exec's fast path, 5. oclif's own engines check and 6. oclif in one file: see below.
 // CommonJS (bin/package.json): Node starts a CommonJS entry faster than an ES module one.
 const {existsSync, lstatSync, readFileSync} = process.getBuiltinModule('node:fs')
 const {homedir, platform, release} = process.getBuiltinModule('node:os')
@@ -145,9 +146,57 @@ async function main() {
       return
     }
   }
-  const {execute} = await import('@oclif/core')
+  const {execute} = await importOclif()
   // The package root itself: oclif would take bin/package.json for the root if given this file.
   await execute({dir: root})
+}
+
+/**
+ * 5. `@oclif/core` on import checks that this Node satisfies its own `engines.node`, with semver
+ *    (~15% of loading oclif). The same comparison for a plain `>=X.Y.Z` range is made here, and
+ *    only when it holds is oclif's check skipped (OCLIF_DISABLE_ENGINE_WARNING, for the import
+ *    only: no child process inherits it). Any other range, an older Node, or the variable already
+ *    set by the user: oclif checks and warns as always.
+ */
+async function importOclif() {
+  const name = 'OCLIF_DISABLE_ENGINE_WARNING'
+  let skip = false
+  try {
+    skip = process.env[name] === undefined && nodeSatisfies(JSON.parse(readFileSync(join(require.resolve('@oclif/core'), '..', '..', 'package.json'), 'utf8')).engines.node)
+  } catch {
+    // unreadable: oclif checks
+  }
+  if (skip) process.env[name] = '1'
+  try {
+    return await importOclifModule()
+  } finally {
+    if (skip) delete process.env[name]
+  }
+}
+
+/**
+ * 6. @oclif/core as the build bundles it (dist/oclif-core.js, scripts/bundle.mjs): the command
+ *    bundles import that same file, so there is one oclif in the process, read from one file.
+ *    Without a build (or a partial one), the package itself.
+ */
+async function importOclifModule() {
+  const bundled = join(root, 'dist', 'oclif-core.js')
+  if (existsSync(bundled)) {
+    const {pathToFileURL} = process.getBuiltinModule('node:url')
+    return import(pathToFileURL(bundled).href)
+  }
+  return import('@oclif/core')
+}
+
+/** process.versions.node >= X.Y.Z for a range written exactly `>=X.Y.Z`; false for anything else. */
+function nodeSatisfies(range) {
+  const want = /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(String(range).trim())
+  const have = /^(\d+)\.(\d+)\.(\d+)$/.exec(process.versions.node)
+  if (!want || !have) return false
+  for (let i = 1; i <= 3; i++) {
+    if (Number(have[i]) !== Number(want[i])) return Number(have[i]) > Number(want[i])
+  }
+  return true
 }
 
 main()

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // Start-up: each command file in dist/commands becomes one self-contained ESM file (its share of
 // src/core plus zod, yaml, execa, chalk…), so a verb loads a handful of files instead of hundreds.
-// @oclif/core stays external: bin/run.js loads it first anyway. Run after tsc, before the manifest.
+// @oclif/core becomes one file of its own, dist/oclif-core.js, shared by bin/run.js and every
+// command bundle (one copy of oclif per process, as before): Node then reads one file instead of
+// ~150 modules and their package.json files (docs/performance.md). Run after tsc, before the manifest.
+import {createRequire} from 'node:module'
 import {readdirSync, readFileSync, statSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const commandsDir = join(root, 'dist', 'commands')
+const oclifBundle = join(root, 'dist', 'oclif-core.js')
 
 function commandFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -18,6 +22,38 @@ function commandFiles(dir) {
 }
 
 const BANNER = "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"
+
+// --- @oclif/core as one ES module. Its package is CommonJS, so the entry names every export
+// (an ES module's names must be static); the list is read from the installed package itself.
+const names = Object.keys(createRequire(import.meta.url)('@oclif/core')).filter((n) => n !== 'default' && n !== '__esModule')
+// oclif reads its own package.json through __dirname (its engines check, its version in the
+// cache): point it at the installed package's lib/, where those reads land without the bundle.
+const OCLIF_BANNER = `${BANNER} const __dirname = (() => { try { return __createRequire(import.meta.url).resolve('@oclif/core').replace(/[\\\\/][^\\\\/]*$/, '') } catch { return new URL('.', import.meta.url).pathname } })();`
+await build({
+  stdin: {contents: `import * as oclif from '@oclif/core'\nexport const {${names.join(', ')}} = oclif\n`, resolveDir: root, sourcefile: 'oclif-core-entry.js'},
+  outfile: oclifBundle,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  // Only loaded for a TypeScript plugin in development (ts-path.ts), never by the built CLI.
+  external: ['typescript', 'ts-node', 'tsx', 'pnpapi'],
+  banner: {js: OCLIF_BANNER},
+  logLevel: 'warning',
+  legalComments: 'none',
+})
+
+/** Every `@oclif/core` import of a command bundle → dist/oclif-core.js (relative, external). */
+const sharedOclif = (outfile) => ({
+  name: 'shared-oclif',
+  setup(b) {
+    b.onResolve({filter: /^@oclif\/core$/}, () => {
+      const rel = relative(dirname(outfile), oclifBundle).split('\\').join('/')
+      return {path: rel.startsWith('.') ? rel : `./${rel}`, external: true}
+    })
+  },
+})
+
 // Idempotent: a file that already carries the banner was bundled (a second run, or two builds at
 // once) and is left alone; bundling it again would declare __createRequire twice.
 const files = commandFiles(commandsDir).filter((file) => !readFileSync(file, 'utf8').startsWith(BANNER))
@@ -31,7 +67,9 @@ await Promise.all(
       platform: 'node',
       format: 'esm',
       target: 'node22',
-      external: ['@oclif/core'],
+      plugins: [sharedOclif(file)],
+      // Runs before any module of the bundle builds a zod schema: see the file.
+      inject: [join(root, 'scripts', 'bundle', 'zod-jitless.mjs')],
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
       banner: {js: BANNER},
       logLevel: 'warning',
@@ -39,4 +77,4 @@ await Promise.all(
     }),
   ),
 )
-console.error(`bundle: ${files.length} command files bundled`)
+console.error(`bundle: ${files.length} command files bundled, @oclif/core in dist/oclif-core.js (${names.length} exports)`)
