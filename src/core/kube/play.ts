@@ -143,7 +143,7 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
     const argv = podmanArgv(context, args)
     const r = await runner(argv[0]!, argv.slice(1), {timeoutMs})
     if (recording) ran.push({argv, exitCode: r.exitCode})
-    if (!succeeded(r)) throw unexpectedFailure('KUBE_PLAY_FAILED', `podman ${what} failed: ${describeOutcome(r)}${r.stderr ? ` (${r.stderr.trim().split('\n').slice(-1)[0]})` : ''}`, 'see docs/cluster.md ("Checked here"); rerun with --verbose')
+    if (!succeeded(r)) throw unexpectedFailure('KUBE_PLAY_FAILED', `podman ${what} failed: ${describeOutcome(r)}`, 'see docs/cluster.md ("Checked here"); rerun with --verbose')
     return r.stdout
   }
   const evidenceDir = resolveEvidenceDir(host, process.cwd(), opts.evidenceDir)
