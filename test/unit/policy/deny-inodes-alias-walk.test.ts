@@ -4,10 +4,12 @@
  * with a hit, reports a rule it could not finish (per-rule and overall budget), and its cache is
  * believed only when it is one of ours.
  */
-import {linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
+import {existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {findDenyAliases, inodeKey} from '../../../src/core/policy/deny-inodes.js'
+import type {MountInfoEntry} from '../../../src/core/policy/mountinfo.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
@@ -276,6 +278,32 @@ describe('the walk', () => {
     const found = (f: string) => findDenyAliases(host, new Set([key(f)]), {devices, roots: [{path: share, display: '~/.local/share'}]}).hits.size
     expect([found(files.store), found(files.dotStore), found(files.bun)]).toEqual([0, 0, 0])
     expect([found(files.stores), found(files.bunLike)]).toEqual([1, 1])
+  })
+})
+
+describe('a denied folder on a device no wanted file is on', () => {
+  // /dev/shm is a tmpfs of its own where there is one: the rule folder is made there, the files the
+  // scan asks about live in the temp dir (another device), reached below the folder through a link.
+  const shm = '/dev/shm'
+  const otherDevice = existsSync(shm) && statSync(shm).dev !== statSync(realpathSync(tmpdir())).dev
+
+  it.runIf(otherDevice)('with a mount table, only the mount points below it are walked', () => {
+    const {base, host, devices} = setup()
+    const rule = mkdtempSync(join(shm, 'deny-walk-'))
+    try {
+      mkdirSync(join(base, 'real', 'sub'), {recursive: true})
+      writeFileSync(join(base, 'real', 'sub', 'f'), '')
+      mkdirSync(join(base, 'elsewhere'))
+      writeFileSync(join(base, 'elsewhere', 'g'), '')
+      symlinkSync(join(base, 'real'), join(rule, 'link'))
+      const mount = (mountPoint: string): MountInfoEntry => ({mountId: 1, parentId: 0, device: '0:0', root: '/', mountPoint, fsType: 'ext4', source: '/dev/x'})
+      const mounts = [mount(rule), mount(join(rule, 'link', 'sub')), mount(join(base, 'elsewhere'))]
+      const wanted = new Set([key(join(base, 'real', 'sub', 'f')), key(join(base, 'elsewhere', 'g'))])
+      const r = findDenyAliases(host, wanted, {devices, roots: [{path: rule, display: '/dev/shm/x'}], mounts})
+      expect([...r.hits.values()]).toEqual([{path: join(rule, 'link', 'sub', 'f'), display: '/dev/shm/x'}])
+    } finally {
+      rmSync(rule, {recursive: true, force: true})
+    }
   })
 })
 
