@@ -159,33 +159,28 @@ async function main() {
  *    set by the user: oclif checks and warns as always.
  */
 async function importOclif() {
+  // 6. @oclif/core as the build bundles it (dist/oclif-core.js, scripts/bundle.mjs): the command
+  //    bundles import that same file, so there is one oclif in the process, read from one file;
+  //    the package.json of the code bundled is beside it (dist/oclif-core/package.json), and oclif's
+  //    own engines check reads that one too. Without a build (or a partial one), the package itself.
+  const bundled = join(root, 'dist', 'oclif-core.js')
+  const useBundle = existsSync(bundled)
   const name = 'OCLIF_DISABLE_ENGINE_WARNING'
   let skip = false
   try {
-    skip = process.env[name] === undefined && nodeSatisfies(JSON.parse(readFileSync(join(require.resolve('@oclif/core'), '..', '..', 'package.json'), 'utf8')).engines.node)
+    const pjson = useBundle ? join(root, 'dist', 'oclif-core', 'package.json') : join(require.resolve('@oclif/core'), '..', '..', 'package.json')
+    skip = process.env[name] === undefined && nodeSatisfies(JSON.parse(readFileSync(pjson, 'utf8')).engines.node)
   } catch {
     // unreadable: oclif checks
   }
   if (skip) process.env[name] = '1'
   try {
-    return await importOclifModule()
+    if (!useBundle) return await import('@oclif/core')
+    const {pathToFileURL} = process.getBuiltinModule('node:url')
+    return await import(pathToFileURL(bundled).href)
   } finally {
     if (skip) delete process.env[name]
   }
-}
-
-/**
- * 6. @oclif/core as the build bundles it (dist/oclif-core.js, scripts/bundle.mjs): the command
- *    bundles import that same file, so there is one oclif in the process, read from one file.
- *    Without a build (or a partial one), the package itself.
- */
-async function importOclifModule() {
-  const bundled = join(root, 'dist', 'oclif-core.js')
-  if (existsSync(bundled)) {
-    const {pathToFileURL} = process.getBuiltinModule('node:url')
-    return import(pathToFileURL(bundled).href)
-  }
-  return import('@oclif/core')
 }
 
 /** process.versions.node >= X.Y.Z for a range written exactly `>=X.Y.Z`; false for anything else. */

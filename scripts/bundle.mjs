@@ -5,7 +5,7 @@
 // command bundle (one copy of oclif per process, as before): Node then reads one file instead of
 // ~150 modules and their package.json files (docs/performance.md). Run after tsc, before the manifest.
 import {createRequire} from 'node:module'
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {copyFileSync, mkdirSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
@@ -26,9 +26,15 @@ const BANNER = "import {createRequire as __createRequire} from 'node:module'; co
 // --- @oclif/core as one ES module. Its package is CommonJS, so the entry names every export
 // (an ES module's names must be static); the list is read from the installed package itself.
 const names = Object.keys(createRequire(import.meta.url)('@oclif/core')).filter((n) => n !== 'default' && n !== '__esModule')
-// oclif reads its own package.json through __dirname (its engines check, its version in the
-// cache): point it at the installed package's lib/, where those reads land without the bundle.
-const OCLIF_BANNER = `${BANNER} const __dirname = (() => { try { return __createRequire(import.meta.url).resolve('@oclif/core').replace(/[\\\\/][^\\\\/]*$/, '') } catch { return new URL('.', import.meta.url).pathname } })();`
+// oclif reads its own package.json through __dirname (its engines check: `<__dirname>/../package.json`;
+// its version comes from a require of '@oclif/core/package.json', which the bundle carries). The
+// bundled code's package.json goes beside it, dist/oclif-core/package.json, and __dirname points
+// at dist/oclif-core/lib, so that read finds the manifest of the very code that runs; bin/run.js
+// reads the same file for its own engines comparison. No module resolution at start-up.
+const pjsonCopy = join(root, 'dist', 'oclif-core', 'package.json')
+mkdirSync(dirname(pjsonCopy), {recursive: true})
+copyFileSync(createRequire(import.meta.url).resolve('@oclif/core/package.json'), pjsonCopy)
+const OCLIF_BANNER = `${BANNER} import {fileURLToPath as __fileURLToPath} from 'node:url'; const __dirname = __fileURLToPath(new URL('./oclif-core/lib', import.meta.url));`
 await build({
   stdin: {contents: `import * as oclif from '@oclif/core'\nexport const {${names.join(', ')}} = oclif\n`, resolveDir: root, sourcefile: 'oclif-core-entry.js'},
   outfile: oclifBundle,

@@ -23,7 +23,7 @@ module.exports.execute = async () => {
 }
 `
 
-function sandbox(opts: {engines?: unknown; bundled?: boolean}): string {
+function sandbox(opts: {engines?: unknown; bundled?: boolean; bundleEngines?: unknown}): string {
   const root = tempDir('startup-oclif-')
   mkdirSync(join(root, 'bin'))
   for (const file of ['run.js', 'package.json']) cpSync(join(ROOT, 'bin', file), join(root, 'bin', file))
@@ -37,6 +37,10 @@ function sandbox(opts: {engines?: unknown; bundled?: boolean}): string {
     // An ES module like the build's; the stand-in's code through a CommonJS shim.
     writeFileSync(join(root, 'dist', 'oclif-shim.cjs'), STAND_IN('bundle'))
     writeFileSync(join(root, 'dist', 'oclif-core.js'), "import shim from './oclif-shim.cjs'\nexport const execute = shim.execute\n")
+    // The package.json of the code bundled, which the build puts beside it.
+    mkdirSync(join(root, 'dist', 'oclif-core'))
+    const engines = opts.bundleEngines ?? opts.engines
+    writeFileSync(join(root, 'dist', 'oclif-core', 'package.json'), JSON.stringify({name: '@oclif/core', version: '0.0.0', ...(engines === undefined ? {} : {engines: {node: engines}})}))
   }
   return root
 }
@@ -83,6 +87,12 @@ describe('which oclif bin/run.js loads', () => {
     expect(run(sandbox({engines: '>=18.0.0'})).from).toBe('package')
   })
 
+  it("with the build's file, the engines of the code bundled decide, not the installed package's", () => {
+    const newer = `>=${major + 1}.0.0`
+    expect(run(sandbox({engines: '>=18.0.0', bundleEngines: newer, bundled: true})).atImport).toBeNull()
+    expect(run(sandbox({engines: newer, bundleEngines: '>=18.0.0', bundled: true})).atImport).toBe('1')
+  })
+
   it('the build: dist/oclif-core.js exports every name the package does, and no command bundle loads the package itself', async () => {
     const bundled = join(ROOT, 'dist', 'oclif-core.js')
     const pkg = createRequire(import.meta.url)('@oclif/core') as Record<string, unknown>
@@ -92,6 +102,10 @@ describe('which oclif bin/run.js loads', () => {
     }
     const commands = (dir: string): string[] =>
       readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? commands(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []))
+    // oclif's engines check in the bundle reads <__dirname>/../package.json: the bundled code's own.
+    const copy = JSON.parse(readFileSync(join(ROOT, 'dist', 'oclif-core', 'package.json'), 'utf8')) as {name: string; version: string}
+    expect(copy).toStrictEqual(JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@oclif/core/package.json'), 'utf8')))
+    expect(readFileSync(bundled, 'utf8')).toContain("new URL('./oclif-core/lib', import.meta.url)")
     const files = commands(join(ROOT, 'dist', 'commands'))
     expect(files.length).toBeGreaterThan(10)
     for (const file of files) {
