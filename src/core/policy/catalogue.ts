@@ -301,8 +301,11 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
   return {deny, broadRoots}
 }
 
-/** Stands for "any other user's home" in home-relative patterns (see underHomes). */
-const OTHER_HOME = '/@other-home'
+/**
+ * Stands for "any other user's home" in home-relative patterns (see underHomes): the path of such a
+ * rule starts with it. deny-inodes.ts puts each other home in its place to find the files on disk.
+ */
+export const OTHER_HOME = '/@other-home'
 
 /**
  * One matcher for a home-relative rule (written against OTHER_HOME) in every home of `homes`: a

@@ -32,7 +32,7 @@
 import {lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats} from 'node:fs'
 import path from 'node:path'
 import type {HostFacts} from '../host/facts.js'
-import {denyPatternsFor} from './catalogue.js'
+import {denyPatternsFor, OTHER_HOME, otherHomes} from './catalogue.js'
 import type {MountInfoEntry} from './mountinfo.js'
 import {fold, splitAtFirstGlob} from './path-key.js'
 
@@ -99,13 +99,18 @@ function statOrNull(p: string): Stats | null {
   }
 }
 
-/** Each absolute deny rule's existing paths, in catalogue order. */
+/**
+ * Each absolute deny rule's existing paths, in catalogue order. Run as root, a rule for other users'
+ * homes (its path below OTHER_HOME) is looked up below each of those homes (`/home/*` included).
+ */
 function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
   // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text names no path (its stat fails) and is skipped
   const out: Array<{path: string; display: string}> = []
+  const homes = otherHomes(host).map((o) => o.home)
   for (const d of denyPatternsFor(host)) {
     if (d.matcher.root === null) continue // relative globs (**/*.kdbx) name no place to look
-    for (const p of expandGlobs(d.path, host)) out.push({path: p, display: d.display})
+    const written = d.path.startsWith(`${OTHER_HOME}/`) ? homes.map((h) => h + d.path.slice(OTHER_HOME.length)) : [d.path]
+    for (const w of written) for (const p of expandGlobs(w, host)) out.push({path: p, display: d.display})
   }
   return out
 }
