@@ -237,33 +237,54 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('export --kube through po
       await podmanOk(target, ['kube', 'down', playFile], {timeoutMs: 60_000})
     }, 300_000)
 
-    it('--play: the CLI watches the Pod and writes the record with its UID and node; the result bundle comes back; nothing is left', async () => {
+    it('--play: the CLI watches the Pod and writes its record into the evidence chain (signed, with its UID and node); evidence inspect verifies the dir; the result bundle comes back; nothing is left', async () => {
       const runId = fx.runId('kplay')
       const evidence = join(fx.home, 'kube-evidence')
       const r = await fx.cli([...exportArgs(runId, ['--play', '--evidence-dir', evidence, '--json', '--timeout', '120'])], {timeoutMs: 300_000})
       expect(r.exitCode, r.stderr).toBe(0)
-      const result = JSON.parse(r.stdout) as {policyHash: string; play: {recordPath: string; recordDigest: string; bundle: string}}
+      const result = JSON.parse(r.stdout) as {policyHash: string; play: {recordPath: string; recordDigest: string; seq: number; bundle: string}}
+      expect(result.play.recordPath).toBe(join(evidence, 'records', `${String(result.play.seq).padStart(6, '0')}-${runId}.json`))
       const text = readFileSync(result.play.recordPath, 'utf8')
       expect(`sha256:${createHash('sha256').update(text.slice(0, -1)).digest('hex')}`).toBe(result.play.recordDigest)
       const record = JSON.parse(text) as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
-      expect(record.pod.uid).toMatch(/^[0-9a-f]{64}$/)
-      expect(record.pod.node).toBe(hostname())
-      expect(record.policyHash).toBe(result.policyHash)
-      expect(record.repo).toEqual({url: 'file:///srv/repo.git', commit: pinned, clonedCommit: pinned})
-      expect(record.agent.exitCode).toBe(0)
-      expect(record.resourcesApplied).toBe(limits)
-      expect(record.containers).toEqual([
-        {name: 'proxy', user: '65534:65534', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: expect.any(String), exitCode: null},
-        {name: 'agent', user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: expect.any(String), exitCode: 0},
+      const p = record.predicate
+      // a Statement like a local run's: verb export, completed with the agent's exit code, the Pod in predicate.kube
+      expect(record._type).toBe('https://in-toto.io/Statement/v1')
+      expect([p.verb, p.status, p.exitCode, p.outcome]).toEqual(['export', 'completed', 0, {result: 'ran', error: null}])
+      expect(p.policyHash).toBe(result.policyHash)
+      expect(record.subject).toEqual([{name: expect.stringMatching(/^\/workspace\//), digest: {gitCommit: pinned}}])
+      expect(p.kube.pod.uid).toMatch(/^[0-9a-f]{64}$/)
+      expect(p.kube.pod.node).toBe(hostname())
+      expect(p.kube.repo).toEqual({url: 'file:///srv/repo.git', commit: pinned, clonedCommit: pinned})
+      expect(p.kube.resourcesApplied).toBe(limits)
+      const imageId = p.image.id as string
+      expect(imageId).toMatch(/^[0-9a-f]{64}$/)
+      expect(p.kube.containers).toEqual([
+        {name: 'proxy', imageId, user: '65534:65534', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: expect.any(String), exitCode: null},
+        {name: 'agent', imageId, user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: expect.any(String), exitCode: 0},
       ])
-      expect(record.network.destinations).toEqual(expect.arrayContaining([
+      expect(p.network.destinations).toEqual(expect.arrayContaining([
         expect.objectContaining({host, port, decision: 'allowed'}),
         expect.objectContaining({host, port: port + 1, decision: 'denied'}),
       ]))
-      // the agent's commit, bundled on the run's branch
-      expect(result.play.bundle, r.stdout).toBe(join(evidence, `kube-${runId}.bundle`))
+      // begun before the play, completed after the Pod was taken down
+      const kubeSteps = (p.podmanRan as Array<{argv: string[]; exitCode: number}>).filter((x) => / kube (play|down) /.test(x.argv.join(' ')))
+      expect(kubeSteps.map((x) => [x.argv.join(' ').match(/ kube (play|down) /)?.[1], x.exitCode])).toEqual([['play', 0], ['down', 0]])
+      // the agent's commit, bundled on the run's branch, kept beside the records and named in the record
+      expect(result.play.bundle, r.stdout).toBe(join(evidence, 'bundles', `${runId}.bundle`))
+      expect(p.kube.bundle).toEqual({file: `bundles/${runId}.bundle`, digest: `sha256:${createHash('sha256').update(readFileSync(result.play.bundle)).digest('hex')}`, bytes: statSync(result.play.bundle).size, heads: [`refs/heads/sourceos/${runId}`]})
       const heads = spawnSync('git', ['bundle', 'list-heads', result.play.bundle], {encoding: 'utf8', env: {...process.env, GIT_CONFIG_GLOBAL: gitConfig(), GIT_CONFIG_NOSYSTEM: '1'}})
       expect(heads.stdout, heads.stderr).toContain(`refs/heads/sourceos/${runId}`)
+      // evidence inspect of the dir verifies the chain including it (signed with this host's key); of the file, shows the Pod
+      const dirCheck = await fx.cli(['agent-machine', 'evidence', 'inspect', evidence, '--json'], {timeoutMs: 60_000})
+      expect(dirCheck.exitCode, dirCheck.stdout + dirCheck.stderr).toBe(0)
+      const inspected = JSON.parse(dirCheck.stdout) as {valid: boolean; findings: unknown[]; records: Array<{runId: string; valid: boolean; signed: boolean; status: string; summary: {verb: string; kube?: {pod: {uid: string}}}}>}
+      expect(inspected.findings).toEqual([])
+      expect(inspected.valid).toBe(true)
+      expect(inspected.records.find((x) => x.runId === runId)).toMatchObject({valid: true, signed: true, status: 'completed', summary: {verb: 'export', kube: {pod: {uid: p.kube.pod.uid}}}})
+      const fileCheck = await fx.cli(['agent-machine', 'evidence', 'inspect', result.play.recordPath, '--long'], {timeoutMs: 60_000})
+      expect(fileCheck.exitCode, fileCheck.stderr).toBe(0)
+      expect(fileCheck.stdout).toContain(`uid ${p.kube.pod.uid as string}`)
       // nothing left of the Pod
       expect((await podman(target, ['pod', 'exists', `sourceos-agent-${runId}`])).exitCode).toBe(1)
     }, 360_000)
