@@ -247,7 +247,8 @@ function expandForHost(host: HostFacts, catalogue: DenyCatalogue): HostExpansion
     // Stryker disable next-line StringLiteral: equivalent: every catalogue entry has a risk (scripts/build-catalogue.mjs writes it)
     const base = {category: e.category, title: e.title, severity: e.severity, risk: e.risk ?? 'secret', platform: host.platform}
     // Stryker disable next-line ArrayDeclaration: equivalent: for an entry with no pattern on this platform the mutant's text is no path and is dropped
-    ;(e.paths[host.platform] ?? []).forEach((pattern, i) => {
+    const patterns = e.paths[host.platform] ?? []
+    patterns.forEach((pattern, i) => {
       const rule: DenyRule = {...base, id: `${e.id}:${host.platform}:${i}`, pattern}
       // A variable that expands to /, the home dir or an ancestor (PNPM_HOME=$HOME) would refuse
       // every mount: skipped, like env_overrides below (the broad-root rules cover those places).
