@@ -269,7 +269,11 @@ describe('the proxy itself', () => {
     has('httpd_suppress_version_string', 'on')
   })
 
-  it('every ACL it defines is used by a rule (none left over), and it ends with a newline', () => {
+  it('every line is a comment or one of the directives it is written with; every ACL it defines is used by a rule; it ends with a newline', () => {
+    const known = ['http_port', 'pid_filename', 'cache', 'cache_mem', 'pinger_enable', 'icp_port', 'htcp_port', 'shutdown_lifetime', 'coredump_dir', 'error_directory', 'cache_log', 'logformat', 'access_log', 'via', 'forwarded_for', 'httpd_suppress_version_string', 'acl', 'http_access', 'deny_info']
+    for (const c of [conf, renderSquidConfig(effectiveAllowlist(['ip:203.0.113.7:8080', '*.example.com'], []))]) {
+      expect(parse(c).directives.map((d) => d[0]).filter((d) => !known.includes(d!))).toEqual([])
+    }
     const {acls, access} = parse(conf)
     const used = new Set(access.flatMap((a) => a.acls))
     expect([...acls.keys()].filter((n) => !used.has(n))).toEqual([])
