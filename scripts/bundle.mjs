@@ -60,6 +60,20 @@ const sharedOclif = (outfile) => ({
   },
 })
 
+/**
+ * zod's locales: zod registers English itself (classic/schemas.js) and sourceosctl never picks
+ * another, but `export * as locales` makes a bundle carry and initialise all ~50 of them: half of
+ * zod's size. The bundles get a locales module with English alone (`z.locales.en`, the same
+ * function); no source file names a locale (test/unit/scripts/bundle.test.ts checks that).
+ */
+const englishOnly = {
+  name: 'zod-locales-en',
+  setup(b) {
+    b.onResolve({filter: /^\.\.\/locales\/index\.js$/}, (a) => (/[\\/]zod[\\/]v4[\\/]/.test(a.importer) ? {path: join(a.resolveDir, '..', 'locales', 'index.js'), namespace: 'zod-locales-en'} : undefined))
+    b.onLoad({filter: /.*/, namespace: 'zod-locales-en'}, (a) => ({contents: `export {default as en} from ${JSON.stringify(join(dirname(a.path), 'en.js'))}\n`, resolveDir: dirname(a.path)}))
+  },
+}
+
 // Idempotent: a file that already carries the banner was bundled (a second run, or two builds at
 // once) and is left alone; bundling it again would declare __createRequire twice.
 const files = commandFiles(commandsDir).filter((file) => !readFileSync(file, 'utf8').startsWith(BANNER))
@@ -73,7 +87,7 @@ await Promise.all(
       platform: 'node',
       format: 'esm',
       target: 'node22',
-      plugins: [sharedOclif(file)],
+      plugins: [sharedOclif(file), englishOnly],
       // Runs before any module of the bundle builds a zod schema: see the file.
       inject: [join(root, 'scripts', 'bundle', 'zod-jitless.mjs')],
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
