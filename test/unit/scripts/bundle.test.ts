@@ -14,13 +14,10 @@ function files(dir: string, ext: string): string[] {
 }
 
 describe("zod's locales in the bundles", () => {
-  it('no source file names a zod locale (z.locales, core.locales, a zod/…/locales import)', () => {
-    const sources = files(join(ROOT, 'src'), '.ts')
-    expect(sources.length).toBeGreaterThan(50)
-    for (const file of sources) {
-      const text = readFileSync(file, 'utf8')
-      expect(text, file).not.toMatch(/\blocales\b/)
-    }
+  it('no source file that uses zod names its locales (z.locales, core.locales, an import of them)', () => {
+    const sources = files(join(ROOT, 'src'), '.ts').filter((file) => /from ['"]zod(\/[^'"]*)?['"]/.test(readFileSync(file, 'utf8')))
+    expect(sources.length).toBeGreaterThan(10)
+    for (const file of sources) expect(readFileSync(file, 'utf8'), file).not.toMatch(/\blocales\b/)
   })
 
   it.runIf(existsSync(join(ROOT, 'dist', 'commands')))('every built command bundle that carries zod carries its English locale and no other', () => {
