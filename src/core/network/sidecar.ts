@@ -190,9 +190,20 @@ export function networkCreateArgv(e: EgressSetup, ctx: Target): string[] {
   return podmanArgv(ctx, ['network', 'create', '--internal', `--subnet=${e.subnet}`, ...labels(e, 'egress-network'), e.network])
 }
 
-/** The shared proxy joins a pool network (a new slot, or one whose proxy was replaced) at its .254. */
+/**
+ * A pool network's fixed MAC address for a fixed IPv4 address (locally administered, from the
+ * address itself): the shared proxy at .254 and a slot's holder at .253 always answer with the
+ * same one. A replaced proxy then keeps its MAC, so the neighbour cache of a long-lived holder's
+ * namespace (which the next agent joins) stays right; a fresh one would be unreachable until the
+ * stale entry expired.
+ */
+export function poolMac(address: string): string {
+  return ['02', '53', ...address.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':')
+}
+
+/** The shared proxy joins a pool network (a new slot, or one whose proxy was replaced) at its .254, with the address's fixed MAC. */
 export function networkConnectArgv(e: EgressSetup, ctx: Target, network = e.network, address = e.proxyAddress): string[] {
-  return podmanArgv(ctx, ['network', 'connect', `--ip=${address}`, network, e.sidecar])
+  return podmanArgv(ctx, ['network', 'connect', `--ip=${address}`, `--mac-address=${poolMac(address)}`, network, e.sidecar])
 }
 
 /**
@@ -235,7 +246,7 @@ export function holderRunArgv(e: EgressSetup, ctx: Target): string[] {
     `--label=${KEY_LABEL}=${sh.key}`,
     `--label=${SLOT_LABEL}=${sh.slot}`,
     `--label=${IMAGE_LABEL}=${e.image}`,
-    `--network=${e.network}:ip=${sh.agentAddress}`,
+    `--network=${e.network}:ip=${sh.agentAddress},mac=${poolMac(sh.agentAddress)}`,
     '--dns=none',
     e.image,
     'sleep',
@@ -285,7 +296,8 @@ export function sidecarCreateArgv(e: EgressSetup, ctx: Target): string[] {
     '--memory=256m',
     ...labels(e, 'egress-proxy'),
     `--network=${OUTSIDE_NETWORK}`,
-    `--network=${e.network}:ip=${e.proxyAddress}`,
+    // shared: the address's fixed MAC (poolMac), whichever proxy container answers there
+    `--network=${e.network}:ip=${e.proxyAddress}${e.shared ? `,mac=${poolMac(e.proxyAddress)}` : ''}`,
     `--env=SOURCEOS_PROXY_CONF=${e.squidConfig}`,
     `--env=SOURCEOS_PROXY_DENIED_PAGE=${e.deniedPage}`,
     ...(e.door ? doorSecretArgs(e.door, {uid: 65534, gid: 65534}) : []),

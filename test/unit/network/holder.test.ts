@@ -14,7 +14,7 @@ import {effectiveAllowlist} from '../../../src/core/network/allowlist.js'
 import {createEgressNetwork, egressNamespaceProvider, removeSharedEgress, repairSharedHolder, repairSharedNetwork, startEgressProxy, tearDownEgress} from '../../../src/core/network/lifecycle.js'
 import {isReady, leaseSlot, markReady, planLaunchEgress, readyFile, readyInfo} from '../../../src/core/network/pool.js'
 import {LOG_TAG} from '../../../src/core/network/squid-config.js'
-import {agentNetworkArgs, HOLDER_LABEL, HOLDER_ROLE, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE, SLOT_LABEL} from '../../../src/core/network/sidecar.js'
+import {agentNetworkArgs, poolMac, sidecarCreateArgv, HOLDER_LABEL, HOLDER_ROLE, IMAGE_LABEL, KEY_LABEL, ROLE_LABEL, SHARED_ROLE, SLOT_LABEL} from '../../../src/core/network/sidecar.js'
 import {egressBefore, egressSteps, type EgressSteps} from '../../../src/core/network/steps.js'
 import {buildCreateArgv, type ContainerSpec} from '../../../src/core/launch/container-spec.js'
 import {fakeRunner, type FakeRoute} from '../../helpers/fake-runner.js'
@@ -96,11 +96,21 @@ describe('the plan with a network holder', () => {
     const rootful = setup(stateDir()).shared!.holder!.run.argv
     const e = setup(stateDir()).setup
     expect(rootful.slice(0, 3)).toEqual(['podman', 'run', '--detach'])
-    for (const flag of ['--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--pull=never', '--user=65534:65534', '--dns=none', `--network=${e.network}:ip=${e.shared!.agentAddress}`, `--label=${ROLE_LABEL}=${HOLDER_ROLE}`, `--label=${KEY_LABEL}=${e.shared!.key}`, `--label=${SLOT_LABEL}=0`, `--label=${IMAGE_LABEL}=${IMAGE}`]) expect(rootful).toContain(flag)
+    for (const flag of ['--cap-drop=all', '--security-opt=no-new-privileges', '--read-only', '--pull=never', '--user=65534:65534', '--dns=none', `--network=${e.network}:ip=${e.shared!.agentAddress},mac=${poolMac(e.shared!.agentAddress)}`, `--label=${ROLE_LABEL}=${HOLDER_ROLE}`, `--label=${KEY_LABEL}=${e.shared!.key}`, `--label=${SLOT_LABEL}=0`, `--label=${IMAGE_LABEL}=${IMAGE}`]) expect(rootful).toContain(flag)
     expect(rootful.some((a) => a.startsWith('--cap-add') || a.startsWith('--mount') || a.startsWith('--volume') || a.startsWith('-v') || a === '--privileged')).toBe(false)
     expect(rootful).not.toContain('--userns=keep-id')
     expect(rootful.slice(-3)).toEqual([IMAGE, 'sleep', '2147483647'])
     expect(setup(stateDir(), {rootless: true}).shared!.holder!.run.argv).toContain('--userns=keep-id')
+  })
+
+  it('the shared proxy and the holder have their address’s fixed MAC on the pool network: a replaced proxy keeps it, so a holder’s neighbour cache stays right', () => {
+    expect(poolMac('10.160.7.254')).toBe('02:53:0a:a0:07:fe')
+    expect(poolMac('10.223.255.253')).toBe('02:53:0a:df:ff:fd')
+    const e = setup(stateDir()).setup
+    expect(sidecarCreateArgv(e, ctx)).toContain(`--network=${e.network}:ip=${e.proxyAddress},mac=${poolMac(e.proxyAddress)}`)
+    // a run's own proxy (a fresh network each run) keeps podman's MAC
+    const own = planLaunchEgress({runId: 'run-own0001', image: IMAGE, allowlist: effectiveAllowlist([], []), profileName: 'p', door: null, shareProxy: false, pool: {state: stateDir(), connection: null, dryRun: false}})
+    expect(sidecarCreateArgv(own, ctx)).toContain(`--network=${own.network}:ip=${own.proxyAddress}`)
   })
 
   it('--dry-run shows the holder’s steps before the agent’s create, and the check lists every container (the agents in the holder are on no network)', () => {

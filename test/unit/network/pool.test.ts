@@ -195,7 +195,10 @@ describe('the shared proxy’s life', () => {
     await createEgressNetwork(steps, runner, state, ctx)
     expect(verbs(runner)).toEqual(['ps', 'network create', 'create', 'start', 'ps', 'network ls', 'network connect', 'logs', 'container'])
     const connect = runner.calls.find((c) => c.args.includes('connect'))!.args
-    expect(connect).toEqual(['network', 'connect', expect.stringMatching(/^--ip=10\.\d+\.\d+\.254$/), other, steps.setup.sidecar])
+    expect(connect).toEqual(['network', 'connect', expect.stringMatching(/^--ip=10\.\d+\.\d+\.254$/), expect.stringMatching(/^--mac-address=02:53:0a:[0-9a-f]{2}:[0-9a-f]{2}:fe$/), other, steps.setup.sidecar])
+    // the address's own fixed MAC on that network (a replaced proxy answers with the same one)
+    const ip = connect[2]!.slice('--ip='.length)
+    expect(connect[3]).toBe(`--mac-address=02:53:${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`)
     expect(isReady(state, null, steps.setup.shared!.key, 0)).toBe(true)
   })
 
