@@ -285,8 +285,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('export --kube through po
       const fileCheck = await fx.cli(['agent-machine', 'evidence', 'inspect', result.play.recordPath, '--long'], {timeoutMs: 60_000})
       expect(fileCheck.exitCode, fileCheck.stderr).toBe(0)
       expect(fileCheck.stdout).toContain(`uid ${p.kube.pod.uid as string}`)
-      // nothing left of the Pod
+      // nothing left of the Pod, nor of its volumes (each played under its own name: podman 4.3 shares an emptyDir by name)
       expect((await podman(target, ['pod', 'exists', `sourceos-agent-${runId}`])).exitCode).toBe(1)
+      expect((await podmanOk(target, ['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((v) => v.includes(runId))).toEqual([])
     }, 360_000)
   })
 })

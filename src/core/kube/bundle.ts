@@ -13,7 +13,7 @@
  */
 import {createHash, randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
-import {link, open, unlink, type FileHandle} from 'node:fs/promises'
+import {link, lstat, open, unlink, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 
 import {describeOutcome, succeeded, type Runner} from '../exec.js'
@@ -85,6 +85,35 @@ async function* chunksOf(handle: FileHandle): AsyncGenerator<Uint8Array> {
     if (bytesRead === 0) return
     yield Buffer.from(buffer.subarray(0, bytesRead))
   }
+}
+
+export type Precheck = {kind: 'absent'} | {kind: 'unknown'} | {kind: 'ok'; bytes: number} | {kind: 'refused'; refusal: BundleRefusal}
+
+/**
+ * Before anything is copied: the bundle as it lies in the results volume on this host, at the
+ * volume's host path that podman inspect reported — by lstat only (never opened there, never
+ * followed), so one over the cap, a link or a special file is refused before `podman cp` writes a
+ * byte. Nothing writes the volume any more by then (the agent has ended; the proxy mounts it
+ * read-only). `unknown` when the volume is not visible here (a remote podman, no permission): the
+ * copy then goes ahead and keepBundle's checks are the only ones.
+ */
+export async function precheckBundle(volumeDir: string | null, name: string, maxBytes: number): Promise<Precheck> {
+  if (!volumeDir || !path.isAbsolute(volumeDir) || name.includes('/')) return {kind: 'unknown'}
+  try {
+    if (!(await lstat(volumeDir)).isDirectory()) return {kind: 'unknown'}
+  } catch {
+    return {kind: 'unknown'}
+  }
+  let st: Awaited<ReturnType<typeof lstat>>
+  try {
+    st = await lstat(path.join(volumeDir, name))
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? {kind: 'absent'} : {kind: 'unknown'}
+  }
+  if (st.isSymbolicLink()) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: 'the bundle is a symbolic link (never followed)'}}
+  if (!st.isFile()) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: `the bundle is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file'})`}}
+  if (st.size > maxBytes) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_TOO_BIG', reason: `the bundle is ${mib(st.size)}, over the cap of ${mib(maxBytes)}`}}
+  return {kind: 'ok', bytes: st.size}
 }
 
 /** `git bundle list-heads` output → the refs, strictly; null when it is not that. */

@@ -36,7 +36,7 @@ import {podmanArgv} from '../podman/context.js'
 import {profilePodmanContext} from '../podman/profile-context.js'
 import {stateDir} from '../profile/location.js'
 import {getContext} from '../context.js'
-import {BundleRefused, keepBundle, type BundleRefusal, type KeptBundle} from './bundle.js'
+import {BundleRefused, keepBundle, precheckBundle, type BundleRefusal, type KeptBundle} from './bundle.js'
 import type {KubeExport} from './export.js'
 import {agentPodName, KUBE_PREFIX, RESULTS_DIR, WORKSPACE, type KubeObject} from './manifest.js'
 import {renderManifest} from './yaml.js'
@@ -61,9 +61,14 @@ export const PODMAN_ANNOTATION_MAX = 63
 export const ELIDED_KEY = `${KUBE_PREFIX}/elided-for-podman`
 
 /**
- * The objects as `podman kube play` 4.3 takes them: annotations longer than it accepts (the
- * policy hash, the allowlist hash, a long repo URL) are left out of the played Pod and named in
- * ELIDED_KEY; the record carries their values. Everything else is played unchanged.
+ * The objects as `podman kube play` 4.3 takes them:
+ *   - annotations longer than it accepts (the policy hash, the allowlist hash, a long repo URL) are
+ *     left out of the played Pod and named in ELIDED_KEY; the record carries their values;
+ *   - every emptyDir is renamed <pod>-<volume>: podman 4.3 makes an emptyDir a *named* volume of the
+ *     podman host, shared by every Pod that names it the same — two runs' `work` or `results` would
+ *     be one volume, each agent reading and writing the other's clone and bundle;
+ *   - with dropResources, the containers' resources are left out (see limitsApply).
+ * Everything else is played unchanged (playedDigest in the record is over the result).
  */
 export function forPodman43(objects: readonly KubeObject[], opts: {dropResources?: boolean} = {}): KubeObject[] {
   return objects.map((o) => {
@@ -73,12 +78,34 @@ export function forPodman43(objects: readonly KubeObject[], opts: {dropResources
     const kept = Object.fromEntries(Object.entries(annotations).filter(([k]) => !long.includes(k)))
     const elided = long.map((k) => k.slice(KUBE_PREFIX.length + 1)).join('.')
     const metadata = long.length === 0 ? o.metadata : {...o.metadata, annotations: {...kept, [ELIDED_KEY]: elided.slice(0, PODMAN_ANNOTATION_MAX)}}
-    if (!opts.dropResources) return {...o, metadata}
-    // rootless podman on cgroups v1 cannot apply limits (runc fails the Pod): played without them, and said so
-    const spec = o.spec as {initContainers?: Array<Record<string, unknown>>; containers: Array<Record<string, unknown>>}
-    const strip = (cs: Array<Record<string, unknown>> | undefined) => cs?.map(({resources: _resources, ...rest}) => rest)
-    return {...o, metadata, spec: {...spec, ...(spec.initContainers ? {initContainers: strip(spec.initContainers)} : {}), containers: strip(spec.containers)!}}
+    type Container = Record<string, unknown> & {volumeMounts?: Array<Record<string, unknown> & {name: string}>}
+    const spec = o.spec as {initContainers?: Container[]; containers: Container[]; volumes?: Array<Record<string, unknown> & {name: string}>}
+    const own = new Set((spec.volumes ?? []).filter((v) => 'emptyDir' in v).map((v) => v.name))
+    const rename = (n: string): string => (own.has(n) ? `${o.metadata.name}-${n}` : n)
+    const fix = (cs: Container[] | undefined): Container[] | undefined =>
+      cs?.map((c) => {
+        const {resources, ...rest} = c
+        return {
+          ...(opts.dropResources ? rest : {...rest, ...(resources === undefined ? {} : {resources})}),
+          ...(c.volumeMounts ? {volumeMounts: c.volumeMounts.map((m) => ({...m, name: rename(m.name)}))} : {}),
+        }
+      })
+    return {
+      ...o,
+      metadata,
+      spec: {
+        ...spec,
+        ...(spec.initContainers ? {initContainers: fix(spec.initContainers)} : {}),
+        containers: fix(spec.containers)!,
+        ...(spec.volumes ? {volumes: spec.volumes.map((v) => ({...v, name: rename(v.name)}))} : {}),
+      },
+    }
   })
+}
+
+/** The podman volumes a played Pod makes (its emptyDirs, renamed by forPodman43). */
+export function playedVolumes(played: readonly KubeObject[]): string[] {
+  return played.flatMap((o) => (o.kind === 'Pod' ? ((o.spec as {volumes?: Array<Record<string, unknown> & {name: string}>}).volumes ?? []).filter((v) => 'emptyDir' in v).map((v) => v.name) : []))
 }
 
 /** Whether this podman can apply resource limits: not rootless on cgroups v1 (as for a local run, execute.ts). */
@@ -96,6 +123,7 @@ interface InspectedContainer {
   Config?: {User?: string}
   HostConfig?: {ReadonlyRootfs?: boolean; CapAdd?: string[] | null; Privileged?: boolean; SecurityOpt?: string[] | null}
   EffectiveCaps?: string[] | null
+  Mounts?: Array<{Destination?: string; Source?: string; Type?: string}> | null
 }
 
 export function containerFacts(name: string, c: InspectedContainer): KubeRun['containers'][number] {
@@ -159,8 +187,15 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
     const [cgroupVersion, rootless] = infoText.trim().split(/\s+/)
     const resourcesApplied = limitsApply({cgroupVersion, rootless: rootless === 'true'})
     if (!resourcesApplied) opts.info?.('Warning: rootless podman on cgroups v1 cannot apply resource limits: the Pod is played without them (a cluster applies them)')
-    const played = renderManifest(forPodman43(exported.objects, {dropResources: !resourcesApplied}))
+    const playedObjects = forPodman43(exported.objects, {dropResources: !resourcesApplied})
+    const played = renderManifest(playedObjects)
     await writeFile(manifestFile, played, {mode: 0o644})
+    // the Pod's volumes must be new: an existing one of the name would be shared, with whatever it holds
+    const existing = new Set((await podman(['volume', 'ls', '--format', '{{.Name}}'], 30_000, 'volume ls')).split('\n').map((l) => l.trim()))
+    const taken = playedVolumes(playedObjects).filter((v) => existing.has(v))
+    if (taken.length > 0) {
+      throw prerequisiteMissing('KUBE_VOLUME_EXISTS', `the podman host already has volume${taken.length === 1 ? '' : 's'} ${taken.join(', ')}: the played Pod would share ${taken.length === 1 ? 'it' : 'them'}, with whatever ${taken.length === 1 ? 'it holds' : 'they hold'}`, `another run of ${pod} is playing, or one was left: \`podman kube down\` it, or \`podman volume rm ${taken.join(' ')}\` if nothing uses ${taken.length === 1 ? 'it' : 'them'}`)
+    }
     const imageId = await agentImageId(podman, exported)
     const [podmanTool, gitTool] = await Promise.all([probeTool(runner, 'podman', {binary: context.binary}), probeTool(runner, 'git')])
     kube = {
@@ -244,13 +279,23 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
       truncatedDestinations: summary.truncated,
       notes: [...MODE_NOTES.allowlist, 'the agent and the proxy share the Pod\'s network namespace: the egress-guard init container leaves the agent\'s uid no route but the Pod\'s own addresses (docs/cluster.md)'],
     }
+    // the bundle as it lies in the results volume, when this host sees it: refused before any copy
+    const results = (inspected[1]?.Mounts ?? []).find((m) => m.Destination === RESULTS_DIR && m.Type === 'volume')
+    const pre = await precheckBundle(context.connection ? null : (results?.Source ?? null), `${exported.runId}.bundle`, opts.bundleMaxBytes)
     const landing = await mkdtemp(path.join(work, 'bundle-'))
     const landed = path.join(landing, 'result.bundle')
-    let copied = true
-    try {
-      await podman(['cp', `${name('agent')}:${RESULTS_DIR}/${exported.runId}.bundle`, landed], 120_000, 'cp')
-    } catch {
-      copied = false // no bundle: the agent made no commit, or wrote none
+    // absent here still tries the copy: the volume path seen here might not be the one podman used
+    let copied = pre.kind !== 'refused'
+    if (pre.kind === 'refused') {
+      refusal = pre.refusal
+      kube.bundleRefused = `${pre.refusal.code}: ${pre.refusal.reason}`
+    }
+    if (copied) {
+      try {
+        await podman(['cp', `${name('agent')}:${RESULTS_DIR}/${exported.runId}.bundle`, landed], 120_000, 'cp')
+      } catch {
+        copied = false // no bundle: the agent made no commit, or wrote none
+      }
     }
     if (copied) {
       try {

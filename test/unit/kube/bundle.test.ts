@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {createRunner, type Runner} from '../../../src/core/exec.js'
-import {BundleRefused, keepBundle, parseHeads, writeCapped} from '../../../src/core/kube/bundle.js'
+import {BundleRefused, keepBundle, parseHeads, precheckBundle, writeCapped} from '../../../src/core/kube/bundle.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
 const RUN = 'kube-bundle-0001'
@@ -159,6 +159,32 @@ describe('writeCapped: a copy that fails part-way leaves no file', () => {
     expect(readFileSync(w.tmp, 'utf8')).toBe('abcdef')
     expect(w).toMatchObject({bytes: 6, digest: `sha256:${createHash('sha256').update('abcdef').digest('hex')}`})
     expect(readdirSync(dir)).toHaveLength(1)
+  })
+})
+
+describe('precheckBundle: the bundle in the results volume, by lstat, before any copy', () => {
+  it('absent, a regular file within the cap, or unknown when the volume is not visible here', async () => {
+    const s = setup()
+    expect(await precheckBundle(s.landing, 'r.bundle', 100)).toEqual({kind: 'absent'})
+    writeFileSync(join(s.landing, 'r.bundle'), 'x'.repeat(100))
+    expect(await precheckBundle(s.landing, 'r.bundle', 100)).toEqual({kind: 'ok', bytes: 100})
+    expect(await precheckBundle(null, 'r.bundle', 100)).toEqual({kind: 'unknown'})
+    expect(await precheckBundle('relative/dir', 'r.bundle', 100)).toEqual({kind: 'unknown'})
+    expect(await precheckBundle(join(s.landing, 'missing'), 'r.bundle', 100)).toEqual({kind: 'unknown'})
+    expect(await precheckBundle(join(s.landing, 'r.bundle'), 'r.bundle', 100)).toEqual({kind: 'unknown'})
+    expect(await precheckBundle(s.landing, '../r.bundle', 100)).toEqual({kind: 'unknown'})
+  })
+
+  it('over the cap, a link (never followed), a FIFO or a directory: refused', async () => {
+    const s = setup()
+    writeFileSync(join(s.landing, 'big.bundle'), Buffer.alloc(2 * 1024 * 1024))
+    expect(await precheckBundle(s.landing, 'big.bundle', 1024 * 1024)).toEqual({kind: 'refused', refusal: {code: 'KUBE_BUNDLE_TOO_BIG', reason: 'the bundle is 2 MiB, over the cap of 1 MiB'}})
+    symlinkSync('/etc/passwd', join(s.landing, 'link.bundle'))
+    expect(await precheckBundle(s.landing, 'link.bundle', 1024 * 1024)).toEqual({kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: 'the bundle is a symbolic link (never followed)'}})
+    expect(spawnSync('mkfifo', [join(s.landing, 'fifo.bundle')]).status).toBe(0)
+    expect(await precheckBundle(s.landing, 'fifo.bundle', 1024 * 1024)).toMatchObject({kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: 'the bundle is not a regular file (a FIFO)'}})
+    mkdirSync(join(s.landing, 'dir.bundle'))
+    expect(await precheckBundle(s.landing, 'dir.bundle', 1024 * 1024)).toMatchObject({kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE'}})
   })
 })
 

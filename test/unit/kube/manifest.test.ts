@@ -24,7 +24,7 @@ import {
   type KubeObject,
 } from '../../../src/core/kube/manifest.js'
 import {renderManifest} from '../../../src/core/kube/yaml.js'
-import {containerFacts, ELIDED_KEY, forPodman43, limitsApply} from '../../../src/core/kube/play.js'
+import {containerFacts, ELIDED_KEY, forPodman43, limitsApply, playedVolumes} from '../../../src/core/kube/play.js'
 
 const RUN = 'a1b2c3d4e5f60718'
 const COMMIT = '0123456789abcdef0123456789abcdef01234567'
@@ -256,7 +256,20 @@ describe('export --kube: the manifest', () => {
     expect(annotations[POLICY_HASH_KEY]).toBeUndefined()
     expect(annotations[ELIDED_KEY]).toBe('policy-hash.allowlist-hash')
     expect(annotations[RUN_ID_KEY]).toBe(RUN)
-    expect(pod!.spec).toEqual((objects[1] as Json).spec)
+    // every emptyDir renamed <pod>-<volume> (podman 4.3 makes it a named volume of the host, shared by name), mounts to match; nothing else changed
+    const exported = (objects[1] as Json).spec
+    const podName = `sourceos-agent-${RUN}`
+    const own = new Set((exported.volumes as Json[]).filter((v) => 'emptyDir' in v).map((v) => v.name as string))
+    expect([...own].sort()).toEqual(['home', 'proxy-tmp', 'results', 'tmp', 'work'])
+    const renamed = (n: string) => (own.has(n) ? `${podName}-${n}` : n)
+    expect(pod!.spec).toEqual({
+      ...exported,
+      initContainers: (exported.initContainers as Json[]).map((c) => ({...c, ...(c.volumeMounts ? {volumeMounts: (c.volumeMounts as Json[]).map((m) => ({...m, name: renamed(m.name)}))} : {})})),
+      containers: (exported.containers as Json[]).map((c) => ({...c, ...(c.volumeMounts ? {volumeMounts: (c.volumeMounts as Json[]).map((m) => ({...m, name: renamed(m.name)}))} : {})})),
+      volumes: (exported.volumes as Json[]).map((v) => ({...v, name: renamed(v.name)})),
+    })
+    expect(playedVolumes(forPodman43(objects))).toEqual([...own].map((n) => `${podName}-${n}`))
+    expect(playedVolumes(forPodman43(buildKubeObjects(input({runId: 'another-run-0002'}))))).not.toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(RUN))]))
     const stripped = forPodman43(objects, {dropResources: true})[1] as Json
     expect(allContainers(stripped.spec).every((c) => c.resources === undefined)).toBe(true)
     expect(allContainers(stripped.spec).map((c) => c.securityContext)).toEqual(allContainers((objects[1] as Json).spec).map((c) => c.securityContext))

@@ -61,10 +61,10 @@ spec:
   return {home, repo, commit, bundle, facts, evidence: join(home, 'evidence')}
 }
 
-const view = (user: string, exitCode: number, status: string) => ({Image: IMAGE_ID, Config: {User: user}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges']}, EffectiveCaps: [], State: {ExitCode: exitCode, Status: status}})
+const view = (user: string, exitCode: number, status: string, resultsDir?: string) => ({Image: IMAGE_ID, Mounts: resultsDir ? [{Type: 'volume', Source: resultsDir, Destination: '/sourceos-results'}] : [], Config: {User: user}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges']}, EffectiveCaps: [], State: {ExitCode: exitCode, Status: status}})
 
 /** Real git; podman answered as a played Pod would be. `calls` collects every podman command line. */
-function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?: number}): {runner: Runner; calls: string[]} {
+function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?: number; volumes?: string; resultsDir?: string}): {runner: Runner; calls: string[]} {
   const real = createRunner()
   const calls: string[] = []
   const runner: Runner = async (cmd, args, o) => {
@@ -75,10 +75,11 @@ function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?
     if (line === '--version') return ok('podman version 4.3.1\n')
     if (line.startsWith('info ')) return ok('v2 false\n')
     if (line.startsWith('image inspect ')) return ok(`sha256:${IMAGE_ID}\n`)
+    if (line.startsWith('volume ls ')) return ok(opts.volumes ?? '')
     if (line.startsWith('kube play ')) return runResult(cmd, args, {exitCode: opts.playExit ?? 0, stderr: opts.playExit ? 'Error: image not known\n' : ''})
     if (line.startsWith('pod inspect ')) return ok(JSON.stringify({Id: POD_UID}))
     if (line.startsWith('wait ')) return ok('0\n')
-    if (line.startsWith('container inspect ')) return ok(JSON.stringify([view('65534:65534', 0, 'running'), view('1000:1000', 0, 'exited')]))
+    if (line.startsWith('container inspect ')) return ok(JSON.stringify([view('65534:65534', 0, 'running'), view('1000:1000', 0, 'exited', opts.resultsDir)]))
     if (line.startsWith('logs ') && line.endsWith('-agent')) return ok(`sourceosctl: starting at ${git(s.repo, 'rev-parse', 'HEAD')}\nwork\n`)
     if (line.startsWith('logs ')) return ok('')
     if (line.startsWith('cp ')) {
@@ -96,13 +97,14 @@ function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?
   return {runner, calls}
 }
 
-async function play(runId: string, bundle: Bundle, extra: string[] = [], playExit?: number) {
+async function play(runId: string, bundle: Bundle, extra: string[] = [], playExit?: number, more: {volumes?: string; resultsDir?: (s: ReturnType<typeof setup>) => string} = {}) {
   const s = setup(runId)
-  const {runner, calls} = runnerFor(s, {bundle, playExit})
+  const {runner, calls} = runnerFor(s, {bundle, playExit, volumes: more.volumes, resultsDir: more.resultsDir?.(s)})
   const out = await runCommand(Export, ['--kube', '--repo', s.repo, '--tool', 'codex', '--play', '--run-id', runId, '--evidence-dir', s.evidence, '--json', ...extra], {runner, hostFacts: async () => s.facts})
   const records = existsSync(join(s.evidence, 'records')) ? readdirSync(join(s.evidence, 'records')).filter((f) => f.endsWith('.json')) : []
   const record = records.length === 1 ? (JSON.parse(readFileSync(join(s.evidence, 'records', records[0]!), 'utf8')) as EvidenceRecord) : null
-  const inspected = await inspectPath(s.evidence, {stateDir: stateDir(s.facts)})
+  // no record at all (refused before the begin): nothing to inspect
+  const inspected = records.length === 0 ? {valid: false, findings: [], records: []} : await inspectPath(s.evidence, {stateDir: stateDir(s.facts)})
   return {s, out, calls, records, record, inspected}
 }
 
@@ -174,5 +176,32 @@ describe('export --kube --play: the record', () => {
       const bundles = join(r.s.evidence, 'bundles')
       expect(existsSync(bundles) ? readdirSync(bundles) : []).toEqual([])
     }
+  })
+
+  it('a bundle over the cap where this host sees the results volume: refused by lstat before podman cp copies a byte', async () => {
+    const runId = 'kube-play-unit-0007'
+    const {out, calls, record} = await play(runId, 'real', ['--bundle-max-mb', '1'], undefined, {
+      resultsDir: (s) => {
+        const dir = join(s.home, 'volume-data')
+        mkdirSync(dir)
+        writeFileSync(join(dir, `${runId}.bundle`), Buffer.alloc(1024 * 1024 + 1))
+        return dir
+      },
+    })
+    expect(out.exitCode).toBe(3)
+    expect(calls.some((c) => c.startsWith('cp '))).toBe(false)
+    expect(record!.predicate.kube?.bundleRefused).toBe('KUBE_BUNDLE_TOO_BIG: the bundle is 1.0 MiB, over the cap of 1 MiB')
+  })
+
+  it('a volume of the played Pod\'s name already on the podman host: refused before the record and the play (it would be shared)', async () => {
+    const runId = 'kube-play-unit-0008'
+    const {out, calls, records} = await play(runId, 'none', [], undefined, {volumes: `other\nsourceos-agent-${runId}-work\n`})
+    expect(out.exitCode).toBe(4)
+    const error = JSON.parse(out.stdout) as {error: {code: string; message: string; fix: string}}
+    expect(error.error.code).toBe('KUBE_VOLUME_EXISTS')
+    expect(error.error.message).toBe(`the podman host already has volume sourceos-agent-${runId}-work: the played Pod would share it, with whatever it holds`)
+    expect(error.error.fix).toMatch(/podman kube down/)
+    expect(calls.some((c) => c.startsWith('kube play '))).toBe(false)
+    expect(records).toEqual([])
   })
 })
