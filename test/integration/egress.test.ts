@@ -5,8 +5,9 @@
  * HTTPS_PROXY, try a direct connection, a DNS lookup and the host's own services; the evidence must
  * list both outcomes; nothing is left behind, also when the CLI is SIGKILLed. The proxy is shared
  * by the runs of one configuration (network/pool.ts), each on its own network of its pool: two
- * concurrent runs record only their own connections and cannot reach each other; a changed
- * allowlist gets another proxy; a killed proxy is replaced.
+ * concurrent runs record only their own connections and cannot reach each other; the agent runs in
+ * the network namespace of its slot's long-lived network holder (by its ID); a changed allowlist
+ * gets another proxy; a killed proxy is replaced, a holder removed by hand is created again.
  *
  * Reachable from this machine: the npm registry (443) and Debian's mirror (80) — the allowed hosts.
  */
@@ -26,6 +27,8 @@ const ALLOWED_HTTP = 'deb.debian.org'
 const DENIED = 'example.com'
 const LABEL = 'dev.sourceos.agent-machine.run-id'
 const KEY_LABEL = 'dev.sourceos.agent-machine.egress-key'
+/** A pool network's holder: sourceos-egress.<key>.<slot> → sourceos-netholder.<key>.<slot>. */
+const holderOf = (network: string) => network.replace(/^sourceos-egress\./, 'sourceos-netholder.')
 
 interface NetworkSection {
   mode: string
@@ -169,20 +172,25 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       const plan = (JSON.parse(r.stdout) as {plan: {steps: Array<{argv: string[]; mutates: boolean}>}}).plan.steps.map((s) => s.argv)
       const agentCreate = plan.findIndex((a) => a.includes('create') && a.includes(`--name=sourceos-agent-${runId}`))
       const agent = plan[agentCreate]!
-      // the agent's only network: a pool network of the shared proxy, at its own address
-      const nets = agent.filter((a) => a.startsWith('--network='))
-      expect(nets).toEqual([expect.stringMatching(/^--network=sourceos-egress\.[0-9a-f]{16}\.\d+:ip=10\.\d+\.\d+\.\d+$/)])
-      const net = nets[0]!.slice('--network='.length).split(':')[0]!
+      // the agent's only network: the namespace of its slot's network holder (rootless: its user namespace too), on a pool network of the shared proxy
+      const nets = agent.filter((a) => a.startsWith('--network=') || a.startsWith('--dns'))
+      expect(nets).toEqual([expect.stringMatching(/^--network=container:sourceos-netholder\.[0-9a-f]{16}\.\d+$/)])
+      const holderName = nets[0]!.slice('--network=container:'.length)
+      expect(agent.includes(`--userns=container:${holderName}`)).toBe(mode === 'rootless')
+      const net = holderName.replace(/^sourceos-netholder\./, 'sourceos-egress.')
       const key = net.split('.')[1]!
       const proxyName = `sourceos-proxy.${key}`
       const idx = (pred: (a: string[]) => boolean) => plan.findIndex(pred)
       const netCreate = idx((a) => a.includes('network') && a.includes('create') && a.includes(net))
       const proxyCreate = idx((a) => a.includes('create') && a.includes(`--name=${proxyName}`))
       const connect = idx((a) => a.includes('network') && a.includes('connect') && a.includes(net) && a.includes(proxyName))
-      const check = idx((a) => a.includes('ps') && a.includes(`--filter=network=${net}`))
+      const holderRun = idx((a) => a.includes('run') && a.includes(`--name=${holderName}`))
+      const check = idx((a) => a.includes('ps') && a.length <= 6 && a.includes('--format=json') && !a.some((x) => x.startsWith('--filter')))
       const agentStart = idx((a) => a.includes('start') && a.includes(`sourceos-agent-${runId}`))
       const log = idx((a) => a.includes('logs') && a.includes(proxyName) && a.some((x) => x.startsWith('--since=')))
-      expect([netCreate, proxyCreate, connect, check, agentCreate, agentStart, log].every((i) => i >= 0), JSON.stringify(plan)).toBe(true)
+      expect([netCreate, proxyCreate, connect, holderRun, check, agentCreate, agentStart, log].every((i) => i >= 0), JSON.stringify(plan)).toBe(true)
+      expect(netCreate).toBeLessThan(holderRun)
+      expect(holderRun).toBeLessThan(agentCreate)
       expect(netCreate).toBeLessThan(agentCreate)
       expect(proxyCreate).toBeLessThan(agentCreate)
       expect(agentCreate).toBeLessThan(check)
@@ -192,7 +200,11 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(plan.some((a) => (a.includes('rm') && a.includes(proxyName)) || (a.includes('network') && a.includes('rm')))).toBe(false)
       expect(plan[netCreate]).toContain('--internal')
       expect(plan[netCreate]).toContain(`--label=${KEY_LABEL}=${key}`)
-      expect(agent).toContain('--dns=none')
+      // the holder: no capability, no resolver (the agent has its), nothing mounted, on the pool network at the slot's fixed address
+      const holder = plan[holderRun]!
+      for (const flag of ['--cap-drop=all', '--read-only', '--security-opt=no-new-privileges', '--user=65534:65534', '--dns=none', `--label=${KEY_LABEL}=${key}`]) expect(holder).toContain(flag)
+      expect(holder.filter((a) => a.startsWith('--network='))).toEqual([expect.stringMatching(new RegExp(`^--network=${net.replaceAll('.', '\\.')}:ip=10\\.\\d+\\.\\d+\\.253,mac=02:53:0a:[0-9a-f]{2}:[0-9a-f]{2}:fd$`))])
+      expect(holder.some((a) => a.startsWith('--cap-add') || a.startsWith('--mount') || a.startsWith('--volume') || a.startsWith('-v'))).toBe(false)
       expect(agent).toEqual(expect.arrayContaining([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.254:3128$/), '--env=NODE_USE_ENV_PROXY=1']))
       const proxy = plan[proxyCreate]!
       for (const flag of ['--cap-drop=all', '--read-only', '--security-opt=no-new-privileges', `--label=${KEY_LABEL}=${key}`]) expect(proxy).toContain(flag)
@@ -343,6 +355,9 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       // one proxy, two networks
       expect(proxyKey(na)).toBe(proxyKey(nb))
       expect(na.proxy.network).not.toBe(nb.proxy.network)
+      // A's namespace was its slot's holder's: the address A saw is the holder's, on A's network, and the holder stays (the next run of the slot joins it)
+      const holderA = (await podman(fx.target, ['inspect', '--format={{.State.Running}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}', holderOf(na.proxy.network)])).stdout.trim()
+      expect(holderA).toBe(`true ${na.proxy.network}=${aip}`)
       const hosts = (n: NetworkSection) => n.destinations.map((d) => `${d.decision} ${d.host}:${d.port} ×${d.count}`).sort()
       expect(hosts(na)).toEqual(['allowed registry.npmjs.org:443 ×1', 'denied only-a.example.com:443 ×1'])
       expect(hosts(nb)).toEqual([`denied ${aip}:8080 ×1`, 'denied only-b.example.com:443 ×1'])
@@ -366,9 +381,12 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       expect(wide.out).toMatch(/^HTTP HTTP\/1\.1 (200|30\d)/m)
       expect(narrow.out).toMatch(/^HTTP HTTP\/1\.1 403/m)
       expect(proxyKey(narrow.network)).not.toBe(proxyKey(wide.network))
-      // the wide one's proxy killed: the next run of that profile gets it replaced, and works
+      // the wide one's proxy killed: the next run of that profile gets it replaced, and works (in the slot's same holder: the new proxy answers with the address's same MAC)
       const name = wide.network.proxy.container
       const before = (await podman(fx.target, ['inspect', '--format={{.Id}}', name])).stdout.trim()
+      const holder = holderOf(wide.network.proxy.network)
+      const holderBefore = (await podman(fx.target, ['inspect', '--format={{.Id}}', holder])).stdout.trim()
+      expect(holderBefore).toMatch(/^[0-9a-f]{64}$/)
       await podman(fx.target, ['kill', name])
       const again = await run(profile, 'egressagain')
       expect(again.out).toMatch(/^HTTP HTTP\/1\.1 (200|30\d)/m)
@@ -377,6 +395,17 @@ describe.each(['rootful', 'rootless'] as PodmanMode[])('network allowlist (%s)',
       const state = (await podman(fx.target, ['inspect', '--format={{.Id}} {{.State.Running}}', name])).stdout.trim().split(' ')
       expect(state[1]).toBe('true')
       expect(state[0]).not.toBe(before)
+      expect(again.network.proxy.network).toBe(wide.network.proxy.network)
+      expect((await podman(fx.target, ['inspect', '--format={{.Id}}', holder])).stdout.trim()).toBe(holderBefore)
+      // the slot's holder removed by hand: the next run's create cannot join it; it is created again (a new container) and the run works
+      await podman(fx.target, ['rm', '--force', '--time=0', holder])
+      const recreated = await run(profile, 'egressholder')
+      expect(recreated.out).toMatch(/^HTTP HTTP\/1\.1 (200|30\d)/m)
+      expect(recreated.network.proxy.network).toBe(wide.network.proxy.network)
+      expect(recreated.network.destinations.find((d) => d.host === ALLOWED_HTTP)?.decision).toBe('allowed')
+      const holderAfter = (await podman(fx.target, ['inspect', '--format={{.Id}} {{.State.Running}}', holder])).stdout.trim().split(' ')
+      expect(holderAfter[1]).toBe('true')
+      expect(holderAfter[0]).not.toBe(holderBefore)
     }, 300_000)
   })
 })
