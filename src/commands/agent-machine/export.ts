@@ -7,7 +7,7 @@ import {policyRefusal, usageError} from '../../core/errors.js'
 import {newRunId} from '../../core/launch/prepare.js'
 import {prepareKubeExport, writeManifest, type KubeExport} from '../../core/kube/export.js'
 import {DEFAULT_BUNDLE_MAX_MB} from '../../core/kube/bundle.js'
-import {playAndRecord, type PlayResult} from '../../core/kube/play.js'
+import {playAndRecord, SIGNAL_NUMBERS, type PlayResult} from '../../core/kube/play.js'
 
 /** What users type for a tool (its binary's name) → the profile's tool name. */
 const TOOL_ALIASES: Readonly<Record<string, string>> = {claude: 'claude-code'}
@@ -119,6 +119,11 @@ ${AgentMachineCommand.exitCodesSection}`
         now: ctx.now,
         info: (t) => this.info(t),
       })
+      if (result.play.interrupted) {
+        this.note(`${result.play.interrupted}: the run was stopped and its Pod taken down; record ${result.play.recordPath} (incomplete, interrupted).`)
+        this.setExitCode(128 + (SIGNAL_NUMBERS[result.play.interrupted] ?? 1))
+        return result
+      }
       const refused = result.play.bundleRefused
       if (refused) {
         const fix = refused.code === 'KUBE_BUNDLE_TOO_BIG' ? `the cap is --bundle-max-mb ${flags['bundle-max-mb']}: raise it if the bundle is expected to be that big` : 'the agent wrote something else than a git bundle; nothing of it was kept (see the record)'

@@ -51,6 +51,8 @@ export interface PlayResult {
   bundle: string | null
   /** Why the agent's bundle was not kept (also in the record); null when it was, or there was none. */
   bundleRefused: BundleRefusal | null
+  /** The signal that stopped the run (the Pod was taken down, the record completed as interrupted); null otherwise. */
+  interrupted: NodeJS.Signals | null
   kube: KubeRun
 }
 
@@ -157,6 +159,9 @@ export interface PlayOptions {
   info?: (text: string) => void
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+export const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {SIGHUP: 1, SIGINT: 2, SIGTERM: 15}
+
 /** What a real run of the wrapper prints first (manifest.ts agentScript): the commit the clone is at. */
 const STARTING_AT = /^sourceosctl: starting at ([0-9a-f]{40}(?:[0-9a-f]{24})?)$/
 
@@ -247,6 +252,16 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
   }
 
   recording = true
+  // A signal while the Pod runs: take it down (which ends the wait), then finish as below — the
+  // record completed as interrupted, never a Pod left running with its record still "started".
+  let signalled: NodeJS.Signals | null = null
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) return
+    signalled = signal
+    opts.info?.(`${signal}: taking ${pod} down …`)
+    void podman(['kube', 'down', manifestFile], 120_000, 'kube down').catch(() => undefined)
+  }
+  for (const s of STOP_SIGNALS) process.on(s, onSignal)
   let failure: unknown = null
   let network: NetworkEvidence | undefined
   let kept: KeptBundle | null = null
@@ -313,15 +328,20 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
     // torn down whatever happened: nothing of the run is left on the podman host
     await podman(['kube', 'down', manifestFile], 120_000, 'kube down').catch(() => undefined)
     await rm(work, {recursive: true, force: true})
+    for (const s of STOP_SIGNALS) process.off(s, onSignal)
   }
+  const stoppedBy = signalled as NodeJS.Signals | null
+  if (stoppedBy) failure = new AgentMachineError(`${stoppedBy} stopped the run; the Pod was taken down`, {code: 'INTERRUPTED', exitCode: 1})
 
   const agent = kube.containers.find((c) => c.name === 'agent')
   const exitCode = failure === null ? (agent?.exitCode ?? null) : null
-  const outcome: Outcome = failure === null
-    ? exitCode === null
-      ? {result: 'failed', error: {code: 'KUBE_AGENT_NO_EXIT', message: 'the agent container has no exit code after the wait', exitCode: 1}}
-      : {result: 'ran', error: null}
-    : {result: 'failed', error: errorOf(failure)}
+  const outcome: Outcome = stoppedBy
+    ? {result: 'interrupted', error: {code: 'INTERRUPTED', message: `${stoppedBy} stopped the run; the Pod was taken down`, exitCode: 128 + (SIGNAL_NUMBERS[stoppedBy] ?? 1)}}
+    : failure === null
+      ? exitCode === null
+        ? {result: 'failed', error: {code: 'KUBE_AGENT_NO_EXIT', message: 'the agent container has no exit code after the wait', exitCode: 1}}
+        : {result: 'ran', error: null}
+      : {result: 'failed', error: errorOf(failure)}
   const byproducts: ResourceDescriptor[] = kept ? [{name: 'result-bundle', uri: kept.file, digest: {sha256: kept.digest.replace(/^sha256:/, '')}, annotations: {role: 'byproduct', heads: kept.heads.join(' ')}}] : []
   const done = await handle.complete({
     exitCode: outcome.result === 'ran' ? exitCode : null,
@@ -333,7 +353,7 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
     ...(network ? {network} : {}),
     ...(byproducts.length > 0 ? {byproducts} : {}),
   })
-  if (failure !== null) throw failure
+  if (failure !== null && !stoppedBy) throw failure
   return {
     recordPath: done.file,
     recordDigest: done.digest,
@@ -342,6 +362,7 @@ export async function playAndRecord(opts: PlayOptions): Promise<PlayResult> {
     agentExitCode: exitCode,
     bundle: kept ? path.join(evidenceDir, kept.file) : null,
     bundleRefused: refusal,
+    interrupted: stoppedBy,
     kube: done.record.predicate.kube ?? kube,
   }
 }

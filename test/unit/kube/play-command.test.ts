@@ -64,7 +64,8 @@ spec:
 const view = (user: string, exitCode: number, status: string, resultsDir?: string) => ({Image: IMAGE_ID, Mounts: resultsDir ? [{Type: 'volume', Source: resultsDir, Destination: '/sourceos-results'}] : [], Config: {User: user}, HostConfig: {ReadonlyRootfs: true, CapAdd: [], Privileged: false, SecurityOpt: ['no-new-privileges']}, EffectiveCaps: [], State: {ExitCode: exitCode, Status: status}})
 
 /** Real git; podman answered as a played Pod would be. `calls` collects every podman command line. */
-function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?: number; volumes?: string; resultsDir?: string}): {runner: Runner; calls: string[]} {
+function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?: number; volumes?: string; resultsDir?: string; hangUpDuringWait?: boolean}): {runner: Runner; calls: string[]} {
+  const before = new Set(process.listeners('SIGHUP'))
   const real = createRunner()
   const calls: string[] = []
   const runner: Runner = async (cmd, args, o) => {
@@ -78,7 +79,15 @@ function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?
     if (line.startsWith('volume ls ')) return ok(opts.volumes ?? '')
     if (line.startsWith('kube play ')) return runResult(cmd, args, {exitCode: opts.playExit ?? 0, stderr: opts.playExit ? 'Error: image not known\n' : ''})
     if (line.startsWith('pod inspect ')) return ok(JSON.stringify({Id: POD_UID}))
-    if (line.startsWith('wait ')) return ok('0\n')
+    if (line.startsWith('wait ')) {
+      if (opts.hangUpDuringWait) {
+        // the CLI's own SIGHUP handler only (those registered since the test began), as a hang-up would call it
+        const mine = process.listeners('SIGHUP').filter((l) => !before.has(l))
+        expect(mine).toHaveLength(1)
+        ;(mine[0] as (signal: NodeJS.Signals) => void)('SIGHUP')
+      }
+      return ok('0\n')
+    }
     if (line.startsWith('container inspect ')) return ok(JSON.stringify([view('65534:65534', 0, 'running'), view('1000:1000', 0, 'exited', opts.resultsDir)]))
     if (line.startsWith('logs ') && line.endsWith('-agent')) return ok(`sourceosctl: starting at ${git(s.repo, 'rev-parse', 'HEAD')}\nwork\n`)
     if (line.startsWith('logs ')) return ok('')
@@ -97,9 +106,9 @@ function runnerFor(s: ReturnType<typeof setup>, opts: {bundle: Bundle; playExit?
   return {runner, calls}
 }
 
-async function play(runId: string, bundle: Bundle, extra: string[] = [], playExit?: number, more: {volumes?: string; resultsDir?: (s: ReturnType<typeof setup>) => string} = {}) {
+async function play(runId: string, bundle: Bundle, extra: string[] = [], playExit?: number, more: {volumes?: string; resultsDir?: (s: ReturnType<typeof setup>) => string; hangUpDuringWait?: boolean} = {}) {
   const s = setup(runId)
-  const {runner, calls} = runnerFor(s, {bundle, playExit, volumes: more.volumes, resultsDir: more.resultsDir?.(s)})
+  const {runner, calls} = runnerFor(s, {bundle, playExit, volumes: more.volumes, resultsDir: more.resultsDir?.(s), hangUpDuringWait: more.hangUpDuringWait})
   const out = await runCommand(Export, ['--kube', '--repo', s.repo, '--tool', 'codex', '--play', '--run-id', runId, '--evidence-dir', s.evidence, '--json', ...extra], {runner, hostFacts: async () => s.facts})
   const records = existsSync(join(s.evidence, 'records')) ? readdirSync(join(s.evidence, 'records')).filter((f) => f.endsWith('.json')) : []
   const record = records.length === 1 ? (JSON.parse(readFileSync(join(s.evidence, 'records', records[0]!), 'utf8')) as EvidenceRecord) : null
@@ -203,5 +212,20 @@ describe('export --kube --play: the record', () => {
     expect(error.error.fix).toMatch(/podman kube down/)
     expect(calls.some((c) => c.startsWith('kube play '))).toBe(false)
     expect(records).toEqual([])
+  })
+
+  it('a signal while the Pod runs: the Pod is taken down, the record completed as interrupted, the CLI exits 128+N; no handler is left behind', async () => {
+    const runId = 'kube-play-unit-0009'
+    const handlers = process.listenerCount('SIGHUP')
+    const {out, calls, record, inspected} = await play(runId, 'none', [], undefined, {hangUpDuringWait: true})
+    expect(out.exitCode).toBe(129)
+    const wait = calls.findIndex((c) => c.startsWith('wait '))
+    expect(calls.slice(wait).filter((c) => c.startsWith('kube down ')).length).toBeGreaterThanOrEqual(1)
+    expect(calls.at(-1)).toMatch(/^kube down /)
+    const p = record!.predicate
+    expect([p.status, p.exitCode]).toEqual(['incomplete', null])
+    expect(p.outcome).toEqual({result: 'interrupted', error: {code: 'INTERRUPTED', message: 'SIGHUP stopped the run; the Pod was taken down', exitCode: 129}})
+    expect(inspected.findings).toEqual([])
+    expect(process.listenerCount('SIGHUP')).toBe(handlers)
   })
 })
