@@ -37,6 +37,7 @@ import {
   splitIndex,
   type IndexEntry,
 } from './index-log.js'
+import {markRecordsSettled, readIndexTail, unsettleRecords} from './index-tail.js'
 import {interruptedBegin, type IndexView} from './recovery.js'
 import {homeRelativeDeep} from './redact.js'
 import {
@@ -215,9 +216,10 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
   await ensureDirs(root)
 
   return withLock(root, opts, async () => {
-    let index = await readIndexForWrite(root, opts.signing)
-    const files = await listRecordFiles(root)
-    if (await adoptInterruptedBegin(root, files, index, opts.signing)) index = await readIndexForWrite(root, opts.signing)
+    let index = await readIndexForWrite(root, opts.signing, {tail: true})
+    // A settled records/ holds no record the index does not name (index-tail.ts): no listing.
+    const files = index.recordsSettled ? [] : await listRecordFiles(root)
+    if (await adoptInterruptedBegin(root, files, index, opts.signing)) index = await readIndexForWrite(root, opts.signing, {tail: true})
     if (opts.signing) await signUnsignedDir(root, files, index, opts.signing)
     const maxFileSeq = files.reduce((m, f) => Math.max(m, f.seq), 0)
     const seq = Math.max(index.maxSeq, maxFileSeq) + 1
@@ -266,11 +268,15 @@ export async function beginRecord(dir: string, draft: RecordDraft, opts: StoreOp
     const file = path.join(root, RECORDS_DIR, name)
     const digest = recordDigest(record)
     if (opts.signing) await publishKey(root, opts.signing)
+    // Killed from here to the append, it leaves a record the index does not name: the next begin lists.
+    unsettleRecords(root)
     await writeFileAtomic(file, serializeRecord(record), {overwrite: false, mode: 0o600, unwritable: UNWRITABLE})
     try {
       await writeEnvelope(file, record, opts.signing)
       const line = await appendIndex(root, {v: INDEX_ENTRY_VERSION, event: 'begin', seq, runId: draft.runId, file: name, digest}, index.lastLine)
       await writeCheckpoint(root, opts.signing, {lines: index.lineCount + 1, line, maxSeq: Math.max(index.maxSeq, seq)})
+      // Listed (or known settled) above, adopted what was adoptable, took a seq above every file.
+      if (opts.signing) markRecordsSettled(root, line)
     } catch (error) {
       // No index line means no record: take the file back so the dir stays consistent.
       await unlink(file).catch(() => undefined)
@@ -361,7 +367,7 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
       })
       const digest = recordDigest(finished)
       await withLock(root, opts, async () => {
-        const index = await readIndexForWrite(root, opts.signing)
+        const index = await readIndexForWrite(root, opts.signing, {tail: true})
         await writeFileAtomic(file, serializeRecord(finished), {overwrite: true, mode: 0o600, unwritable: UNWRITABLE})
         let line: string
         try {
@@ -374,6 +380,8 @@ function makeHandle(root: string, file: string, started: EvidenceRecord, started
           throw error
         }
         await writeCheckpoint(root, opts.signing, {lines: index.lineCount + 1, line, maxSeq: index.maxSeq})
+        // records/ still holds no record the index does not name: the mark follows the new last line.
+        if (index.recordsSettled === true) markRecordsSettled(root, line)
       })
       done = true
       current = finished
@@ -444,12 +452,21 @@ async function withLock<T>(root: string, opts: StoreOptions, fn: () => Promise<T
 interface IndexState extends IndexView {
   lastLine: string | null
   lineCount: number
-  /** Digest after the latest event of each seq. */
+  /** Digest after the latest event of each seq (the tail read: of the seqs its window covers). */
   latestDigest: Map<number, string>
+  /** The tail read only: records/ holds no record the index does not name (records/.indexed). */
+  recordsSettled?: boolean
 }
 
-/** Reads index.jsonl for appending; refuses to extend a damaged index. */
-async function readIndexForWrite(root: string, signing?: SigningKey): Promise<IndexState> {
+/**
+ * Reads index.jsonl for appending; refuses to extend a damaged index. `tail`: only its end,
+ * anchored at our signed checkpoint, when that checks out (index-tail.ts); else the whole index.
+ */
+async function readIndexForWrite(root: string, signing?: SigningKey, opts: {tail?: boolean} = {}): Promise<IndexState> {
+  if (opts.tail && signing) {
+    const tail = await readIndexTail(root, signing, {maxBytes: MAX_INDEX_BYTES})
+    if (tail) return tail
+  }
   const indexPath = path.join(root, INDEX_FILE)
   const damaged = (what: string) =>
     evidenceInvalid('EVIDENCE_INDEX_DAMAGED', `${indexPath} ${what}; refusing to extend a damaged evidence chain`, `run \`sourceosctl agent-machine evidence inspect ${root}\`, then move the dir aside or point SOURCEOSCTL_EVIDENCE_DIR at a new one`)
