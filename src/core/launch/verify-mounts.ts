@@ -224,8 +224,8 @@ export function checkEffectiveConfig(inspectStdout: string, plan: EffectivePlan)
 
   // Namespaces
   if (plan.guardContainerId) {
-    // open mode: exactly the run's link-local guard's namespace (by ID: a name could be taken over)
-    if (hc.NetworkMode !== `container:${plan.guardContainerId}`) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned the link-local guard's namespace (container:${plan.guardContainerId.slice(0, 12)})`)
+    // open mode: exactly the run's link-local guard's namespace; allowlist with a shared pool: its slot's network holder's (by ID: a name could be taken over)
+    if (hc.NetworkMode !== `container:${plan.guardContainerId}`) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned the ${plan.network === 'allowlist' ? 'egress network holder' : 'link-local guard'}'s namespace (container:${plan.guardContainerId.slice(0, 12)})`)
   } else if (plan.network === 'none' ? hc.NetworkMode !== 'none' : /^(host|container:|ns:)/.test(hc.NetworkMode)) configProblem(`network mode is ${hc.NetworkMode || 'unknown'}, planned ${plan.network}`)
   if (plan.network === 'allowlist') {
     // the run's internal network and nothing else: one more (containers.conf, a default) would be a way out past the proxy

@@ -215,6 +215,16 @@ describe('namespaces', () => {
     ])
   })
 
+  it('allowlist with a shared pool’s network holder: the holder’s namespace (by ID) on its one network is accepted; another container’s is refused, naming the holder', () => {
+    const holder = plan({network: 'allowlist', egressNetwork: 'sourceos-egress.k.0', guardContainerId: GUARD})
+    const joined = (mode: string) => edited((e) => {
+      e.HostConfig.NetworkMode = mode
+      ;(e as unknown as {NetworkSettings: {Networks: Record<string, unknown>}}).NetworkSettings = {Networks: {'sourceos-egress.k.0': {}}}
+    })
+    accepted(joined(`container:${GUARD}`), holder)
+    expect(problems(joined(`container:${'b'.repeat(64)}`), holder)).toEqual([`CONTAINER_CONFIG_MISMATCH: network mode is container:${'b'.repeat(64)}, planned the egress network holder's namespace (container:${'a'.repeat(12)})`])
+  })
+
   it('allowlist: a container on no network at all, or on the host’s, is refused', () => {
     const allow = plan({network: 'allowlist', egressNetwork: 'sourceos-egress-x'})
     expect(problems(edited((e) => (e.HostConfig.NetworkMode = 'bridge')), allow)).toEqual(['CONTAINER_CONFIG_MISMATCH: the container is on the networks [], planned only sourceos-egress-x'])
