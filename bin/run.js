@@ -13,7 +13,7 @@
 //    entry against its source's hash and V8's version; an unusable or unwritable cache is ignored.
 // 4. exec's fast path, 5. oclif's own engines check and 6. oclif in one file: see below.
 // CommonJS (bin/package.json): Node starts a CommonJS entry faster than an ES module one.
-const {existsSync, lstatSync, readFileSync} = process.getBuiltinModule('node:fs')
+const {existsSync, lstatSync, readFileSync, writeSync} = process.getBuiltinModule('node:fs')
 const {homedir, platform, release} = process.getBuiltinModule('node:os')
 const {join} = process.getBuiltinModule('node:path')
 
@@ -89,6 +89,7 @@ function renderedHelp(pjson, agent) {
   return rendered.parts.join(agent)
 }
 
+/** The answer given before oclif loads (the version line, the top-level help), or false. */
 function fastPath() {
   if (argv.length > 1) return false
   const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
@@ -97,14 +98,29 @@ function fastPath() {
   if (argv.length === 1 && !versionFlags.has(argv[0]) && !helpFlags.has(argv[0])) return false
   const agent = userAgent(pjson)
   if (agent === null) return false
-  if (argv.length === 1 && versionFlags.has(argv[0])) {
-    process.stdout.write(`${agent}\n`)
-    return true
+  if (argv.length === 1 && versionFlags.has(argv[0])) return `${agent}\n`
+  return renderedHelp(pjson, agent) ?? false
+}
+
+/**
+ * The fast path's answer, written straight to fd 1: process.stdout would first set up a stream (a
+ * pipe's costs ~15% of a start) for one write. The same bytes, all of them (a full non-blocking
+ * pipe is waited out); any other error is thrown as process.stdout's would be. Windows consoles
+ * keep process.stdout (it converts the text for the console).
+ */
+function print(text) {
+  if (process.platform === 'win32') {
+    process.stdout.write(text)
+    return
   }
-  const help = renderedHelp(pjson, agent)
-  if (help === null) return false
-  process.stdout.write(help)
-  return true
+  const bytes = Buffer.from(text, 'utf8')
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(1, bytes, done, bytes.length - done)
+    } catch (error) {
+      if (error?.code !== 'EAGAIN') throw error
+    }
+  }
 }
 
 function enableCompileCache() {
@@ -122,13 +138,16 @@ function enableCompileCache() {
 }
 
 async function main() {
-  let answered = false
+  let answer = false
   try {
-    answered = fastPath()
+    answer = fastPath()
   } catch {
     // Anything unexpected (unreadable package.json…): oclif answers, and reports it.
   }
-  if (answered) return
+  if (answer !== false) {
+    print(answer)
+    return
+  }
   enableCompileCache()
   // 4. `agent-machine exec <run-id> [-- command]` of a live session: one podman call without oclif
   //    (src/core/sessions/exec-fast.ts); it declines (null) before running anything otherwise.
