@@ -203,14 +203,31 @@ if (only.has('run') && image && noneProfile) {
     // network allowlist: the same run with the egress proxy (network, sidecar, readiness, teardown, log)
     const allowlistProfile = profileFor('allowlist', [app], image, 'allowlist')
     const sharedProfile = profileFor('allowlist-shared', [app], image, 'allowlist-shared')
-    const [none2, allow, shared] = interleaved([
-      {name: 'run --tool codex -- --version, network none (again)', argv: runArgs(noneProfile, '--', '--version')},
-      {name: 'run --tool codex -- --version, network allowlist (proxy per run, the default)', argv: runArgs(allowlistProfile, '--', '--version')},
-      {name: 'run --tool codex -- --version, network allowlist (proxy: shared)', argv: runArgs(sharedProfile, '--', '--version')},
-    ])
-    goal('allowlist (per-run proxy, default) − none', `+${(allow.median - none2.median).toFixed(0)} ms`, '≤ +300 ms', allow.median - none2.median <= 300)
-    goal('allowlist (proxy: shared) − none', `+${(shared.median - none2.median).toFixed(0)} ms`, '≤ +300 ms', shared.median - none2.median <= 300)
-    // the shared egress proxy these runs set up (its first run is the warm-up) and its pool's networks, removed (docs/network.md)
+    // the raw podman floor under the same load: none, and a run in an existing container's network
+    // namespace on an internal network (what proxy: shared's agent does: it joins its slot's network holder)
+    const floorNet = `sourceosctl-bench-floor-${process.pid}`
+    const floorHolder = `sourceosctl-bench-holder-${process.pid}`
+    spawnSync('podman', ['network', 'create', '--internal', floorNet], {env})
+    spawnSync('podman', ['run', '--detach', `--name=${floorHolder}`, '--cap-drop=all', '--read-only', '--pull=never', '--dns=none', ...(rootless ? ['--userns=keep-id'] : []), `--network=${floorNet}`, image, 'sleep', '2147483647'], {env})
+    const joined = ['podman', 'run', ...hardening.filter((f) => f !== '--userns=keep-id'), ...(rootless ? [`--userns=container:${floorHolder}`] : []), `--network=container:${floorHolder}`, mount, '--workdir=/workspace/app', image, 'codex', '--version']
+    let none2, allow, shared, floorNone, floorJoined
+    try {
+      ;[none2, allow, shared, floorNone, floorJoined] = interleaved([
+        {name: 'run --tool codex -- --version, network none (again)', argv: runArgs(noneProfile, '--', '--version')},
+        {name: 'run --tool codex -- --version, network allowlist (proxy per run, the default)', argv: runArgs(allowlistProfile, '--', '--version')},
+        {name: 'run --tool codex -- --version, network allowlist (proxy: shared)', argv: runArgs(sharedProfile, '--', '--version')},
+        {name: 'raw podman run, --network=none (again)', argv: raw(['--network=none'])},
+        {name: 'raw podman run in an existing container’s network namespace (an internal network)', argv: joined},
+      ])
+    } finally {
+      spawnSync('podman', ['rm', '--force', '--time=0', floorHolder], {env})
+      spawnSync('podman', ['network', 'rm', '--force', floorNet], {env})
+    }
+    const signed = (x) => `${x < 0 ? '−' : '+'}${Math.abs(x).toFixed(0)} ms`
+    goal('allowlist (per-run proxy, default) − none', signed(allow.median - none2.median), '≤ +300 ms', allow.median - none2.median <= 300)
+    goal('allowlist (proxy: shared) − none', signed(shared.median - none2.median), '≤ +300 ms', shared.median - none2.median <= 300)
+    goal('raw podman floor: a joined network namespace − none (reported, no goal)', `${signed(floorJoined.median - floorNone.median)} (${ms(floorJoined.median)} vs ${ms(floorNone.median)})`, '—', floorJoined.failed || floorNone.failed ? null : true)
+    // the shared egress proxy these runs set up (its first run is the warm-up), its pool's network holders (same image label) and networks, removed (docs/network.md)
     const imageId = spawnSync('podman', ['image', 'inspect', '--format={{.Id}}', image], {env, encoding: 'utf8'}).stdout.trim()
     const proxies = spawnSync('podman', ['ps', '--all', '--format={{.ID}} {{index .Labels "dev.sourceos.agent-machine.egress-key"}}', `--filter=label=dev.sourceos.agent-machine.egress-image=${imageId}`], {env, encoding: 'utf8'}).stdout.trim().split('\n').filter(Boolean).map((l) => l.split(' '))
     for (const [id, key] of proxies) {
