@@ -55,8 +55,8 @@ export interface IndexTail {
   windowBytes: number
 }
 
-/** The first window: a few hundred lines (~260 bytes each). */
-export const TAIL_WINDOW_BYTES = 64 * 1024
+/** The first window: about 15 lines (~260 bytes each); the head and the highest seq are normally in the last two. */
+export const TAIL_WINDOW_BYTES = 4 * 1024
 
 /**
  * The index's tail, anchored at the checkpoint signed by `key`; null whenever the whole index must

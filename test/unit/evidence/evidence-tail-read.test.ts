@@ -97,19 +97,19 @@ describe('the tail read gives what the whole read gave', () => {
   })
 
   it('reads only the end of a long index, and begin + complete extend it into a chain inspect calls valid', async () => {
-    const dir = await bigChain(260)
+    const dir = await bigChain(40)
     const size = indexText(dir).length
     expect(size).toBeGreaterThan(2 * TAIL_WINDOW_BYTES)
     const tail = await readIndexTail(dir, TEST_KEY, {maxBytes: MAX})
-    expect(tail).toMatchObject({lineCount: 520, maxSeq: 260, windowBytes: TAIL_WINDOW_BYTES})
+    expect(tail).toMatchObject({lineCount: 80, maxSeq: 40, windowBytes: TAIL_WINDOW_BYTES})
     const next = await beginRecord(dir, sampleDraft())
-    expect(next.seq).toBe(261)
-    expect(next.record.predicate.chain.prev).toBe((JSON.parse(indexLinesOf(dir)[519]!) as IndexEntry).digest)
+    expect(next.seq).toBe(41)
+    expect(next.record.predicate.chain.prev).toBe((JSON.parse(indexLinesOf(dir)[79]!) as IndexEntry).digest)
     await next.complete({exitCode: 0})
     const result = await inspectPath(dir)
     expect(result.findings).toEqual([])
     expect(result.verdict).toBe('valid')
-    expect(result.records).toHaveLength(261)
+    expect(result.records).toHaveLength(41)
   }, 60_000)
 
   it('falls back to the whole read without our checkpoint (unsigned, or signed by another key)', async () => {
@@ -122,42 +122,42 @@ describe('the tail read gives what the whole read gave', () => {
 
 describe('a damaged tail is refused exactly as the whole read refused it', () => {
   it('a tampered last line: "does not match its signed checkpoint"', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     const lines = indexLinesOf(dir)
     const entry = JSON.parse(lines.at(-1)!) as IndexEntry
     lines[lines.length - 1] = indexLine({...entry, digest: `sha256:${'0'.repeat(64)}`})
     writeIndex(dir, lines)
     expect(await readIndexTail(dir, TEST_KEY, {maxBytes: MAX})).toBeNull()
-    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 300 does not match its signed checkpoint (the index was rewritten)'))
+    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 80 does not match its signed checkpoint (the index was rewritten)'))
   }, 60_000)
 
   it('the last two lines swapped: the same refusal', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     const lines = indexLinesOf(dir)
     writeIndex(dir, [...lines.slice(0, -2), lines.at(-1)!, lines.at(-2)!])
     expect(await readIndexTail(dir, TEST_KEY, {maxBytes: MAX})).toBeNull()
-    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 300 does not match its signed checkpoint (the index was rewritten)'))
+    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 80 does not match its signed checkpoint (the index was rewritten)'))
   }, 60_000)
 
   it('the last line cut off: "records were rolled back"', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     writeIndex(dir, indexLinesOf(dir).slice(0, -1))
     expect(await readIndexTail(dir, TEST_KEY, {maxBytes: MAX})).toBeNull()
-    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('has 299 lines but its signed checkpoint covers 300 (records were rolled back)'))
+    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('has 79 lines but its signed checkpoint covers 80 (records were rolled back)'))
   }, 60_000)
 
   it('a torn last line: "ends with a partial line"', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     appendFileSync(join(dir, 'index.jsonl'), '{"v":1,"event":"beg')
-    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('ends with a partial line (line 301)'))
+    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('ends with a partial line (line 81)'))
   }, 60_000)
 
   it('a line in the tail that is not an index entry: named by its number', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     const lines = indexLinesOf(dir)
-    lines[297] = '{"v":1}'
+    lines[77] = '{"v":1}'
     writeIndex(dir, lines)
-    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 298 is not a valid index entry'))
+    await expect(beginRecord(dir, sampleDraft())).rejects.toEqual(refusal('line 78 is not a valid index entry'))
   }, 60_000)
 
   it('a symlink or a FIFO as the index is never read', async () => {
@@ -192,13 +192,13 @@ describe('a damaged tail is refused exactly as the whole read refused it', () =>
 
 describe('a rewrite before the tail is left to inspect, which finds it', () => {
   it('begin extends the chain; inspect names the rewritten line', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     const lines = indexLinesOf(dir)
     const entry = JSON.parse(lines[0]!) as IndexEntry
     lines[0] = indexLine({...entry, digest: `sha256:${'9'.repeat(64)}`})
     writeIndex(dir, lines)
     const next = await beginRecord(dir, sampleDraft())
-    expect(next.seq).toBe(151)
+    expect(next.seq).toBe(41)
     const result = await inspectPath(dir)
     expect(result.verdict).toBe('invalid')
     expect(result.findings).toContainEqual({
@@ -206,6 +206,21 @@ describe('a rewrite before the tail is left to inspect, which finds it', () => {
       field: 'line 2: prevLine',
       problem: `does not match line 1 (expected ${lineHash(lines[0]!)}): index lines were removed, inserted or edited`,
     })
+  }, 60_000)
+})
+
+describe('the writer does not read before the tail', () => {
+  it('a line before the tail that is no index entry (the whole read refused it): begin goes on, inspect names it', async () => {
+    const dir = await bigChain(40)
+    const lines = indexLinesOf(dir)
+    lines[0] = '{"v":1}'
+    writeIndex(dir, lines)
+    const next = await beginRecord(dir, sampleDraft())
+    expect(next.seq).toBe(41)
+    const result = await inspectPath(dir)
+    expect(result.verdict).toBe('invalid')
+    expect(result.findings).toContainEqual({file: join(dir, 'index.jsonl'), field: 'line 1: seq', problem: 'Invalid input: expected number, received undefined'})
+    expect(result.findings).toContainEqual({file: join(dir, 'index.jsonl'), field: 'line 2: prevLine', problem: `does not match line 1 (expected ${lineHash(lines[0])}): index lines were removed, inserted or edited`})
   }, 60_000)
 })
 
@@ -218,7 +233,7 @@ describe('a record no index line names is still found by the next begin', () => 
   const settled = async (dir: string) => (await readIndexTail(dir, TEST_KEY, {maxBytes: MAX}))?.recordsSettled
 
   it('begin writes the mark after its append, complete keeps it; inspect ignores it', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     const h = await beginRecord(dir, sampleDraft())
     expect(markOf(dir)).toBe(lastLineMark(dir))
     expect(await settled(dir)).toBe(expectedSettled(dir))
@@ -232,7 +247,7 @@ describe('a record no index line names is still found by the next begin', () => 
   }, 60_000)
 
   it('the record of a writer killed before its append (the mark names an older line) is listed and adopted', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     await (await beginRecord(dir, sampleDraft())).complete({exitCode: 0})
     const checkpoint = readFileSync(join(dir, 'checkpoint.dsse'))
     const lines = indexLinesOf(dir)
@@ -241,14 +256,14 @@ describe('a record no index line names is still found by the next begin', () => 
     writeFileSync(join(dir, 'checkpoint.dsse'), checkpoint)
     expect(await settled(dir)).toBe(false)
     const next = await beginRecord(dir, sampleDraft())
-    expect(next.seq).toBe(153)
+    expect(next.seq).toBe(43)
     expect(next.record.predicate.chain.prev).toBe(orphan.digest)
-    expect(indexLinesOf(dir).slice(-2).map((l) => (JSON.parse(l) as IndexEntry).seq)).toEqual([152, 153])
+    expect(indexLinesOf(dir).slice(-2).map((l) => (JSON.parse(l) as IndexEntry).seq)).toEqual([42, 43])
     expect((await inspectPath(dir)).findings).toEqual([])
   }, 60_000)
 
   it('a mark that is empty, missing or names another line, or a file written after it, makes begin list records/', async () => {
-    const dir = await bigChain(150)
+    const dir = await bigChain(40)
     await beginRecord(dir, sampleDraft())
     const marker = join(dir, 'records', '.indexed')
     writeFileSync(marker, `${lineHash('another line')}\n`)
@@ -259,10 +274,10 @@ describe('a record no index line names is still found by the next begin', () => 
     expect(await settled(dir)).toBe(false)
     writeFileSync(marker, lastLineMark(dir))
     // A file written after the mark (planted, or a record by a CLI that does not know the mark).
-    writeFileSync(join(dir, 'records', recordFileName(155, 'planted')), '{}\n')
+    writeFileSync(join(dir, 'records', recordFileName(45, 'planted')), '{}\n')
     expect(await settled(dir)).toBe(false)
     const next = await beginRecord(dir, sampleDraft())
-    expect(next.seq).toBe(156)
+    expect(next.seq).toBe(46)
     expect(markOf(dir)).toBe(lastLineMark(dir))
   }, 60_000)
 })
