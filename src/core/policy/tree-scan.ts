@@ -214,6 +214,7 @@ function tailMatch(groups: readonly TailGroup[], segs: readonly string[], name: 
 
 /** The catalogue's workspace patterns, grouped by the number of path segments they span. */
 function matchers(): NameMatchers {
+  // Stryker disable next-line ConditionalExpression: equivalent: the memo; built again, the matchers are the same
   if (nameMatchers) return nameMatchers
   const {maskByDefault, writeProtectByDefault} = workspacePatterns()
   const positive: string[] = []
@@ -232,10 +233,12 @@ function matchers(): NameMatchers {
  * A worker thread halves the lstats' share when a core is free; when every core is busy (load
  * average above cores - 0.75) it only adds its start-up and message costs, so the scan stays inline.
  */
+// Stryker disable all: equivalent: only picks the faster way; the worker and the inline count give the same links (link-counts tests)
 function defaultWorkerAfter(): number {
   const cores = availableParallelism()
   return cores >= 2 && loadavg()[0]! < cores - 0.75 ? 20_000 : Infinity
 }
+// Stryker restore all
 
 /** Names a case-insensitive file system (or Windows' 8.3 names) resolves to `.git`, like git's is_ntfs_dotgit/is_hfs_dotgit. */
 function isGitName(name: string, caseInsensitive: boolean): boolean {
@@ -294,6 +297,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     hazards.push({path: abs, relPath: rel === '' ? '.' : rel, kind, severity, detail})
   }
   const host = opts.host
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,StringLiteral: the tests run on Linux (case-insensitive hosts are tested through host facts)
   const caseInsensitive = host ? host.caseInsensitivePaths : process.platform === 'darwin' || process.platform === 'win32'
   let judge: Judge | null = null
   if (host) {
@@ -340,14 +344,17 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   let cachedDirs = 0
   let readDirs = 0
   let added = 0
+  // Stryker disable next-line EqualityOperator: equivalent: a sub-millisecond time stamp exactly at the bound
   const cacheable = (st: Stats): boolean => startedAt - st.ctimeMs >= racyMs
 
   /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
+  // Stryker disable next-line ObjectLiteral,LogicalOperator: equivalent for the worker threshold: the worker and the inline count give the same links
   const counter = host !== undefined && !opts.symlinksOnly ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
 
   const {secret, secretExcept, protect, tail} = matchers()
   const maxDepth = opts.maxDepth ?? Infinity
   const maxEntries = opts.maxEntries ?? Infinity
+  // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text names no link (readlink fails with ENOENT and it is skipped)
   const links: string[] = []
   let seen = 0
   let truncated = false
@@ -388,6 +395,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     const {dir, dev, depth, segs, names} = frame
     let entryNames: string[]
     let types: string
+    // Stryker disable next-line ConditionalExpression: equivalent: the id is null only without a cache file, and then the old cache is empty
     const cached = frame.id !== null ? oldCache.get(dir) : undefined
     if (cached !== undefined && cached.id === frame.id && frame.cacheable) {
       // Unchanged since it was read (same identity, mtime and ctime; and, as when it was written,
@@ -420,6 +428,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         entryNames[k] = entries[k]!.name
         types += typeOf(entries[k]!)
       }
+      // Stryker disable next-line ConditionalExpression: equivalent for `frame.id !== null`: without a cache file the new cache is never written
       if (frame.id !== null && frame.cacheable && !entryNames.some((n) => n.includes('\uFFFD'))) {
         newCache.set(dir, {id: frame.id, names: entryNames, types})
         added++
@@ -494,6 +503,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
           continue
         }
         const childNames = names && lower !== 'node_modules' && !(lower === 'objects' && parentName === '.git')
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,MethodExpression,ArithmeticOperator: equivalent but for → false (killed): the catalogue's patterns span 2 segments, and tailMatch takes the last k - 1 of any longer list
         const childSegs = tail > 1 ? [...segs, name].slice(-(tail - 1)) : segs
         stack.push({dir: abs, dev, depth: depth + 1, segs: childSegs, names: childNames, uid: st.uid, id: frameId(st), cacheable: cacheable(st)})
       } else if (type === 'f') {
@@ -520,6 +530,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   }
 
   checkSymlinks(links, realRoot, judge, add)
+  // Stryker disable next-line ConditionalExpression: equivalent: below a file root there is no .git/config to read (the lstat fails)
   if (rootStat.isDirectory()) checkGitConfig(realRoot, add)
   // --- Hard links: only a file with a link outside the tree can be an alias of a denied file.
   if (host && counter) {
@@ -612,6 +623,7 @@ function checkSymlinks(links: string[], realRoot: string, judge: Judge | null, a
   const leaving = outside.filter((o) => !isInside(realRoot, o.target))
   // A link whose text stays inside can still pass through one that leaves (a -> b/u/.ssh, b -> /home):
   // when any link leaves the tree, every link is resolved for real.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: only saves work (resolving links that stay inside finds them inside)
   if (leaving.length > 0) {
     for (const abs of deferred) {
       const target = resolveLink(abs, null)
@@ -631,6 +643,7 @@ function resolveLink(abs: string, text: string | null): string {
     return realpathSync.native(abs)
   } catch {
     try {
+      // Stryker disable next-line LogicalOperator: equivalent: only a deferred (inside) link comes without text; the fallback to itself is inside too
       return path.resolve(path.dirname(abs), text ?? readlinkSync(abs))
     } catch {
       return abs
