@@ -61,6 +61,9 @@ describe('the list itself', () => {
     const deny = denyPatternsFor(host)
     const keys = deny.map((d) => `${d.rule.id} ${d.path}`)
     expect(new Set(keys).size).toBe(keys.length)
+    // A variable naming the same file twice: one rule.
+    const twice = denyPatternsFor(linux({KUBECONFIG: '/srv/k/a.yaml:/srv/k/a.yaml'})).filter((d) => d.rule.id === 'kubernetes/kubeconfig:env:KUBECONFIG')
+    expect(twice.map((d) => d.path)).toEqual(['/srv/k/a.yaml'])
     const gh = deny.filter((d) => d.path === '/home/u/.config/gh').map((d) => d.rule.id)
     expect(gh.length).toBeGreaterThan(0)
     expect(new Set(gh).size).toBe(gh.length)
