@@ -29,6 +29,7 @@ export const DigestSchema = z
   .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
   .describe('A digest: "sha256:" then 64 lowercase hex digits.')
 
+// Stryker disable next-line ObjectLiteral: offset: false is zod's default (an offset is refused either way); written out for the reader
 const TimestampSchema = z.iso.datetime({offset: false}).describe('RFC 3339 timestamp in UTC (Z suffix).')
 
 const MountSchema = z
@@ -127,6 +128,7 @@ export const EffectivePolicySchema = z
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
 // Compile-time guard: the schema and the EffectivePolicy interface must describe the same object.
+// Stryker disable next-line BooleanLiteral: checked by tsc only (false does not compile); the value is never read
 const policySchemaMatchesInterface: Equals<z.infer<typeof EffectivePolicySchema>, EffectivePolicy> = true
 void policySchemaMatchesInterface
 

@@ -7,10 +7,12 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {
+  DigestSchema,
   EVIDENCE_PREDICATE_FAMILY,
   EVIDENCE_PREDICATE_TYPE,
   EVIDENCE_RECORD_SCHEMA_ID,
   EvidenceRecordSchema,
+  STATEMENT_TYPE,
   type EvidenceRecord,
 } from '../../../src/core/evidence/record.js'
 import {REPO_ROOT} from '../../helpers/run-command.js'
@@ -201,7 +203,55 @@ describe('the optional sections', () => {
   })
 })
 
+describe('more of the predicate', () => {
+  it('the builder is an id and a version, nothing else', () => {
+    expect(parses((p) => (p.builder = {id: 'https://sourceos.dev/sourceosctl/agent-machine', version: '1.2.3'}))).toBe(true)
+    expect(parses((p) => (p.builder = {id: 'x', version: '1', extra: 1} as never))).toBe(false)
+  })
+
+  it('the podman commands after the create are an init and a start, nothing else', () => {
+    expect(parses((p) => (p.podmanCommands = {init: ['podman', 'init', 'x'], start: ['podman', 'start', 'x']}))).toBe(true)
+    expect(parses((p) => (p.podmanCommands = {init: [], start: [], exec: []} as never))).toBe(false)
+  })
+
+  it('the fallback subject is run:<id> at the start, with exactly 64 hex digits', () => {
+    const parsesSubject = (name: string, sha256: string) => {
+      const copy = structuredClone(base)
+      copy.subject = [{name, digest: {sha256}}]
+      return EvidenceRecordSchema.safeParse(copy).success
+    }
+    expect(parsesSubject('run:sections-0001', hex(64))).toBe(true)
+    expect(parsesSubject('xrun:sections-0001', hex(64))).toBe(false)
+    expect(parsesSubject('run:sections-0001', `x${hex(64)}`)).toBe(false)
+    expect(parsesSubject('run:sections-0001', `${hex(64)}x`)).toBe(false)
+  })
+
+  it('a refused digest, commit or ref says what was expected (inspect shows it as the finding)', () => {
+    const issue = (edit: (r: EvidenceRecord & {predicate: Pred}) => void) => {
+      const copy = structuredClone(base) as EvidenceRecord & {predicate: Pred}
+      edit(copy)
+      const r = EvidenceRecordSchema.safeParse(copy)
+      return r.success ? '' : r.error.issues.map((i) => i.message).join('; ')
+    }
+    expect(DigestSchema.safeParse('sha256:x').error?.issues[0]?.message).toMatch(/sha256:<64 lowercase hex>/)
+    expect(issue((r) => (r.subject = [{name: '/workspace/app', digest: {gitCommit: 'x'}}]))).toMatch(/40- or 64-hex git commit id/)
+    const worktree = {repo: '/r', path: '/p', target: '/t', branch: 'b', baseCommit: 'x', commonDir: '/r/.git'}
+    expect(issue((r) => (r.predicate.worktree = worktree))).toMatch(/40- or 64-hex git commit id/)
+    const kube = {engine: 'e', layout: 'pod', pod: {name: 'p', uid: null, node: 'n'}, manifestDigest: DIGEST, playedDigest: DIGEST, resourcesApplied: true, repo: {url: 'u', commit: 'x', clonedCommit: null}, containers: [], bundle: null, bundleRefused: null}
+    expect(issue((r) => (r.predicate.kube = kube as never))).toMatch(/40- or 64-hex git commit id/)
+    const refs = (name: string, commit: string) => ({repo: '/r', before: {count: 1, digest: DIGEST, refs: [{name, commit}]}, after: null, changes: null, error: null})
+    expect(issue((r) => (r.predicate.userRefs = refs('heads/main', hex(40))))).toMatch(/a ref name under refs\//)
+    expect(issue((r) => (r.predicate.userRefs = refs('refs/heads/main', 'x')))).toMatch(/40- or 64-hex object id/)
+  })
+})
+
 describe('the constants', () => {
+  it('a record is an in-toto Statement v1 with the agent-machine v1alpha1 predicate (other tools read these URIs)', () => {
+    expect(STATEMENT_TYPE).toBe('https://in-toto.io/Statement/v1')
+    expect(EVIDENCE_PREDICATE_TYPE).toBe('https://sourceos.dev/agent-machine/evidence/v1alpha1')
+    expect(base._type).toBe(STATEMENT_TYPE)
+  })
+
   it('the predicate type is a member of its family (inspect tells a newer member from a foreign type by it)', () => {
     expect(EVIDENCE_PREDICATE_TYPE.startsWith(EVIDENCE_PREDICATE_FAMILY)).toBe(true)
     expect(EVIDENCE_PREDICATE_FAMILY).toMatch(/^https:\/\/sourceos\.dev\/agent-machine\/evidence\/$/)
