@@ -75,6 +75,10 @@ describe('network allowlist on a macOS Podman machine', () => {
     const create = podmanSteps.find((a) => a.includes('--name=sourceos-agent-egressmac-0001'))!
     expect(create.filter((a) => a.startsWith('--env=HTTPS_PROXY='))).toEqual([expect.stringMatching(/^--env=HTTPS_PROXY=http:\/\/10\.\d+\.\d+\.254:3128$/)])
     expect(create.filter((a) => a.startsWith('--env=NO_PROXY='))).toEqual(['--env=NO_PROXY=localhost,127.0.0.1,::1'])
+    // rootful: the agent joins its slot's network holder; a rootless machine (its user cannot be named by uid there) keeps the agent on the pool network at its own address
+    expect(create.filter((a) => a.startsWith('--network') || a.startsWith('--dns'))).toEqual(
+      rootful ? [expect.stringMatching(/^--network=container:sourceos-netholder\.[0-9a-f]{16}\.\d+$/)] : [expect.stringMatching(/^--network=sourceos-egress\.[0-9a-f]{16}\.\d+:ip=10\.\d+\.\d+\.\d+$/), '--dns=none'],
+    )
     // a dry run created nothing: no podman call mutated anything
     const calls = runner.calls.map((c) => [c.command, ...c.args].join(' '))
     expect(calls.some((c) => / (create|start|rm|network) /.test(c) && !/ machine /.test(c))).toBe(false)
