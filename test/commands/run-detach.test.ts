@@ -69,7 +69,7 @@ function podmanRunner(labels: Record<string, string> | null = null, setup: (c: F
     {match: 'podman run', result: {stdout: 'codex-fake 0.0.1\n'}},
     {match: 'git --version', result: {stdout: 'git version 2.39.5\n'}},
     {match: 'nix --version', result: {exitCode: null, notFound: true}},
-    {match: (cmd, args) => cmd === 'git' && args.includes('rev-parse'), result: {exitCode: 1}},
+    {match: (cmd, args) => cmd === 'git' && (args.includes('status') || args.includes('rev-parse')), result: {exitCode: 1}},
   ])
   return Object.assign(runner, {container})
 }

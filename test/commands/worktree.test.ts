@@ -169,7 +169,7 @@ describe('run|shell --worktree', () => {
     // the evidence's read-only commands are the plan's last steps (evidence-steps.ts)
     const evidence = json.plan.steps.filter((s) => s.why.startsWith('evidence:'))
     expect(evidence.map((s) => s.mutates)).not.toContain(true)
-    expect(evidence.map((s) => s.argv)).toContainEqual(hostGitArgv(clone, ['status', '--porcelain', '--untracked-files=normal', '--ignore-submodules=all']))
+    expect(evidence.map((s) => s.argv)).toContainEqual(hostGitArgv(clone, ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignore-submodules=all']))
     const steps = json.plan.steps.filter((s) => !s.why.startsWith('evidence:')).map((s) => s.argv)
     // the probe container (no tool version cached for this image) comes first: it runs alongside
     expect(steps[0]!.slice(0, 2)).toEqual(['podman', 'run'])
@@ -223,9 +223,9 @@ describe('run|shell --worktree', () => {
     const real = await runCommand(Shell, [...args, '--json'], {...ctx, runner: r, attachedRunner: a})
     expect(real.exitCode, real.stderr).toBe(0)
     const allPlanned = (dry.json as Json).plan.steps
-    // the evidence's reads ran as listed (beside the launch, so not in the plan's order; branch and status only where rev-parse finds a commit)
+    // the evidence's reads ran as listed (beside the launch, so not in the plan's order; rev-parse and symbolic-ref only where status cannot answer)
     const executedLines = r.calls.map((c) => [c.command, ...c.args].join(' '))
-    for (const e of allPlanned.filter((s) => s.why.startsWith('evidence:') && s.argv[0] === 'git' && s.argv.includes('rev-parse'))) expect(executedLines, e.argv.slice(-6).join(' ')).toContain(e.argv.join(' '))
+    for (const e of allPlanned.filter((s) => s.why.startsWith('evidence:') && s.argv[0] === 'git' && s.argv.includes('--porcelain=v2'))) expect(executedLines, e.argv.slice(-6).join(' ')).toContain(e.argv.join(' '))
     const planned = allPlanned.filter((s) => !s.why.startsWith('evidence:')).map((s) => s.argv)
     const plannedGit = planned.filter((s) => s[0] === 'git')
     // the evidence reads the user's refs twice, exactly as planned: before the launch, after the bring-back

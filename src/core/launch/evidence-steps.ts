@@ -12,7 +12,12 @@ import {step, type Step} from '../plan/plan.js'
 import {podmanArgv, type PodmanContext} from '../podman/context.js'
 import type {ContainerSpec} from './container-spec.js'
 
-const WHAT: Record<keyof typeof GIT_FACT_ARGS, string> = {commit: 'the commit', branch: 'the branch', dirty: 'whether it has uncommitted changes'}
+/** What each git fact command reads, and when it runs (git/state.ts: status answers all three unless it cannot). */
+const WHAT: Record<keyof typeof GIT_FACT_ARGS, string> = {
+  status: 'the commit, the branch and whether it has uncommitted changes',
+  commit: 'the commit, only when status could not answer',
+  branch: 'the branch, only when status could not answer or reports a detached HEAD',
+}
 
 export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanContext, opts: {platform: HostPlatform; podmanVersionKnown: boolean; worktreeRepo?: string | undefined}): Step[] {
   const steps: Step[] = []
@@ -20,8 +25,7 @@ export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanCo
   if (!ctx.remote) {
     for (const m of spec.mounts.filter((mount) => mount.role === undefined)) {
       for (const [fact, args] of Object.entries(GIT_FACT_ARGS) as Array<[keyof typeof GIT_FACT_ARGS, readonly string[]]>) {
-        const when = fact === 'commit' ? '' : ', when it has one'
-        steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${WHAT[fact]} of ${m.target}${when}, with hardened host git (before the start, and again after the session once the integrity check passed)`, false))
+        steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${WHAT[fact]}, of ${m.target}, with hardened host git (before the start, and again after the session once the integrity check passed)`, false))
       }
     }
   }
