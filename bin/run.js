@@ -114,11 +114,14 @@ function print(text) {
     return
   }
   const bytes = Buffer.from(text, 'utf8')
+  let pause = null
   for (let done = 0; done < bytes.length; ) {
     try {
       done += writeSync(1, bytes, done, bytes.length - done)
     } catch (error) {
       if (error?.code !== 'EAGAIN') throw error
+      // The reader has not drained the pipe yet: wait a millisecond rather than spin.
+      Atomics.wait((pause ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, 1)
     }
   }
 }
