@@ -590,7 +590,7 @@ export async function removeSharedEgress(runner: Runner, target: Target, state: 
     if (!live.has(key) && (await removeIfIdle(p, key, proxyId, state, target, plan))) removed.push(name)
     else kept.push(name)
   }
-  // the podman commands (argv without the binary) that removed them, or would (a dry run)
+  // the podman commands (whole argv) that removed them, or would (a dry run)
   return {removed, kept, steps: plan.steps}
 }
 
