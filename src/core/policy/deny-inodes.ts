@@ -107,10 +107,27 @@ function statOrNull(p: string): Stats | null {
 function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
   // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text names no path (its stat fails) and is skipped
   const out: Array<{path: string; display: string}> = []
-  const homes = otherHomes(host).map((o) => o.home)
+  // The other homes on disk with their entries, read once: a rule is looked up only in the homes
+  // that hold its first name (system accounts' homes such as /bin hold none), so the cost stays small.
+  const homes: Array<{home: string; names: Set<string>}> = []
+  for (const o of otherHomes(host)) {
+    for (const home of expandGlobs(o.home, host)) {
+      try {
+        homes.push({home, names: new Set(readdirSync(home).map((n) => fold(n, host)))})
+      } catch {
+        // not a folder, or gone
+      }
+    }
+  }
   for (const d of denyPatternsFor(host)) {
     if (d.matcher.root === null) continue // relative globs (**/*.kdbx) name no place to look
-    const written = d.path.startsWith(`${OTHER_HOME}/`) ? homes.map((h) => h + d.path.slice(OTHER_HOME.length)) : [d.path]
+    let written = [d.path]
+    if (d.path.startsWith(`${OTHER_HOME}/`)) {
+      const rest = d.path.slice(OTHER_HOME.length)
+      const first = rest.split('/')[1] ?? ''
+      const globbed = first.includes('*') || first.includes('?')
+      written = homes.filter((h) => globbed || h.names.has(fold(first, host))).map((h) => h.home + rest)
+    }
     for (const w of written) for (const p of expandGlobs(w, host)) out.push({path: p, display: d.display})
   }
   return out
