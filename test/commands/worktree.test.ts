@@ -169,7 +169,7 @@ describe('run|shell --worktree', () => {
     // the evidence's read-only commands are the plan's last steps (evidence-steps.ts)
     const evidence = json.plan.steps.filter((s) => s.why.startsWith('evidence:'))
     expect(evidence.map((s) => s.mutates)).not.toContain(true)
-    expect(evidence.map((s) => s.argv)).toContainEqual(hostGitArgv(clone, ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignore-submodules=all']))
+    expect(evidence.map((s) => s.argv)).toContainEqual(hostGitArgv(clone, ['status', '--porcelain=v2', '--branch', '--no-ahead-behind', '--untracked-files=normal', '--ignore-submodules=all']))
     const steps = json.plan.steps.filter((s) => !s.why.startsWith('evidence:')).map((s) => s.argv)
     // the probe container (no tool version cached for this image) comes first: it runs alongside
     expect(steps[0]!.slice(0, 2)).toEqual(['podman', 'run'])

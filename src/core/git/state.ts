@@ -17,12 +17,13 @@ const NONE: GitFacts = {ref: null, commit: null, dirty: null}
 /**
  * The read-only git commands behind the facts (also listed as plan steps: evidence-steps.ts). One
  * `status --porcelain=v2 --branch` gives all three (its `# branch.oid` and `# branch.head` headers,
- * and an entry line for anything uncommitted); the others run only when it cannot answer: a failed
+ * and an entry line for anything uncommitted; `--no-ahead-behind`: no walk of the history against an
+ * upstream, which the three commands never did); the others run only when it cannot answer: a failed
  * status (the commit and branch as before), or a HEAD it reports detached (a branch may be named
  * so).
  */
 export const GIT_FACT_ARGS = {
-  status: ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignore-submodules=all'],
+  status: ['status', '--porcelain=v2', '--branch', '--no-ahead-behind', '--untracked-files=normal', '--ignore-submodules=all'],
   commit: ['rev-parse', '--verify', '--quiet', 'HEAD'],
   branch: ['symbolic-ref', '--quiet', '--short', 'HEAD'],
 } as const

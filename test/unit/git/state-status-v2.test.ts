@@ -50,7 +50,7 @@ describe('gitFacts from one git status', () => {
   it('runs one git process for a repo on a branch', async () => {
     const runner = fakeRunner([{match: (cmd, args) => cmd === 'git' && args.includes('status'), result: {stdout: `# branch.oid ${OID}\n# branch.head main\n? new.txt\n`}}])
     expect(await gitFacts(runner, '/repo')).toEqual({commit: OID, ref: 'main', dirty: true})
-    expect(runner.calls.map((c) => c.args.slice(c.args.indexOf('/repo') + 1))).toEqual([['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignore-submodules=all']])
+    expect(runner.calls.map((c) => c.args.slice(c.args.indexOf('/repo') + 1))).toEqual([['status', '--porcelain=v2', '--branch', '--no-ahead-behind', '--untracked-files=normal', '--ignore-submodules=all']])
   })
 
   it('asks symbolic-ref for a detached HEAD (a branch may be named "(detached)"), and the old commands when status fails', async () => {
