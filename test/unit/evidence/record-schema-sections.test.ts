@@ -192,6 +192,7 @@ describe('the optional sections', () => {
         (v) => (v.repo.clonedCommit = hex(41, 'c')),
         (v) => (v.repo.clonedCommit = `x${commit}`),
         (v) => (v.repo.clonedCommit = `${commit}x`),
+        (v) => (v.repo.clonedCommit = `${commit}${'x'.repeat(24)}`),
         (v) => (v.containers[0]!.name = ''),
         (v) => (v.containers[0]!.exitCode = 1.5),
         (v) => (v.bundle!.file = ''),
