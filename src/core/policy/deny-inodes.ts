@@ -126,7 +126,6 @@ function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
       const rest = d.path.slice(OTHER_HOME.length)
       // Stryker disable next-line StringLiteral: equivalent: the rest starts with '/', so its second part exists
       const first = rest.split('/')[1] ?? ''
-      // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral,MethodExpression: equivalent for this catalogue (no home-relative pattern starts with a glob) or only costs stats (a home without the first name holds no match)
       const globbed = first.includes('*') || first.includes('?')
       // Stryker disable next-line ConditionalExpression,MethodExpression: equivalent: only saves work (a home without the first name holds no match)
       written = homes.filter((h) => globbed || h.names.has(fold(first, host))).map((h) => h.home + rest)

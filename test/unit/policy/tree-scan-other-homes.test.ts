@@ -34,6 +34,15 @@ describe("as root, another user's secrets", () => {
     expect(scan.hazards[0]?.detail).toContain(`a hard link to ${join(ann, '.ssh', 'id_rsa')} (~/.ssh in another user's home)`)
   })
 
+  it("a rule whose first name is a glob (~/.aider*) is looked up in another user's home too", async () => {
+    const {ann, repo, asRoot} = layout()
+    writeFileSync(join(ann, '.aider.conf.yml'), 'openai-api-key: x')
+    linkSync(join(ann, '.aider.conf.yml'), join(repo, 'conf'))
+    const scan = await scanTree(repo, {host: asRoot, mounts: null})
+    expect(refused(scan.hazards)).toEqual(['hardlink-sensitive conf'])
+    expect(scan.hazards[0]?.detail).toContain(`a hard link to ${join(ann, '.aider.conf.yml')} (~/.aider* in another user's home)`)
+  })
+
   it("another user's ~/.ssh is known by its inode (a bind mount of it is refused), and so is the folder holding it", () => {
     const {ann, asRoot} = layout()
     const dirs = denyDirInodes(asRoot)
