@@ -35,7 +35,7 @@ import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSyn
 import path from 'node:path'
 
 import {INDEX_FILE, IndexEntrySchema, lineHash, RECORDS_DIR, type IndexEntry} from './index-log.js'
-import {MAX_JSON_DEPTH, nestingExceeds, readRegularFileSync} from './safe-read.js'
+import {MAX_JSON_DEPTH, nestingExceeds, openRegularFileSync, readRegularFileSync} from './safe-read.js'
 import {CHECKPOINT_FILE, CHECKPOINT_PAYLOAD_TYPE, CheckpointSchema, readEnvelopeFile, verifyEnvelopeBytes, type Checkpoint, type SigningKey} from './signing.js'
 
 /** What begin/complete need from the index, as the whole read computes it. */
@@ -65,27 +65,13 @@ export const TAIL_WINDOW_BYTES = 4 * 1024
 export async function readIndexTail(root: string, key: SigningKey, opts: {maxBytes: number; firstWindow?: number}): Promise<IndexTail | null> {
   const checkpoint = await ourCheckpoint(root, key)
   if (!checkpoint) return null
-  const indexPath = path.join(root, INDEX_FILE)
-  let fd: number
-  let size: number
+  let opened: {fd: number; size: number}
   try {
-    const before = lstatSync(indexPath)
-    if (!before.isFile()) return null
-    fd = openSync(indexPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    try {
-      const info = fstatSync(fd)
-      if (!info.isFile() || info.dev !== before.dev || info.ino !== before.ino) {
-        closeSync(fd)
-        return null
-      }
-      size = info.size
-    } catch {
-      closeSync(fd)
-      return null
-    }
+    opened = openRegularFileSync(path.join(root, INDEX_FILE))
   } catch {
     return null
   }
+  const {fd, size} = opened
   try {
     if (size === 0 || size > opts.maxBytes) return null
     for (let window = Math.min(size, opts.firstWindow ?? TAIL_WINDOW_BYTES); ; window = Math.min(size, window * 2)) {

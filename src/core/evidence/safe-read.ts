@@ -60,8 +60,12 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<B
   return readRegularFileSync(file, maxBytes)
 }
 
-/** readRegularFile, synchronously. */
-export function readRegularFileSync(file: string, maxBytes: number): Buffer {
+/**
+ * Opens a regular file for reading the way every read here does: no symlink, no blocking on a FIFO,
+ * a regular file by fstat of the opened descriptor, the same inode as the path's lstat. The caller
+ * reads (capped) and closes `fd`. Throws UnsafeFile.
+ */
+export function openRegularFileSync(file: string): {fd: number; size: number} {
   let before
   try {
     before = lstatSync(file)
@@ -85,6 +89,18 @@ export function readRegularFileSync(file: string, maxBytes: number): Buffer {
     const info = fstatSync(fd)
     if (!info.isFile()) throw new UnsafeFile(`is ${describeKind(info)}, not a regular file`, 'not-regular')
     if (info.dev !== before.dev || info.ino !== before.ino) throw new UnsafeFile('was replaced while it was opened', 'unreadable')
+    return {fd, size: info.size}
+  } catch (error) {
+    closeSync(fd)
+    if (error instanceof UnsafeFile) throw error
+    throw new UnsafeFile(`cannot read: ${(error as Error).message}`, 'unreadable')
+  }
+}
+
+/** readRegularFile, synchronously. */
+export function readRegularFileSync(file: string, maxBytes: number): Buffer {
+  const {fd} = openRegularFileSync(file)
+  try {
     const chunks: Buffer[] = []
     let total = 0
     for (;;) {
