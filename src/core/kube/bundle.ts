@@ -87,6 +87,11 @@ async function* chunksOf(handle: FileHandle): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** Why a bundle that is not a regular file is refused, naming what it is. */
+function notRegular(st: {isFIFO(): boolean; isDirectory(): boolean; isSocket(): boolean}): string {
+  return `the bundle is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file'})`
+}
+
 export type Precheck = {kind: 'absent'} | {kind: 'unknown'} | {kind: 'ok'; bytes: number} | {kind: 'refused'; refusal: BundleRefusal}
 
 /**
@@ -111,7 +116,7 @@ export async function precheckBundle(volumeDir: string | null, name: string, max
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? {kind: 'absent'} : {kind: 'unknown'}
   }
   if (st.isSymbolicLink()) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: 'the bundle is a symbolic link (never followed)'}}
-  if (!st.isFile()) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: `the bundle is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file'})`}}
+  if (!st.isFile()) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_NOT_A_FILE', reason: notRegular(st)}}
   if (st.size > maxBytes) return {kind: 'refused', refusal: {code: 'KUBE_BUNDLE_TOO_BIG', reason: `the bundle is ${mib(st.size)}, over the cap of ${mib(maxBytes)}`}}
   return {kind: 'ok', bytes: st.size}
 }
@@ -149,7 +154,7 @@ export async function keepBundle(opts: {runner: Runner; source: string; evidence
   let tmp: string | null = null
   try {
     const st = await handle.stat()
-    if (!st.isFile()) throw new BundleRefused({code: 'KUBE_BUNDLE_NOT_A_FILE', reason: `the bundle is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file'})`})
+    if (!st.isFile()) throw new BundleRefused({code: 'KUBE_BUNDLE_NOT_A_FILE', reason: notRegular(st)})
     if (st.size > opts.maxBytes) throw new BundleRefused({code: 'KUBE_BUNDLE_TOO_BIG', reason: `the bundle is ${mib(st.size)}, over the cap of ${mib(opts.maxBytes)}`})
     try {
       await mkdirp(path.dirname(final))
