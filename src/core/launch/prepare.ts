@@ -304,6 +304,8 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
 
   // Rootful: the agent's files belong to the owner of the checkout it works in (userns.ts).
   const hostOwner = rootless ? undefined : await rootfulOwner(repoLaunchMount.hostSource)
+  // native rootless Linux: run as the user (not the image's USER), who owns the mounts
+  const rootlessUser = rootless && !machine && host.platform === 'linux' && host.uid !== null ? {uid: host.uid, gid: process.getgid?.() ?? host.uid} : undefined
   const spec: ContainerSpec = {
     runId,
     verb: req.verb,
@@ -314,12 +316,11 @@ async function prepareChecked(req: LaunchRequest, pinned: LaunchMount[]): Promis
     mounts: [...launchMounts, ...git.mounts, ...wtMounts, ...protectMounts],
     workdir,
     // proxy: shared: the agent joins its slot's network holder where its user is known (rootful; rootless: native Linux, like the link-local guard)
-    ...networkSpec(profile, runId, image.id, passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true, holder: !rootless || (!machine && host.platform === 'linux' && host.uid !== null) ? {rootless} : null}),
+    ...networkSpec(profile, runId, image.id, passthrough, warnings, {state: stateDir(host), connection: podmanCtx.connection, dryRun: req.dryRun === true, holder: !rootless || rootlessUser ? {rootless} : null}),
     resources: profile.spec.resources,
     rootless,
     ...(hostOwner ? {hostOwner} : {}),
-    // native rootless Linux: run as the user (not the image's USER), who owns the mounts
-    ...(rootless && !machine && host.platform === 'linux' && host.uid !== null ? {rootlessUser: {uid: host.uid, gid: process.getgid?.() ?? host.uid}} : {}),
+    ...(rootlessUser ? {rootlessUser} : {}),
     interactive: true,
     tty: req.stdinIsTTY && req.stdoutIsTTY,
     command: [...toolCommand, ...doorToolArgs(profile, runId, req), ...req.args],
