@@ -8,7 +8,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {recordFileName} from '../../../src/core/evidence/index-log.js'
 import {serializeRecord, type EvidenceRecord, type KubeRun} from '../../../src/core/evidence/record.js'
 import {beginRecord as unsignedBegin} from '../../../src/core/evidence/store.js'
-import {EFFECTIVE_POLICY_SCHEMA, type EffectivePolicy} from '../../../src/core/policy/hash.js'
+import {IMAGE_ID, kubePolicy, PIN, PLAY, SOURCE, startedKube as startedKubeOf, URL} from '../kube/cluster-fixture.js'
 import {inspectPath, sampleDraft, TEST_STATE_DIR, tempDir} from './helpers.js'
 
 const root = tempDir('cluster-contradictions-')
@@ -17,37 +17,8 @@ afterAll(() => {
 })
 
 const RUN = 'cluster-0001'
-const PIN = 'b'.repeat(40)
-const URL = 'https://git.example/org/app.git'
-const SOURCE = `${URL}#${PIN}`
-const IMAGE_ID = 'd'.repeat(64)
-const PLAY = ['podman', 'kube', 'play', '--quiet', '/tmp/sourceos-kube-x/manifest.yaml']
-
-const policy: EffectivePolicy = {
-  schema: EFFECTIVE_POLICY_SCHEMA,
-  profile: 'team',
-  platform: 'linux',
-  mounts: [{source: SOURCE, target: '/workspace/app', mode: 'rw'}],
-  image: {ref: 'registry.example/agent:1', digest: null, pull: 'missing'},
-  tools: [{name: 'codex', enabled: true, command: ['codex']}],
-  env: {passthrough: [], set: {}},
-  network: {mode: 'allowlist', allow: ['api.openai.com:443'], allowHash: `sha256:${'e'.repeat(64)}`},
-  resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
-  hardening: {capDrop: 'all', noNewPrivileges: true, readOnlyRoot: true, init: true, userns: 'n/a', envHost: false, httpProxy: false},
-  secrets: {door: 'none'},
-}
-const startedKube: KubeRun = {
-  engine: 'podman kube play',
-  layout: 'pod',
-  pod: {name: `sourceos-agent-${RUN}`, uid: null, node: 'node-1'},
-  manifestDigest: `sha256:${'1'.repeat(64)}`,
-  playedDigest: `sha256:${'2'.repeat(64)}`,
-  resourcesApplied: true,
-  repo: {url: URL, commit: PIN, clonedCommit: null},
-  containers: [],
-  bundle: null,
-  bundleRefused: null,
-}
+const policy = kubePolicy()
+const startedKube = startedKubeOf(RUN)
 const container = (name: string, exitCode: number | null) => ({name, imageId: IMAGE_ID, user: '1000:1000', readOnlyRoot: true, noNewPrivileges: true, capAdd: [] as string[], privileged: false, seccomp: 'default', exitCode})
 
 const [completed, started] = await (async () => {

@@ -9,46 +9,15 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {recordFileName, splitIndex} from '../../../src/core/evidence/index-log.js'
 import {EvidenceRecordSchema, serializeRecord, type EvidenceRecord, type KubeRun} from '../../../src/core/evidence/record.js'
-import {beginRecord as unsignedBegin, type RecordDraft} from '../../../src/core/evidence/store.js'
-import {EFFECTIVE_POLICY_SCHEMA, policyHash, type EffectivePolicy} from '../../../src/core/policy/hash.js'
+import {beginRecord as unsignedBegin} from '../../../src/core/evidence/store.js'
+import {policyHash} from '../../../src/core/policy/hash.js'
 import {REPO_ROOT} from '../../helpers/run-command.js'
 import {beginRecord, inspectPath, sampleDraft, TEST_KEY, TEST_STATE_DIR, tempDir} from '../evidence/helpers.js'
+import {IMAGE_ID, kubeDraft, kubePolicy, PIN, PLAY, startedKube, URL} from './cluster-fixture.js'
 
 const root = tempDir('kube-record-')
 afterAll(() => {
   for (const d of [root, TEST_STATE_DIR]) rmSync(d, {recursive: true, force: true})
-})
-
-const PIN = 'b'.repeat(40)
-const URL = 'https://git.example/org/app.git'
-const IMAGE_ID = 'd'.repeat(64)
-const SOURCE = `${URL}#${PIN}`
-
-const kubePolicy = (): EffectivePolicy => ({
-  schema: EFFECTIVE_POLICY_SCHEMA,
-  profile: 'team',
-  platform: 'linux',
-  mounts: [{source: SOURCE, target: '/workspace/app', mode: 'rw'}],
-  image: {ref: 'registry.example/agent:1', digest: null, pull: 'missing'},
-  tools: [{name: 'codex', enabled: true, command: ['codex']}],
-  env: {passthrough: [], set: {}},
-  network: {mode: 'allowlist', allow: ['api.openai.com:443'], allowHash: `sha256:${'e'.repeat(64)}`},
-  resources: {cpus: 2, memory: '4g', pidsLimit: 1024},
-  hardening: {capDrop: 'all', noNewPrivileges: true, readOnlyRoot: true, init: true, userns: 'n/a', envHost: false, httpProxy: false},
-  secrets: {door: 'none'},
-})
-
-const startedKube = (runId: string): KubeRun => ({
-  engine: 'podman kube play',
-  layout: 'pod',
-  pod: {name: `sourceos-agent-${runId}`, uid: null, node: 'node-1'},
-  manifestDigest: `sha256:${'1'.repeat(64)}`,
-  playedDigest: `sha256:${'2'.repeat(64)}`,
-  resourcesApplied: true,
-  repo: {url: URL, commit: PIN, clonedCommit: null},
-  containers: [],
-  bundle: null,
-  bundleRefused: null,
 })
 
 const container = (name: string, exitCode: number | null) => ({name, imageId: IMAGE_ID, user: name === 'agent' ? '1000:1000' : '65534:65534', readOnlyRoot: true, noNewPrivileges: true, capAdd: [], privileged: false, seccomp: 'default', exitCode})
@@ -60,23 +29,6 @@ const finishedKube = (runId: string): KubeRun => ({
   containers: [container('proxy', null), container('agent', 0)],
   bundle: {file: `bundles/${runId}.bundle`, digest: `sha256:${'3'.repeat(64)}`, bytes: 1234, heads: [`refs/heads/sourceos/${runId}`]},
 })
-
-const PLAY = ['podman', 'kube', 'play', '--quiet', '/tmp/sourceos-kube-x/manifest.yaml']
-
-function kubeDraft(runId: string): RecordDraft {
-  return sampleDraft({
-    runId,
-    verb: 'export',
-    tool: 'codex',
-    argv: ['agent-machine', 'export', '--kube', '--repo', URL, '--tool', 'codex', '--play'],
-    mounts: [{source: SOURCE, target: '/workspace/app', mode: 'rw'}],
-    image: {ref: 'registry.example/agent:1', id: IMAGE_ID, digest: null},
-    git: [{target: '/workspace/app', ref: null, commit: PIN, dirty: null}],
-    policy: kubePolicy(),
-    podmanArgv: PLAY,
-    kube: startedKube(runId),
-  })
-}
 
 const completion = (runId: string) => ({
   exitCode: 0,
