@@ -6,7 +6,8 @@
  * - the message and fix arguments of the error constructors of src/core/errors.ts
  *   (`policyRefusal(code, message, fix, details)` and its siblings), of `new AgentMachineError(message, …)`
  *   and of any `new …Error(message)`, and the reason argument of the policy's own refusal helpers
- *   (`refuse(code, reason)`, `refuseDeny(d, reason)`) and the `what` of hash.ts's `invalid(where, what)`;
+ *   (`refuse(code, reason)`, `refuseDeny(d, reason)`), the `what` of hash.ts's `invalid(where, what)`
+ *   and the detail of tree-scan.ts's `add(path, kind, severity, detail)` (a hazard's description);
  * - the value of a `message:`, `fix:`, `description:`, `reason:` or `why:` property;
  * - the initialiser of a `const message = …` or `const fix = …`;
  * - the argument of a zod `.describe(…)` (the JSON schema's description).
@@ -31,6 +32,10 @@ const MESSAGE_ARGS = new Map([
   ['refuseDeny', [1]],
   // hash.ts: invalid(where, what) throws JCS_INVALID; `what` is the message's description
   ['invalid', [1]],
+  // tree-scan.ts: add(path, kind, severity, detail) records a hazard; the detail is its description
+  // (callers only show it: launch's refusal message and warnings, the after-session report's
+  // reason). The path, kind and severity are what callers act on, and stay counted.
+  ['add', [3]],
 ])
 const MESSAGE_PROPERTIES = new Set(['message', 'fix', 'description', 'reason', 'why'])
 const MESSAGE_VARIABLES = new Set(['message', 'fix'])
@@ -45,7 +50,7 @@ function messagePosition(parent, child) {
     if (index < 0) return undefined
     if (p.callee.type === 'Identifier') {
       const name = p.callee.name
-      if (MESSAGE_ARGS.get(name)?.includes(index)) return `${index === 2 ? 'fix' : 'message'} text of ${name}()`
+      if (MESSAGE_ARGS.get(name)?.includes(index)) return `${index === 2 ? 'fix' : index === 3 ? 'detail' : 'message'} text of ${name}()`
       if (parent.isNewExpression() && /Error$/.test(name) && index === 0) return `message text of new ${name}()`
     }
     if (p.callee.type === 'MemberExpression' && keyName(p.callee.property) === 'describe' && index === 0) return 'description text (.describe())'
