@@ -18,12 +18,11 @@ import {loadOrCreateSigningKey, signingKeyDir} from '../evidence/signing.js'
 import {assertKeyDirOutsideMounts, beginRecord, recordHost, type CompletionUpdate, type RecordDraft, type RecordHandle} from '../evidence/store.js'
 import type {AttachedRunner, Runner} from '../exec.js'
 import type {HostFacts} from '../host/facts.js'
-import {probeTool} from '../host/tools.js'
-import {gitFacts} from '../git/state.js'
+import {gitFactsOf} from '../git/state.js'
 import {PodmanAdapter} from '../podman/adapter.js'
 import {stateDir} from '../profile/location.js'
 import type {PreparedLaunch} from './prepare.js'
-import {toolVersionInImage} from './tool-version.js'
+import {hostToolVersion, toolVersionInImage} from './tool-version.js'
 import {AGENT_HOME} from './container-spec.js'
 
 type Facts = Pick<RecordDraft, 'git' | 'toolVersions' | 'podmanConnection'> & {
@@ -41,16 +40,17 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
   const connection = prepared.podman.connection
   const tool = prepared.spec.tool
   const toolEntry = tool ? (prepared.profile.spec.tools as Record<string, {command: string[]} | undefined>)[tool] : undefined
+  const state = stateDir(host)
   const refsRead = prepared.worktree ? readUserRefs(runner, prepared.worktree.repo) : Promise.resolve(undefined)
   const [git, client, version, gitTool, nix, toolVersion, connections] = await Promise.all([
     gitStates(prepared, runner),
-    // The launch may have asked already; otherwise the same podman the launch uses is asked.
-    prepared.podmanVersion ?? probeTool(runner, 'podman', {binary: prepared.podmanBinary}).then((t) => t.version),
+    // The launch may have asked already; otherwise the same podman the launch uses is asked (or its cached answer: tool-version.ts).
+    prepared.podmanVersion ?? hostToolVersion({runner, tool: 'podman', binary: prepared.podmanBinary, stateDir: state}),
     host.platform === 'linux' && !connection ? Promise.resolve(null) : podman.version(),
-    probeTool(runner, 'git'),
-    probeTool(runner, 'nix'),
+    hostToolVersion({runner, tool: 'git', stateDir: state}),
+    hostToolVersion({runner, tool: 'nix', stateDir: state}),
     // the cache only: the probe runs after the record is begun
-    tool && toolEntry ? toolVersionInImage({runner, imageId: prepared.image.details.id, tool, stateDir: stateDir(host), probe: null}) : Promise.resolve(null),
+    tool && toolEntry ? toolVersionInImage({runner, imageId: prepared.image.details.id, tool, stateDir: state, probe: null}) : Promise.resolve(null),
     // Read once, on the client: the URI behind the connection's name.
     connection ? podman.connectionList() : Promise.resolve(null),
   ])
@@ -61,8 +61,8 @@ export async function gatherEvidenceFacts(prepared: PreparedLaunch, runner: Runn
     git,
     toolVersions: {
       podman: {client: client ?? 'unknown', server},
-      git: gitTool.version,
-      nix: nix.version,
+      git: gitTool,
+      nix,
       tool: toolVersion,
     },
     ...(connection ? {podmanConnection: {name: connection, uri: listed?.uri ?? null, serverVersion: server}} : {}),
@@ -75,7 +75,9 @@ export async function gitStates(prepared: PreparedLaunch, runner: Runner): Promi
   // A remote Podman host's checkouts are on that server: host git would read a local namesake.
   if (prepared.podman.remote) return []
   const checkouts = prepared.spec.mounts.filter((m) => m.role === undefined)
-  return Promise.all(checkouts.map(async (m) => ({target: m.target, ...(await gitFacts(runner, m.hostSource))})))
+  // a few git processes for all of them (git/state.ts gitFactsOf), each repo's facts as gitFacts gives them
+  const facts = await gitFactsOf(runner, checkouts.map((m) => m.hostSource))
+  return checkouts.map((m, i) => ({target: m.target, ...facts[i]!}))
 }
 
 /** What launch.ts hands over when the session ends; the evidence adds the rest (workspace, refs, podman commands). */

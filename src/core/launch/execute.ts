@@ -21,7 +21,7 @@ import {checkCreatedWorktree} from './worktree-check.js'
 import {describeGit, runGitStep, worktreeHostSteps} from './bring-back.js'
 import {checkCleanBase, reviewCommands} from '../git/worktree.js'
 import {trace} from '../util/trace.js'
-import {createEgressNetwork, egressNamespaceProvider, removeLinkLocalGuard, repairSharedHolder, repairSharedNetwork, startEgressProxy, startLinkLocalGuard, tearDownEgress, waitForProxy} from '../network/lifecycle.js'
+import {createEgressNetwork, createLinkLocalGuard, egressNamespaceProvider, removeLinkLocalGuard, repairSharedHolder, repairSharedNetwork, startCreatedGuard, startEgressProxy, tearDownEgress, waitForGuardRoutes, waitForProxy} from '../network/lifecycle.js'
 import {stateDir} from '../profile/location.js'
 import {runDetached} from '../sessions/detached-run.js'
 
@@ -57,9 +57,10 @@ export interface ExecuteDeps {
   /** The egress proxy's log (null when unreadable) and teardown problems, once it is removed. */
   onEgressDone?: (down: {log: string | null; problems: string[]}) => void
   /**
-   * When given, the proxy's teardown (its log read, then the proxy and network removed) is handed
-   * over as it starts instead of awaited here, so the caller overlaps it with the after-session
-   * checks; the caller must await it before it returns (launch.ts does, in its finally).
+   * When given, the proxy's teardown (its log read, then the proxy and network removed) — or, in
+   * network mode open, the link-local guard's removal — is handed over as it starts instead of
+   * awaited here, so the caller overlaps it with the after-session checks; the caller must await
+   * it before it returns (launch.ts does, in its finally).
    */
   onEgressTeardown?: (down: Promise<{log: string | null; problems: string[]}>) => void
 }
@@ -120,6 +121,11 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
   let clean = false
   let egressUp = false
   let proxyUp: Promise<void> = Promise.resolve()
+  // network open: the guard is started, and its routes awaited, while the agent's container is
+  // created, initialised and checked; the agent's init waits for the start (it joins the guard's
+  // namespaces), its start for the routes
+  let guardStarted: Promise<void> = Promise.resolve()
+  let guardReady: Promise<void> = Promise.resolve()
   const agentInitialized = deferred<boolean>()
   try {
     if (egress) {
@@ -132,8 +138,11 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     }
     if (guard) {
       guardUp = true
-      guardId = await startLinkLocalGuard(guard, deps.runner, state, podman, prepared.runId)
-      trace('execute: link-local guard in place')
+      guardId = await createLinkLocalGuard(guard, deps.runner, state, podman, prepared.runId)
+      guardStarted = startCreatedGuard(guard, deps.runner)
+      guardReady = guardStarted.then(() => waitForGuardRoutes(guard, deps.runner))
+      guardReady.catch(() => {}) // awaited before the agent's init and start; a failure meanwhile must not crash the process
+      trace('execute: link-local guard created')
       if (early) return interruptedBeforeStart()
     }
     let created = await deps.runner(create.argv[0]!, create.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
@@ -154,6 +163,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       deps.onWarning?.(warning)
     }
     if (early) return interruptedBeforeStart()
+    if (guard) {
+      await guardStarted
+      trace('execute: link-local guard started')
+    }
     // The runtime mounts everything now; its init process then waits for start, so nothing of
     // the agent has run when the view is checked.
     let initialized = await deps.runner(init.argv[0]!, init.argv.slice(1), {timeoutMs: CREATE_TIMEOUT_MS})
@@ -170,6 +183,10 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps, guardId ?? egressNamespaceProvider(egress))
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
+    if (guard) {
+      await guardReady
+      trace('execute: link-local guard in place')
+    }
     if (egress) {
       await proxyUp
       await waitForProxy(egress, deps.runner)
@@ -209,8 +226,13 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
       else deps.onEgressDone?.(await down)
     }
     if (guard && guardUp) {
-      const problems = await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)
-      if (problems.length > 0) deps.onEgressDone?.({log: null, problems})
+      // never removed under its own start or route check; then removed while the caller runs its after-session checks (as the proxy's teardown)
+      const down = guardReady.catch(() => {}).then(async () => ({log: null, problems: await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)}))
+      if (deps.onEgressTeardown && !egress) deps.onEgressTeardown(down.catch((error: Error) => ({log: null, problems: [`the link-local guard's removal failed: ${error.message}`]})))
+      else {
+        const {problems} = await down
+        if (problems.length > 0) deps.onEgressDone?.({log: null, problems})
+      }
     }
   }
 }

@@ -115,20 +115,39 @@ async function writeMarker(state: string, runId: string, ctx: Target): Promise<v
 /**
  * Network mode open: creates and starts the link-local guard, waits for its routes, and returns its
  * container ID (the agent's container must join exactly that one). Refuses when the image cannot
- * do it (no `ip`): nothing of the agent was started.
+ * do it (no `ip`): nothing of the agent was started. execute.ts runs the three parts itself, so
+ * that the guard starts while the agent's container is created (createLinkLocalGuard, then
+ * startCreatedGuard and waitForGuardRoutes).
  */
 export async function startLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, ctx: Target, runId: string): Promise<string> {
+  const id = await createLinkLocalGuard(g, runner, state, ctx, runId)
+  await startCreatedGuard(g, runner)
+  await waitForGuardRoutes(g, runner)
+  return id
+}
+
+/** The marker, then the guard's container (not started); returns its ID. */
+export async function createLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, ctx: Target, runId: string): Promise<string> {
   await writeMarker(state, runId, ctx)
   const created = await run(runner, g.create, 60_000)
   const id = created.stdout.trim().split('\n').pop()?.trim() ?? ''
   if (!succeeded(created) || !/^[a-f0-9]{64}$/.test(id)) throw guardFailure(`cannot create the link-local guard: ${describeOutcome(created)} (${lastLines(created.stderr)})`)
+  return id
+}
+
+/** Starts the created guard: its network namespace exists once this resolves (the agent's init joins it). */
+export async function startCreatedGuard(g: GuardSteps, runner: Runner): Promise<void> {
   const started = await run(runner, g.start, 30_000)
   if (!succeeded(started)) throw guardFailure(`cannot start the link-local guard: ${describeOutcome(started)} (${lastLines(started.stderr)})`)
+}
+
+/** Polls the started guard's log until it says its routes are in place; refuses when it cannot set them. */
+export async function waitForGuardRoutes(g: GuardSteps, runner: Runner): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
     const log = await run(runner, g.ready, 15_000)
     const text = `${log.stdout}\n${log.stderr}`
-    if (text.includes(GUARD_READY_LINE)) return id
+    if (text.includes(GUARD_READY_LINE)) return
     const exited = /not found|RTNETLINK|Operation not permitted|can't|No such file/i.test(text)
     if (exited || Date.now() > deadline) throw guardFailure(`the link-local guard did not set its routes: ${lastLines(text)}`)
     await new Promise((r) => setTimeout(r, delay))
