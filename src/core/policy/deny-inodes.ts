@@ -93,12 +93,31 @@ export function expandGlobs(pattern: string, host: HostFacts): string[] {
 // Stryker disable BlockStatement: equivalent for the catch block: undefined and null are both tested falsy by every caller
 function statOrNull(p: string): Stats | null {
   try {
-    return statSync(p)
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: only saves work (a missing path throws, and is caught as null, instead)
+    return statSync(p, {throwIfNoEntry: false}) ?? null
   } catch {
     return null
   }
 }
 // Stryker restore BlockStatement
+
+/**
+ * statOrNull, memoised for one pass, that skips a path whose parent is no folder: its stat fails
+ * too (the kernel resolves the parent first, through the same links), so the ~700 rule paths of a
+ * root launch, most of them below folders that do not exist, cost one stat per existing folder.
+ */
+export function statWalker(): (p: string) => Stats | null {
+  const memo = new Map<string, Stats | null>()
+  const stat = (p: string): Stats | null => {
+    let r = memo.get(p)
+    if (r !== undefined) return r
+    const parent = path.dirname(p)
+    r = parent !== p && !stat(parent)?.isDirectory() ? null : statOrNull(p)
+    memo.set(p, r)
+    return r
+  }
+  return stat
+}
 
 /**
  * Each absolute deny rule's existing paths, in catalogue order. Run as root, a rule for other users'
@@ -148,14 +167,15 @@ export function denyDirInodes(host: HostFacts): Map<string, DenyDirHit> {
   dirCache.set(host, out)
   // Stryker disable next-line ConditionalExpression: the tests run on Linux, where no Windows path exists
   if (!isPosixHost(host)) return out
-  const home = statOrNull(host.homeDir)
+  const statOf = statWalker()
+  const home = statOf(host.homeDir)
   if (home?.isDirectory()) out.set(inodeKey(home), {path: host.homeDir, display: `your home directory ${host.homeDir}`, relation: 'contains'})
   const ancestorsDone = new Set<string>()
   const ancestors = (p: string, display: string): void => {
     for (let dir = path.dirname(p); !ancestorsDone.has(dir); dir = path.dirname(dir)) {
       // Stryker disable next-line CallExpression: equivalent: only saves work (the walk up ends at / anyway, and a folder already listed is not listed again)
       ancestorsDone.add(dir)
-      const st = statOrNull(dir)
+      const st = statOf(dir)
       // Stryker disable next-line OptionalChaining: equivalent: the folders above an existing path exist
       if (st?.isDirectory() && !out.has(inodeKey(st))) out.set(inodeKey(st), {path: dir, display: `${dir}, which holds ${display}`, relation: 'contains'})
       // Stryker disable next-line ConditionalExpression: equivalent: at /, the next turn finds / done and the loop ends
@@ -163,7 +183,7 @@ export function denyDirInodes(host: HostFacts): Map<string, DenyDirHit> {
     }
   }
   for (const {path: p, display} of denyPaths(host)) {
-    const st = statOrNull(p) // follows a symlinked rule path: ~/.ssh -> ~/dotfiles/ssh
+    const st = statOf(p) // follows a symlinked rule path: ~/.ssh -> ~/dotfiles/ssh
     if (!st) continue
     ancestors(p, display)
     if (!st.isDirectory()) continue

@@ -19,7 +19,7 @@
 import {policyRefusal, unexpectedFailure} from '../errors.js'
 import type {HostFacts} from '../host/facts.js'
 import {broadRootsFor, denyPatternsFor, expandExtraDeny, type ExpandedDeny, type ExpandedRoot} from './catalogue.js'
-import {envValue, isWin32NonLocal, keyEquals, keyIsAncestor, showPath, stripWin32LongPrefix, toKey, type PathKey} from './path-key.js'
+import {envValue, isWin32NonLocal, keyEquals, keyIsAncestor, showPath, stripWin32LongPrefix, toKey, type PathKey, type PathMatcher} from './path-key.js'
 
 export {scanTreeForHazards, type Hazard, type HazardKind, type ScanOptions} from './tree-scan.js'
 
@@ -114,6 +114,31 @@ function homeKeys(host: HostFacts, aliases?: PolicyAliases): Array<{key: PathKey
   return out
 }
 
+const byHead = new WeakMap<readonly Judged[], Map<string, readonly Judged[]>>()
+type Judged = {matcher: PathMatcher}
+
+/**
+ * The rules of a host's list (the catalogue's ~750 deny rules as root, its broad roots) that can
+ * decide anything about a path with `key`'s first segment, in list order, so a judgement asks only
+ * those (the first hit in the list is the same). Asked once per first segment, of every rule, and
+ * kept per list: a rule that matches, covers or contains a match at some path below `/x` covers
+ * `/x` itself or is a strict ancestor-of-match at `/x` (that is what covers and isAncestorOfMatch
+ * mean); the other homes' rules answer through their homes. A relative glob (`**` first) can
+ * match below any folder, so it is always asked. `key` has a segment (the root is refused first).
+ */
+export function candidatesFor<T extends Judged>(list: readonly T[], key: PathKey): readonly T[] {
+  let heads = byHead.get(list)
+  if (!heads) byHead.set(list, (heads = new Map()))
+  const headKey = `${key.root}\0${key.segs[0] as string}`
+  let out = heads.get(headKey) as readonly T[] | undefined
+  if (!out) {
+    const head: PathKey = {root: key.root, segs: [key.segs[0] as string]}
+    out = list.filter((x) => x.matcher.root === null || x.matcher.covers(head) || x.matcher.isAncestorOfMatch(head))
+    heads.set(headKey, out)
+  }
+  return out
+}
+
 /**
  * Judges a realpath-resolved mount source. Returns a decision (never throws for a refusal); throws
  * only when `resolved` is not an absolute path (a caller bug: resolve first).
@@ -140,11 +165,11 @@ export function judgeMountSource(source: string, host: HostFacts, opts: JudgeOpt
   const homes = homeKeys(host, opts.aliases)
   if (homes.some((h) => keyEquals(h.key, key))) return refuse('POLICY_HOME', `${shown} is your home directory`)
 
-  const broad = [...broadRootsFor(host), ...(opts.aliases?.broadRoots ?? [])]
+  const broad = [...candidatesFor(broadRootsFor(host), key), ...(opts.aliases?.broadRoots ?? [])]
   const broadHit = broad.find((b) => b.matcher.equals(key))
   if (broadHit) return refuse('POLICY_BROAD_ROOT', `${shown} is the broad root ${broadHit.display}, which holds other programs' files and secrets`)
 
-  const deny = [...denyPatternsFor(host), ...(opts.extraDeny?.length ? expandExtraDeny(opts.extraDeny, host) : []), ...(opts.aliases?.deny ?? [])]
+  const deny = [...candidatesFor(denyPatternsFor(host), key), ...(opts.extraDeny?.length ? expandExtraDeny(opts.extraDeny, host) : []), ...(opts.aliases?.deny ?? [])]
   // A secret rule is named before a host-exec one (/etc/ssh is a secret store, /etc is host-exec).
   const first = (test: (d: ExpandedDeny) => boolean): ExpandedDeny | undefined => deny.find((d) => d.rule.risk !== 'host-exec' && test(d)) ?? deny.find(test)
   const inside = first((d) => d.matcher.covers(key))

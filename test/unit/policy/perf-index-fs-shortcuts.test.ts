@@ -1,0 +1,101 @@
+/**
+ * The file-system shortcuts of the deny catalogue's host passes give the answers of the calls they
+ * replace, path by path: realpathAll (the alias pass: one lstat per distinct folder) against
+ * realpath(3) itself, and statWalker (denyDirInodes: a path below a non-folder is not asked)
+ * against stat(2) itself, over every path of up to three names in a tree of symlinks (absolute,
+ * relative, chained, dangling, looping, to files, to `..`), files used as folders, missing names,
+ * a locked folder, and `.`, `..`, doubled and trailing slashes.
+ */
+import {chmodSync, mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {statWalker} from '../../../src/core/policy/deny-inodes.js'
+import {realpathAll} from '../../../src/core/policy/paths.js'
+import {tempDir} from '../../helpers/temp-dirs.js'
+
+function tree(): string {
+  const base = realpathSync(tempDir('perf-index-fs-'))
+  mkdirSync(join(base, 'a', 'b', 'c'), {recursive: true})
+  mkdirSync(join(base, 'locked', 'inner'), {recursive: true})
+  writeFileSync(join(base, 'f'), 'x')
+  writeFileSync(join(base, 'a', 'b', 'g'), 'x')
+  symlinkSync(join(base, 'a'), join(base, 'abs'))
+  symlinkSync('a/b', join(base, 'rel'))
+  symlinkSync('abs', join(base, 'chain'))
+  symlinkSync('nowhere', join(base, 'dangling'))
+  symlinkSync('loop2', join(base, 'loop1'))
+  symlinkSync('loop1', join(base, 'loop2'))
+  symlinkSync('f', join(base, 'tofile'))
+  symlinkSync('..', join(base, 'a', 'up'))
+  symlinkSync('../../rel', join(base, 'a', 'b', 'back'))
+  symlinkSync('/', join(base, 'a', 'slash'))
+  chmodSync(join(base, 'locked'), 0o000) // refused to a non-root user (root passes): both sides see the same
+  return base
+}
+
+const NAMES = ['a', 'b', 'c', 'g', 'f', 'abs', 'rel', 'chain', 'dangling', 'loop1', 'tofile', 'up', 'back', 'slash', 'locked', 'inner', 'missing', '.', '..']
+
+/** Every path of one to three names below `base`, plus forms that are not plain. */
+function paths(base: string): string[] {
+  const out: string[] = ['/', base]
+  for (const x of NAMES) {
+    out.push(`${base}/${x}`)
+    for (const y of NAMES) {
+      out.push(`${base}/${x}/${y}`)
+      for (const z of NAMES) out.push(`${base}/${x}/${y}/${z}`)
+    }
+  }
+  out.push(`${base}//a`, `${base}/a/`, `${base}/a/b/`, `${base}/f/`, `${base}/abs/`, 'a/b', '')
+  return out
+}
+
+const realpathOrNull = (p: string): string | null => {
+  try {
+    return realpathSync.native(p)
+  } catch {
+    return null
+  }
+}
+const statOrNull = (p: string) => {
+  try {
+    return statSync(p)
+  } catch {
+    return null
+  }
+}
+
+describe('the alias pass resolves many paths as realpath(3) does, one by one', () => {
+  it('every generated path: the same real path, or null where realpath fails', () => {
+    const base = tree()
+    const all = paths(base)
+    const got = realpathAll(all)
+    const differ = all.filter((p) => got.get(p) !== realpathOrNull(p))
+    expect(differ).toEqual([])
+    // the tree exercises both outcomes and the links
+    expect(all.filter((p) => got.get(p) === null).length).toBeGreaterThan(1000)
+    expect(got.get(`${base}/chain/b/back`)).toBe(join(base, 'a', 'b'))
+    expect(got.get(`${base}/a/up/rel`)).toBe(join(base, 'a', 'b'))
+  })
+
+  it('the order of the paths asked changes no answer (the memo fills either way)', () => {
+    const base = tree()
+    const all = paths(base)
+    const forward = realpathAll(all)
+    const backward = realpathAll([...all].reverse())
+    expect(all.filter((p) => forward.get(p) !== backward.get(p))).toEqual([])
+  })
+})
+
+describe('the deny folders pass stats a path only when its parent is a folder, with the same answers', () => {
+  it('every generated path: the same file (device and inode) or null, as stat(2) says', () => {
+    const base = tree()
+    const all = paths(base).filter((p) => p.startsWith('/'))
+    const stat = statWalker()
+    const id = (s: {dev: number; ino: number} | null) => (s ? `${s.dev}:${s.ino}` : null)
+    const differ = all.filter((p) => id(stat(p)) !== id(statOrNull(p)))
+    expect(differ).toEqual([])
+    expect(all.filter((p) => stat(p) === null).length).toBeGreaterThan(1000)
+    expect(stat(`${base}/tofile`)?.isFile()).toBe(true)
+    expect(stat(`${base}/rel/c`)?.isDirectory()).toBe(true)
+  })
+})
