@@ -86,6 +86,13 @@ export type LaunchCompletion = Pick<CompletionUpdate, 'exitCode' | 'finishedAt' 
 export interface LaunchEvidence {
   readonly file: string
   readonly handle: RecordHandle
+  /**
+   * The session is over and its plants are quarantined: the checkouts' content after it may be
+   * read now, beside the git reads and the egress teardown (complete() waits for it; without this
+   * call complete() reads it itself). Never before the integrity check: what it moves away must
+   * not be in the record.
+   */
+  afterSession(): void
   complete(update: LaunchCompletion): Promise<void>
 }
 
@@ -169,15 +176,20 @@ export async function beginEvidence(
     ? toolVersionInImage({runner: opts.runner, imageId: prepared.image.details.id, tool, stateDir: stateDir(host), probe: prepared.probe.argv}).catch(() => null)
     : null
   let done = false
+  // After the session (the container is gone): the same walk, reading only what changed.
+  let afterTrees: Promise<Array<ContentTree | null>> | undefined
+  const walkAfter = () => (afterTrees ??= Promise.all(checkouts.map((m) => treeOrNull(m.hostSource))))
   return {
     file: handle.file,
     handle,
+    afterSession() {
+      void walkAfter()
+    },
     async complete(update) {
       if (done) return
       done = true
-      // After the session (the container is gone): the same walk, reading only what changed.
       const [after, refsAfter, toolVersion] = await Promise.all([
-        Promise.all(checkouts.map((m) => treeOrNull(m.hostSource))),
+        walkAfter(),
         startedRefs && prepared.worktree ? readUserRefs(opts.runner, prepared.worktree.repo) : Promise.resolve(undefined),
         probe ?? Promise.resolve(null),
       ])

@@ -136,6 +136,8 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       const gitIsSafe = !integrity || plantsOf(integrity).every((f) => f.quarantinedAt !== null)
       const git = record && gitIsSafe ? gitStates(prepared, ctx.runner) : undefined
       git?.catch(() => {}) // awaited below
+      // the checkouts' content after the session, read beside git and the teardown (once the plants are moved away)
+      record?.afterSession()
       const down = egressDown ? await egressDown : undefined
       egressLog = down?.log ?? null
       for (const problem of down?.problems ?? []) prepared.warnings.push(`egress proxy: ${problem}`)
