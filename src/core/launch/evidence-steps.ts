@@ -4,7 +4,7 @@
  * launch (git state and versions before the start) and after the session (git state again, only
  * once the integrity check has passed); the executor does not run them as steps.
  */
-import {GIT_FACT_ARGS} from '../git/state.js'
+import {GIT_FACT_ARGS, GIT_FACT_BATCH_DIR, gitFactBatchArgs, gitFactGroups} from '../git/state.js'
 import {USER_REFS_ARGS} from '../evidence/user-refs.js'
 import {hostGitArgv} from '../git/host-git.js'
 import type {HostPlatform} from '../host/facts.js'
@@ -19,13 +19,26 @@ const WHAT: Record<keyof typeof GIT_FACT_ARGS, string> = {
   branch: 'the branch, only when status could not answer or reports a detached HEAD',
 }
 
+/** The same, for a repo read in a group (git/state.ts gitFactsOf): its own status only when the group's could not answer. */
+const WHAT_IN_GROUP: Record<keyof typeof GIT_FACT_ARGS, string> = {
+  status: 'the commit, the branch and whether it has uncommitted changes, only when the group’s for-each-repo could not answer',
+  commit: 'the commit, only when no status could answer',
+  branch: 'the branch, only when no status could answer or status reports a detached HEAD',
+}
+
 export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanContext, opts: {platform: HostPlatform; podmanVersionKnown: boolean; worktreeRepo?: string | undefined}): Step[] {
   const steps: Step[] = []
   // A remote host's checkouts are on that server: host git never reads a local namesake.
   if (!ctx.remote) {
-    for (const m of spec.mounts.filter((mount) => mount.role === undefined)) {
-      for (const [fact, args] of Object.entries(GIT_FACT_ARGS) as Array<[keyof typeof GIT_FACT_ARGS, readonly string[]]>) {
-        steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${WHAT[fact]}, of ${m.target}, with hardened host git (before the start, and again after the session once the integrity check passed)`, false))
+    const checkouts = spec.mounts.filter((mount) => mount.role === undefined)
+    const when = 'with hardened host git (before the start, and again after the session once the integrity check passed)'
+    for (const group of gitFactGroups(checkouts.map((m) => m.hostSource))) {
+      const targets = checkouts.filter((m) => group.includes(m.hostSource)).map((m) => m.target)
+      if (group.length > 1) steps.push(step(hostGitArgv(GIT_FACT_BATCH_DIR, gitFactBatchArgs(group)), `evidence: the commit, the branch and whether it has uncommitted changes, of ${targets.join(', ')}, one status after another in one git process, ${when}`, false))
+      for (const m of checkouts.filter((c) => group.includes(c.hostSource))) {
+        for (const [fact, args] of Object.entries(GIT_FACT_ARGS) as Array<[keyof typeof GIT_FACT_ARGS, readonly string[]]>) {
+          steps.push(step(hostGitArgv(m.hostSource, args), `evidence: ${(group.length > 1 ? WHAT_IN_GROUP : WHAT)[fact]}, of ${m.target}, ${when}`, false))
+        }
       }
     }
   }
