@@ -723,6 +723,9 @@ async function verifyLooseDir(input: string, ctx: Ctx): Promise<InspectResult> {
 /** Without an index: consecutive seqs must link (prev = the predecessor's digest, or its startedDigest); gaps are breaks. */
 function checkChainWithoutIndex(records: LoadedRecord[], since?: number): void {
   const withSeq = records.filter((r): r is LoadedRecord & {seq: number} => r.seq !== null && (since === undefined || r.seq >= since)).sort((a, b) => a.seq - b.seq)
+  // A range copied from --since on begins with that seq: the records of the range before the first one here are missing.
+  const first = withSeq[0]
+  if (since !== undefined && first && first.seq > since) first.findings.push({file: first.display, field: 'predicate.chain.prev', problem: `chain break: the range begins at seq ${since} (--since), but seq ${since}${first.seq - 1 > since ? `–${first.seq - 1}` : ''} before this one is missing`})
   for (let i = 1; i < withSeq.length; i++) {
     const a = withSeq[i - 1]
     const b = withSeq[i]
