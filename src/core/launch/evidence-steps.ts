@@ -46,9 +46,10 @@ export function evidenceSteps(spec: Pick<ContainerSpec, 'mounts'>, ctx: PodmanCo
   if (opts.worktreeRepo !== undefined) {
     steps.push(step(hostGitArgv(opts.worktreeRepo, USER_REFS_ARGS), `evidence: the refs of ${opts.worktreeRepo}, with hardened host git (before the launch, and again after the session and the bring-back)`, false))
   }
-  steps.push(step(['git', '--version'], 'evidence: the host git version', false))
-  steps.push(step(['nix', '--version'], 'evidence: the host nix version (when installed)', false))
-  if (!opts.podmanVersionKnown) steps.push(step([ctx.binary, '--version'], 'evidence: the podman client version', false))
+  // cached by the binary PATH resolves to (launch/tool-version.ts hostToolVersion): run by that path, and only when it changed
+  steps.push(step(['git', '--version'], 'evidence: the host git version (only when the git binary changed since the last launch)', false))
+  steps.push(step(['nix', '--version'], 'evidence: the host nix version (when installed, and only when its binary changed since the last launch)', false))
+  if (!opts.podmanVersionKnown) steps.push(step([ctx.binary, '--version'], 'evidence: the podman client version (only when its binary changed since the last launch)', false))
   if (opts.platform !== 'linux' || ctx.connection) steps.push(step(podmanArgv(ctx, ['version', '--format', 'json']), 'evidence: the podman server version', false))
   if (ctx.connection) steps.push(step([ctx.binary, 'system', 'connection', 'list', '--format', 'json'], `evidence: the address behind the connection ${ctx.connection}`, false))
   return steps
