@@ -6,11 +6,12 @@
  * relative, chained, dangling, looping, to files, to `..`), files used as folders, missing names,
  * a locked folder, and `.`, `..`, doubled and trailing slashes.
  */
-import {chmodSync, mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {chmodSync, lstatSync, mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {join, posix} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {statWalker} from '../../../src/core/policy/deny-inodes.js'
-import {realpathAll} from '../../../src/core/policy/paths.js'
+import {realpathAll, resolvePolicyAliases} from '../../../src/core/policy/paths.js'
+import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
 function tree(): string {
@@ -75,6 +76,43 @@ describe('the alias pass resolves many paths as realpath(3) does, one by one', (
     expect(all.filter((p) => got.get(p) === null).length).toBeGreaterThan(1000)
     expect(got.get(`${base}/chain/b/back`)).toBe(join(base, 'a', 'b'))
     expect(got.get(`${base}/a/up/rel`)).toBe(join(base, 'a', 'b'))
+  })
+
+  it('realpath(3) itself is asked only for links and for paths that are not plain, each once', () => {
+    const base = tree()
+    const all = paths(base)
+    const asked: string[] = []
+    const got = realpathAll(all, (p) => {
+      asked.push(p)
+      return realpathSync.native(p)
+    })
+    expect(all.filter((p) => got.get(p) !== realpathOrNull(p))).toEqual([])
+    const plain = (p: string) => p.startsWith('/') && !p.endsWith('/') && p === posix.normalize(p)
+    const isLink = (p: string) => {
+      try {
+        return lstatSync(p).isSymbolicLink()
+      } catch {
+        return false
+      }
+    }
+    expect(asked.filter((p) => plain(p) && !isLink(p))).toEqual([])
+    expect(asked.length).toBe(new Set(asked).size)
+    expect(asked).toContain(`${base}/abs`)
+    expect(asked).toContain(`${base}/a/`)
+  })
+
+  it('a realpath answer that is not absolute adds no alias (a fake file system)', async () => {
+    const host = fakeHostFacts('linux', {homeDir: '/home/u', env: {HOME: '/home/u'}})
+    const links: Record<string, string> = {'/home/u/.ssh': 'dotfiles/ssh', '/home/u/.config': 'cfg', '/home/u/.gnupg': '/data/gnupg'}
+    const aliases = await resolvePolicyAliases(host, {
+      realpath: async (p) => {
+        if (p in links) return links[p] as string
+        throw Object.assign(new Error('missing'), {code: 'ENOENT'})
+      },
+    })
+    expect(aliases.deny.map((d) => d.path).sort()).toEqual(['/data/gnupg', '/data/gnupg/S.*'])
+    expect(aliases.broadRoots).toEqual([])
+    expect(aliases.homes).toEqual([])
   })
 
   it('the order of the paths asked changes no answer (the memo fills either way)', () => {
