@@ -225,15 +225,17 @@ async function checkRecordSignature(rec: LoadedRecord, trust: Trust, mode: 'requ
   try {
     bytes = await readEnvelopeFile(envelopeFile)
   } catch (error) {
-    if (error instanceof UnsafeFile && error.kind === 'missing' && mode === 'optional') return
+    // readEnvelopeFile throws UnsafeFile only (its "cannot read: …" covers every other error).
+    const missing = (error as UnsafeFile).kind === 'missing'
+    if (missing && mode === 'optional') return
     rec.signed = false
-    const why = error instanceof UnsafeFile && error.kind === 'missing' ? 'is missing: every record of a signed evidence dir has its envelope' : error instanceof UnsafeFile ? error.message : `cannot be read: ${(error as Error).message}`
+    const why = missing ? 'is missing: every record of a signed evidence dir has its envelope' : (error as UnsafeFile).message
     rec.findings.push({file: rec.display, field: 'signature', problem: `not signed: ${path.basename(envelopeFile)} ${why}`})
     return
   }
   if (trust.keys.size === 0) {
+    // only a loose record gets here (a dir's signatures are checked only with a key): unverified, no finding
     rec.signed = false
-    if (mode === 'required') rec.findings.push({file: rec.display, field: 'signature', problem: 'cannot be verified: no key (no --trusted-key, no local signing key, no keys/ beside the records)'})
     return
   }
   const checked = verifyEnvelopeBytes(bytes, IN_TOTO_PAYLOAD_TYPE, trust.keys)
