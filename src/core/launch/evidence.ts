@@ -24,6 +24,7 @@ import {stateDir} from '../profile/location.js'
 import type {PreparedLaunch} from './prepare.js'
 import {hostToolVersion, toolVersionInImage} from './tool-version.js'
 import {AGENT_HOME} from './container-spec.js'
+import {trace} from '../util/trace.js'
 
 type Facts = Pick<RecordDraft, 'git' | 'toolVersions' | 'podmanConnection'> & {
   /** --worktree: the user's refs as the launch began. */
@@ -128,6 +129,7 @@ export async function beginEvidence(
   await Promise.all(checkouts.map((m) => loadDigestCache(cacheFile(m.hostSource), m.hostSource)))
   // --worktree: the clone was made by the host steps, after the facts began: read its git state now.
   const [before, git] = await Promise.all([Promise.all(checkouts.map((m) => treeOrNull(m.hostSource))), prepared.worktree ? gitStates(prepared, opts.runner) : Promise.resolve(facts.git)])
+  trace('evidence: signing key and checkouts before read')
   const stateOf = (tree: ContentTree | null, g: {commit: string | null; ref: string | null} | undefined) => ({
     commit: g?.commit ?? null,
     ref: g?.ref ?? null,
@@ -170,6 +172,7 @@ export async function beginEvidence(
     ...(facts.podmanConnection ? {podmanConnection: facts.podmanConnection} : {}),
     ...(startedRefs ? {userRefs: startedRefs} : {}),
   }, {signing})
+  trace('evidence: record begun')
   // The tool's version, when the cache did not have it: the planned probe runs now, beside the launch.
   const tool = prepared.spec.tool
   const probe = tool && facts.toolVersions.tool === null && prepared.probe
@@ -193,6 +196,7 @@ export async function beginEvidence(
         startedRefs && prepared.worktree ? readUserRefs(opts.runner, prepared.worktree.repo) : Promise.resolve(undefined),
         probe ?? Promise.resolve(null),
       ])
+      trace('evidence: checkouts after read')
       await Promise.all(checkouts.map((m) => saveDigestCache(cacheFile(m.hostSource), m.hostSource).catch(() => undefined)))
       const gitAfter = update.git ?? git
       const workspace = checkouts.map((m, i) => {

@@ -180,6 +180,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     const inspected = await deps.runner(inspect.argv[0]!, inspect.argv.slice(1), {timeoutMs: 30_000})
     if (!succeeded(inspected)) throw unexpectedFailure('PODMAN_INSPECT_FAILED', `cannot inspect the new container: ${describeOutcome(inspected)}`, 'check `podman ps -a`')
     // open: the link-local guard's namespace; allowlist with a shared pool's network holder: the holder's (by ID)
+    trace('execute: inspected')
     const {verification, mounts} = await verifyContainer(prepared, inspected.stdout, deps, guardId ?? egressNamespaceProvider(egress))
     trace('execute: verified')
     if (early) return interruptedBeforeStart()
@@ -211,6 +212,7 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
         if (early) killContainer(early)
       },
     })
+    trace('execute: start returned')
     const exitCode = result.exitCode ?? (result.signal ? 128 + (SIGNAL_NUMBERS[result.signal] ?? 1) : 1)
     // A normal exit means podman's --rm already removed the container; skip the extra check.
     clean = result.exitCode !== null && !result.signal && result.exitCode < 125 && !result.interrupted && !early
@@ -227,7 +229,11 @@ export async function executeLaunch(prepared: PreparedLaunch, deps: ExecuteDeps)
     }
     if (guard && guardUp) {
       // never removed under its own start or route check; then removed while the caller runs its after-session checks (as the proxy's teardown)
-      const down = guardReady.catch(() => {}).then(async () => ({log: null, problems: await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)}))
+      const down = guardReady.catch(() => {}).then(async () => {
+        const problems = await removeLinkLocalGuard(guard, deps.runner, state, prepared.runId)
+        trace('execute: link-local guard removed')
+        return {log: null, problems}
+      })
       if (deps.onEgressTeardown && !egress) deps.onEgressTeardown(down.catch((error: Error) => ({log: null, problems: [`the link-local guard's removal failed: ${error.message}`]})))
       else {
         const {problems} = await down
