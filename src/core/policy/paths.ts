@@ -176,13 +176,14 @@ export function realpathAll(paths: readonly string[], realpath3: (p: string) => 
     let r = children.get(candidate)
     if (r !== undefined) return r
     let st
+    // Stryker disable BlockStatement: equivalent for the catch block: it only restates undefined
     try {
       // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: only saves work (an ENOENT thrown instead is caught below, as undefined)
       st = lstatSync(candidate, {throwIfNoEntry: false})
-      // Stryker disable next-line BlockStatement: equivalent: the catch block only restates undefined
     } catch {
       st = undefined
     }
+    // Stryker restore BlockStatement
     r = st === undefined ? null : st.isSymbolicLink() ? native(candidate) : candidate
     children.set(candidate, r)
     return r
