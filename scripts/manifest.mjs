@@ -17,6 +17,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const compileCache = join(root, 'dist', 'compile-cache')
 mkdirSync(compileCache, {recursive: true})
 chmodSync(compileCache, 0o755)
+// V8 keys each entry by its flags too: the same flag bin/run.js sets (keepYoungGenerationSmall), so the
+// entries written here are the ones a run reads.
+const RUN_V8_FLAGS = ['--semi-space-growth-factor=1']
+for (const flag of RUN_V8_FLAGS) process.getBuiltinModule('node:v8').setFlagsFromString(flag)
 enableCompileCache?.(compileCache)
 const {Plugin} = await import('@oclif/core')
 const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true, isRoot: true})
@@ -49,7 +53,7 @@ await run(['--help'], root)
 process.stdout.write = write
 console.log(JSON.stringify({help: chunks.join(''), userAgent: config.userAgent, hooked, plugins: config.getPluginsList().map((p) => p.root)}))
 `
-const rendered = spawnSync(process.execPath, ['--input-type=module', '-e', RENDER, root, compileCache], {
+const rendered = spawnSync(process.execPath, [...RUN_V8_FLAGS, '--input-type=module', '-e', RENDER, root, compileCache], {
   cwd: root,
   encoding: 'utf8',
   env: {...process.env, OCLIF_COLUMNS: '80', SOURCEOSCTL_DISABLE_THEME: '1', DEBUG: ''},
