@@ -15,30 +15,51 @@ import {scanTree} from '../../../src/core/policy/tree-scan.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
-type Call = 'readdirSync' | 'lstatSync' | 'readlinkSync'
-const failing = vi.hoisted(() => new Map<string, {call: string; code: string}>())
+type Call = 'readdirSync' | 'lstatSync' | 'readlinkSync' | 'realpathSync.native'
+const failing = vi.hoisted(() => new Map<string, {code: string; after: number}>())
+/** lstat of a key answers with the lstat of its value: the entry was swapped for that one. */
+const swapped = vi.hoisted(() => new Map<string, string>())
+/** Descriptors opened through openSync and not closed yet. */
+const open = vi.hoisted(() => new Set<number>())
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>()
   /** Throws the injected errno for `p`, or (ENOENT with throwIfNoEntry: false) says "nothing there". */
   const inject = (call: Call, p: unknown, opts: unknown): {gone: true} | undefined => {
-    const f = failing.get(String(p))
-    if (!f || f.call !== call) return undefined
+    const f = failing.get(`${call} ${String(p)}`)
+    if (!f) return undefined
+    if (f.after > 0) {
+      f.after--
+      return undefined
+    }
     if (f.code === 'ENOENT' && call === 'lstatSync' && (opts as {throwIfNoEntry?: boolean} | undefined)?.throwIfNoEntry === false) return {gone: true}
     throw Object.assign(new Error(`${f.code}: injected, ${call} '${String(p)}'`), {code: f.code})
   }
   const readdirSync = ((p: string, o?: unknown) => (inject('readdirSync', p, o), fs.readdirSync(p, o as never))) as typeof fs.readdirSync
-  const lstatSync = ((p: string, o?: unknown) => (inject('lstatSync', p, o) ? undefined : fs.lstatSync(p, o as never))) as typeof fs.lstatSync
+  const lstatSync = ((p: string, o?: unknown) => (inject('lstatSync', p, o) ? undefined : fs.lstatSync(swapped.get(String(p)) ?? p, o as never))) as typeof fs.lstatSync
   const readlinkSync = ((p: string, o?: unknown) => (inject('readlinkSync', p, o), fs.readlinkSync(p, o as never))) as typeof fs.readlinkSync
-  const mocked = {...fs, readdirSync, lstatSync, readlinkSync}
+  const realpathSync = Object.assign((p: string, o?: unknown) => fs.realpathSync(p, o as never), {
+    native: (p: string, o?: unknown) => (inject('realpathSync.native', p, o), fs.realpathSync.native(p, o as never)),
+  }) as typeof fs.realpathSync
+  const openSync = ((...args: Parameters<typeof fs.openSync>) => {
+    const fd = fs.openSync(...args)
+    open.add(fd)
+    return fd
+  }) as typeof fs.openSync
+  const closeSync = ((fd: number) => {
+    open.delete(fd)
+    fs.closeSync(fd)
+  }) as typeof fs.closeSync
+  const mocked = {...fs, readdirSync, lstatSync, readlinkSync, realpathSync, openSync, closeSync}
   return {...mocked, default: mocked}
 })
 
-/** Makes `call` fail with `code` for the absolute path `p` (until the test ends). */
-const fail = (call: Call, p: string, code: string): void => void failing.set(p, {call, code})
+/** Makes `call` fail with `code` for the absolute path `p` (until the test ends; after `after` calls that succeed). */
+const fail = (call: Call, p: string, code: string, after = 0): void => void failing.set(`${call} ${p}`, {code, after})
 
 afterEach(() => {
   failing.clear()
+  swapped.clear()
   vi.restoreAllMocks()
 })
 
@@ -181,5 +202,42 @@ describe('a symlink that cannot be read', () => {
     expect(rows((await scanTree(repo, {host, mounts: null})).hazards).filter((r) => r[2] === 'keys').map((r) => r[0])).toEqual(['symlink-sensitive'])
     fail('readlinkSync', join(repo, 'keys'), code)
     expect(rows((await scanTree(repo, {host, mounts: null})).hazards).filter((r) => r[2] === 'keys')).toEqual([])
+  })
+})
+
+describe('an entry listed as a folder that is a file when it is looked at (swapped meanwhile)', () => {
+  it('without host facts (no hard-link check): nothing, and the scan goes on', async () => {
+    const {repo} = tree()
+    swapped.set(join(repo, 'locked'), join(repo, 'plain.txt'))
+    const scan = await scanTree(repo, {mounts: null})
+    expect(scan.hazards).toEqual([])
+    expect(scan.entries).toBe(2)
+  })
+})
+
+describe('a link inside the tree that vanishes while the links are resolved', () => {
+  it('is nothing (it is gone), and the scan goes on to judge the link that leaves', async () => {
+    const {repo, home, host} = tree()
+    symlinkSync('plain.txt', join(repo, 'inside'))
+    symlinkSync(join(home, '.ssh'), join(repo, 'keys'))
+    // A link leaving the tree makes every link be resolved for real; this one is gone by then.
+    fail('realpathSync.native', join(repo, 'inside'), 'ENOENT')
+    // Read once when the links are listed, gone when it is resolved.
+    fail('readlinkSync', join(repo, 'inside'), 'ENOENT', 1)
+    expect(rows((await scanTree(repo, {host, mounts: null})).hazards).filter((r) => r[2] !== 'locked/pipe').map((r) => r.slice(0, 3))).toEqual([['symlink-sensitive', 'refuse', 'keys']])
+  })
+})
+
+describe('files the scan opens', () => {
+  it('are all closed again (.git/config, the tree cache)', async () => {
+    const {base, repo, host} = tree()
+    mkdirSync(join(repo, '.git'))
+    writeFileSync(join(repo, '.git', 'config'), '[remote "o"]\n\turl = https://me:tok@host/r\n')
+    open.clear()
+    const opts = {host, mounts: null, treeCacheDir: join(base, 'state'), treeCacheRacyMs: 0}
+    const first = await scanTree(repo, opts)
+    expect(rows(first.hazards).filter((r) => r[0] === 'secret-file').map((r) => r[2])).toEqual(['.git/config'])
+    await scanTree(repo, opts)
+    expect([...open]).toEqual([])
   })
 })

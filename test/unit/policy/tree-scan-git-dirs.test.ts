@@ -1,8 +1,8 @@
 /**
  * Which folders the hazard scan collects as git directories (git would take them as its git dir
  * when run inside): HEAD as a file or a symlink, with objects and refs as folders or symlinks, or
- * HEAD with a commondir. HEAD as a folder, or objects/refs as files, are not; a folder inside a
- * .git is not collected again. And a scan of / names its entries /x, not //x.
+ * HEAD with a commondir. HEAD as a folder, or objects/refs as files, are not, nor a folder missing
+ * HEAD or missing both objects/refs and a commondir; a folder inside a .git is not collected again. And a scan of / names its entries /x, not //x.
  */
 import {mkdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -31,6 +31,11 @@ describe('folders laid out as a git dir', () => {
 
   it('HEAD as a folder, or objects or refs as files: not collected', async () => {
     const root = tree({'a/HEAD': 'dir', 'a/objects': 'dir', 'a/refs': 'dir', 'b/HEAD': 'file', 'b/objects': 'file', 'b/refs': 'dir', 'c/HEAD': 'file', 'c/objects': 'dir', 'c/refs': 'file'})
+    expect((await scanTree(root, {mounts: null})).gitEntries).toEqual([])
+  })
+
+  it('without HEAD, or with HEAD and only some of objects, refs and commondir (beside other entries): not collected', async () => {
+    const root = tree({'nohead/objects': 'dir', 'nohead/refs': 'dir', 'nohead/commondir': 'file', 'noobj/HEAD': 'file', 'noobj/refs': 'dir', 'noobj/config': 'file', 'norefs/HEAD': 'file', 'norefs/objects': 'dir', 'norefs/index': 'file'})
     expect((await scanTree(root, {mounts: null})).gitEntries).toEqual([])
   })
 
