@@ -64,7 +64,7 @@ function globRe(segment: string, host: HostFacts): RegExp {
 }
 
 /** Existing paths an expanded (absolute) pattern names; a `**` segment stops there (its folder is walked whole). */
-export function expandGlobs(pattern: string, host: HostFacts): string[] {
+export function expandGlobs(pattern: string, host: HostFacts, statOf: (p: string) => Stats | null = statOrNull): string[] {
   const {literal, rest} = splitAtFirstGlob(pattern, host)
   // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: only saves work (with no glob, step() returns the literal itself)
   if (rest === '') return [literal]
@@ -76,6 +76,9 @@ export function expandGlobs(pattern: string, host: HostFacts): string[] {
     }
     const [seg, ...more] = segs as [string, ...string[]]
     if (!seg.includes('*') && !seg.includes('?')) return step(path.join(dir, seg), more)
+    // A folder that is none (stat, through links, as readdir goes) has no names: not read at all.
+    // Stryker disable next-line ConditionalExpression,BooleanLiteral: equivalent: only saves work (readdir of what is no folder fails below, with the same result)
+    if (!statOf(dir)?.isDirectory()) return
     const re = globRe(seg, host)
     let names: string[]
     try {
@@ -123,14 +126,14 @@ export function statWalker(): (p: string) => Stats | null {
  * Each absolute deny rule's existing paths, in catalogue order. Run as root, a rule for other users'
  * homes (its path below OTHER_HOME) is looked up below each of those homes (`/home/*` included).
  */
-function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
+function denyPaths(host: HostFacts, statOf: (p: string) => Stats | null = statOrNull): Array<{path: string; display: string}> {
   // Stryker disable next-line ArrayDeclaration: equivalent: the mutant's text names no path (its stat fails) and is skipped
   const out: Array<{path: string; display: string}> = []
   // The other homes on disk with their entries, read once: a rule is looked up only in the homes
   // that hold its first name (system accounts' homes such as /bin hold none), so the cost stays small.
   const homes: Array<{home: string; names: Set<string>}> = []
   for (const o of otherHomes(host)) {
-    for (const home of expandGlobs(o.home, host)) {
+    for (const home of expandGlobs(o.home, host, statOf)) {
       try {
         homes.push({home, names: new Set(readdirSync(home).map((n) => fold(n, host)))})
       } catch {
@@ -149,7 +152,7 @@ function denyPaths(host: HostFacts): Array<{path: string; display: string}> {
       // Stryker disable next-line ConditionalExpression,MethodExpression: equivalent: only saves work (a home without the first name holds no match)
       written = homes.filter((h) => globbed || h.names.has(fold(first, host))).map((h) => h.home + rest)
     }
-    for (const w of written) for (const p of expandGlobs(w, host)) out.push({path: p, display: d.display})
+    for (const w of written) for (const p of expandGlobs(w, host, statOf)) out.push({path: p, display: d.display})
   }
   return out
 }
@@ -182,7 +185,7 @@ export function denyDirInodes(host: HostFacts): Map<string, DenyDirHit> {
       if (dir === path.dirname(dir)) break
     }
   }
-  for (const {path: p, display} of denyPaths(host)) {
+  for (const {path: p, display} of denyPaths(host, statOf)) {
     const st = statOf(p) // follows a symlinked rule path: ~/.ssh -> ~/dotfiles/ssh
     if (!st) continue
     ancestors(p, display)
