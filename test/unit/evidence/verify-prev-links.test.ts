@@ -1,0 +1,102 @@
+// A record's prev link against the index: it must be a digest its predecessor had (by the index)
+// before this record began — any such state, not only the last; a null prev, a predecessor that is
+// nowhere, and a completion under another file are each named exactly. A prev of the wrong type is
+// a schema problem, not a chain break.
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {indexLine, lineHash, recordFileName, type IndexEntry} from '../../../src/core/evidence/index-log.js'
+import {recordDigest, serializeRecord, type EvidenceRecord} from '../../../src/core/evidence/record.js'
+import {beginRecord as beginUnsigned} from '../../../src/core/evidence/store.js'
+import {inspectPath, sampleDraft, tempDir} from './helpers.js'
+
+async function unsignedDir(n: number): Promise<{dir: string; files: string[]}> {
+  const dir = tempDir()
+  const files: string[] = []
+  for (let i = 0; i < n; i++) {
+    const h = await beginUnsigned(dir, sampleDraft())
+    await h.complete({exitCode: 0})
+    files.push(h.file)
+  }
+  return {dir, files}
+}
+const indexFile = (dir: string) => join(dir, 'index.jsonl')
+const entriesOf = (dir: string): IndexEntry[] => readFileSync(indexFile(dir), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry)
+/** Writes entries back as a well-formed index (canonical, each prevLine the hash of the line before). */
+function writeIndex(dir: string, entries: IndexEntry[]): void {
+  let prev: string | null = null
+  const lines = entries.map((e) => {
+    const line = indexLine({...e, prevLine: prev === null ? null : lineHash(prev)})
+    prev = line
+    return line
+  })
+  writeFileSync(indexFile(dir), lines.map((l) => `${l}\n`).join(''))
+}
+const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as EvidenceRecord
+/** Rewrites a completed record and points the index's completion line at its new digest. */
+function rewriteCompleted(dir: string, file: string, change: (r: EvidenceRecord) => void): EvidenceRecord {
+  const r = read(file)
+  change(r)
+  writeFileSync(file, serializeRecord(r))
+  const name = file.split('/').pop()
+  writeIndex(dir, entriesOf(dir).map((e) => (e.file === name && e.event === 'complete' ? {...e, digest: recordDigest(r)} : e)))
+  return r
+}
+const prevFindings = async (dir: string) => (await inspectPath(dir)).findings.filter((f) => f.field === 'predicate.chain.prev')
+
+describe('prev against the index', () => {
+  it('any state the predecessor had before this record began is accepted, not only its last', async () => {
+    const {dir, files} = await unsignedDir(2)
+    const startedOfFirst = read(files[0]!).predicate.chain.startedDigest
+    rewriteCompleted(dir, files[1]!, (r) => void (r.predicate.chain.prev = startedOfFirst))
+    const result = await inspectPath(dir)
+    expect(result.findings).toEqual([])
+  })
+
+  it('a null prev after the first record is named with the digest the predecessor had and the line', async () => {
+    const {dir, files} = await unsignedDir(2)
+    rewriteCompleted(dir, files[1]!, (r) => void (r.predicate.chain.prev = null))
+    const e = entriesOf(dir)
+    expect(await prevFindings(dir)).toEqual([
+      {file: files[1], field: 'predicate.chain.prev', problem: 'is null on seq 2: only seq 1 starts a chain'},
+      {file: files[1], field: 'predicate.chain.prev', problem: `chain break: is null but the previous record (seq 1, ${files[0]}) was ${e[1]!.digest} when this one began (index.jsonl line 2)`},
+    ])
+  })
+
+  it('a prev that is no string is a schema problem of the record, not a chain break', async () => {
+    const {dir, files} = await unsignedDir(2)
+    rewriteCompleted(dir, files[1]!, (r) => void ((r.predicate.chain as {prev: unknown}).prev = 5))
+    const result = await inspectPath(dir)
+    expect(result.findings.some((f) => f.file === files[1] && f.field === 'predicate.chain.prev' && /^chain break/.test(f.problem))).toBe(false)
+    expect(result.findings.some((f) => f.file === files[1])).toBe(true)
+  })
+
+  it('a predecessor neither in the index nor on disk', async () => {
+    const {dir, files} = await unsignedDir(2)
+    rmSync(files[0]!)
+    writeIndex(dir, entriesOf(dir).filter((e) => e.seq !== 1))
+    expect(await prevFindings(dir)).toEqual([
+      {file: files[1], field: 'predicate.chain.prev', problem: 'chain break: no record with seq 1 exists before it (missing from the index and the dir)'},
+    ])
+  })
+
+  it('the first record has no predecessor to check', async () => {
+    const {dir} = await unsignedDir(1)
+    expect((await inspectPath(dir)).findings).toEqual([])
+  })
+})
+
+describe('index events of one seq', () => {
+  it('a completion under the same run but another file: named for its file, and as not completing what was begun', async () => {
+    const {dir} = await unsignedDir(1)
+    const e = entriesOf(dir)
+    const other = recordFileName(1, 'other-run')
+    writeIndex(dir, [e[0]!, {...e[1]!, file: other}])
+    const found = (await inspectPath(dir)).findings.filter((f) => f.file === indexFile(dir)).map((f) => `${f.field}: ${f.problem}`)
+    expect(found).toEqual([
+      `line 2: file: is ${other}, expected ${e[1]!.file} for seq 1 and run ${e[1]!.runId}`,
+      `line 2: runId: completes seq 1 as run ${e[1]!.runId}, but line 1 began it as run ${e[0]!.runId}`,
+    ])
+  })
+})
