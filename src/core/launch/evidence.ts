@@ -197,7 +197,8 @@ export async function beginEvidence(
         probe ?? Promise.resolve(null),
       ])
       trace('evidence: checkouts after read')
-      await Promise.all(checkouts.map((m) => saveDigestCache(cacheFile(m.hostSource), m.hostSource).catch(() => undefined)))
+      // the digests for the next launch (a cache: written beside the record, not before it)
+      const cached = Promise.all(checkouts.map((m) => saveDigestCache(cacheFile(m.hostSource), m.hostSource).catch(() => undefined)))
       const gitAfter = update.git ?? git
       const workspace = checkouts.map((m, i) => {
         const b = before[i] ?? null
@@ -210,15 +211,19 @@ export async function beginEvidence(
         }
       })
       const ran = opts.podmanLog?.entries()
-      await handle.complete({
-        ...update,
-        // no tool exit code when the tool never ran (the CLI's own exit code is in outcome.error)
-        ...(update.outcome && update.outcome.result !== 'ran' ? {exitCode: null, status: 'incomplete' as const} : {}),
-        ...(checkouts.length > 0 ? {workspace} : {}),
-        ...(toolVersion ? {toolVersions: {...facts.toolVersions, tool: toolVersion}} : {}),
-        ...(startedRefs && refsAfter ? {userRefs: userRefsAfter(startedRefs, refsAfter)} : {}),
-        ...(ran ? {podmanRan: ran} : {}),
-      })
+      try {
+        await handle.complete({
+          ...update,
+          // no tool exit code when the tool never ran (the CLI's own exit code is in outcome.error)
+          ...(update.outcome && update.outcome.result !== 'ran' ? {exitCode: null, status: 'incomplete' as const} : {}),
+          ...(checkouts.length > 0 ? {workspace} : {}),
+          ...(toolVersion ? {toolVersions: {...facts.toolVersions, tool: toolVersion}} : {}),
+          ...(startedRefs && refsAfter ? {userRefs: userRefsAfter(startedRefs, refsAfter)} : {}),
+          ...(ran ? {podmanRan: ran} : {}),
+        })
+      } finally {
+        await cached
+      }
     },
   }
 }

@@ -138,7 +138,8 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       git?.catch(() => {}) // awaited below
       // the checkouts' content after the session, read beside git and the teardown (once the plants are moved away)
       record?.afterSession()
-      const down = egressDown ? await egressDown : undefined
+      // the proxy's log goes into the record; the link-local guard (network open) has none: the record is written while it is removed
+      const down = egressDown && prepared.egress ? await egressDown : undefined
       egressLog = down?.log ?? null
       for (const problem of down?.problems ?? []) prepared.warnings.push(`egress proxy: ${problem}`)
       network = networkEvidence(prepared.spec.network, prepared.spec.egress, egressLog)
@@ -154,8 +155,9 @@ export async function launch(input: LaunchInput, ctx: CoreContext, host: HostFac
       if ('error' in settled) bringBackFailed = settled
       else broughtBack = settled.value
     } finally {
-      // the proxy and its network are gone before this returns, whatever failed above
-      await egressDown?.catch(() => {})
+      // the proxy and its network (or the guard) are gone before this returns, whatever failed above
+      const late = await egressDown?.catch(() => undefined)
+      if (!prepared.egress) for (const problem of late?.problems ?? []) prepared.warnings.push(`egress proxy: ${problem}`)
       // the session is finished (or failed): its state file goes, whatever failed above
       await dropSessionState(state, prepared.runId).catch(() => {})
     }
