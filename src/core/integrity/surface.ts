@@ -11,7 +11,7 @@
  * a symlink, never followed, and a FIFO named `config` cannot hang the CLI.
  */
 import {createHash} from 'node:crypto'
-import {constants, promises as fsp, type Dirent} from 'node:fs'
+import {closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, type Dirent} from 'node:fs'
 import path from 'node:path'
 
 import {parseGitConfig} from '../git/config-file.js'
@@ -48,40 +48,50 @@ const WORKTREE_FILES = ['commondir', 'gitdir', 'config.worktree'] as const
 /** Inside modules/**, these hold data, not instructions: not walked. */
 const DATA_DIRS = new Set(['objects', 'refs', 'logs', 'lfs'])
 
+/**
+ * Synchronous system calls (the same calls, flags and checks): a surface is a few dozen small
+ * files per repo, read before and after every session, and each fs/promises call costs a
+ * thread-pool round trip several times the call itself (docs/performance.md).
+ */
 async function readItem(p: string): Promise<SurfaceItem | undefined> {
   let st
   try {
-    st = await fsp.lstat(p)
+    st = lstatSync(p)
   } catch {
     return undefined
   }
   if (st.isSymbolicLink()) {
-    const target = await fsp.readlink(p).catch(() => '')
+    let target = ''
+    try {
+      target = readlinkSync(p)
+    } catch {
+      // unreadable: recorded as an empty target
+    }
     return {kind: 'symlink', digest: target}
   }
   if (st.isDirectory()) return {kind: 'dir', mode: st.mode & 0o7777}
   if (!st.isFile() || st.size > READ_LIMIT_BYTES) return {kind: 'other', mode: st.mode & 0o7777}
-  let handle
+  let fd
   try {
-    handle = await fsp.open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch {
     return {kind: 'other', mode: st.mode & 0o7777}
   }
   try {
-    const fst = await handle.stat()
+    const fst = fstatSync(fd)
     if (!fst.isFile() || fst.ino !== st.ino || fst.size > READ_LIMIT_BYTES) return {kind: 'other', mode: fst.mode & 0o7777}
-    const bytes = await handle.readFile()
+    const bytes = readFileSync(fd)
     const item: SurfaceItem = {kind: 'file', digest: createHash('sha256').update(bytes).digest('hex'), mode: fst.mode & 0o7777}
     if (bytes.length <= KEEP_CONTENT_BYTES) item.content = bytes.toString('base64')
     return item
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
 async function listDir(dir: string): Promise<Dirent[]> {
   try {
-    return await fsp.readdir(dir, {withFileTypes: true})
+    return readdirSync(dir, {withFileTypes: true})
   } catch {
     return []
   }
