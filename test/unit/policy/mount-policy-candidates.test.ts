@@ -7,7 +7,9 @@
  */
 import {describe, expect, it} from 'vitest'
 import type {HostFacts} from '../../../src/core/host/facts.js'
-import {judgeMountSource} from '../../../src/core/policy/mount-policy.js'
+import {denyPatternsFor} from '../../../src/core/policy/catalogue.js'
+import {candidatesFor, judgeMountSource} from '../../../src/core/policy/mount-policy.js'
+import {toKey, type PathKey} from '../../../src/core/policy/path-key.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 
 const root: HostFacts = fakeHostFacts('linux', {
@@ -49,5 +51,16 @@ describe('verdicts through the candidates', () => {
       expect(judgeMountSource('/home/ann/src', root)).toEqual({allowed: true})
       expect(judgeMountSource('/srv/Bob/.config/gh', root)).toMatchObject({allowed: false})
     }
+  })
+
+  it("the rules asked for a path are its first segment's: no rule of another folder, every relative glob", () => {
+    const deny = denyPatternsFor(root)
+    const asked = candidatesFor(deny, toKey('/work/repo', root) as PathKey)
+    expect(asked.length).toBeGreaterThan(0)
+    expect(asked.filter((d) => d.matcher.root !== null)).toEqual([])
+    expect(asked).toEqual(deny.filter((d) => d.matcher.root === null))
+    const etc = candidatesFor(deny, toKey('/etc/x', root) as PathKey)
+    expect(etc.some((d) => d.path.startsWith('/etc/'))).toBe(true)
+    expect(etc.some((d) => d.path.startsWith('/home/') || d.path.startsWith('/root/'))).toBe(false)
   })
 })
