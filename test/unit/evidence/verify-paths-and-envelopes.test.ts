@@ -133,6 +133,17 @@ describe('keys/ beside the records', () => {
   })
 })
 
+describe('keys/ that is no folder', () => {
+  it('a file named keys holds no key: the signed dir is unverified for want of one, not unreadable', async () => {
+    const {dir} = await signedDir(1)
+    rmSync(join(dir, 'keys'), {recursive: true})
+    writeFileSync(join(dir, 'keys'), 'x')
+    const result = await rawInspectPath(dir, {stateDir: tempDir('no-state-')})
+    expect(result).toMatchObject({verdict: 'unverified', findings: [], signatures: {trust: 'none', keyids: [], signed: 0}})
+    expect(result.unverified).toEqual(['no key to verify the signatures with: pass --trusted-key <file> with the signer’s public key'])
+  })
+})
+
 describe('records/ on disk', () => {
   it('records/ as a file: named once, and the indexed records are missing (nothing else)', async () => {
     const {dir, files} = await signedDir(1)
