@@ -47,6 +47,9 @@ await build({
   banner: {js: OCLIF_BANNER},
   logLevel: 'warning',
   legalComments: 'none',
+  // No comments or indentation: a third smaller, and the source V8 keeps in memory is all Latin-1
+  // (one byte a character: a '—' in a comment made a whole bundle two bytes a character).
+  minifyWhitespace: true,
 })
 
 /** Every `@oclif/core` import of a command bundle → dist/oclif-core.js (relative, external). */
@@ -94,6 +97,7 @@ await Promise.all(
       banner: {js: BANNER},
       logLevel: 'warning',
       legalComments: 'none',
+      minifyWhitespace: true, // as above
     }),
   ),
 )
