@@ -7,7 +7,7 @@
  * a locked folder, and `.`, `..`, doubled and trailing slashes.
  */
 import {chmodSync, lstatSync, mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
-import {join, posix} from 'node:path'
+import {dirname, join, posix} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {statWalker} from '../../../src/core/policy/deny-inodes.js'
 import {realpathAll, resolvePolicyAliases} from '../../../src/core/policy/paths.js'
@@ -135,5 +135,20 @@ describe('the deny folders pass stats a path only when its parent is a folder, w
     expect(all.filter((p) => stat(p) === null).length).toBeGreaterThan(1000)
     expect(stat(`${base}/tofile`)?.isFile()).toBe(true)
     expect(stat(`${base}/rel/c`)?.isDirectory()).toBe(true)
+  })
+
+  it('stat(2) itself is asked once a path, and never for a path whose parent is no folder', () => {
+    const base = tree()
+    const all = paths(base).filter((p) => p.startsWith('/'))
+    const asked: string[] = []
+    const stat = statWalker((p) => {
+      asked.push(p)
+      return statOrNull(p)
+    })
+    for (const p of [...all, ...all]) stat(p)
+    expect(asked.length).toBe(new Set(asked).size)
+    expect(asked.filter((p) => dirname(p) !== p && !statOrNull(dirname(p))?.isDirectory())).toEqual([])
+    expect(asked).toContain(`${base}/missing`)
+    expect(asked).not.toContain(`${base}/missing/a`)
   })
 })
