@@ -197,11 +197,14 @@ export function diffTrees(before: ContentTree, after: ContentTree, limit = 500):
  */
 export async function loadDigestCache(file: string, root: string): Promise<void> {
   let raw: unknown
+  let text: string
   try {
-    raw = JSON.parse((await readRegularFile(file, MAX_CACHE_BYTES)).toString('utf8'))
+    text = (await readRegularFile(file, MAX_CACHE_BYTES)).toString('utf8')
+    raw = JSON.parse(text)
   } catch {
     return
   }
+  stored.set(file, text)
   if (typeof raw !== 'object' || raw === null || (raw as {v?: unknown}).v !== 1 || (raw as {root?: unknown}).root !== root) return
   const entries = (raw as {entries?: unknown}).entries
   if (!Array.isArray(entries)) return
@@ -213,18 +216,29 @@ export async function loadDigestCache(file: string, root: string): Promise<void>
   }
 }
 
-/** Writes the digests of the files under `root` (atomically, 0600). */
+/**
+ * Writes the digests of the files under `root` (atomically, 0600) — unless the file already holds
+ * exactly these bytes (as this process read or wrote it): a launch whose repos did not change
+ * rewrites (and fsyncs) nothing, which at 20 repos was 20 writes per launch.
+ */
 export async function saveDigestCache(file: string, root: string): Promise<void> {
   const prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`
   const entries: Array<[string, string, string]> = []
   for (const [abs, c] of cache) if (abs.startsWith(prefix)) entries.push([abs.slice(prefix.length).split(path.sep).join('/'), c.key, c.digest])
+  const text = JSON.stringify({v: 1, root, entries})
+  if (stored.get(file) === text) return
   await mkdir(path.dirname(file), {recursive: true, mode: 0o700})
-  await writeFileAtomic(file, JSON.stringify({v: 1, root, entries}), {overwrite: true, mode: 0o600, unwritable: {code: 'STATE_DIR_UNWRITABLE', fix: 'check the state dir’s permissions'}})
+  await writeFileAtomic(file, text, {overwrite: true, mode: 0o600, unwritable: {code: 'STATE_DIR_UNWRITABLE', fix: 'check the state dir’s permissions'}})
+  stored.set(file, text)
 }
+
+/** What each digest cache file held when this process last read or wrote it. */
+const stored = new Map<string, string>()
 
 const MAX_CACHE_BYTES = 128 * 1024 * 1024
 
 /** Test seam: forget the in-process digests. */
 export function clearContentHashCache(): void {
   cache.clear()
+  stored.clear()
 }
