@@ -62,13 +62,13 @@ function generatedPaths(host: HostFacts): string[] {
     segs.forEach((s) => vocabulary.add(s))
     for (let i = 1; i <= segs.length; i++) out.add(root + segs.slice(0, i).join(sep))
     out.add(root + [...segs, 'sub'].join(sep))
-    out.add(root + segs.map((s) => s.toUpperCase()).join(sep))
+    if (host.caseInsensitivePaths) out.add(root + segs.map((s) => s.toUpperCase()).join(sep))
     // a path in another user's home (the rules for those are written against a placeholder)
     if (rule.startsWith(`${OTHER_HOME}/`)) for (const home of host.userHomes ?? []) out.add(api.join(home, ...segs.slice(1)))
   }
   const words = [...vocabulary]
   const next = random(18)
-  for (let i = 0; i < 1500; i++) {
+  for (let i = 0; i < 500; i++) {
     const n = 1 + Math.floor(next() * 4)
     const segs = Array.from({length: n}, () => words[Math.floor(next() * words.length)] as string)
     out.add((windows ? (next() < 0.8 ? 'C:\\' : 'D:\\') : '/') + segs.join(sep))
@@ -114,7 +114,7 @@ describe.each(Object.entries(HOSTS))('the rules a judgement asks (%s)', (_name, 
     }
     expect(problems).toEqual([])
     // the paths reach the rules: many yes answers, and fewer candidates than rules
-    expect(paths.length).toBeGreaterThan(1500)
+    expect(paths.length).toBeGreaterThan(1000)
     expect(hits).toBeGreaterThan(1000)
     const someKey = toKey(host.platform === 'windows' ? 'C:\\work\\repo' : '/work/repo', host) as PathKey
     expect(candidatesFor(denyPatternsFor(host), someKey).length).toBeLessThan(denyPatternsFor(host).length / 2)
