@@ -71,7 +71,9 @@ function guardRunner(opts: {start?: RouteResult; logs?: RouteResult}) {
       match: `podman start ${GUARD}`,
       // the guard's start ends only once the agent's create has begun: a launch that waited for it first never gets there
       result: async (c, a, o) => {
-        await Promise.race([created, new Promise((r) => setTimeout(r, 10_000))])
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([created, new Promise((r) => (timer = setTimeout(r, 10_000)))])
+        clearTimeout(timer)
         const r = typeof opts.start === 'function' ? await opts.start(c, a, o) : (opts.start ?? {})
         events.push('guard started')
         return r
