@@ -11,6 +11,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
+import {parseMountinfo} from '../../../src/core/policy/mountinfo.js'
 import {scanTree} from '../../../src/core/policy/tree-scan.js'
 import {fakeHostFacts} from '../../helpers/host-facts.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
@@ -104,6 +105,13 @@ describe('a folder the scan cannot list', () => {
     vi.spyOn(process, 'getuid').mockReturnValue(owner + 1)
     const scan = await scanTree(repo, {mounts: null})
     expect(rows(scan.hazards)).toEqual([['unreadable', 'warn', 'locked', `cannot read directory (${code}): its contents were not checked`]])
+  })
+
+  it("another user's, failing with another errno (EIO): refused as one that cannot be examined, not a warning", async () => {
+    const {repo} = tree()
+    fail('readdirSync', join(repo, 'locked'), 'EIO')
+    vi.spyOn(process, 'getuid').mockReturnValue(process.getuid!() + 1)
+    expect(rows((await scanTree(repo, {mounts: null})).hazards)).toEqual([['unreadable', 'refuse', 'locked', 'it cannot be examined (EIO): rename, flatten or remove it']])
   })
 
   it('the root itself, its own: refused at "."', async () => {
@@ -239,5 +247,17 @@ describe('files the scan opens', () => {
     expect(rows(first.hazards).filter((r) => r[0] === 'secret-file').map((r) => r[2])).toEqual(['.git/config'])
     await scanTree(repo, opts)
     expect([...open]).toEqual([])
+  })
+})
+
+describe('two refusals of the root', () => {
+  it('another name of it that is denied, and its listing failing: both, ordered by kind', async () => {
+    const {home, repo, host} = tree()
+    const mounts = parseMountinfo(['27 1 254:0 / / rw - ext4 /dev/vda rw', `95 27 254:0 ${repo} ${join(home, '.ssh', 'sub')} rw - ext4 /dev/vda rw`].join('\n'))
+    fail('readdirSync', repo, 'EACCES')
+    expect(rows((await scanTree(repo, {host, mounts})).hazards).map((r) => r.slice(0, 3))).toEqual([
+      ['alias-sensitive', 'refuse', '.'],
+      ['unreadable', 'refuse', '.'],
+    ])
   })
 })

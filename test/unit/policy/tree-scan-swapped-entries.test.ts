@@ -80,7 +80,7 @@ describe('an entry listed as a folder that is something else', () => {
     })
     r.listAsFolder('null')
     const s = await scanTree(r.repo, r.opts)
-    expect(s.hazards.map((h) => [h.kind, h.relPath, h.detail])).toEqual([['device', 'stale/null', 'a device node (swapped in while the tree was scanned)']])
+    expect(s.hazards.map((h) => [h.kind, h.relPath, h.severity, h.detail])).toEqual([['device', 'stale/null', 'refuse', 'a device node (swapped in while the tree was scanned)']])
   })
 
   it('a symlink is judged as a link (one into ~/.ssh is refused)', async () => {
