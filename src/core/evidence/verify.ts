@@ -327,6 +327,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   const results = await mapLimit(sorted, 16, async (n) => {
     const rec = await loadRecord(path.join(recordsDir, n), display(n))
     checkFileName(rec)
+    // Stryker disable next-line StringLiteral: equivalent: only 'optional' is told apart; any other mode is required
     if (signedDir && trust.keys.size > 0) await checkRecordSignature(rec, trust, 'required')
     return rec
   })
@@ -335,14 +336,16 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   const bySeq = indexBySeq(index.entries, indexDisplay, findings)
   const reports: RecordReport[] = []
   const indexedFiles = new Set([...bySeq.values()].map((i) => i.file))
-  // Where a record sits in the chain: its own seq, else (unreadable) the seq its file name gives.
-  const placeOf = (r: LoadedRecord) => r.seq ?? parseRecordFileName(r.name)?.seq ?? null
-  const seqs = [...new Set([...bySeq.keys(), ...[...loaded.values()].map(placeOf).filter((s): s is number => s !== null)])].sort((a, b) => a - b)
+  // Where a record sits in the chain: its own seq, else (unreadable) the seq its file name gives
+  // (every file loaded here is named like a record).
+  const placeOf = (r: LoadedRecord): number => r.seq ?? parseRecordFileName(r.name)!.seq
+  const seqs = [...new Set([...bySeq.keys(), ...[...loaded.values()].map(placeOf)])].sort((a, b) => a - b)
   // Lookups by seq, so 10,000 records verify in linear time.
   const group = <T>(items: Iterable<T>, key: (t: T) => number | null) => {
     const m = new Map<number, T[]>()
     for (const item of items) {
       const k = key(item)
+      // Stryker disable next-line ConditionalExpression: equivalent: a null key is never looked up (seqs are numbers)
       if (k !== null) m.set(k, [...(m.get(k) ?? []), item])
     }
     return m
@@ -352,6 +355,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   const entriesBySeq = group(index.entries, (e) => e.seq)
 
   const maxIndexedSeq = Math.max(0, ...bySeq.keys())
+  // Stryker disable next-line ArrayDeclaration: equivalent: asked only for the highest begun seq, which has entries
   const indexView = {maxSeq: maxIndexedSeq, files: indexedFiles, digestsOf: (seq: number) => (entriesBySeq.get(seq) ?? []).map((e) => e.digest)}
   const indexClean = !findings.some((f) => f.file === indexDisplay)
   for (const rec of loaded.values()) {
@@ -369,6 +373,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
 
   for (const seq of seqs) {
     const indexed = bySeq.get(seq)
+    // Stryker disable next-line ArrayDeclaration: equivalent: a list of one is no duplicate either
     const onDisk = bySeqOnDisk.get(seq) ?? []
     if (onDisk.length > 1) {
       for (const r of onDisk) r.findings.push({file: r.display, field: 'predicate.chain.seq', problem: `duplicate seq ${seq}: ${onDisk.map((o) => o.name).join(', ')} all claim it`})
@@ -382,26 +387,29 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
       }
       const latest = indexed.complete ?? indexed.begin
       const unindexedCompletion = !indexed.complete && rec.status !== 'started' && rec.status !== null && rec.startedDigest === indexed.begin.digest
-      if (rec.digest !== null && rec.digest !== latest.digest && unindexedCompletion) {
-        rec.findings.push({
-          file: rec.display,
-          field: 'predicate.status',
-          problem: `is "${rec.status}" but index.jsonl has no completion for it (line ${indexed.begin.line} began it): the CLI was killed while completing it, or the file was changed afterwards`,
-        })
-      } else if (rec.digest !== null && rec.digest !== latest.digest) {
-        rec.findings.push({
-          file: rec.display,
-          field: null,
-          problem: `altered: its digest ${rec.digest} does not match ${latest.digest} recorded at index.jsonl line ${latest.line} — the file changed after it was written`,
-        })
+      if (rec.digest !== null && rec.digest !== latest.digest) {
+        rec.findings.push(
+          unindexedCompletion
+            ? {
+                file: rec.display,
+                field: 'predicate.status',
+                problem: `is "${rec.status}" but index.jsonl has no completion for it (line ${indexed.begin.line} began it): the CLI was killed while completing it, or the file was changed afterwards`,
+              }
+            : {
+                file: rec.display,
+                field: null,
+                problem: `altered: its digest ${rec.digest} does not match ${latest.digest} recorded at index.jsonl line ${latest.line} — the file changed after it was written`,
+              },
+        )
       }
-      if (indexed.complete && rec.startedDigest !== undefined && rec.startedDigest !== null && rec.startedDigest !== indexed.begin.digest) {
+      if (indexed.complete && typeof rec.startedDigest === 'string' && rec.startedDigest !== indexed.begin.digest) {
         rec.findings.push({
           file: rec.display,
           field: 'predicate.chain.startedDigest',
           problem: `is ${rec.startedDigest} but index.jsonl line ${indexed.begin.line} recorded ${indexed.begin.digest} when it began`,
         })
       }
+      // Stryker disable next-line ArrayDeclaration: equivalent: without entries for seq - 1 there is no previous record, and the check ends before reading them
       if (seq > 1) checkPrevAgainstIndex(rec, seq, bySeq, entriesBySeq.get(seq - 1) ?? [], loaded, byPlace, display)
     }
   }
@@ -419,12 +427,14 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
       })
     }
   }
+  // Stryker disable next-line ConditionalExpression: equivalent: without --since no finding is before the range (comparisons with undefined are false)
   if (ctx.opts.since !== undefined) {
     const since = ctx.opts.since
     // A copied range: records before it are not expected, nor can the first one's predecessor be.
     const before = (f: Finding) => {
-      const seq = parseRecordFileName(path.basename(f.file))?.seq
-      return seq !== undefined && (seq < since || (seq === since && f.field === 'predicate.chain.prev')) && (f.problem.startsWith('missing') || f.problem.startsWith('chain break'))
+      // a finding about no record file (the index, the checkpoint) is never before the range
+      const seq = parseRecordFileName(path.basename(f.file))?.seq ?? Number.POSITIVE_INFINITY
+      return (seq < since || (seq === since && f.field === 'predicate.chain.prev')) && (f.problem.startsWith('missing') || f.problem.startsWith('chain break'))
     }
     for (const list of [findings, ...[...loaded.values()].map((r) => r.findings)]) {
       for (let i = list.length - 1; i >= 0; i--) if (before(list[i]!)) list.splice(i, 1)
@@ -434,6 +444,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   for (const seq of seqs) {
     const indexed = bySeq.get(seq)
     const rec = indexed ? loaded.get(indexed.file) : undefined
+    // Stryker disable next-line ConditionalExpression: equivalent: `seq < undefined` is false, as without --since
     if (indexed && !rec && !(ctx.opts.since !== undefined && seq < ctx.opts.since)) {
       reports.push({
         file: display(indexed.file),
@@ -455,6 +466,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   const signedCount = [...loaded.values()].filter((r) => r.signed === true).length
   const allFindings = [...findings, ...[...loaded.values()].flatMap((r) => r.findings)]
   const headSeq = seqs.at(-1)
+  // Stryker disable next-line ConditionalExpression: equivalent: byPlace has no undefined key either
   const headRecord = headSeq === undefined ? undefined : byPlace.get(headSeq)?.[0]
   return {
     ...verdictOf(allFindings, unverified),
@@ -489,8 +501,10 @@ async function readIndex(indexDisplay: string, findings: Finding[]): Promise<Ind
   try {
     text = (await readRegularFile(indexDisplay, MAX_INDEX_BYTES)).toString('utf8')
   } catch (error) {
-    if (error instanceof UnsafeFile && error.kind === 'missing') return {present: false, lineCount: 0, head: null, lineHashes: [], entries: []}
-    findings.push({file: indexDisplay, field: null, problem: error instanceof UnsafeFile ? error.message : `cannot read: ${(error as Error).message}`})
+    // readRegularFile throws UnsafeFile only. The lineHashes of a missing index are never looked up by a digest (--expect-head finds none either way; the entries one is killed).
+    // Stryker disable next-line ArrayDeclaration: equivalent: see above
+    if ((error as UnsafeFile).kind === 'missing') return {present: false, lineCount: 0, head: null, lineHashes: [], entries: []}
+    findings.push({file: indexDisplay, field: null, problem: (error as UnsafeFile).message})
     return {present: true, lineCount: 0, head: null, lineHashes: [], entries: []}
   }
   const {lines, partial} = splitIndex(text)
