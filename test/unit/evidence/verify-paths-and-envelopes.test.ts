@@ -62,6 +62,17 @@ describe('the path given', () => {
   })
 })
 
+describe('a folder inside an evidence dir', () => {
+  it('only records/ stands for its evidence dir: another folder beside the index is read as a loose folder', async () => {
+    const {dir, files} = await signedDir(1)
+    mkdirSync(join(dir, 'copies'))
+    copy(files[0]!, join(dir, 'copies', 'r.json'))
+    const result = await inspectPath(join(dir, 'copies'))
+    expect(result).toMatchObject({kind: 'dir', evidenceDir: null, index: null, path: join(dir, 'copies')})
+    expect(result.records.map((r) => r.file)).toEqual([join(dir, 'copies', 'r.json')])
+  })
+})
+
 describe('a loose record and its envelope', () => {
   it('without an envelope: unverified, saying a loose record proves nothing, the trusted key listed', async () => {
     const {files} = await signedDir(1)
@@ -123,12 +134,12 @@ describe('keys/ beside the records', () => {
     writeFileSync(join(dir, 'keys', 'signer.pem'), signer)
     expect(await rawInspectPath(dir, {stateDir: noKey})).toMatchObject({verdict: 'unverified', signatures: {trust: 'none', keyids: []}})
 
+    // written in the reverse order of their names: the listing is by name, not by how the dir lists them
     const other = otherKey()
+    writeFileSync(join(dir, 'keys', 'z.pub'), signer)
     writeFileSync(join(dir, 'keys', 'a.pub'), other.publicPem)
-    writeFileSync(join(dir, 'keys', 'b.pub'), signer)
-    const keyids = [other.keyid, TEST_KEY.keyid]
-    expect((await rawInspectPath(dir, {stateDir: noKey})).signatures).toEqual({trust: 'dir-keys', keyids, signed: 1})
-    renameSync(join(dir, 'keys', 'a.pub'), join(dir, 'keys', 'c.pub'))
+    expect((await rawInspectPath(dir, {stateDir: noKey})).signatures).toEqual({trust: 'dir-keys', keyids: [other.keyid, TEST_KEY.keyid], signed: 1})
+    renameSync(join(dir, 'keys', 'a.pub'), join(dir, 'keys', 'zz.pub'))
     expect((await rawInspectPath(dir, {stateDir: noKey})).signatures.keyids).toEqual([TEST_KEY.keyid, other.keyid])
   })
 })
