@@ -410,7 +410,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
         })
       }
       // Stryker disable next-line ArrayDeclaration: equivalent: without entries for seq - 1 there is no previous record, and the check ends before reading them
-      if (seq > 1) checkPrevAgainstIndex(rec, seq, bySeq, entriesBySeq.get(seq - 1) ?? [], loaded, byPlace, display)
+      if (seq > 1) checkPrevAgainstIndex(rec, indexed, bySeq, entriesBySeq.get(seq - 1) ?? [], loaded, byPlace, display)
     }
   }
 
@@ -569,7 +569,7 @@ function checkCheckpoint(
     findings.push({
       file,
       field: null,
-      problem: missing ? 'missing: a signed evidence dir has a signed checkpoint after every index append; without it a rollback or rewrite cannot be told apart' : (error?.message ?? 'unreadable'),
+      problem: missing ? 'missing: a signed evidence dir has a signed checkpoint after every index append; without it a rollback or rewrite cannot be told apart' : (error as Error).message,
     })
     return out
   }
@@ -580,11 +580,11 @@ function checkCheckpoint(
     findings.push({file, field: 'signature', problem: checked.problem})
     return out
   }
-  let raw: unknown
+  let raw: unknown = null
   try {
     raw = JSON.parse(checked.payload.toString('utf8'))
   } catch {
-    raw = null
+    // not JSON: null, which the schema refuses below
   }
   const parsed = CheckpointSchema.safeParse(raw)
   if (!parsed.success) {
@@ -630,6 +630,7 @@ function indexBySeq(entries: IndexRead['entries'], indexDisplay: string, finding
     }
     if (e.event === 'begin') {
       if (bySeq.has(e.seq)) {
+        // Stryker disable next-line OptionalChaining: equivalent: bySeq has e.seq (tested just above)
         findings.push({file: indexDisplay, field: `${at}: seq`, problem: `begins seq ${e.seq} a second time (first at line ${bySeq.get(e.seq)?.begin.line})`})
         continue
       }
@@ -638,6 +639,7 @@ function indexBySeq(entries: IndexRead['entries'], indexDisplay: string, finding
           file: indexDisplay,
           field: `${at}: seq`,
           problem:
+            // Stryker disable next-line ArithmeticOperator,EqualityOperator: equivalent: here e.seq is neither lastBegin + 1 nor lastBegin (begun already, refused above)
             e.seq > lastBegin + 1
               ? `begins seq ${e.seq} after seq ${lastBegin}: seq ${lastBegin + 1}${e.seq - 1 > lastBegin + 1 ? `–${e.seq - 1}` : ''} never appears (lines removed)`
               : `begins seq ${e.seq} after seq ${lastBegin}: out of order (lines reordered)`,
@@ -664,15 +666,16 @@ function indexBySeq(entries: IndexRead['entries'], indexDisplay: string, finding
 /** prev must be the digest record seq-1 had when this record began (its last index event before our begin). */
 function checkPrevAgainstIndex(
   rec: LoadedRecord,
-  seq: number,
+  own: IndexedSeq,
   bySeq: Map<number, IndexedSeq>,
+  /** The index entries of seq - 1. */
   entries: IndexRead['entries'],
   loaded: Map<string, LoadedRecord>,
   byPlace: Map<number, LoadedRecord[]>,
   display: (name: string) => string,
 ): void {
   if (rec.prev === undefined) return
-  const own = bySeq.get(seq)
+  const seq = own.seq
   const previous = bySeq.get(seq - 1)
   const field = 'predicate.chain.prev'
   if (!previous) {
@@ -691,13 +694,14 @@ function checkPrevAgainstIndex(
     rec.findings.push({file: rec.display, field, problem: `chain break: the previous record (seq ${seq - 1}, ${previousFile}) is missing`})
   }
   // Normally the digest seq-1 had when this record began; any state the index recorded for it before then is authentic.
-  const before = entries.filter((e) => e.seq === seq - 1 && e.file === previous.file && own !== undefined && e.line < own.begin.line)
+  // Stryker disable next-line EqualityOperator: equivalent: two index lines never share a line number
+  const before = entries.filter((e) => e.file === previous.file && e.line < own.begin.line)
   const last = before.at(-1)
   if (!last) {
     rec.findings.push({file: rec.display, field, problem: `chain break: the previous record (seq ${seq - 1}) had not begun when this one began (index lines reordered)`})
     return
   }
-  if (rec.prev === null || !before.some((e) => e.digest === rec.prev)) {
+  if (!before.some((e) => e.digest === rec.prev)) {
     rec.findings.push({
       file: rec.display,
       field,
@@ -746,9 +750,8 @@ function checkChainWithoutIndex(records: LoadedRecord[], since?: number): void {
   const first = withSeq[0]
   if (since !== undefined && first && first.seq > since) first.findings.push({file: first.display, field: 'predicate.chain.prev', problem: `chain break: the range begins at seq ${since} (--since), but seq ${since}${first.seq - 1 > since ? `–${first.seq - 1}` : ''} before this one is missing`})
   for (let i = 1; i < withSeq.length; i++) {
-    const a = withSeq[i - 1]
-    const b = withSeq[i]
-    if (!a || !b) continue
+    const a = withSeq[i - 1]!
+    const b = withSeq[i]!
     if (a.seq === b.seq) {
       b.findings.push({file: b.display, field: 'predicate.chain.seq', problem: `duplicate seq ${b.seq}: ${a.display} claims it too (records from different evidence dirs?)`})
       continue
@@ -759,8 +762,8 @@ function checkChainWithoutIndex(records: LoadedRecord[], since?: number): void {
       continue
     }
     if (b.prev === undefined) continue
-    const accepted = [a.digest, a.startedDigest].filter((d): d is string => typeof d === 'string')
-    if (b.prev === null || !accepted.includes(b.prev)) {
+    // a's digest, or its started digest when it has one (a started record's is null, which is no link)
+    if (b.prev === null || (b.prev !== a.digest && b.prev !== a.startedDigest)) {
       b.findings.push({file: b.display, field, problem: `chain break: is ${b.prev ?? 'null'} but the previous record ${a.display} is ${a.digest ?? 'unreadable'}${a.startedDigest ? ` (started as ${a.startedDigest})` : ''}`})
     }
   }

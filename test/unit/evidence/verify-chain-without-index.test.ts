@@ -130,6 +130,47 @@ describe('a loose folder of records', () => {
     })
   })
 
+  it('a null prev after a record still running (whose started digest is null) is a chain break too', async () => {
+    const dir = tempDir()
+    const a = await beginUnsigned(dir, sampleDraft())
+    const b = await beginUnsigned(dir, sampleDraft())
+    const copies = looseCopy([a.file, b.file])
+    const second = read(copies[1]!)
+    second.predicate.chain.prev = null
+    writeFileSync(copies[1]!, serializeRecord(second))
+    expect((await inspectPath(folderOf(copies[0]!))).findings).toContainEqual({
+      file: copies[1],
+      field: 'predicate.chain.prev',
+      problem: `chain break: is null but the previous record ${copies[0]} is ${recordDigest(read(copies[0]!))}`,
+    })
+  })
+
+  it('a prev that is no string is a schema problem, not a chain break', async () => {
+    const {files} = await completedDir(2, beginUnsigned)
+    const copies = looseCopy(files)
+    const second = read(copies[1]!)
+    ;(second.predicate.chain as {prev: unknown}).prev = 5
+    writeFileSync(copies[1]!, serializeRecord(second))
+    const findings = (await inspectPath(folderOf(copies[0]!))).findings
+    expect(findings.some((f) => f.file === copies[1])).toBe(true)
+    expect(findings.some((f) => /^chain break/.test(f.problem))).toBe(false)
+  })
+
+  it('--since past every record: nothing to compare, nothing missing', async () => {
+    const {files} = await completedDir(2, beginUnsigned)
+    const copies = looseCopy(files)
+    expect((await inspectPath(folderOf(copies[0]!), {since: 9})).findings).toEqual([])
+  })
+
+  it('no record file names the folder in the error; the trusted key is listed', async () => {
+    const empty = tempDir('loose-empty-')
+    writeFileSync(join(empty, 'notes.txt'), 'x')
+    await expect(inspectPath(empty)).rejects.toMatchObject({code: 'EVIDENCE_EMPTY', details: {path: empty}})
+    const {files} = await completedDir(1)
+    const [copy] = looseCopy(files)
+    expect((await inspectPath(folderOf(copy!))).signatures.keyids).toHaveLength(1)
+  })
+
   it('a null prev after the first record is a chain break', async () => {
     const {files} = await completedDir(2, beginUnsigned)
     const copies = looseCopy(files)

@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {lineHash} from '../../../src/core/evidence/index-log.js'
+import {canonicalJson} from '../../../src/core/policy/hash.js'
 import {CHECKPOINT_PAYLOAD_TYPE, keyIdOf, serializeEnvelope, signEnvelope, type SigningKey} from '../../../src/core/evidence/signing.js'
 import {beginRecord, inspectPath, sampleDraft, tempDir, TEST_KEY} from './helpers.js'
 
@@ -125,6 +126,21 @@ describe('lines appended after the checkpoint', () => {
     expect((await inspectPath(dir)).findings).toEqual([
       {file: indexFile(dir), field: 'line 3', problem: `planted: appended after the last signed checkpoint (line 2) and not backed by a signed record with digest ${digestAt(dir, 3)}`},
     ])
+  })
+
+  it('a completion repeated after the checkpoint: the first copy is no record’s last state, so it is planted', async () => {
+    const dir = tempDir()
+    await completed(dir, 1)
+    const h = await beginRecord(dir, sampleDraft())
+    const afterBegin = readFileSync(checkpointFile(dir))
+    await h.complete({exitCode: 0})
+    writeFileSync(checkpointFile(dir), afterBegin)
+    const lines = indexLines(dir)
+    const again = {...(JSON.parse(lines[3]!) as Record<string, unknown>), prevLine: lineHash(lines[3]!)}
+    writeFileSync(indexFile(dir), [...lines, canonicalJson(again)].map((l) => `${l}\n`).join(''))
+    const findings = (await inspectPath(dir)).findings
+    expect(findings).toContainEqual({file: indexFile(dir), field: 'line 4', problem: `planted: appended after the last signed checkpoint (line 3) and not backed by a signed record with digest ${digestAt(dir, 4)}`})
+    expect(findings.some((f) => f.field === 'line 5' && /^planted/.test(f.problem))).toBe(false)
   })
 
   it('a line after the checkpoint whose record is not signed is planted', async () => {

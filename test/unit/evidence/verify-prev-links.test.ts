@@ -81,6 +81,30 @@ describe('prev against the index', () => {
     ])
   })
 
+  it('begun while its predecessor was still running: checked against the predecessor’s begin line', async () => {
+    const dir = tempDir()
+    const a = await beginUnsigned(dir, sampleDraft())
+    const b = await beginUnsigned(dir, sampleDraft())
+    await a.complete({exitCode: 0})
+    await b.complete({exitCode: 0})
+    const wrong = `sha256:${'7'.repeat(64)}`
+    rewriteCompleted(dir, b.file, (r) => void (r.predicate.chain.prev = wrong))
+    const begin1 = entriesOf(dir)[0]!
+    expect(await prevFindings(dir)).toEqual([
+      {file: b.file, field: 'predicate.chain.prev', problem: `chain break: is ${wrong} but the previous record (seq 1, ${a.file}) was ${begin1.digest} when this one began (index.jsonl line 1)`},
+    ])
+  })
+
+  it('a digest the index gives another file for the same seq does not link', async () => {
+    const {dir, files} = await unsignedDir(2)
+    const foreign = `sha256:${'8'.repeat(64)}`
+    rewriteCompleted(dir, files[1]!, (r) => void (r.predicate.chain.prev = foreign))
+    const e = entriesOf(dir)
+    // a second begin of seq 1, for another file, carrying the digest record 2 now claims
+    writeIndex(dir, [e[0]!, e[1]!, {...e[0]!, file: recordFileName(1, 'other-run'), runId: 'other-run', digest: foreign}, e[2]!, e[3]!])
+    expect((await prevFindings(dir)).map((f) => f.problem)).toEqual([expect.stringMatching(new RegExp(`^chain break: is ${foreign} but the previous record \\(seq 1, `))])
+  })
+
   it('the first record has no predecessor to check', async () => {
     const {dir} = await unsignedDir(1)
     expect((await inspectPath(dir)).findings).toEqual([])
