@@ -11,6 +11,7 @@ import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -23,22 +24,13 @@ function setup(rootful: boolean) {
   const repo = join(home, 'dev', 'app')
   mkdirSync(repo, {recursive: true})
   const profile = join(home, 'profile.yaml')
-  writeFileSync(profile, `apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: macos
-  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-  env: {passthrough: [], set: {}}
-  network: {mode: allowlist, allow: [registry.npmjs.org], proxy: shared}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`)
+  writeFileSync(profile, testProfileYaml({
+      platform: 'macos',
+      machine: `{name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: ${rootful}}`,
+      mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}],
+      network: '{mode: allowlist, allow: [registry.npmjs.org], proxy: shared}',
+    }),
+  )
   const configDir = join(home, 'machine-config')
   mkdirSync(configDir)
   writeFileSync(join(configDir, 'sourceos-agent.json'), JSON.stringify({Mounts: [{Source: repo, Target: repo, ReadOnly: false}]}))

@@ -17,6 +17,7 @@ import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
 import {tempDir} from '../helpers/temp-dirs.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 let container: FakeContainer | undefined
 afterEach(() => container?.uninstall())
@@ -31,21 +32,7 @@ function setup() {
   const profile = join(home, 'profile.yaml')
   writeFileSync(
     profile,
-    `apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: linux
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-  env: {passthrough: [], set: {}}
-  network: {mode: none}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`,
+    testProfileYaml({mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}]}),
   )
   const facts = fakeHostFacts('linux', {homeDir: home, uid: 1000, env: {HOME: home, SOURCEOSCTL_PROFILE: profile}})
   return {home, repo, profile, facts}

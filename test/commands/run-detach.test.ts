@@ -17,6 +17,7 @@ import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
 import {tempDir} from '../helpers/temp-dirs.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 function setup(profileEdit: (yaml: string) => string = (y) => y) {
   const home = tempDir('run-home-')
@@ -25,22 +26,13 @@ function setup(profileEdit: (yaml: string) => string = (y) => y) {
   const profile = join(home, 'profile.yaml')
   writeFileSync(
     profile,
-    profileEdit(`apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: linux
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-    claude-code: {enabled: false, command: [claude]}
-  env: {passthrough: [TERM], set: {EDITOR: vi}}
-  network: {mode: none}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`),
+    profileEdit(
+      testProfileYaml({
+        mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}],
+        tools: ['codex: {enabled: true, command: [codex]}', 'claude-code: {enabled: false, command: [claude]}'],
+        env: '{passthrough: [TERM], set: {EDITOR: vi}}',
+      }),
+    ),
   )
   const facts = fakeHostFacts('linux', {homeDir: home, uid: 1000, env: {HOME: home, TERM: 'xterm', SOURCEOSCTL_PROFILE: profile, GITHUB_TOKEN: 'ghp_fake'}})
   return {home, repo, profile, facts}

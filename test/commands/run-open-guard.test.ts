@@ -17,6 +17,7 @@ import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
 import {tempDir} from '../helpers/temp-dirs.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 const GUARD_ID = 'a'.repeat(64)
 const RUN_ID = 'guardrun-0001'
@@ -32,21 +33,7 @@ function setup() {
   const profile = join(home, 'profile.yaml')
   writeFileSync(
     profile,
-    `apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: linux
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-  env: {passthrough: [], set: {}}
-  network: {mode: open}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`,
+    testProfileYaml({mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}], network: '{mode: open}'}),
   )
   // rootful: the guard is root in its container, the agent joins its network namespace only
   const facts = fakeHostFacts('linux', {homeDir: home, uid: 0, env: {HOME: home, SOURCEOSCTL_PROFILE: profile}})

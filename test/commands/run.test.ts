@@ -14,6 +14,7 @@ import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
 import {inspectPath} from '../../src/core/evidence/verify.js'
 import {tempDir} from '../helpers/temp-dirs.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 const IMAGE_ID = 'c5dfba5b96b2cb22bb23c916ced44b72220612a436458c757ed5664075c44cb2'
 
@@ -24,22 +25,13 @@ function setup(profileEdit: (yaml: string) => string = (y) => y) {
   const profile = join(home, 'profile.yaml')
   writeFileSync(
     profile,
-    profileEdit(`apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: linux
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-    claude-code: {enabled: false, command: [claude]}
-  env: {passthrough: [TERM], set: {EDITOR: vi}}
-  network: {mode: none}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`),
+    profileEdit(
+      testProfileYaml({
+        mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}],
+        tools: ['codex: {enabled: true, command: [codex]}', 'claude-code: {enabled: false, command: [claude]}'],
+        env: '{passthrough: [TERM], set: {EDITOR: vi}}',
+      }),
+    ),
   )
   const facts = fakeHostFacts('linux', {homeDir: home, uid: 1000, env: {HOME: home, TERM: 'xterm', SOURCEOSCTL_PROFILE: profile, GITHUB_TOKEN: 'ghp_fake'}})
   return {home, repo, profile, facts}

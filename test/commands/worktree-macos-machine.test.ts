@@ -13,6 +13,7 @@ import {fakeRunner} from '../helpers/fake-runner.js'
 import {podmanFixture} from '../helpers/fixtures.js'
 import {fakeHostFacts} from '../helpers/host-facts.js'
 import {runCommand} from '../helpers/run-command.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 const GIT_ENV = {...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1'}
 const dirs: string[] = []
@@ -36,22 +37,12 @@ function setup(shared: (repo: string, clones: string) => string[]) {
   git(repo, 'add', '--all')
   git(repo, 'commit', '--quiet', '-m', 'initial')
   const profile = join(home, 'profile.yaml')
-  writeFileSync(profile, `apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: macos
-  machine: {name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-  tools:
-    codex: {enabled: true, command: [codex]}
-  env: {passthrough: [], set: {}}
-  network: {mode: none}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`)
+  writeFileSync(profile, testProfileYaml({
+      platform: 'macos',
+      machine: '{name: sourceos-agent, provider: applehv, cpus: 2, memoryMiB: 2048, diskGiB: 20, rootful: false}',
+      mounts: [{source: repo, target: '/workspace/app', mode: 'rw'}],
+    }),
+  )
   // the default macOS state dir: ~/Library/Application Support/sourceosctl/state
   const clones = join(home, 'Library', 'Application Support', 'sourceosctl', 'state', 'worktrees')
   mkdirSync(clones, {recursive: true})

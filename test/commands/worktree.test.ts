@@ -23,6 +23,7 @@ import {fakeHostFacts} from '../helpers/host-facts.js'
 import {schemaErrors} from '../helpers/json-schema.js'
 import {runCommand} from '../helpers/run-command.js'
 import {tempDir} from '../helpers/temp-dirs.js'
+import {testProfileYaml} from '../helpers/test-profile.js'
 
 const GIT_ENV = {...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1'}
 const NOW = new Date('2025-01-31T12:34:56Z')
@@ -47,22 +48,12 @@ function setup() {
   const profile = join(home, 'profile.yaml')
   writeFileSync(
     profile,
-    `apiVersion: sourceos.dev/v1alpha1
-kind: AgentMachineProfile
-metadata: {name: test}
-spec:
-  platform: linux
-  image: {ref: localhost/test-bb:1, digest: null, pull: never}
-  mounts:
-    - {source: ${repo}, target: /workspace/app, mode: rw}
-    - {source: ${plain}, target: /workspace/plain, mode: ro}
-  tools:
-    codex: {enabled: true, command: [codex]}
-  env: {passthrough: [], set: {}}
-  network: {mode: none}
-  resources: {cpus: 2, memory: 4g, pidsLimit: 1024}
-  secrets: {door: none}
-`,
+    testProfileYaml({
+      mounts: [
+        {source: repo, target: '/workspace/app', mode: 'rw'},
+        {source: plain, target: '/workspace/plain', mode: 'ro'},
+      ],
+    }),
   )
   const facts = fakeHostFacts('linux', {homeDir: home, uid: 1000, env: {HOME: home, SOURCEOSCTL_PROFILE: profile}})
   const state = join(home, '.local', 'state', 'sourceosctl')
