@@ -329,6 +329,7 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
     checkFileName(rec)
     // Stryker disable next-line StringLiteral: equivalent: only 'optional' is told apart; any other mode is required
     if (signedDir && trust.keys.size > 0) await checkRecordSignature(rec, trust, 'required')
+    await checkExecLog(rec, root)
     return rec
   })
   sorted.forEach((n, i) => loaded.set(n, results[i]!))
@@ -771,6 +772,65 @@ function checkChainWithoutIndex(records: LoadedRecord[], since?: number): void {
 
 // ---------------------------------------------------------------------------------------------
 // One record file
+
+/** Where a session's exec log sits in the evidence dir (sessions/exec-evidence.ts writes it), and its cap. */
+const EXEC_LOG_DIR = 'exec'
+const MAX_EXEC_LOG_BYTES = 64 * 1024 * 1024
+
+/**
+ * The exec log a completed record lists as a byproduct (`exec-log`: the commands run in the
+ * session with `exec`) must still be the bytes the record committed to when the session ended:
+ * the record is signed, the log beside it is not, so the digest is what makes a removed, edited or
+ * appended exec line visible. The log is read only at its own place (`exec/<runId>.jsonl`, a real
+ * folder, no link), whatever path the record names.
+ */
+async function checkExecLog(rec: LoadedRecord, root: string): Promise<void> {
+  const listed = (rec.record?.predicate.byproducts ?? []).filter((b) => b.name === 'exec-log')
+  if (listed.length === 0 || rec.runId === null) return
+  const rel = `${EXEC_LOG_DIR}/${rec.runId}.jsonl`
+  const fail = (problem: string) => void rec.findings.push({file: rec.display, field: 'predicate.byproducts: exec-log', problem})
+  if (listed.length > 1) fail(`lists the exec log ${listed.length} times`)
+  const entry = listed[0]!
+  if (entry.annotations?.path !== rel) fail(`names the exec log at ${JSON.stringify(entry.annotations?.path ?? null)}, but a run's exec log is ${rel}`)
+  const folder = await kindOf(path.join(root, EXEC_LOG_DIR)).catch(() => null)
+  if (folder !== 'dir') {
+    fail(`the exec log it commits to (${rel}) is gone: ${folder === null ? 'no exec/ folder' : `exec/ is ${folder === 'symlink' ? 'a symlink' : 'not a folder'}`} (deleted or moved)`)
+    return
+  }
+  let bytes: Buffer
+  try {
+    bytes = await readRegularFile(path.join(root, rel), MAX_EXEC_LOG_BYTES)
+  } catch (error) {
+    const unsafe = error instanceof UnsafeFile ? error : null
+    fail(unsafe?.kind === 'missing' ? `the exec log it commits to (${rel}) is gone (deleted or moved)` : `the exec log it commits to (${rel}): ${(error as Error).message}`)
+    return
+  }
+  // The record commits to the log's first `events` lines. An exec that outlives its session (its
+  // shell open when the agent exits) appends its end after the record was completed: lines after
+  // the committed ones are told to the reviewer as not covered by the signature, not refused.
+  const events = Number(entry.annotations?.events)
+  const committed = Number.isSafeInteger(events) && events >= 0 ? prefixLines(bytes, events) : null
+  if (committed === null || sha256Hex(committed) !== entry.digest.sha256) {
+    fail(`${rel} is not what the record committed to when the session ended (sha256 ${entry.digest.sha256 ?? 'none'} over ${entry.annotations?.events ?? '?'} lines): exec lines were removed or changed since`)
+    return
+  }
+  const later = bytes.subarray(committed.length).toString('utf8').split('\n').filter(Boolean).length
+  if (later > 0) {
+    const note = `${rel}: ${later} exec line${later === 1 ? '' : 's'} written after the session ended (e.g. the end of an exec that outlived it), not covered by the record's signature`
+    rec.note = rec.note === null ? note : `${rec.note}; ${note}`
+  }
+}
+
+/** The first `count` newline-terminated lines of `bytes`, or null when it has fewer. */
+function prefixLines(bytes: Buffer, count: number): Buffer | null {
+  let end = 0
+  for (let i = 0; i < count; i++) {
+    const nl = bytes.indexOf(0x0a, end)
+    if (nl === -1) return null
+    end = nl + 1
+  }
+  return bytes.subarray(0, end)
+}
 
 async function loadRecord(file: string, display: string): Promise<LoadedRecord> {
   const rec: LoadedRecord = {
