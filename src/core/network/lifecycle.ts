@@ -113,20 +113,12 @@ async function writeMarker(state: string, runId: string, ctx: Target): Promise<v
 }
 
 /**
- * Network mode open: creates and starts the link-local guard, waits for its routes, and returns its
- * container ID (the agent's container must join exactly that one). Refuses when the image cannot
- * do it (no `ip`): nothing of the agent was started. execute.ts runs the three parts itself, so
- * that the guard starts while the agent's container is created (createLinkLocalGuard, then
- * startCreatedGuard and waitForGuardRoutes).
+ * Network mode open, in three parts that execute.ts runs so that the guard starts while the agent's
+ * container is created: createLinkLocalGuard (the marker, then the guard's container, not started;
+ * returns its ID — the agent's container must join exactly that one), startCreatedGuard and
+ * waitForGuardRoutes. Each refuses when the image cannot do it (no `ip`): nothing of the agent was
+ * started.
  */
-export async function startLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, ctx: Target, runId: string): Promise<string> {
-  const id = await createLinkLocalGuard(g, runner, state, ctx, runId)
-  await startCreatedGuard(g, runner)
-  await waitForGuardRoutes(g, runner)
-  return id
-}
-
-/** The marker, then the guard's container (not started); returns its ID. */
 export async function createLinkLocalGuard(g: GuardSteps, runner: Runner, state: string, ctx: Target, runId: string): Promise<string> {
   await writeMarker(state, runId, ctx)
   const created = await run(runner, g.create, 60_000)
