@@ -6,6 +6,7 @@ import {pathToFileURL} from 'node:url'
 
 import ts from 'typescript'
 
+import {indexLine, lineHash, type IndexEntry} from '../../../src/core/evidence/index-log.js'
 import {beginRecord as realBeginRecord, type RecordDraft, type StoreOptions} from '../../../src/core/evidence/store.js'
 import {loadOrCreateSigningKey, signingKeyDir} from '../../../src/core/evidence/signing.js'
 import {inspectPath as realInspectPath, type InspectOptions} from '../../../src/core/evidence/verify.js'
@@ -148,4 +149,32 @@ for (let i = 0; i < Number(count); i++) {
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({code, signal, stderr}))
   })
+}
+
+/** An evidence dir of `n` completed records, signed with the tests' key or (`signed: false`) unsigned; their files in order. */
+export async function completedDir(n: number, opts: {signed: boolean}): Promise<{dir: string; files: string[]}> {
+  const dir = tempDir()
+  const files: string[] = []
+  for (let i = 0; i < n; i++) {
+    const h = opts.signed ? await beginRecord(dir, sampleDraft()) : await realBeginRecord(dir, sampleDraft())
+    await h.complete({exitCode: 0})
+    files.push(h.file)
+  }
+  return {dir, files}
+}
+
+/** The dir's index lines, parsed. */
+export function indexEntries(dir: string): IndexEntry[] {
+  return readFileSync(join(dir, 'index.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry)
+}
+
+/** Writes entries as a well-formed index (canonical, each prevLine the hash of the line before). */
+export function writeIndex(dir: string, entries: readonly IndexEntry[]): void {
+  let prev: string | null = null
+  const lines = entries.map((e) => {
+    const line = indexLine({...e, prevLine: prev === null ? null : lineHash(prev)})
+    prev = line
+    return line
+  })
+  writeFileSync(join(dir, 'index.jsonl'), lines.map((l) => `${l}\n`).join(''))
 }

@@ -6,33 +6,15 @@ import {mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync}
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {indexLine, lineHash, recordFileName, type IndexEntry} from '../../../src/core/evidence/index-log.js'
+import {recordFileName} from '../../../src/core/evidence/index-log.js'
 import {serializeRecord, type EvidenceRecord} from '../../../src/core/evidence/record.js'
 import {beginRecord as beginUnsigned} from '../../../src/core/evidence/store.js'
-import {beginRecord, inspectPath, sampleDraft, tempDir} from './helpers.js'
+import {beginRecord, completedDir, indexEntries, inspectPath, sampleDraft, tempDir, writeIndex} from './helpers.js'
 
-async function unsignedDir(n: number): Promise<{dir: string; files: string[]}> {
-  const dir = tempDir()
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const h = await beginUnsigned(dir, sampleDraft())
-    await h.complete({exitCode: 0})
-    files.push(h.file)
-  }
-  return {dir, files}
-}
+const unsignedDir = (n: number) => completedDir(n, {signed: false})
 const indexFile = (dir: string) => join(dir, 'index.jsonl')
 const lines = (dir: string) => readFileSync(indexFile(dir), 'utf8').split('\n').filter(Boolean)
-const entriesOf = (dir: string): IndexEntry[] => lines(dir).map((l) => JSON.parse(l) as IndexEntry)
-function writeIndex(dir: string, entries: IndexEntry[]): void {
-  let prev: string | null = null
-  const out = entries.map((e) => {
-    const line = indexLine({...e, prevLine: prev === null ? null : lineHash(prev)})
-    prev = line
-    return line
-  })
-  writeFileSync(indexFile(dir), out.map((l) => `${l}\n`).join(''))
-}
+const entriesOf = indexEntries
 const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as EvidenceRecord
 
 describe('traces of signing', () => {

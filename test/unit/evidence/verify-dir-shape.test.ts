@@ -6,30 +6,11 @@ import {copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync} fr
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {beginRecord as beginUnsigned} from '../../../src/core/evidence/store.js'
-import {beginRecord, inspectPath, sampleDraft, tempDir} from './helpers.js'
+import {completedDir, inspectPath, tempDir} from './helpers.js'
 
-async function unsignedDir(n: number): Promise<{dir: string; files: string[]}> {
-  const dir = tempDir()
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const h = await beginUnsigned(dir, sampleDraft())
-    await h.complete({exitCode: 0})
-    files.push(h.file)
-  }
-  return {dir, files}
-}
+const unsignedDir = (n: number) => completedDir(n, {signed: false})
 
-async function signedDir(n: number): Promise<{dir: string; files: string[]}> {
-  const dir = tempDir()
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const h = await beginRecord(dir, sampleDraft())
-    await h.complete({exitCode: 0})
-    files.push(h.file)
-  }
-  return {dir, files}
-}
+const signedDir = (n: number) => completedDir(n, {signed: true})
 
 const CHECKPOINT_MISSING = 'missing: a signed evidence dir has a signed checkpoint after every index append; without it a rollback or rewrite cannot be told apart'
 const envelopeMissing = (file: string) => ({file, field: 'signature', problem: `not signed: ${file.split('/').pop()}.dsse is missing: every record of a signed evidence dir has its envelope`})

@@ -9,19 +9,9 @@ import {describe, expect, it} from 'vitest'
 
 import {recordFileName} from '../../../src/core/evidence/index-log.js'
 import {serializeRecord, type EvidenceRecord} from '../../../src/core/evidence/record.js'
-import {beginRecord as beginUnsigned} from '../../../src/core/evidence/store.js'
-import {inspectPath, sampleDraft, tempDir} from './helpers.js'
+import {completedDir, inspectPath} from './helpers.js'
 
-async function unsignedDir(n: number): Promise<{dir: string; files: string[]}> {
-  const dir = tempDir()
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const h = await beginUnsigned(dir, sampleDraft())
-    await h.complete({exitCode: 0})
-    files.push(h.file)
-  }
-  return {dir, files}
-}
+const unsignedDir = (n: number) => completedDir(n, {signed: false})
 const indexFile = (dir: string) => join(dir, 'index.jsonl')
 const indexLines = (dir: string) => readFileSync(indexFile(dir), 'utf8').split('\n').filter(Boolean)
 const writeLines = (dir: string, lines: string[]) => writeFileSync(indexFile(dir), lines.map((l) => `${l}\n`).join(''))

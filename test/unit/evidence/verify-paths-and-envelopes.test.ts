@@ -10,18 +10,9 @@ import {describe, expect, it} from 'vitest'
 
 import {IN_TOTO_PAYLOAD_TYPE, keyIdOf, serializeEnvelope, signEnvelope, type SigningKey} from '../../../src/core/evidence/signing.js'
 import {inspectPath as rawInspectPath} from '../../../src/core/evidence/verify.js'
-import {beginRecord, inspectPath, sampleDraft, tempDir, TEST_KEY} from './helpers.js'
+import {completedDir, inspectPath, tempDir, TEST_KEY} from './helpers.js'
 
-async function signedDir(n: number): Promise<{dir: string; files: string[]}> {
-  const dir = tempDir()
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const h = await beginRecord(dir, sampleDraft())
-    await h.complete({exitCode: 0})
-    files.push(h.file)
-  }
-  return {dir, files}
-}
+const signedDir = (n: number) => completedDir(n, {signed: true})
 
 function otherKey(): SigningKey {
   const {privateKey, publicKey} = generateKeyPairSync('ed25519')
