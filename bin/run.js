@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /* global __dirname, require */
-// The entry. Every verb is an oclif command class; before oclif loads, this file does six things
+// The entry. Every verb is an oclif command class; before oclif loads, this file does eight things
 // to start faster (docs/performance.md):
 // 1. `sourceosctl --version` (and -v) prints oclif's own version line (`config.userAgent`) here.
 // 2. The top-level help (`sourceosctl`, `--help`, `-h`) comes from dist/root-help.json, which the
@@ -11,7 +11,8 @@
 //    (scripts/manifest.mjs): part of the install, as trusted as the code beside it, and never in
 //    HOME or the state dir, so doctor and dry runs still write nothing there. Node checks each
 //    entry against its source's hash and V8's version; an unusable or unwritable cache is ignored.
-// 4. exec's fast path, 5. oclif's own engines check and 6. oclif in one file: see below.
+// 4. exec's fast path, 5. oclif's own engines check, 6. oclif in one file, 7. a young generation kept
+// small and 8. TurboFan only for long runs: see below.
 // CommonJS (bin/package.json): Node starts a CommonJS entry faster than an ES module one.
 const {existsSync, lstatSync, readFileSync, writeSync} = process.getBuiltinModule('node:fs')
 const {homedir, platform, release} = process.getBuiltinModule('node:os')
@@ -156,6 +157,35 @@ function keepYoungGenerationSmall() {
   }
 }
 
+/**
+ * 8. TurboFan, V8's optimising compiler, only for runs that turn out long. A run of a few hundred
+ *    milliseconds spends more on TurboFan's compiles than they give back, and its code and memory
+ *    are ~9 MiB of the run's peak RSS; the interpreter, Sparkplug and Maglev (V8's fast tiers) do
+ *    the rest. It comes back for the rest of the process (optimiseFully, on globalThis for
+ *    src/core/util/optimise.ts) when a walk passes its size (a big repo's scan or content digest)
+ *    and, for any other long run, after TURBOFAN_AFTER_MS. A TurboFan or tiering flag of the
+ *    user's (NODE_OPTIONS, node's own argv) wins: then nothing here changes.
+ */
+const TURBOFAN_AFTER_MS = 2000
+const OPTIMISE_FULLY = Symbol.for('sourceosctl.optimiseFully')
+
+function deferTurbofan() {
+  if (/turbofan|max-opt|jitless|(^|\s)--(no-)?opt\b/.test(`${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`)) return
+  try {
+    const v8 = process.getBuiltinModule('node:v8')
+    v8.setFlagsFromString('--no-turbofan')
+    let deferred = true
+    globalThis[OPTIMISE_FULLY] = () => {
+      if (!deferred) return
+      deferred = false
+      v8.setFlagsFromString('--turbofan')
+    }
+    setTimeout(globalThis[OPTIMISE_FULLY], TURBOFAN_AFTER_MS).unref()
+  } catch {
+    // not settable here: V8's default tiers
+  }
+}
+
 async function main() {
   let answer = false
   try {
@@ -169,6 +199,7 @@ async function main() {
   }
   // before the compile cache: its entries are keyed by V8's flags (scripts/manifest.mjs sets the same)
   keepYoungGenerationSmall()
+  deferTurbofan()
   enableCompileCache()
   // 4. `agent-machine exec <run-id> [-- command]` of a live session: one podman call without oclif
   //    (src/core/sessions/exec-fast.ts); it declines (null) before running anything otherwise.

@@ -17,9 +17,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const compileCache = join(root, 'dist', 'compile-cache')
 mkdirSync(compileCache, {recursive: true})
 chmodSync(compileCache, 0o755)
-// V8 keys each entry by its flags too: the same flag bin/run.js sets (keepYoungGenerationSmall), so the
-// entries written here are the ones a run reads.
-const RUN_V8_FLAGS = ['--semi-space-growth-factor=1']
+// V8 keys each entry by its flags too: the same flags bin/run.js sets at start (keepYoungGenerationSmall,
+// deferTurbofan), so the entries written here are the ones a run reads.
+const RUN_V8_FLAGS = ['--semi-space-growth-factor=1', '--no-turbofan']
 for (const flag of RUN_V8_FLAGS) process.getBuiltinModule('node:v8').setFlagsFromString(flag)
 enableCompileCache?.(compileCache)
 const {Plugin} = await import('@oclif/core')

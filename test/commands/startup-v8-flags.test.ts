@@ -1,12 +1,15 @@
-// bin/run.js keeps V8's young generation at its first size (`--semi-space-growth-factor=1`, set
-// before the compile cache is enabled), and the build fills dist/compile-cache with the same flags
-// (scripts/manifest.mjs): V8 and Node key the cache by the flags, so with different ones every
-// entry the build wrote would be rejected at a run. A user's own semi-space flag wins.
+// bin/run.js keeps V8's young generation at its first size (`--semi-space-growth-factor=1`) and
+// starts without TurboFan (`--no-turbofan`), both set before the compile cache is enabled, and the
+// build fills dist/compile-cache with the same flags (scripts/manifest.mjs): V8 and Node key the
+// cache by the flags, so with different ones every entry the build wrote would be rejected at a
+// run. A walk past LONG_WALK entries turns TurboFan back on (src/core/util/optimise.ts). A user's
+// own semi-space or tiering flag wins.
 import {spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
+import {LONG_WALK} from '../../src/core/util/optimise.js'
 import {packageRoot} from '../../src/core/util/package-root.js'
 import {tempDir} from '../helpers/temp-dirs.js'
 
@@ -27,9 +30,10 @@ describe('the V8 flags of a run and of the build’s compile cache', () => {
   const manifest = readFileSync(join(ROOT, 'scripts', 'manifest.mjs'), 'utf8')
   const flags = JSON.parse((/const RUN_V8_FLAGS = (\[[^\]]*\])/.exec(manifest)?.[1] ?? '[]').replaceAll("'", '"')) as string[]
 
-  it('the build sets the flag bin/run.js sets', () => {
-    expect(flags).toEqual(['--semi-space-growth-factor=1'])
-    expect(readFileSync(join(ROOT, 'bin', 'run.js'), 'utf8')).toContain(`setFlagsFromString('${flags[0]}')`)
+  it('the build sets the flags bin/run.js sets', () => {
+    expect(flags).toEqual(['--semi-space-growth-factor=1', '--no-turbofan'])
+    const entry = readFileSync(join(ROOT, 'bin', 'run.js'), 'utf8')
+    for (const flag of flags) expect(entry).toContain(`setFlagsFromString('${flag}')`)
   })
 
   it('a run reads the cache folder the build’s flags write, and V8 accepts the build’s entries', () => {
@@ -49,7 +53,33 @@ describe('the V8 flags of a run and of the build’s compile cache', () => {
   it('a semi-space flag of the user’s wins (the run does not set its own)', () => {
     const run = node([join(ROOT, 'bin', 'run.js'), 'version'], {NODE_OPTIONS: '--max-semi-space-size=4'})
     expect(run.status, run.stderr).toBe(0)
-    const plain = node(['--max-semi-space-size=4', '-e', `require('node:module').enableCompileCache(${JSON.stringify(tempDir('v8-flags-'))})`])
+    // the run still starts without TurboFan: only the semi-space flag is the user's
+    const plain = node(['--max-semi-space-size=4', '-e', `process.getBuiltinModule('node:v8').setFlagsFromString('--no-turbofan'); require('node:module').enableCompileCache(${JSON.stringify(tempDir('v8-flags-'))})`])
     expect(cacheFolder(run.stderr)).toBe(cacheFolder(plain.stderr))
+  })
+
+  /** TurboFan compiles (V8's --trace-opt lines on stdout) of `init --dry-run` on a folder: it walks the folder (the hazard scan). */
+  function turbofanCompiles(folder: string, nodeFlags: string[] = []): number {
+    const r = node([...nodeFlags, '--trace-opt', join(ROOT, 'bin', 'run.js'), 'agent-machine', 'init', '--profile', 'linux-podman-native', '--repo', folder, '--dry-run'], {SOURCEOSCTL_CONFIG_DIR: tempDir('v8-flags-config-')})
+    expect(r.status, r.stderr).toBe(0)
+    return r.stdout.split('\n').filter((line) => line.includes('target TURBOFAN')).length
+  }
+
+  function tree(files: number): string {
+    const root = tempDir('v8-flags-tree-')
+    for (let d = 0; d * 100 < files; d++) {
+      mkdirSync(join(root, `d${d}`))
+      for (let f = 0; f < 100 && d * 100 + f < files; f++) writeFileSync(join(root, `d${d}`, `f${f}`), '')
+    }
+    return root
+  }
+
+  it('a short run compiles nothing with TurboFan; a walk past LONG_WALK entries turns it back on', () => {
+    expect(turbofanCompiles(tree(10))).toBe(0)
+    expect(turbofanCompiles(tree(LONG_WALK + 1000))).toBeGreaterThan(0)
+  })
+
+  it('a tiering flag of the user’s wins: TurboFan is left on', () => {
+    expect(turbofanCompiles(tree(10), ['--turbofan'])).toBeGreaterThan(0)
   })
 })

@@ -44,6 +44,7 @@ import {denyDirInodes, findDenyAliases, inodeKey, type DenyDirHit} from './deny-
 import {LinkCounter} from './link-counts.js'
 import {mountPointsUnder, otherNamesOf, readMountinfo, type MountInfoEntry} from './mountinfo.js'
 import {cacheableFileSystem, folderId, RACY_MS, readTreeCache, treeCacheFile, writeTreeCache, type EntryType, type FolderEntries} from './tree-cache.js'
+import {LONG_WALK, optimiseFully} from '../util/optimise.js'
 
 export type HazardKind =
   | 'socket'
@@ -406,6 +407,8 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     : []
 
   walk: while (stack.length > 0) {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only (V8's tiers), no result depends on it
+    if (seen > LONG_WALK) optimiseFully()
     const frame = stack.pop()!
     const {dir, dev, depth, segs, names} = frame
     let entryNames: string[]
