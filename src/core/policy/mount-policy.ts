@@ -114,30 +114,41 @@ function homeKeys(host: HostFacts, aliases?: PolicyAliases): Array<{key: PathKey
   return out
 }
 
-const byHead = new WeakMap<readonly Judged[], Map<string, readonly Judged[]>>()
+const byPrefix = new WeakMap<readonly Judged[], Map<string, readonly Judged[]>>()
 type Judged = {matcher: PathMatcher}
+/** Prefixes kept per list: each folder judged under adds one (a scan judges many symlink targets); past this, the deeper ones are not kept. */
+const MAX_KEPT_PREFIXES = 4096
 
 /**
  * The rules of a host's list (the catalogue's ~750 deny rules as root, its broad roots) that can
- * decide anything about a path with `key`'s first segment, in list order, so a judgement asks only
- * those (the first hit in the list is the same). Asked once per first segment, of every rule, and
- * kept per list: a rule that matches, covers or contains a match at some path below `/x` covers
- * `/x` itself or is a strict ancestor-of-match at `/x` (that is what covers and isAncestorOfMatch
- * mean); the other homes' rules answer through their homes. A relative glob (`**` first) can
- * match below any folder, so it is always asked. `key` has a segment (the root is refused first).
+ * decide anything about a path with `key`'s parent folder, in list order, so a judgement asks only
+ * those (the first hit in the list is the same). A rule that matches, covers or contains a match
+ * at some path below a folder covers that folder or is a strict ancestor-of-match at it (that is
+ * what covers and isAncestorOfMatch mean), so the rules for a folder are those of its parent that
+ * answer yes there: the list is narrowed one segment at a time, from the first segment down to
+ * the parent (or the path itself when it has one segment), and each step is kept per list, so
+ * twenty repos in ~/dev share the narrowing of /home, /home/u and /home/u/dev. The other homes'
+ * rules answer through their homes. A relative glob (`**` first) can match below any folder, so it
+ * is always kept. `key` has a segment (the root is refused first).
  */
 export function candidatesFor<T extends Judged>(list: readonly T[], key: PathKey): readonly T[] {
-  let heads = byHead.get(list)
+  let kept = byPrefix.get(list)
   // Stryker disable next-line ConditionalExpression: equivalent: the memo (a new one each time answers the same)
-  if (!heads) byHead.set(list, (heads = new Map()))
-  const headKey = `${key.root}\0${key.segs[0] as string}`
-  let out = heads.get(headKey) as readonly T[] | undefined
-  // Stryker disable next-line ConditionalExpression: equivalent: the memo, as above
-  if (!out) {
-    const head: PathKey = {root: key.root, segs: [key.segs[0] as string]}
-    out = list.filter((x) => x.matcher.root === null || x.matcher.covers(head) || x.matcher.isAncestorOfMatch(head))
-    // Stryker disable next-line CallExpression: equivalent: the memo, as above
-    heads.set(headKey, out)
+  if (!kept) byPrefix.set(list, (kept = new Map()))
+  let out: readonly T[] = list
+  let id = key.root
+  const depth = Math.max(1, key.segs.length - 1)
+  for (let d = 1; d <= depth; d++) {
+    id += `\0${key.segs[d - 1] as string}`
+    let next = kept.get(id) as readonly T[] | undefined
+    // Stryker disable next-line ConditionalExpression: equivalent: the memo, as above
+    if (!next) {
+      const prefix: PathKey = {root: key.root, segs: key.segs.slice(0, d)}
+      next = out.filter((x) => x.matcher.root === null || x.matcher.covers(prefix) || x.matcher.isAncestorOfMatch(prefix))
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,CallExpression: equivalent: the memo, as above
+      if (d === 1 || kept.size < MAX_KEPT_PREFIXES) kept.set(id, next)
+    }
+    out = next
   }
   return out
 }

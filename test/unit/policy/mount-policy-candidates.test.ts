@@ -1,5 +1,5 @@
 /**
- * The mount judgement asks only the rules that can decide about a path's first segment
+ * The mount judgement asks only the rules that can decide about a path's parent folder
  * (candidatesFor in mount-policy.ts; test/unit/policy/perf-index-judge.test.ts compares it with the
  * full list on thousands of generated paths). These verdicts go through it: other users' homes
  * (also one-segment homes such as /bin), relocated XDG dirs, $PATH dirs and their ancestors, a

@@ -1,6 +1,6 @@
 /**
- * The mount judgement asks only the rules that can decide about a path's first segment
- * (candidatesFor). That must never change a verdict: for every generated path, on Linux as root
+ * The mount judgement asks only the rules that can decide about a path's parent folder, narrowed
+ * one segment at a time and kept per prefix (candidatesFor). That must never change a verdict: for every generated path, on Linux as root
  * (other users' homes, `/home/*`, one-segment homes such as /bin), as a user with relocated
  * stores, on case-insensitive macOS and on Windows, every rule of the full list that equals, covers
  * or contains a match at the path is among the candidates, the candidates keep the list's order,
@@ -118,5 +118,34 @@ describe.each(Object.entries(HOSTS))('the rules a judgement asks (%s)', (_name, 
     expect(hits).toBeGreaterThan(1000)
     const someKey = toKey(host.platform === 'windows' ? 'C:\\work\\repo' : '/work/repo', host) as PathKey
     expect(candidatesFor(denyPatternsFor(host), someKey).length).toBeLessThan(denyPatternsFor(host).length / 2)
+  })
+})
+
+describe('the narrowing kept per prefix', () => {
+  const host = HOSTS['linux, root with other homes'] as HostFacts
+  const deny = denyPatternsFor(host)
+  const yes = (key: PathKey) => deny.filter((d) => questions.some(([, ask]) => ask(d.matcher, key)))
+
+  it('a folder deeper down gets no more candidates than its parent, and every rule that answers yes', () => {
+    let previous = Infinity
+    for (const p of ['/home', '/home/ann', '/home/ann/dev', '/home/ann/dev/repo', '/home/ann/dev/repo/.git/hooks']) {
+      const key = toKey(p, host) as PathKey
+      const candidates = candidatesFor(deny, key)
+      expect(candidates.length).toBeLessThanOrEqual(previous)
+      expect(yes(key).filter((d) => !candidates.includes(d))).toEqual([])
+      previous = candidates.length
+    }
+    // by the repo, only what can match below any folder is left
+    expect(candidatesFor(deny, toKey('/home/ann/dev/repo/x', host) as PathKey).every((d) => d.matcher.root === null)).toBe(true)
+  })
+
+  it('past the prefixes it keeps, the candidates are the same', () => {
+    const keys = Array.from({length: 5000}, (_, i) => toKey(`/home/ann/.ssh/k${i}/x/id`, host) as PathKey)
+    for (const key of keys) candidatesFor(deny, key)
+    for (const key of [keys[0], keys[4999], toKey('/home/ann/.aws/y/z', host)] as PathKey[]) {
+      const candidates = candidatesFor(deny, key)
+      expect(candidates.length).toBeGreaterThan(0)
+      expect(yes(key).filter((d) => !candidates.includes(d))).toEqual([])
+    }
   })
 })
