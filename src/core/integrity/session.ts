@@ -11,6 +11,7 @@ import path from 'node:path'
 import {policyRefusal} from '../errors.js'
 import {writeFileAtomic} from '../fs-atomic.js'
 import type {HostFacts} from '../host/facts.js'
+import {readMountinfo, type MountInfoEntry} from '../policy/mountinfo.js'
 import {scanTree, type Hazard} from '../policy/tree-scan.js'
 import {compareSurfaces, type Finding} from './compare.js'
 import {neutralise, type Neutralised} from './quarantine.js'
@@ -59,9 +60,9 @@ export interface IntegrityRoot {
   standalone?: boolean
 }
 
-async function rescan(root: string, standalone: boolean, host?: HostFacts): Promise<RootScan & {hazards: Hazard[]}> {
+async function rescan(root: string, standalone: boolean, host?: HostFacts, mounts?: readonly MountInfoEntry[] | null): Promise<RootScan & {hazards: Hazard[]}> {
   if (standalone) return {root, gitEntries: [{path: root}], writeProtected: [], hazards: []}
-  const scan = await scanTree(root, host ? {host, symlinksOnly: true} : {})
+  const scan = await scanTree(root, {...(host ? {host, symlinksOnly: true} : {}), ...(mounts === undefined ? {} : {mounts})})
   // scan.root is the realpath: another folder than `root` when the path was swapped for a symlink.
   return {root: scan.root, gitEntries: scan.gitEntries, writeProtected: scan.writeProtected, hazards: scan.hazards}
 }
@@ -118,6 +119,8 @@ export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir
   const quarantineDir = path.join(stateDir, 'quarantine', baseline.runId)
   const findings: Neutralised[] = []
   const newWriteProtected: string[] = []
+  // One read of the mount table for the whole check (each scan would read and parse it again).
+  const mountTable = readMountinfo()
   for (const [index, r] of baseline.roots.entries()) {
     const root = r.surface.root
     const exists = await fsp.lstat(root).then((s) => s.isDirectory(), () => false)
@@ -128,7 +131,7 @@ export async function checkAgainstBaseline(baseline: IntegrityBaseline, stateDir
       findings.push(swappedFinding(root))
       continue
     }
-    const scan = await rescan(root, r.standalone, host)
+    const scan = await rescan(root, r.standalone, host, mountTable)
     const after = await collectSurface(root, scan.gitEntries.map((e) => e.path))
     if ((typeof r.id === 'string' && (await identity(root)) !== r.id) || (!r.standalone && scan.root !== root)) {
       findings.push(swappedFinding(root))

@@ -28,6 +28,7 @@ import {buildEffectivePolicy, policyHash, type EffectivePolicy} from '../policy/
 import {assertMountAllowed, judgeMountTarget} from '../policy/mount-policy.js'
 import {judgeRemoteSource} from '../policy/remote-source.js'
 import {realFsDeps, resolveMountSource, resolvePolicyAliases, type FsDeps} from '../policy/paths.js'
+import {readMountinfo} from '../policy/mountinfo.js'
 import {scanTree, type TreeScan} from '../policy/tree-scan.js'
 import {stateDir} from '../profile/location.js'
 import {networkMode, type AgentMachineProfile, type ProfileMachine, type ToolName} from '../profile/schema.js'
@@ -751,8 +752,10 @@ async function refuseHazards(mounts: Array<{hostSource: string}>, host: HostFact
   const denyCacheFile = dryRun ? null : path.join(stateDir(host), 'scan-cache', 'deny-inodes.json')
   // The tree scan's per-folder cache (names and types of folders unchanged since the last launch).
   const treeCacheDir = dryRun ? null : path.join(stateDir(host), 'scan-cache')
+  // One read of the mount table for the scans of this pass, as they start (a read and parse each).
+  const mountTable = readMountinfo()
   for (const m of mounts) {
-    const scan = await scanTree(m.hostSource, {host, denyCacheFile, treeCacheDir})
+    const scan = await scanTree(m.hostSource, {host, denyCacheFile, treeCacheDir, mounts: mountTable})
     scans.set(m.hostSource, scan)
     const hazards = scan.hazards
     const refused = hazards.filter((h) => h.severity === 'refuse')

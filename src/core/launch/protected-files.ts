@@ -18,7 +18,8 @@
  * New files of these kinds that appear during a session are not mounted (they did not exist):
  * the end-of-session check names them, with writeProtectedMatcher() from here.
  */
-import {lstat, readdir, realpath} from 'node:fs/promises'
+import {lstatSync, type Stats} from 'node:fs'
+import {readdir, realpath} from 'node:fs/promises'
 import path from 'node:path'
 
 import {policyRefusal} from '../errors.js'
@@ -97,12 +98,22 @@ export function protectedTarget(mountTarget: string, relPath: string): {target: 
 // Sources (file system)
 
 export interface ProtectFs {
-  lstat: (p: string) => Promise<{isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; nlink: number}>
+  /** null where nothing is there or it cannot be looked at (gone since the scan, unreadable). */
+  lstat: (p: string) => Promise<{isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; nlink: number} | null>
   realpath: (p: string) => Promise<string>
   readdir: (p: string) => Promise<string[]>
 }
 
-export const realProtectFs: ProtectFs = {lstat, realpath, readdir: (p) => readdir(p)}
+/** lstat(2) called synchronously: ~60 names are looked up in each folder, most of them missing (no error made for those). */
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p, {throwIfNoEntry: false}) ?? null
+  } catch {
+    return null
+  }
+}
+
+export const realProtectFs: ProtectFs = {lstat: (p) => Promise.resolve(lstatOrNull(p)), realpath, readdir: (p) => readdir(p)}
 
 export interface ProtectedMountsInput {
   /** The read-write checkout mount (realpath'd host source, container target). */
@@ -158,12 +169,12 @@ export async function protectedMountsFor(input: ProtectedMountsInput): Promise<L
     await Promise.all([
       ...literals.map(async (name) => {
         const abs = api.join(dir, ...name.split('/'))
-        if (await fs.lstat(abs).catch(() => null)) addCandidate(abs)
+        if (await fs.lstat(abs)) addCandidate(abs)
       }),
       // A symlinked `.claude` would make `.claude/settings.json` lead wherever it points.
       ...parents.map(async (name) => {
         const abs = api.join(dir, ...name.split('/'))
-        if ((await fs.lstat(abs).catch(() => null))?.isSymbolicLink()) addCandidate(abs)
+        if ((await fs.lstat(abs))?.isSymbolicLink()) addCandidate(abs)
       }),
     ])
   }
@@ -185,7 +196,7 @@ export async function protectedMountsFor(input: ProtectedMountsInput): Promise<L
   return withoutCovered(out, input.existing)
 
   async function protect(abs: string, rel: string): Promise<LaunchMount[]> {
-    const st = await fs.lstat(abs).catch(() => null)
+    const st = await fs.lstat(abs)
     if (!st) return [] // gone since the scan: nothing to protect (the end-of-session check sees what comes back)
     if (st.isSymbolicLink()) {
       const to = await fs.realpath(abs).catch(() => 'nowhere (dangling)')
@@ -224,7 +235,7 @@ export async function protectedMountsFor(input: ProtectedMountsInput): Promise<L
       const abs = api.join(dir, name)
       const childRel = `${rel}/${name}`
       if (split && relaxed(childRel)) continue
-      const st = await fs.lstat(abs).catch(() => null)
+      const st = await fs.lstat(abs)
       if (!st) continue
       if (st.isSymbolicLink()) {
         const to = await fs.realpath(abs).catch(() => null)
@@ -257,7 +268,7 @@ export async function protectedMountsFor(input: ProtectedMountsInput): Promise<L
     for (const name of await fs.readdir(dir)) {
       const childRel = `${rel}/${name}`
       if (relaxed(childRel)) return true
-      const st = await fs.lstat(api.join(dir, name)).catch(() => null)
+      const st = await fs.lstat(api.join(dir, name))
       if (st?.isDirectory() && (await containsRelaxed(api.join(dir, name), childRel))) return true
     }
     return false
