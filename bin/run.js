@@ -158,19 +158,18 @@ function keepYoungGenerationSmall() {
 }
 
 /**
- * 8. TurboFan, V8's optimising compiler, only for runs that turn out long. A run of a few hundred
- *    milliseconds spends more on TurboFan's compiles than they give back, and its code and memory
- *    are ~9 MiB of the run's peak RSS; the interpreter, Sparkplug and Maglev (V8's fast tiers) do
- *    the rest. It comes back for the rest of the process (optimiseFully, on globalThis for
- *    src/core/util/optimise.ts) when a walk passes its size (a big repo's scan or content digest)
- *    and, for any other long run, after TURBOFAN_AFTER_MS. A TurboFan or tiering flag of the
+ * 8. TurboFan, V8's optimising compiler, only for long work. A run of a few hundred milliseconds
+ *    spends more on TurboFan's compiles than they give back, and its code and memory are ~9 MiB of
+ *    the run's peak RSS; the interpreter and Sparkplug (Node 22 leaves Maglev off) run the rest.
+ *    Long work turns it back on for the rest of the process through the function left on
+ *    globalThis (src/core/util/optimise.ts): walks past a few thousand entries (a big repo's scan
+ *    or content digest), a long chain of records to verify. A TurboFan or tiering flag of the
  *    user's (NODE_OPTIONS, node's own argv) wins: then nothing here changes.
  */
-const TURBOFAN_AFTER_MS = 2000
 const OPTIMISE_FULLY = Symbol.for('sourceosctl.optimiseFully')
 
 function deferTurbofan() {
-  if (/turbofan|max-opt|jitless|(^|\s)--(no-)?opt\b/.test(`${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`)) return
+  if (/turbofan|maglev|max-opt|jitless|(^|\s)--(no-)?opt\b/.test(`${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`)) return
   try {
     const v8 = process.getBuiltinModule('node:v8')
     v8.setFlagsFromString('--no-turbofan')
@@ -180,7 +179,6 @@ function deferTurbofan() {
       deferred = false
       v8.setFlagsFromString('--turbofan')
     }
-    setTimeout(globalThis[OPTIMISE_FULLY], TURBOFAN_AFTER_MS).unref()
   } catch {
     // not settable here: V8's default tiers
   }

@@ -22,7 +22,7 @@ import path from 'node:path'
 
 import {writeFileAtomic} from '../fs-atomic.js'
 import {readRegularFile} from './safe-read.js'
-import {LONG_WALK, optimiseFully} from '../util/optimise.js'
+import {countWalked} from '../util/optimise.js'
 
 export interface ContentEntry {
   kind: 'file' | 'symlink' | 'other'
@@ -69,8 +69,6 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
   let read = 0
   const stack: string[] = ['']
   while (stack.length > 0 && truncated === null) {
-    // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only (V8's tiers), no result depends on it
-    if (entries.size > LONG_WALK) optimiseFully()
     const rel = stack.pop() ?? ''
     const dir = path.join(root, rel)
     let names: string[]
@@ -80,6 +78,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
       entries.set(rel === '' ? '.' : rel, {kind: 'other', mode: '-', digest: 'unreadable-dir'})
       continue
     }
+    countWalked(names.length)
     for (const name of names) {
       if (rel === '' && name === '.git') continue
       const relPath = rel === '' ? name : `${rel}/${name}`

@@ -32,6 +32,10 @@ import {INDEX_FILE, IndexEntrySchema, LOCK_FILE, lineHash, parseRecordFileName, 
 import type {Finding, InspectResult, RecordReport, RecordSummary} from './inspect-result.js'
 import {EVIDENCE_PREDICATE_FAMILY, EVIDENCE_PREDICATE_TYPE, EVIDENCE_SCHEMA_VERSION, EvidenceRecordSchema, STATEMENT_TYPE, subjectFor, type EvidenceRecord, type RefList} from './record.js'
 import {diffRefs, refsDigest} from './user-refs.js'
+import {optimiseFully} from '../util/optimise.js'
+
+/** Files in records/ (a record and its signature each) past which verifying is long work: TurboFan back on (util/optimise.ts). */
+const LONG_CHAIN = 400
 
 /** Anything bigger is not one of our records (they are a few KiB). */
 export const MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -296,6 +300,8 @@ async function verifyEvidenceDirOnce(root: string, ctx: Ctx): Promise<InspectRes
   )
   const recordsKind = await kindOf(recordsDir).catch(() => null)
   const names = recordsKind === 'dir' ? await listDir(recordsDir) : []
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only (V8's tiers), no result depends on it
+  if (names.length > LONG_CHAIN) optimiseFully()
   if (recordsKind !== null && recordsKind !== 'dir') findings.push({file: recordsDir, field: null, problem: `is ${recordsKind === 'symlink' ? 'a symlink' : 'not a directory'}: records are only read from a real records/ dir`})
   const index = await readIndex(indexDisplay, findings)
   const recordNames = names.filter((n) => parseRecordFileName(n) !== null)
@@ -716,6 +722,8 @@ function checkPrevAgainstIndex(
 
 async function verifyLooseDir(input: string, ctx: Ctx): Promise<InspectResult> {
   const names = (await listDir(input)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only (V8's tiers), no result depends on it
+  if (names.length > LONG_CHAIN) optimiseFully()
   if (names.length === 0) throw evidenceInvalid('EVIDENCE_EMPTY', `no evidence records in ${input}`, 'pass an evidence dir (with records/ and index.jsonl) or a folder of record files', {path: input})
   const loaded: LoadedRecord[] = []
   for (const n of names) {

@@ -35,7 +35,7 @@ import type {HostFacts} from '../host/facts.js'
 import {denyPatternsFor, OTHER_HOME, otherHomes} from './catalogue.js'
 import type {MountInfoEntry} from './mountinfo.js'
 import {fold, splitAtFirstGlob} from './path-key.js'
-import {LONG_WALK, optimiseFully} from '../util/optimise.js'
+import {countWalked} from '../util/optimise.js'
 
 export interface DenyHit {
   /** The denied file or folder (absolute). */
@@ -311,8 +311,6 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
     let seen = 0
     const stack = [start]
     while (stack.length > 0) {
-      // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only (V8's tiers), no result depends on it
-      if (total > LONG_WALK) optimiseFully()
       const dir = stack.pop()!
       if (LINK_STORE.test(dir)) continue
       let st: Stats
@@ -349,6 +347,7 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
         }
         seen += dirents.length
         total += dirents.length
+        countWalked(dirents.length)
         result.entriesRead += dirents.length
         if (seen > perRoot || total > budget) {
           result.incomplete.push(start === display ? start : `${display} (${start})`)

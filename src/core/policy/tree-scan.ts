@@ -44,7 +44,7 @@ import {denyDirInodes, findDenyAliases, inodeKey, type DenyDirHit} from './deny-
 import {LinkCounter} from './link-counts.js'
 import {mountPointsUnder, otherNamesOf, readMountinfo, type MountInfoEntry} from './mountinfo.js'
 import {cacheableFileSystem, folderId, RACY_MS, readTreeCache, treeCacheFile, writeTreeCache, type EntryType, type FolderEntries} from './tree-cache.js'
-import {LONG_WALK, optimiseFully} from '../util/optimise.js'
+import {countWalked} from '../util/optimise.js'
 
 export type HazardKind =
   | 'socket'
@@ -407,8 +407,6 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     : []
 
   walk: while (stack.length > 0) {
-    // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only (V8's tiers), no result depends on it
-    if (seen > LONG_WALK) optimiseFully()
     const frame = stack.pop()!
     const {dir, dev, depth, segs, names} = frame
     let entryNames: string[]
@@ -459,6 +457,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     // A folder git would take as a repository when run inside it (a bare repo, or one the agent
     // made look like one): its config is as live as a .git's.
     if (looksLikeGitDir(entryNames, types) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
+    countWalked(entryNames.length)
     for (let k = 0; k < entryNames.length; k++) {
       if (++seen > maxEntries) {
         truncated = true

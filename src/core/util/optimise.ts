@@ -1,17 +1,29 @@
 /**
- * V8's optimising compiler (TurboFan) back on for a long walk. bin/run.js starts the CLI without
- * it (point 8 there: a short run spends more on its compiles than they give back, and it is ~9 MiB
- * of the peak RSS) and leaves the function that turns it back on here, on globalThis; without
- * bin/run.js (tests, scripts), or with a tiering flag of the user's, there is none and nothing
- * changes. Walks call this once they are past LONG_WALK entries: from there on the hot loops are
- * worth TurboFan's code (a 100k-file repo's run is ~45% slower without it).
+ * V8's optimising compiler (TurboFan) back on for long work. bin/run.js starts the CLI without it
+ * (point 8 there: a short run spends more on its compiles than they give back, and it is ~9 MiB of
+ * the peak RSS; Node 22 leaves Maglev off, so until then the interpreter and Sparkplug run
+ * everything) and leaves the function that turns it back on here, on globalThis. Without bin/run.js
+ * (tests, scripts), or with a tiering flag of the user's, there is none and nothing changes.
+ *
+ * Long work says so: the walks (scan, content digest, the denied folders' index) count the entries
+ * they read, and past LONG_WALK in the process TurboFan is back for the rest of it (a 100k-file
+ * repo's launch is ~45% slower without it); work that is long by its size (a chain of many
+ * records to verify) turns it on directly. Only the JIT's choices change: never a result.
  */
 const OPTIMISE_FULLY = Symbol.for('sourceosctl.optimiseFully')
 
-/** Entries after which a walk is long enough for TurboFan. */
+/** Entries walked (all walks of the process together) after which the run is a long one. */
 export const LONG_WALK = 5_000
+
+let walked = 0
 
 export function optimiseFully(): void {
   const turnOn = (globalThis as Record<symbol, unknown>)[OPTIMISE_FULLY]
   if (typeof turnOn === 'function') turnOn()
+}
+
+/** A walk read `entries` more directory entries; past LONG_WALK in all, TurboFan is back. */
+export function countWalked(entries: number): void {
+  walked += entries
+  if (walked > LONG_WALK) optimiseFully()
 }
