@@ -2,14 +2,14 @@
 // starts without TurboFan (`--no-turbofan`), both set before the compile cache is enabled, and the
 // build fills dist/compile-cache with the same flags (scripts/manifest.mjs): V8 and Node key the
 // cache by the flags, so with different ones every entry the build wrote would be rejected at a
-// run. A walk past LONG_WALK entries turns TurboFan back on (src/core/util/optimise.ts). A user's
+// run. A walk past LONG_WORK entries turns TurboFan back on (src/core/util/optimise.ts). A user's
 // own semi-space or tiering flag wins.
 import {spawnSync} from 'node:child_process'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {LONG_WALK} from '../../src/core/util/optimise.js'
+import {LONG_WORK} from '../../src/core/util/optimise.js'
 import {packageRoot} from '../../src/core/util/package-root.js'
 import {tempDir} from '../helpers/temp-dirs.js'
 
@@ -74,9 +74,9 @@ describe('the V8 flags of a run and of the build’s compile cache', () => {
     return root
   }
 
-  it('a short run compiles nothing with TurboFan; a walk past LONG_WALK entries turns it back on', () => {
+  it('a short run compiles nothing with TurboFan; a walk past LONG_WORK entries turns it back on', () => {
     expect(turbofanCompiles(tree(10))).toBe(0)
-    expect(turbofanCompiles(tree(LONG_WALK + 1000))).toBeGreaterThan(0)
+    expect(turbofanCompiles(tree(LONG_WORK + 1000))).toBeGreaterThan(0)
   })
 
   it('a tiering flag of the user’s wins: TurboFan is left on', () => {

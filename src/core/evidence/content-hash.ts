@@ -22,7 +22,7 @@ import path from 'node:path'
 
 import {writeFileAtomic} from '../fs-atomic.js'
 import {readRegularFile} from './safe-read.js'
-import {countWalked} from '../util/optimise.js'
+import {countWork} from '../util/optimise.js'
 
 export interface ContentEntry {
   kind: 'file' | 'symlink' | 'other'
@@ -78,7 +78,7 @@ export async function contentTree(root: string, opts: ContentHashOptions = {}): 
       entries.set(rel === '' ? '.' : rel, {kind: 'other', mode: '-', digest: 'unreadable-dir'})
       continue
     }
-    countWalked(names.length)
+    countWork(names.length)
     for (const name of names) {
       if (rel === '' && name === '.git') continue
       const relPath = rel === '' ? name : `${rel}/${name}`

@@ -5,6 +5,7 @@
  * counted as unparsed, never guessed at, and the lists are bounded.
  */
 import {LOG_TAG} from './squid-config.js'
+import {countWork} from '../util/optimise.js'
 
 export type EgressDecision = 'allowed' | 'denied'
 
@@ -51,7 +52,9 @@ export interface LogSlice {
 /** The run's own lines of a shared proxy's log (the others' are dropped, whatever they hold). */
 export function sliceProxyLog(text: string, slice: LogSlice): string {
   const kept: string[] = []
-  for (const raw of text.split('\n')) {
+  const lines = text.split('\n')
+  countWork(lines.length)
+  for (const raw of lines) {
     const p = PREFIX.exec(raw.trim())
     if (p && p[2] === slice.client && Number(p[1]) >= slice.since) kept.push(raw.trim())
   }
@@ -62,7 +65,9 @@ export function parseProxyLog(text: string): EgressLogSummary {
   const byKey = new Map<string, EgressDestination>()
   let unparsed = 0
   let truncated = 0
-  for (const raw of text.split('\n')) {
+  const lines = text.split('\n')
+  countWork(lines.length)
+  for (const raw of lines) {
     const line = raw.trim()
     if (!line.startsWith(LOG_TAG)) continue
     const p = PREFIX.exec(line)

@@ -35,7 +35,7 @@ import type {HostFacts} from '../host/facts.js'
 import {denyPatternsFor, OTHER_HOME, otherHomes} from './catalogue.js'
 import type {MountInfoEntry} from './mountinfo.js'
 import {fold, splitAtFirstGlob} from './path-key.js'
-import {countWalked} from '../util/optimise.js'
+import {countWork} from '../util/optimise.js'
 
 export interface DenyHit {
   /** The denied file or folder (absolute). */
@@ -347,7 +347,7 @@ export function findDenyAliases(host: HostFacts, wanted: ReadonlySet<string>, op
         }
         seen += dirents.length
         total += dirents.length
-        countWalked(dirents.length)
+        countWork(dirents.length)
         result.entriesRead += dirents.length
         if (seen > perRoot || total > budget) {
           result.incomplete.push(start === display ? start : `${display} (${start})`)

@@ -44,7 +44,7 @@ import {denyDirInodes, findDenyAliases, inodeKey, type DenyDirHit} from './deny-
 import {LinkCounter} from './link-counts.js'
 import {mountPointsUnder, otherNamesOf, readMountinfo, type MountInfoEntry} from './mountinfo.js'
 import {cacheableFileSystem, folderId, RACY_MS, readTreeCache, treeCacheFile, writeTreeCache, type EntryType, type FolderEntries} from './tree-cache.js'
-import {countWalked} from '../util/optimise.js'
+import {countWork} from '../util/optimise.js'
 
 export type HazardKind =
   | 'socket'
@@ -457,7 +457,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Tr
     // A folder git would take as a repository when run inside it (a bare repo, or one the agent
     // made look like one): its config is as live as a .git's.
     if (looksLikeGitDir(entryNames, types) && !isGitName(path.basename(dir), caseInsensitive) && !dir.includes('/.git/')) gitEntries.push({path: dir, kind: 'dir'})
-    countWalked(entryNames.length)
+    countWork(entryNames.length)
     for (let k = 0; k < entryNames.length; k++) {
       if (++seen > maxEntries) {
         truncated = true

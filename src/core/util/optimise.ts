@@ -6,24 +6,25 @@
  * (tests, scripts), or with a tiering flag of the user's, there is none and nothing changes.
  *
  * Long work says so: the walks (scan, content digest, the denied folders' index) count the entries
- * they read, and past LONG_WALK in the process TurboFan is back for the rest of it (a 100k-file
- * repo's launch is ~45% slower without it); work that is long by its size (a chain of many
- * records to verify) turns it on directly. Only the JIT's choices change: never a result.
+ * they read and the proxy log's parsers its lines, and past LONG_WORK in the process TurboFan is
+ * back for the rest of it (a 100k-file repo's launch is ~45% slower without it); work that is long
+ * by its size (a chain of many records to verify) turns it on directly. Only the JIT's choices
+ * change: never a result.
  */
 const OPTIMISE_FULLY = Symbol.for('sourceosctl.optimiseFully')
 
-/** Entries walked (all walks of the process together) after which the run is a long one. */
-export const LONG_WALK = 5_000
+/** Entries walked and lines parsed (all of the process together) after which the run is a long one. */
+export const LONG_WORK = 5_000
 
-let walked = 0
+let work = 0
 
 export function optimiseFully(): void {
   const turnOn = (globalThis as Record<symbol, unknown>)[OPTIMISE_FULLY]
   if (typeof turnOn === 'function') turnOn()
 }
 
-/** A walk read `entries` more directory entries; past LONG_WALK in all, TurboFan is back. */
-export function countWalked(entries: number): void {
-  walked += entries
-  if (walked > LONG_WALK) optimiseFully()
+/** `units` more directory entries read or lines parsed; past LONG_WORK in all, TurboFan is back. */
+export function countWork(units: number): void {
+  work += units
+  if (work > LONG_WORK) optimiseFully()
 }

@@ -1,13 +1,13 @@
 // optimiseFully() calls what bin/run.js left on globalThis (TurboFan back on) and nothing else:
 // without bin/run.js (tests, scripts) there is nothing to call and nothing changes. Long work turns
-// it on: walks past LONG_WALK entries in all (countWalked), a long chain of records to verify.
+// it on: walks past LONG_WORK entries in all (countWork), a long chain of records to verify.
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {inspectPath} from '../../../src/core/evidence/verify.js'
 import {contentTree} from '../../../src/core/evidence/content-hash.js'
-import {LONG_WALK, optimiseFully} from '../../../src/core/util/optimise.js'
+import {LONG_WORK, optimiseFully} from '../../../src/core/util/optimise.js'
 import {tempDir} from '../../helpers/temp-dirs.js'
 
 const KEY = Symbol.for('sourceosctl.optimiseFully')
@@ -42,12 +42,12 @@ describe('optimiseFully', () => {
     expect(() => optimiseFully()).not.toThrow()
   })
 
-  it('walks count together: small ones do not turn it on, past LONG_WALK entries in all they do', async () => {
+  it('walks count together: small ones do not turn it on, past LONG_WORK entries in all they do', async () => {
     const turnOn = watch()
     const small = files(join(tempDir('optimise-'), 'small'), 50)
     await contentTree(small)
     expect(turnOn).not.toHaveBeenCalled()
-    const half = files(join(tempDir('optimise-'), 'half'), Math.ceil(LONG_WALK / 2) + 10)
+    const half = files(join(tempDir('optimise-'), 'half'), Math.ceil(LONG_WORK / 2) + 10)
     await contentTree(half)
     expect(turnOn).not.toHaveBeenCalled()
     await contentTree(half)
