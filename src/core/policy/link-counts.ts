@@ -44,9 +44,9 @@ export interface StatError {
 }
 
 export interface LinkCounterOptions {
-  /** Files stat'ed inline before a worker is started (default 20 000); Infinity: never. */
+  /** Files stat'ed inline before a worker is started (default 5 000); Infinity: never. */
   workerAfter?: number
-  /** Files per message to the worker (default 4 096). */
+  /** Files per message to the worker (default 1 024: smaller batches leave less for the main thread to wait on at the end). */
   batch?: number
 }
 
@@ -65,8 +65,8 @@ export class LinkCounter {
   private drained: (() => void) | null = null
 
   constructor(opts: LinkCounterOptions = {}) {
-    this.workerAfter = opts.workerAfter ?? 20_000
-    this.batchSize = opts.batch ?? 4096
+    this.workerAfter = opts.workerAfter ?? 5_000
+    this.batchSize = opts.batch ?? 1024
   }
 
   add(p: string): void {

@@ -117,7 +117,7 @@ export interface ScanOptions {
   denyCacheFile?: string | null
   /** Entries per denied folder for the hard-link check (default 300 000; tests lower it). */
   denyPerRootBudget?: number
-  /** Files lstat'ed inline before a worker thread takes over (default 20 000 when a core is free, else never). */
+  /** Files lstat'ed inline before a worker thread takes over (default 5 000 when a core is free, else never). */
   linkWorkerAfter?: number
   /**
    * With `host`: judge symlink targets only — no hard-link or alias lookups. For the after-session
@@ -247,7 +247,7 @@ function matchers(): NameMatchers {
 // Stryker disable all: equivalent: only picks the faster way; the worker and the inline count give the same links (link-counts tests)
 function defaultWorkerAfter(): number {
   const cores = availableParallelism()
-  return cores >= 2 && loadavg()[0]! < cores - 0.75 ? 20_000 : Infinity
+  return cores >= 2 && loadavg()[0]! < cores - 0.75 ? 5_000 : Infinity
 }
 // Stryker restore all
 

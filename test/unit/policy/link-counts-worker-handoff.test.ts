@@ -92,7 +92,7 @@ describe('where the link counts are taken', () => {
     expect(r.found.map((f) => f.path).sort()).toEqual(linked.sort())
   })
 
-  it('by default 20 000 files are counted inline first', async () => {
+  it('by default 5 000 files are counted inline first', async () => {
     const {paths, linked} = files(4)
     expect((await count(paths, {})).found).toEqual(linked.sort())
     expect(threads.created).toBe(0)
