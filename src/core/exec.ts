@@ -178,7 +178,7 @@ export function createRunner(defaults: {timeoutMs?: number} = {}): Runner {
       subprocess.stderr?.on('data', (chunk: Buffer | string) => {
         if (!err.add(chunk)) endTree('output')
       })
-      subprocess.once('exit', (code, signal) => {
+      subprocess.nodeChildProcess.once('exit', (code, signal) => {
         exited = {code, signal}
         // its output is in the pipes now; more can only come from a descendant that outlives it
         after(PIPE_DRAIN_MS, fromExit)

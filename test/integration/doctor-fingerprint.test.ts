@@ -124,7 +124,7 @@ describe.concurrent.each(['rootful', 'rootless'] as PodmanMode[])('doctor, finge
   const target = podmanTarget(mode)
   const rootless = mode === 'rootless'
 
-  describe.skipIf(!podmanAvailable || !target.runnable)(target.reason ? `skipped: ${target.reason}` : 'built CLI, real podman', {sequential: true}, () => {
+  describe.skipIf(!podmanAvailable || !target.runnable)(target.reason ? `skipped: ${target.reason}` : 'built CLI, real podman', {concurrent: false}, () => {
     const owner = target.user ? userInfo(target.user) : undefined
     let work: string
     /** The HOME the CLI and podman see: rootless podman keeps its store in the user's real one. */
