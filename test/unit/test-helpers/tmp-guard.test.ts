@@ -1,5 +1,5 @@
 // The temp-dir guard (test/setup) fails a file that leaves a folder in the temp dir, passes one that
-// cleans up, and leaves nothing of either run behind (issue 15, item 5).
+// cleans up or whose tests are all skipped, and leaves nothing of any run behind (issue 15, item 5).
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -25,6 +25,13 @@ describe('the temp-dir guard', () => {
     const {status, output} = runFixture('leaky.fixture.ts')
     expect(status, output).toBe(1)
     expect(output).toMatch(/test\/fixtures\/tmp-guard\/leaky\.fixture\.ts left 1 entry in its temp dir \(remove them in afterEach\/afterAll\): left-behind-\w{6}/)
+    expect(readdirSync(outer)).toEqual([])
+  }, 60_000)
+
+  it('passes a file whose tests are all skipped (its own empty folder is not a leak), and leaves nothing behind', () => {
+    const {status, output} = runFixture('skipped.fixture.ts')
+    expect(status, output).toBe(0)
+    expect(output).not.toMatch(/left \d+ entr/)
     expect(readdirSync(outer)).toEqual([])
   }, 60_000)
 
