@@ -6,10 +6,10 @@ import {readFileSync, renameSync, rmSync, symlinkSync, writeFileSync} from 'node
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {indexLine, lineHash, recordFileName, type IndexEntry} from '../../../src/core/evidence/index-log.js'
+import {recordFileName} from '../../../src/core/evidence/index-log.js'
 import {recordDigest, serializeRecord, type EvidenceRecord} from '../../../src/core/evidence/record.js'
 import {beginRecord as unsignedBegin} from '../../../src/core/evidence/store.js'
-import {beginRecord, inspectPath, sampleDraft, TEST_STATE_DIR, tempDir} from './helpers.js'
+import {beginRecord, indexEntries, inspectPath, sampleDraft, TEST_STATE_DIR, tempDir, writeIndex} from './helpers.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -29,16 +29,6 @@ async function evidence(n: number, signed: boolean): Promise<{dir: string; files
 }
 
 const findings = async (dir: string) => (await inspectPath(dir)).findings.map((f) => `${f.file.split('/').pop()} ${f.field ?? '-'}: ${f.problem}`)
-const entriesOf = (dir: string): IndexEntry[] => readFileSync(join(dir, 'index.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry)
-function writeIndex(dir: string, entries: IndexEntry[]): void {
-  let prev: string | null = null
-  const lines = entries.map((e) => {
-    const line = indexLine({...e, prevLine: prev === null ? null : lineHash(prev)})
-    prev = line
-    return line
-  })
-  writeFileSync(join(dir, 'index.jsonl'), lines.map((l) => `${l}\n`).join(''))
-}
 const recordOf = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as EvidenceRecord
 const base = (file: string) => file.split('/').pop()!
 
@@ -94,7 +84,7 @@ describe('records against their names and each other', () => {
 describe('records against the index', () => {
   it('a completed record whose started digest is not the one its begin line recorded', async () => {
     const {dir, files} = await evidence(1, false)
-    const entries = entriesOf(dir)
+    const entries = indexEntries(dir)
     const r = recordOf(files[0]!)
     r.predicate.chain.startedDigest = `sha256:${'5'.repeat(64)}`
     writeFileSync(files[0]!, serializeRecord(r))
@@ -104,7 +94,7 @@ describe('records against the index', () => {
 
   it('a prev link to a record that began after this one: the index lines were reordered', async () => {
     const {dir} = await evidence(2, false)
-    const e = entriesOf(dir)
+    const e = indexEntries(dir)
     // begin 2 before begin 1: seq 2's predecessor had not begun when it began
     writeIndex(dir, [e[2]!, e[0]!, e[1]!, e[3]!])
     const f = await findings(dir)
@@ -113,14 +103,14 @@ describe('records against the index', () => {
 
   it('a prev link whose predecessor is on disk but not in the index is named with that file', async () => {
     const {dir, files} = await evidence(2, false)
-    writeIndex(dir, entriesOf(dir).filter((x) => x.seq !== 1))
+    writeIndex(dir, indexEntries(dir).filter((x) => x.seq !== 1))
     const f = await findings(dir)
     expect(f).toContain(`${base(files[1]!)} predicate.chain.prev: chain break: the previous record (seq 1, ${files[0]!}) is not in index.jsonl`)
   })
 
   it('a prev that is not a digest the predecessor ever had when this one began', async () => {
     const {dir, files} = await evidence(2, false)
-    const entries = entriesOf(dir)
+    const entries = indexEntries(dir)
     const r = recordOf(files[1]!)
     r.predicate.chain.prev = `sha256:${'6'.repeat(64)}`
     writeFileSync(files[1]!, serializeRecord(r))
@@ -131,7 +121,7 @@ describe('records against the index', () => {
 
   it('the index re-pointed at seq 2: the gap, the record it no longer lists, and the file it lists that is not there', async () => {
     const {dir, files} = await evidence(1, false)
-    writeIndex(dir, entriesOf(dir).map((x) => ({...x, seq: 2, file: recordFileName(2, x.runId)})))
+    writeIndex(dir, indexEntries(dir).map((x) => ({...x, seq: 2, file: recordFileName(2, x.runId)})))
     expect(await findings(dir)).toEqual([
       'index.jsonl line 1: seq: begins seq 2 after seq 0: seq 1 never appears (lines removed)',
       `${base(files[0]!)} -: not in index.jsonl: written but never indexed, or its index lines were removed`,

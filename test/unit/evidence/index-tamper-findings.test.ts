@@ -6,9 +6,9 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {indexLine, lineHash, type IndexEntry} from '../../../src/core/evidence/index-log.js'
+import {indexLine, lineHash} from '../../../src/core/evidence/index-log.js'
 import {beginRecord as unsignedBegin} from '../../../src/core/evidence/store.js'
-import {inspectPath, sampleDraft, TEST_STATE_DIR, tempDir} from './helpers.js'
+import {indexEntries, inspectPath, sampleDraft, TEST_STATE_DIR, tempDir, writeIndex} from './helpers.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -27,54 +27,41 @@ async function unsignedDir(n: number): Promise<string> {
 }
 
 const indexFile = (dir: string) => join(dir, 'index.jsonl')
-const entriesOf = (dir: string): IndexEntry[] => readFileSync(indexFile(dir), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry)
-
-/** Writes the entries back as a well-formed index: canonical lines, each prevLine the hash of the line before. */
-function writeIndex(dir: string, entries: IndexEntry[]): void {
-  let prev: string | null = null
-  const lines = entries.map((e) => {
-    const line = indexLine({...e, prevLine: prev === null ? null : lineHash(prev)})
-    prev = line
-    return line
-  })
-  writeFileSync(indexFile(dir), lines.map((l) => `${l}\n`).join(''))
-}
-
 const problems = async (dir: string) => (await inspectPath(dir)).findings.map((f) => `${f.field ?? '-'}: ${f.problem}`)
 
 describe('index.jsonl, rewritten consistently', () => {
   it('the untouched unsigned dir has no finding about its index (the baseline the cases below differ from)', async () => {
     const dir = await unsignedDir(3)
-    writeIndex(dir, entriesOf(dir))
+    writeIndex(dir, indexEntries(dir))
     expect((await problems(dir)).filter((p) => /^line \d/.test(p))).toEqual([])
   })
 
   it('a begin line repeated: the seq is begun a second time', async () => {
     const dir = await unsignedDir(2)
-    const e = entriesOf(dir)
+    const e = indexEntries(dir)
     writeIndex(dir, [...e, {...e[0]!}])
     expect(await problems(dir)).toContain('line 5: seq: begins seq 1 a second time (first at line 1)')
   })
 
   it('the lines of one record removed: a gap, named with the seq that never appears', async () => {
     const dir = await unsignedDir(4)
-    writeIndex(dir, entriesOf(dir).filter((x) => x.seq !== 2 && x.seq !== 3))
+    writeIndex(dir, indexEntries(dir).filter((x) => x.seq !== 2 && x.seq !== 3))
     expect(await problems(dir)).toContain('line 3: seq: begins seq 4 after seq 1: seq 2–3 never appears (lines removed)')
     const one = await unsignedDir(3)
-    writeIndex(one, entriesOf(one).filter((x) => x.seq !== 2))
+    writeIndex(one, indexEntries(one).filter((x) => x.seq !== 2))
     expect(await problems(one)).toContain('line 3: seq: begins seq 3 after seq 1: seq 2 never appears (lines removed)')
   })
 
   it('two records’ lines swapped: out of order', async () => {
     const dir = await unsignedDir(3)
-    const e = entriesOf(dir)
+    const e = indexEntries(dir)
     writeIndex(dir, [e[0]!, e[1]!, e[4]!, e[5]!, e[2]!, e[3]!])
     expect(await problems(dir)).toContain('line 5: seq: begins seq 2 after seq 3: out of order (lines reordered)')
   })
 
   it('a complete before any begin of its seq, a second complete, and a complete under another run id', async () => {
     const dir = await unsignedDir(2)
-    const e = entriesOf(dir)
+    const e = indexEntries(dir)
     // e: begin 1, complete 1, begin 2, complete 2
     writeIndex(dir, [e[1]!, e[0]!, e[1]!, e[1]!, e[2]!, {...e[3]!, runId: e[0]!.runId}])
     const p = await problems(dir)
@@ -85,7 +72,7 @@ describe('index.jsonl, rewritten consistently', () => {
 
   it('a line pointing at another record’s file name is named with the file its seq and run id give', async () => {
     const dir = await unsignedDir(2)
-    const e = entriesOf(dir)
+    const e = indexEntries(dir)
     writeIndex(dir, [e[0]!, e[1]!, {...e[2]!, file: e[0]!.file}, e[3]!])
     expect(await problems(dir)).toContain(`line 3: file: is ${e[0]!.file}, expected ${e[2]!.file} for seq 2 and run ${e[2]!.runId}`)
   })
@@ -94,7 +81,7 @@ describe('index.jsonl, rewritten consistently', () => {
 describe('index.jsonl, line by line', () => {
   it('a first line with a prevLine: earlier lines were removed', async () => {
     const dir = await unsignedDir(2)
-    const [first, ...rest] = entriesOf(dir)
+    const [first, ...rest] = indexEntries(dir)
     const lines = [indexLine({...first!, prevLine: `sha256:${'0'.repeat(64)}`})]
     for (const e of rest) lines.push(indexLine({...e, prevLine: lineHash(lines.at(-1)!)}))
     writeFileSync(indexFile(dir), lines.map((l) => `${l}\n`).join(''))

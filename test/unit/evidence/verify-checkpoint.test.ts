@@ -106,6 +106,20 @@ describe('the checkpoint itself', () => {
   })
 })
 
+/**
+ * One completed record, then a second one whose completion (line 4) is past the signed checkpoint:
+ * the checkpoint is put back to what it was after the begin, as when the writer was killed before
+ * signing it again.
+ */
+async function completionPastCheckpoint(dir: string) {
+  await completed(dir, 1)
+  const h = await beginRecord(dir, sampleDraft())
+  const afterBegin = readFileSync(checkpointFile(dir))
+  await h.complete({exitCode: 0})
+  writeFileSync(checkpointFile(dir), afterBegin)
+  return h
+}
+
 describe('lines appended after the checkpoint', () => {
   it('the last state of a signed record (killed before signing the checkpoint) is accepted; a line before it is planted', async () => {
     const dir = tempDir()
@@ -130,11 +144,7 @@ describe('lines appended after the checkpoint', () => {
 
   it('a completion repeated after the checkpoint: the first copy is no record’s last state, so it is planted', async () => {
     const dir = tempDir()
-    await completed(dir, 1)
-    const h = await beginRecord(dir, sampleDraft())
-    const afterBegin = readFileSync(checkpointFile(dir))
-    await h.complete({exitCode: 0})
-    writeFileSync(checkpointFile(dir), afterBegin)
+    await completionPastCheckpoint(dir)
     const lines = indexLines(dir)
     const again = {...(JSON.parse(lines[3]!) as Record<string, unknown>), prevLine: lineHash(lines[3]!)}
     writeFileSync(indexFile(dir), [...lines, canonicalJson(again)].map((l) => `${l}\n`).join(''))
@@ -145,11 +155,7 @@ describe('lines appended after the checkpoint', () => {
 
   it('a line after the checkpoint whose record is not signed is planted', async () => {
     const dir = tempDir()
-    await completed(dir, 1)
-    const h = await beginRecord(dir, sampleDraft())
-    const afterBegin = readFileSync(checkpointFile(dir))
-    await h.complete({exitCode: 0})
-    writeFileSync(checkpointFile(dir), afterBegin)
+    const h = await completionPastCheckpoint(dir)
     rmSync(`${h.file}.dsse`)
     const findings = (await inspectPath(dir)).findings
     expect(findings).toContainEqual({file: indexFile(dir), field: 'line 4', problem: `planted: appended after the last signed checkpoint (line 3) and not backed by a signed record with digest ${digestAt(dir, 4)}`})
@@ -158,11 +164,7 @@ describe('lines appended after the checkpoint', () => {
 
   it('a line after the checkpoint that names a file not on disk is planted', async () => {
     const dir = tempDir()
-    await completed(dir, 1)
-    const h = await beginRecord(dir, sampleDraft())
-    const afterBegin = readFileSync(checkpointFile(dir))
-    await h.complete({exitCode: 0})
-    writeFileSync(checkpointFile(dir), afterBegin)
+    const h = await completionPastCheckpoint(dir)
     rmSync(h.file)
     rmSync(`${h.file}.dsse`)
     expect((await inspectPath(dir)).findings).toContainEqual({
